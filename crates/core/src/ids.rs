@@ -1,0 +1,342 @@
+//! Identifiers: subject kinds, the subject pseudonym (`credential.md`,
+//! "Subject pseudonym"), resident ID card numbers (GB 11643) and unified
+//! social credit codes (GB 32100), and display-name masking.
+
+use std::fmt;
+use std::str::FromStr;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::time::Date;
+
+/// Person (粤省事) or enterprise (粤商通).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Person,
+    Enterprise,
+}
+
+impl Kind {
+    /// The letter that prefixes the id in the pseudonym input.
+    pub fn letter(self) -> char {
+        match self {
+            Kind::Person => 'P',
+            Kind::Enterprise => 'E',
+        }
+    }
+    /// The CSV/TOML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Person => "person",
+            Kind::Enterprise => "enterprise",
+        }
+    }
+    /// The credential's `kind` claim value.
+    pub fn claim(self) -> u64 {
+        match self {
+            Kind::Person => 0,
+            Kind::Enterprise => 1,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s {
+            "person" => Ok(Kind::Person),
+            "enterprise" => Ok(Kind::Enterprise),
+            other => Err(format!(
+                "kind must be `person` or `enterprise`, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// The 32-byte pseudonymisation secret `K_pseudo` (hub and issuer only).
+#[derive(Clone)]
+pub struct PseudonymKey([u8; 32]);
+
+impl PseudonymKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> PseudonymKey {
+        PseudonymKey(bytes)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// `base32_nopad_upper(HMAC-SHA256(K, letter ":" normalized_id)[0..16])`.
+    /// The id is normalised (trimmed, upper-cased) here.
+    pub fn pseudonym(&self, kind: Kind, id: &str) -> SubjectId {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable_hmac());
+        let normalized = normalize_id(id);
+        mac.update(&[kind.letter() as u8, b':']);
+        mac.update(normalized.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        SubjectId(base32_nopad(&tag[..16]))
+    }
+}
+
+// HMAC accepts keys of any length; this cannot happen.
+#[cold]
+fn unreachable_hmac() -> Hmac<Sha256> {
+    #[allow(clippy::panic)]
+    {
+        panic!("HMAC-SHA256 rejected a 32-byte key")
+    }
+}
+
+impl fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+/// Upper-case with surrounding spaces removed, as the pseudonym rule says.
+pub fn normalize_id(id: &str) -> String {
+    id.trim().to_ascii_uppercase()
+}
+
+/// A subject pseudonym: 26 characters of the RFC 4648 base32 alphabet.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubjectId(String);
+
+impl SubjectId {
+    /// Accepts exactly 26 characters of `A–Z2–7` that a 16-byte value
+    /// encodes to (the last character carries 3 bits: padding bits zero).
+    pub fn parse(s: &str) -> Result<SubjectId, String> {
+        if s.len() != 26 {
+            return Err(format!(
+                "pseudonym must be 26 characters, got {}",
+                s.chars().count()
+            ));
+        }
+        if let Some(c) = s.chars().find(|c| !matches!(c, 'A'..='Z' | '2'..='7')) {
+            return Err(format!(
+                "pseudonym has {c:?}, outside the base32 alphabet A–Z 2–7"
+            ));
+        }
+        Ok(SubjectId(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// RFC 4648 base32, upper case, no padding.
+pub fn base32_nopad(data: &[u8]) -> String {
+    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in data {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(A[((acc >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(A[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// Why an identity number is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("must be 18 characters, got {0}")]
+    Length(usize),
+    #[error("character {ch:?} at position {pos} is not allowed here")]
+    BadCharacter { pos: usize, ch: char },
+    #[error("birth date {0} is not a real date")]
+    BadBirthDate(String),
+    #[error("birth date {0} is in the future")]
+    FutureBirthDate(String),
+    #[error("check character is {found:?} but should be {expected:?}")]
+    CheckDigit { expected: char, found: char },
+}
+
+/// Validates an 18-character resident ID card number (GB 11643-1999):
+/// 17 digits, a real birth date (positions 7–14) not after `today`, and the
+/// ISO 7064 MOD 11-2 check character (`X` for 10).
+pub fn validate_resident_id(id: &str, today: Date) -> Result<(), IdError> {
+    let id = normalize_id(id);
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() != 18 {
+        return Err(IdError::Length(chars.len()));
+    }
+    for (pos, &ch) in chars[..17].iter().enumerate() {
+        if !ch.is_ascii_digit() {
+            return Err(IdError::BadCharacter { pos: pos + 1, ch });
+        }
+    }
+    if !(chars[17].is_ascii_digit() || chars[17] == 'X') {
+        return Err(IdError::BadCharacter {
+            pos: 18,
+            ch: chars[17],
+        });
+    }
+    let birth = &id[6..14];
+    let y: i32 = birth[0..4].parse().unwrap_or(0);
+    let m: u8 = birth[4..6].parse().unwrap_or(0);
+    let d: u8 = birth[6..8].parse().unwrap_or(0);
+    let date = Date::new(y, m, d)
+        .filter(|_| y >= 1900)
+        .ok_or_else(|| IdError::BadBirthDate(birth.to_owned()))?;
+    if date > today {
+        return Err(IdError::FutureBirthDate(date.to_string()));
+    }
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = chars[..17]
+        .iter()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
+        .sum();
+    let expected = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'][(sum % 11) as usize];
+    if chars[17] != expected {
+        return Err(IdError::CheckDigit {
+            expected,
+            found: chars[17],
+        });
+    }
+    Ok(())
+}
+
+/// Validates an 18-character unified social credit code (GB 32100-2015):
+/// characters from `0-9A-Z` without I, O, Z, S, V, and the MOD 31 check
+/// character in the last place.
+pub fn validate_uscc(code: &str) -> Result<(), IdError> {
+    const CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const W: [usize; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let code = normalize_id(code);
+    let chars: Vec<char> = code.chars().collect();
+    if chars.len() != 18 {
+        return Err(IdError::Length(chars.len()));
+    }
+    let mut values = [0usize; 18];
+    for (pos, &ch) in chars.iter().enumerate() {
+        values[pos] = CHARSET
+            .find(ch)
+            .ok_or(IdError::BadCharacter { pos: pos + 1, ch })?;
+    }
+    let sum: usize = values[..17].iter().zip(W).map(|(v, w)| v * w).sum();
+    let check = (31 - sum % 31) % 31;
+    let expected = CHARSET.as_bytes()[check] as char;
+    if chars[17] != expected {
+        return Err(IdError::CheckDigit {
+            expected,
+            found: chars[17],
+        });
+    }
+    Ok(())
+}
+
+/// Validates an identity number of the given kind.
+pub fn validate_id(kind: Kind, id: &str, today: Date) -> Result<(), IdError> {
+    match kind {
+        Kind::Person => validate_resident_id(id, today),
+        Kind::Enterprise => validate_uscc(id),
+    }
+}
+
+/// The name terminals may show: persons masked as `张*明` (first and last
+/// character kept, two-character names as `王*`); enterprise names are
+/// public and kept whole.
+pub fn mask_name(kind: Kind, name: &str) -> String {
+    let name = name.trim();
+    if kind == Kind::Enterprise {
+        return name.to_owned();
+    }
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".to_owned(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> Date {
+        Date::new(2026, 3, 10).unwrap()
+    }
+
+    #[test]
+    fn base32_rfc4648_vectors() {
+        assert_eq!(base32_nopad(b""), "");
+        assert_eq!(base32_nopad(b"f"), "MY");
+        assert_eq!(base32_nopad(b"fo"), "MZXQ");
+        assert_eq!(base32_nopad(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(base32_nopad(&[0u8; 16]).len(), 26);
+    }
+
+    #[test]
+    fn resident_ids() {
+        assert_eq!(validate_resident_id("11010519491231002X", today()), Ok(()));
+        assert_eq!(validate_resident_id("11010519491231002x", today()), Ok(()));
+        assert_eq!(
+            validate_resident_id("110105194912310021", today()),
+            Err(IdError::CheckDigit {
+                expected: 'X',
+                found: '1'
+            })
+        );
+        assert_eq!(
+            validate_resident_id("1101051949123100", today()),
+            Err(IdError::Length(16))
+        );
+        assert!(matches!(
+            validate_resident_id("110105194902300020", today()),
+            Err(IdError::BadBirthDate(_))
+        ));
+        assert!(matches!(
+            validate_resident_id("11010520300101002X", today()),
+            Err(IdError::FutureBirthDate(_))
+        ));
+        assert!(matches!(
+            validate_resident_id("1101051949A231002X", today()),
+            Err(IdError::BadCharacter { pos: 11, ch: 'A' })
+        ));
+    }
+
+    #[test]
+    fn social_credit_codes() {
+        assert_eq!(validate_uscc("91350100M000100Y43"), Ok(()));
+        assert!(matches!(
+            validate_uscc("91350100M000100Y44"),
+            Err(IdError::CheckDigit { .. })
+        ));
+        assert!(matches!(
+            validate_uscc("9135010OM000100Y43"),
+            Err(IdError::BadCharacter { pos: 8, ch: 'O' })
+        ));
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_name(Kind::Person, "张三明"), "张*明");
+        assert_eq!(mask_name(Kind::Person, "王伟"), "王*");
+        assert_eq!(mask_name(Kind::Person, "欧阳建国"), "欧**国");
+        assert_eq!(mask_name(Kind::Enterprise, "阳江市某公司"), "阳江市某公司");
+    }
+}
