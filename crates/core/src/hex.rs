@@ -13,7 +13,7 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case); the error names the fault.
 pub fn decode(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("hex text has odd length {}", s.len()));
     }
     let nibble = |c: u8, i: usize| -> Result<u8, String> {

@@ -220,7 +220,7 @@ pub fn decide(
             claims: claims.cloned(),
         }))
     };
-    let hours = |s: i64| format!("{:.1} h", s as f64 / 3600.0);
+    let hours = |s: i64| format!("{} h {:02} min", s / 3600, s % 3600 / 60);
 
     // 1. STALE_DATA
     match ctx.data_as_of {
