@@ -172,9 +172,12 @@ fn unprotected_alg_or_kid_is_malformed() {
     assert!(decode(&key().mint_raw(good_protected(), un, payload(|_| {}), true)).is_ok());
 }
 
+/// A change to the claims map.
+type Edit = Box<dyn FnOnce(&mut Vec<(Value, Value)>)>;
+
 #[test]
 fn claim_rules() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Vec<(Value, Value)>)>, &str, Malformed)> = vec![
+    let cases: Vec<(Edit, &str, Malformed)> = vec![
         (
             Box::new(|p| remove(p, claim::EXP)),
             "exp",
