@@ -39,6 +39,15 @@ impl IssuerKey {
         credential::envelope(protected, payload, signature, tagged)
     }
 
+    /// Signs with this key but labels the credential with another `kid`:
+    /// a forgery, for tests and the demo.
+    pub fn mint_as(&self, kid: Kid, claims: &Claims, tagged: bool) -> String {
+        let protected = credential::protected_header(kid);
+        let payload = cbor::encode(&credential::claims_value(claims));
+        let signature = self.sign(&protected, &payload);
+        credential::envelope(protected, payload, signature, tagged)
+    }
+
     /// Signs arbitrary protected-header and payload bytes, for tests that
     /// need credentials the normal path would never make.
     pub fn sign(&self, protected: &[u8], payload: &[u8]) -> [u8; 64] {
