@@ -69,6 +69,22 @@ impl Category {
         self.kind
     }
 
+    /// The category with this kind and number, if it exists.
+    pub fn from_parts(kind: Kind, number: u8) -> Option<Category> {
+        let max = match kind {
+            Kind::Person => 13,
+            Kind::Enterprise => 9,
+        };
+        (1..=max)
+            .contains(&number)
+            .then_some(Category { kind, number })
+    }
+
+    /// The number within its kind (1 for P01 and E01).
+    pub fn number(self) -> u8 {
+        self.number
+    }
+
     /// The code, e.g. `P02`.
     pub fn code(self) -> String {
         format!("{}{:02}", self.kind.letter(), self.number)

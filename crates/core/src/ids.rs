@@ -129,6 +129,34 @@ impl SubjectId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The pseudonym of 16 raw bytes.
+    pub fn from_bytes(bytes: &[u8; 16]) -> SubjectId {
+        SubjectId(base32_nopad(bytes))
+    }
+
+    /// The 16 bytes this pseudonym encodes, when it is in canonical form
+    /// (the two padding bits zero), as every derived pseudonym is.
+    pub fn to_bytes(&self) -> Option<[u8; 16]> {
+        let mut out = [0u8; 16];
+        let (mut acc, mut bits, mut i) = (0u32, 0u32, 0usize);
+        for c in self.0.bytes() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'2'..=b'7' => c - b'2' + 26,
+                _ => return None,
+            };
+            acc = (acc << 5) | u32::from(v);
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                *out.get_mut(i)? = (acc >> bits) as u8;
+                i += 1;
+            }
+            acc &= (1 << bits) - 1;
+        }
+        (i == 16 && acc == 0).then_some(out)
+    }
 }
 
 impl fmt::Display for SubjectId {
@@ -288,6 +316,18 @@ mod tests {
         assert_eq!(base32_nopad(b"fo"), "MZXQ");
         assert_eq!(base32_nopad(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32_nopad(&[0u8; 16]).len(), 26);
+    }
+
+    #[test]
+    fn subject_bytes_round_trip() {
+        let b = [0xA5u8; 16];
+        let s = SubjectId::from_bytes(&b);
+        assert_eq!(s.to_bytes(), Some(b));
+        // The last character carries two padding bits; non-zero is not canonical.
+        let mut text = s.as_str().to_owned();
+        text.pop();
+        text.push('7');
+        assert_eq!(SubjectId::parse(&text).unwrap().to_bytes(), None);
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod money;
 pub mod time;
 pub mod trust;
 pub mod verdict;
+pub mod wire;
 
 pub use credential::{Claims, Cti, Form, Iss, Kid, Malformed};
 pub use ids::{Kind, PseudonymKey, SubjectId};

@@ -1,0 +1,150 @@
+//! The config artefact: the trust list, card revocations, the measures
+//! catalogue and the sites, as JSON. Small, so every version carries it
+//! whole; the metadata pins it by hash.
+
+use serde::{Deserialize, Serialize};
+
+use super::WireError;
+use crate::credential::{Cti, Iss, Kid};
+use crate::measures::Catalogue;
+use crate::time::UnixTime;
+use crate::trust::TrustedKey;
+use crate::verdict::DEFAULT_MAX_OFFLINE_AGE_S;
+
+const WHAT: &str = "config artefact";
+
+/// An issuer key as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustEntry {
+    pub kid: String,
+    pub iss: String,
+    pub public_key: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub revoked: bool,
+}
+
+impl TrustEntry {
+    pub fn of(k: &TrustedKey) -> TrustEntry {
+        TrustEntry {
+            kid: k.kid.to_hex(),
+            iss: k.iss.as_str().to_owned(),
+            public_key: crate::hex::encode(k.public_key.as_bytes()),
+            not_before: k.not_before.0,
+            not_after: k.not_after.0,
+            revoked: k.revoked,
+        }
+    }
+
+    pub fn to_key(&self) -> Result<TrustedKey, String> {
+        let iss = Iss::parse(&self.iss).ok_or_else(|| format!("unknown issuer {:?}", self.iss))?;
+        let pk = crate::hex::decode_array(&self.public_key)?;
+        let kid = Kid::from_hex(&self.kid)?;
+        TrustedKey::new(
+            iss,
+            pk,
+            UnixTime(self.not_before),
+            UnixTime(self.not_after),
+            self.revoked,
+            Some(kid),
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A site (an implementing unit's counter setting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    /// The measures this site applies.
+    pub measures: Vec<String>,
+    /// Past this age of its data every verdict is STALE_DATA.
+    #[serde(default = "default_max_age")]
+    pub max_offline_age_s: i64,
+}
+
+fn default_max_age() -> i64 {
+    DEFAULT_MAX_OFFLINE_AGE_S
+}
+
+/// The artefact as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub trust: Vec<TrustEntry>,
+    /// Revoked printed cards' cti, hex.
+    pub revoked_cards: Vec<String>,
+    /// The measures catalogue, as TOML text.
+    pub catalogue: String,
+    pub sites: Vec<Site>,
+}
+
+/// The artefact, checked and parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedConfig {
+    pub trust: Vec<TrustedKey>,
+    pub revoked_cards: Vec<Cti>,
+    pub catalogue: Catalogue,
+    pub sites: Vec<Site>,
+}
+
+impl Config {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses and checks everything: keys, ctis, the catalogue, and that
+    /// every site's measures are in the catalogue.
+    pub fn parse(bytes: &[u8]) -> Result<ParsedConfig, WireError> {
+        let c: Config =
+            serde_json::from_slice(bytes).map_err(|e| WireError::malformed(WHAT, e.to_string()))?;
+        let trust = c
+            .trust
+            .iter()
+            .map(|t| {
+                t.to_key()
+                    .map_err(|e| WireError::malformed(WHAT, format!("trust entry {}: {e}", t.kid)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let revoked_cards = c
+            .revoked_cards
+            .iter()
+            .map(|h| {
+                Cti::from_hex(h)
+                    .map_err(|e| WireError::malformed(WHAT, format!("revoked card {h:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let catalogue = Catalogue::from_toml(&c.catalogue)
+            .map_err(|e| WireError::malformed(WHAT, e.to_string()))?;
+        for s in &c.sites {
+            if let Some(m) = s.measures.iter().find(|m| catalogue.get(m).is_none()) {
+                return Err(WireError::malformed(
+                    WHAT,
+                    format!(
+                        "site {} names measure {m}, which is not in the catalogue",
+                        s.id
+                    ),
+                ));
+            }
+            if s.max_offline_age_s <= 0 {
+                return Err(WireError::malformed(
+                    WHAT,
+                    format!(
+                        "site {} has max_offline_age_s {}",
+                        s.id, s.max_offline_age_s
+                    ),
+                ));
+            }
+        }
+        Ok(ParsedConfig {
+            trust,
+            revoked_cards,
+            catalogue,
+            sites: c.sites,
+        })
+    }
+}

@@ -1,0 +1,585 @@
+//! Journal records: every confirmed redemption, every refusal (reason code,
+//! no amounts) and every void, signed by the terminal's own key and chained
+//! by hash, with a per-terminal sequence number. Records are encoded once,
+//! as deterministic CBOR, and those exact bytes are signed, stored,
+//! uploaded and hashed; nothing is ever re-encoded.
+//!
+//! ```text
+//! record = [1, id: bstr16, terminal: tstr, seq: uint, prev: bstr32, at: int,
+//!           data_version: uint, operator: tstr, body]
+//! body   = [0, measure, sub, cti: bstr, form: uint, [categories], original, discount, payable, companions]
+//!        | [1, reason, measure, sub / null, cti / null, detail]
+//!        | [2, target: bstr16, reason, supervisor]
+//! signed = [record bytes: bstr, signature: bstr64]        hash = SHA-256(record bytes ‖ signature)
+//! batch  = [* signed]
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use super::{Digest32, WireError};
+use crate::cbor::{self, Value};
+use crate::time::UnixTime;
+
+const WHAT: &str = "journal record";
+/// The most records one upload batch may carry.
+pub const MAX_BATCH: usize = 5000;
+
+/// A record's 128-bit random id.
+pub type RecordId = [u8; 16];
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Redemption {
+        measure: String,
+        sub: String,
+        cti: Vec<u8>,
+        /// 0 dynamic, 1 printed card.
+        form: u8,
+        categories: Vec<String>,
+        original: u64,
+        discount: u64,
+        payable: u64,
+        companions: u32,
+    },
+    Refusal {
+        /// The spec's reason code.
+        reason: String,
+        measure: String,
+        sub: Option<String>,
+        cti: Option<Vec<u8>>,
+        detail: String,
+    },
+    Void {
+        /// The redemption voided.
+        target: RecordId,
+        reason: String,
+        supervisor: String,
+    },
+}
+
+impl Body {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Redemption { .. } => "redemption",
+            Body::Refusal { .. } => "refusal",
+            Body::Void { .. } => "void",
+        }
+    }
+}
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub id: RecordId,
+    /// The terminal's id (its key id).
+    pub terminal: String,
+    /// 1, 2, 3 … per terminal, without gaps.
+    pub seq: u64,
+    /// The hash of the previous record (all zeros before the first).
+    pub prev: Digest32,
+    pub at: UnixTime,
+    pub data_version: u64,
+    /// The operator's id (never a name).
+    pub operator: String,
+    pub body: Body,
+}
+
+fn opt_text(v: &Option<String>) -> Value {
+    v.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
+}
+
+impl Record {
+    /// The deterministic CBOR encoding that is signed.
+    pub fn encode(&self) -> Vec<u8> {
+        let body = match &self.body {
+            Body::Redemption {
+                measure,
+                sub,
+                cti,
+                form,
+                categories,
+                original,
+                discount,
+                payable,
+                companions,
+            } => Value::Array(vec![
+                Value::Unsigned(0),
+                Value::Text(measure.clone()),
+                Value::Text(sub.clone()),
+                Value::Bytes(cti.clone()),
+                Value::Unsigned(u64::from(*form)),
+                Value::Array(categories.iter().map(|c| Value::Text(c.clone())).collect()),
+                Value::Unsigned(*original),
+                Value::Unsigned(*discount),
+                Value::Unsigned(*payable),
+                Value::Unsigned(u64::from(*companions)),
+            ]),
+            Body::Refusal {
+                reason,
+                measure,
+                sub,
+                cti,
+                detail,
+            } => Value::Array(vec![
+                Value::Unsigned(1),
+                Value::Text(reason.clone()),
+                Value::Text(measure.clone()),
+                opt_text(sub),
+                cti.as_ref()
+                    .map_or(Value::Null, |c| Value::Bytes(c.clone())),
+                Value::Text(detail.clone()),
+            ]),
+            Body::Void {
+                target,
+                reason,
+                supervisor,
+            } => Value::Array(vec![
+                Value::Unsigned(2),
+                Value::Bytes(target.to_vec()),
+                Value::Text(reason.clone()),
+                Value::Text(supervisor.clone()),
+            ]),
+        };
+        cbor::encode(&Value::Array(vec![
+            Value::Unsigned(1),
+            Value::Bytes(self.id.to_vec()),
+            Value::Text(self.terminal.clone()),
+            Value::Unsigned(self.seq),
+            Value::Bytes(self.prev.0.to_vec()),
+            Value::int(i128::from(self.at.0)),
+            Value::Unsigned(self.data_version),
+            Value::Text(self.operator.clone()),
+            body,
+        ]))
+    }
+
+    /// Decodes a record's bytes strictly.
+    pub fn decode(bytes: &[u8]) -> Result<Record, WireError> {
+        let v = cbor::decode(bytes).map_err(|e| WireError::malformed(WHAT, e.to_string()))?;
+        let mut f = Fields::of(v, "record", 9)?;
+        if f.uint("format")? != 1 {
+            return Err(WireError::malformed(WHAT, "unknown record format"));
+        }
+        let id = f.id("id")?;
+        let terminal = f.text("terminal")?;
+        let seq = f.uint("seq")?;
+        let prev = Digest32(f.bytes_n::<32>("prev")?);
+        let at = UnixTime(f.int("at")?);
+        let data_version = f.uint("data_version")?;
+        let operator = f.text("operator")?;
+        let body = f.next("body")?;
+        let body = decode_body(body)?;
+        if seq == 0 {
+            return Err(WireError::malformed(WHAT, "seq starts at 1"));
+        }
+        Ok(Record {
+            id,
+            terminal,
+            seq,
+            prev,
+            at,
+            data_version,
+            operator,
+            body,
+        })
+    }
+
+    /// Signs the record with the terminal's key.
+    pub fn sign(&self, key: &SigningKey) -> SignedRecord {
+        let bytes = self.encode();
+        let sig = key.sign(&bytes).to_bytes();
+        SignedRecord { bytes, sig }
+    }
+}
+
+fn decode_body(v: Value) -> Result<Body, WireError> {
+    let Value::Array(items) = &v else {
+        return Err(WireError::malformed(
+            WHAT,
+            format!("body must be an array, got a {}", v.type_name()),
+        ));
+    };
+    let kind = items.first().and_then(Value::as_int);
+    let mut f = Fields::of(
+        v.clone(),
+        "body",
+        match kind {
+            Some(0) => 10,
+            Some(1) => 6,
+            Some(2) => 4,
+            _ => return Err(WireError::malformed(WHAT, "unknown body kind")),
+        },
+    )?;
+    f.uint("kind")?;
+    Ok(match kind {
+        Some(0) => Body::Redemption {
+            measure: f.text("measure")?,
+            sub: f.text("sub")?,
+            cti: f.bytes("cti")?,
+            form: u8::try_from(f.uint("form")?)
+                .map_err(|_| WireError::malformed(WHAT, "form out of range"))?,
+            categories: match f.next("categories")? {
+                Value::Array(cs) => cs
+                    .into_iter()
+                    .map(|c| match c {
+                        Value::Text(t) => Ok(t),
+                        other => Err(WireError::malformed(
+                            WHAT,
+                            format!("category must be text, got a {}", other.type_name()),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(WireError::malformed(
+                        WHAT,
+                        format!("categories must be an array, got a {}", other.type_name()),
+                    ));
+                }
+            },
+            original: f.uint("original")?,
+            discount: f.uint("discount")?,
+            payable: f.uint("payable")?,
+            companions: u32::try_from(f.uint("companions")?)
+                .map_err(|_| WireError::malformed(WHAT, "companions out of range"))?,
+        },
+        Some(1) => Body::Refusal {
+            reason: f.text("reason")?,
+            measure: f.text("measure")?,
+            sub: f.opt_text("sub")?,
+            cti: match f.next("cti")? {
+                Value::Null => None,
+                Value::Bytes(b) => Some(b),
+                other => {
+                    return Err(WireError::malformed(
+                        WHAT,
+                        format!("cti must be bytes or null, got a {}", other.type_name()),
+                    ));
+                }
+            },
+            detail: f.text("detail")?,
+        },
+        _ => Body::Void {
+            target: f.id("target")?,
+            reason: f.text("reason")?,
+            supervisor: f.text("supervisor")?,
+        },
+    })
+}
+
+/// Positional fields of a CBOR array, with errors naming the field.
+struct Fields {
+    items: std::vec::IntoIter<Value>,
+    of: &'static str,
+}
+
+impl Fields {
+    fn of(v: Value, of: &'static str, n: usize) -> Result<Fields, WireError> {
+        match v {
+            Value::Array(items) if items.len() == n => Ok(Fields {
+                items: items.into_iter(),
+                of,
+            }),
+            Value::Array(items) => Err(WireError::malformed(
+                WHAT,
+                format!("{of} must have {n} fields, got {}", items.len()),
+            )),
+            other => Err(WireError::malformed(
+                WHAT,
+                format!("{of} must be an array, got a {}", other.type_name()),
+            )),
+        }
+    }
+    fn next(&mut self, name: &str) -> Result<Value, WireError> {
+        self.items
+            .next()
+            .ok_or_else(|| WireError::malformed(WHAT, format!("{} has no {name}", self.of)))
+    }
+    fn bad(&self, name: &str, want: &str, got: &Value) -> WireError {
+        WireError::malformed(
+            WHAT,
+            format!(
+                "{}.{name} must be {want}, got a {}",
+                self.of,
+                got.type_name()
+            ),
+        )
+    }
+    fn uint(&mut self, name: &str) -> Result<u64, WireError> {
+        match self.next(name)? {
+            Value::Unsigned(n) => Ok(n),
+            other => Err(self.bad(name, "an unsigned integer", &other)),
+        }
+    }
+    fn int(&mut self, name: &str) -> Result<i64, WireError> {
+        let v = self.next(name)?;
+        v.as_int()
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| self.bad(name, "an integer", &v))
+    }
+    fn text(&mut self, name: &str) -> Result<String, WireError> {
+        match self.next(name)? {
+            Value::Text(t) => Ok(t),
+            other => Err(self.bad(name, "text", &other)),
+        }
+    }
+    fn opt_text(&mut self, name: &str) -> Result<Option<String>, WireError> {
+        match self.next(name)? {
+            Value::Text(t) => Ok(Some(t)),
+            Value::Null => Ok(None),
+            other => Err(self.bad(name, "text or null", &other)),
+        }
+    }
+    fn bytes(&mut self, name: &str) -> Result<Vec<u8>, WireError> {
+        match self.next(name)? {
+            Value::Bytes(b) => Ok(b),
+            other => Err(self.bad(name, "bytes", &other)),
+        }
+    }
+    fn bytes_n<const N: usize>(&mut self, name: &str) -> Result<[u8; N], WireError> {
+        let b = self.bytes(name)?;
+        let len = b.len();
+        b.try_into().map_err(|_| {
+            WireError::malformed(
+                WHAT,
+                format!("{}.{name} must be {N} bytes, got {len}", self.of),
+            )
+        })
+    }
+    fn id(&mut self, name: &str) -> Result<RecordId, WireError> {
+        self.bytes_n::<16>(name)
+    }
+}
+
+/// A record's signed bytes, exactly as made by the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRecord {
+    pub bytes: Vec<u8>,
+    pub sig: [u8; 64],
+}
+
+impl SignedRecord {
+    /// The chain hash: SHA-256 of the record bytes and the signature.
+    pub fn hash(&self) -> Digest32 {
+        let mut b = self.bytes.clone();
+        b.extend_from_slice(&self.sig);
+        Digest32::of(&b)
+    }
+
+    /// Verifies the signature with the terminal's key and decodes.
+    pub fn open(&self, key: &VerifyingKey) -> Result<Record, WireError> {
+        key.verify_strict(&self.bytes, &Signature::from_bytes(&self.sig))
+            .map_err(|_| WireError::BadSignature {
+                what: WHAT,
+                key: super::key_id(key.as_bytes()),
+            })?;
+        Record::decode(&self.bytes)
+    }
+}
+
+/// Encodes an upload batch.
+pub fn encode_batch(records: &[SignedRecord]) -> Vec<u8> {
+    cbor::encode(&Value::Array(
+        records
+            .iter()
+            .map(|r| {
+                Value::Array(vec![
+                    Value::Bytes(r.bytes.clone()),
+                    Value::Bytes(r.sig.to_vec()),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// Decodes an upload batch (signatures not yet checked).
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<SignedRecord>, WireError> {
+    let what = "upload batch";
+    let v = cbor::decode(bytes).map_err(|e| WireError::malformed(what, e.to_string()))?;
+    let Value::Array(items) = v else {
+        return Err(WireError::malformed(what, "must be an array"));
+    };
+    if items.len() > MAX_BATCH {
+        return Err(WireError::TooLarge {
+            what,
+            limit: MAX_BATCH as u64,
+            found: items.len() as u64,
+        });
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::Array(pair) => match <[Value; 2]>::try_from(pair) {
+                Ok([Value::Bytes(bytes), Value::Bytes(sig)]) => {
+                    let sig: [u8; 64] = sig.try_into().map_err(|_| {
+                        WireError::malformed(
+                            what,
+                            format!("record {i}: signature must be 64 bytes"),
+                        )
+                    })?;
+                    Ok(SignedRecord { bytes, sig })
+                }
+                _ => Err(WireError::malformed(
+                    what,
+                    format!("record {i} must be [bytes, signature]"),
+                )),
+            },
+            _ => Err(WireError::malformed(
+                what,
+                format!("record {i} must be an array"),
+            )),
+        })
+        .collect()
+}
+
+/// Why a run of records does not continue a terminal's chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("record seq {found} follows seq {after}: a gap or a reordering")]
+    Gap { after: u64, found: u64 },
+    #[error(
+        "record seq {seq} names a previous hash {found} but the previous record's hash is {expected}"
+    )]
+    BrokenLink {
+        seq: u64,
+        expected: Digest32,
+        found: Digest32,
+    },
+    #[error("record seq {seq} is from terminal {found}, not {expected}")]
+    WrongTerminal {
+        seq: u64,
+        expected: String,
+        found: String,
+    },
+}
+
+/// Checks that `records` (with their hashes) continue the chain whose last
+/// record has `prev` = (seq, hash), or start it when `prev` is None.
+pub fn check_chain(
+    terminal: &str,
+    prev: Option<(u64, Digest32)>,
+    records: &[(Record, Digest32)],
+) -> Result<(), ChainError> {
+    let (mut seq, mut hash) = prev.unwrap_or((0, Digest32::default()));
+    for (r, h) in records {
+        if r.terminal != terminal {
+            return Err(ChainError::WrongTerminal {
+                seq: r.seq,
+                expected: terminal.to_owned(),
+                found: r.terminal.clone(),
+            });
+        }
+        if r.seq != seq + 1 {
+            return Err(ChainError::Gap {
+                after: seq,
+                found: r.seq,
+            });
+        }
+        if r.prev != hash {
+            return Err(ChainError::BrokenLink {
+                seq: r.seq,
+                expected: hash,
+                found: r.prev,
+            });
+        }
+        seq = r.seq;
+        hash = *h;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(seq: u64, prev: Digest32, body: Body) -> Record {
+        Record {
+            id: [seq as u8; 16],
+            terminal: "t1".into(),
+            seq,
+            prev,
+            at: UnixTime(1_773_106_200),
+            data_version: 7,
+            operator: "op1".into(),
+            body,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_sign_and_chain() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let bodies = [
+            Body::Redemption {
+                measure: "XYX-BUS-TOPUP".into(),
+                sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
+                cti: vec![1; 12],
+                form: 0,
+                categories: vec!["P02".into()],
+                original: 10_000,
+                discount: 5000,
+                payable: 5000,
+                companions: 0,
+            },
+            Body::Refusal {
+                reason: "NOT_LISTED".into(),
+                measure: "XYX-BUS-TOPUP".into(),
+                sub: None,
+                cti: None,
+                detail: "x".into(),
+            },
+            Body::Void {
+                target: [1; 16],
+                reason: "wrong amount".into(),
+                supervisor: "sup".into(),
+            },
+        ];
+        let mut prev = Digest32::default();
+        let mut chain = Vec::new();
+        for (i, b) in bodies.into_iter().enumerate() {
+            let r = rec(i as u64 + 1, prev, b);
+            let s = r.sign(&key);
+            assert_eq!(s.open(&key.verifying_key()).unwrap(), r);
+            prev = s.hash();
+            chain.push((r, prev));
+        }
+        assert_eq!(check_chain("t1", None, &chain), Ok(()));
+        assert!(matches!(
+            check_chain("t1", None, &chain[1..]),
+            Err(ChainError::Gap { after: 0, found: 2 })
+        ));
+        assert!(matches!(
+            check_chain("t2", None, &chain),
+            Err(ChainError::WrongTerminal { .. })
+        ));
+        let mut broken = chain.clone();
+        broken[1].0.prev = Digest32::default();
+        assert!(matches!(
+            check_chain("t1", None, &broken),
+            Err(ChainError::BrokenLink { seq: 2, .. })
+        ));
+
+        let signed: Vec<SignedRecord> = chain.iter().map(|(r, _)| r.sign(&key)).collect();
+        assert_eq!(decode_batch(&encode_batch(&signed)).unwrap(), signed);
+        let mut tampered = signed[0].clone();
+        let last = tampered.bytes.len() - 1;
+        tampered.bytes[last] ^= 1;
+        assert!(matches!(
+            tampered.open(&key.verifying_key()),
+            Err(WireError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_records_and_batches() {
+        assert!(Record::decode(&[0x80]).is_err());
+        assert!(decode_batch(&[0xA0]).is_err());
+        assert!(
+            decode_batch(&cbor::encode(&Value::Array(vec![Value::Array(vec![
+                Value::Bytes(vec![]),
+                Value::Bytes(vec![0; 63])
+            ])])))
+            .is_err()
+        );
+    }
+}
