@@ -204,22 +204,11 @@ impl DemoWorld {
         registry
             .import_listings(listings_csv(today).as_bytes(), today)
             .map_err(DemoError::Listings)?;
-        let excluded = &SUBJECTS[EXCLUDED];
-        let exclusions = format!(
-            "kind,id_number,reason,recorded_on\n{},{},严重违法失信,{}\n",
-            excluded.kind,
-            excluded.id_number,
-            today.add_days(-30)
-        );
         registry
-            .import_exclusions(exclusions.as_bytes(), today)
+            .import_exclusions(exclusions_csv(today).as_bytes(), today)
             .map_err(DemoError::Listings)?;
-        let catalogue = Catalogue::from_toml(
-            &CATALOGUE_TEMPLATE
-                .replace("{VALID_FROM}", &today.add_years(-1).to_string())
-                .replace("{VALID_UNTIL}", &today.add_years(3).to_string()),
-        )
-        .map_err(DemoError::Catalogue)?;
+        let catalogue =
+            Catalogue::from_toml(&catalogue_toml(today)).map_err(DemoError::Catalogue)?;
         Ok(DemoWorld {
             today,
             k_pseudo: PseudonymKey::from_bytes(derive("k_pseudo")),
@@ -433,6 +422,25 @@ fn revoked_card_cti() -> Cti {
 #[allow(clippy::panic)]
 fn unreachable_cti() -> Cti {
     panic!("a 12-byte cti is always valid")
+}
+
+/// The demo exclusions file: one listed subject excluded a month ago.
+pub fn exclusions_csv(today: Date) -> String {
+    let excluded = &SUBJECTS[EXCLUDED];
+    format!(
+        "kind,id_number,reason,recorded_on\n{},{},严重违法失信,{}\n",
+        excluded.kind,
+        excluded.id_number,
+        today.add_days(-30)
+    )
+}
+
+/// The demo catalogue's TOML text: in force from a year before `today`
+/// to three years after.
+pub fn catalogue_toml(today: Date) -> String {
+    CATALOGUE_TEMPLATE
+        .replace("{VALID_FROM}", &today.add_years(-1).to_string())
+        .replace("{VALID_UNTIL}", &today.add_years(3).to_string())
 }
 
 /// The demo listings file, dated relative to `today`.

@@ -1,10 +1,71 @@
 //! # xinyi-hub — the credit registry
 //!
 //! Imports the departments' lists (all-or-nothing, per-row reports),
-//! exclusions, the measures catalogue, issuer keys and card revocations,
-//! and publishes pseudonymous data to terminals.
+//! exclusions, the measures catalogue, issuer keys and card revocations;
+//! derives pseudonyms; publishes signed, versioned data to terminals;
+//! enrolls terminals; ingests their signed journals exactly once; and
+//! reports usage, over-use and journal integrity.
 //!
-//! [`demo`] is the demo world (issuer keys, lists, catalogue, sample codes)
-//! that the kiosk's demo mode and the tests use.
+//! | module | what it holds |
+//! |---|---|
+//! | [`hub`] | [`Hub`]: the data directory (database, keys, settings), `init` and `open` |
+//! | [`config`] | `hub.toml` settings |
+//! | [`db`] | SQLite: pragmas, migrations, connection pool |
+//! | [`keys`] | the registry key and K_pseudo files |
+//! | [`import`] | listings and exclusions imports |
+//! | [`admin`] | issuer keys, cards, catalogue, sites, enrollment codes, terminals |
+//! | [`publish`] | versions, config artefact, eligibility snapshots and deltas |
+//! | [`sync`] | enrollment, request authentication, signed metadata |
+//! | [`records`] | journal uploads |
+//! | [`reports`] | usage, over-use and integrity reports |
+//! | [`http`] | the axum API and the server |
+//! | [`clock`] | system and manual clocks |
+//! | [`demo`] | the demo world (issuer keys, lists, catalogue, sample codes) |
+//! | [`seed`] | a hub holding the demo world |
+//!
+//! Setting up a hub from Rust (as tests do):
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), xinyi_hub::HubError> {
+//! use std::sync::Arc;
+//! use xinyi_hub::{Hub, InitOptions, SiteSpec, http::Server};
+//! let hub = Hub::init("/tmp/hub".as_ref(), InitOptions::default())?;
+//! hub.publish_catalogue(&std::fs::read_to_string("measures.toml").unwrap_or_default())?;
+//! hub.add_site(&SiteSpec {
+//!     id: "bus-1".into(),
+//!     name: "Bus kiosk 1".into(),
+//!     unit: "公交公司".into(),
+//!     measures: vec!["XYX-BUS-TOPUP".into()],
+//!     max_offline_hours: None,
+//! })?;
+//! let code = hub.create_enrollment_code("bus-1", None)?;
+//! let server = Server::start(Arc::new(hub)).await?;
+//! println!("enroll at {} with {}", server.url(), code.code);
+//! server.stop().await?;
+//! # Ok(()) }
+//! ```
 
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod db;
 pub mod demo;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod import;
+pub mod keys;
+pub mod publish;
+pub mod records;
+pub mod reports;
+pub mod seed;
+pub mod sync;
+
+pub use admin::{EnrollmentCode, NewIssuerKey, RevokedCard, SiteSpec, TerminalInfo, parse_instant};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{ConfigError, HubConfig};
+pub use error::{AuthError, EnrollError, HubError, UploadError};
+pub use hub::{Hub, InitOptions};
+pub use import::{ExclusionsImport, HeldListing, ListingsImport};
+pub use publish::{Published, VersionInfo};
+pub use reports::{IntegrityRow, OveruseRow, ReportKind, UsageRow};

@@ -1,13 +1,22 @@
-//! `xinyi-hub` — the credit registry's command line.
+//! `xinyi-hub` — the credit registry's command line. Parses arguments,
+//! calls the library, prints results and owns the exit codes: 0 done,
+//! 1 error, 2 a file was rejected (its report is printed).
 
-use std::path::PathBuf;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xinyi_core::listing::{check_exclusions, check_listings};
 use xinyi_core::{Catalogue, UnixTime};
+use xinyi_hub::{
+    Hub, HubConfig, HubError, InitOptions, NewIssuerKey, Published, ReportKind, SiteSpec,
+    parse_instant,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,16 +25,195 @@ use xinyi_core::{Catalogue, UnixTime};
     about = "xinyi-hub: the credit registry for credit-incentive (守信激励) lists"
 )]
 struct Args {
+    /// The hub's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "XINYI_HUB_DIR",
+        default_value = "./xinyi-hub-data"
+    )]
+    data_dir: PathBuf,
+    /// A settings file to use instead of DATA_DIR/hub.toml.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a hub: keys, database and a settings file.
+    Init {
+        /// A file holding K_pseudo (64 hex digits), shared with the issuers.
+        #[arg(long)]
+        k_pseudo_file: Option<PathBuf>,
+    },
+    /// Serve the HTTP API for terminals.
+    Serve {
+        /// Address and port, e.g. 0.0.0.0:8470 (default from hub.toml).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage the issuer keys of the trust list.
+    Issuer {
+        #[command(subcommand)]
+        what: Issuer,
+    },
+    /// Import a department's file (all or nothing).
+    Import {
+        #[command(subcommand)]
+        what: Import,
+    },
+    /// The measures catalogue.
+    Catalogue {
+        #[command(subcommand)]
+        what: CatalogueCmd,
+    },
+    /// Printed cards.
+    Cards {
+        #[command(subcommand)]
+        what: Cards,
+    },
+    /// Sites (an implementing unit's counters).
+    Site {
+        #[command(subcommand)]
+        what: SiteCmd,
+    },
+    /// Make a one-time enrollment code for a terminal.
+    EnrollCode {
+        /// The site the terminal will serve.
+        #[arg(long)]
+        site: String,
+        /// Days the code stays usable.
+        #[arg(long, default_value_t = 7)]
+        valid_days: i64,
+    },
+    /// Enrolled terminals.
+    Terminal {
+        #[command(subcommand)]
+        what: TerminalCmd,
+    },
+    /// Publish a new version if anything changed (changes publish by themselves).
+    Publish {
+        /// Publish a new version even if nothing changed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Reports as CSV.
+    Report {
+        #[command(subcommand)]
+        what: Report,
+    },
     /// Check a file against the standards without importing it.
     Check {
         #[command(subcommand)]
         what: Check,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Issuer {
+    /// Add a key.
+    Add {
+        /// GD-YSS (粤省事) or GD-YST (粤商通).
+        #[arg(long)]
+        iss: String,
+        /// The Ed25519 public key, 64 hex digits.
+        #[arg(long)]
+        public_key: String,
+        /// Unix seconds or YYYY-MM-DD (start of that day, UTC+8).
+        #[arg(long)]
+        not_before: String,
+        /// Unix seconds or YYYY-MM-DD (end of that day, UTC+8).
+        #[arg(long)]
+        not_after: String,
+        /// The kid to expect (checked against the key).
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Retire a key: it vouches only for credentials issued until NOT_AFTER.
+    Retire {
+        kid: String,
+        /// Unix seconds or YYYY-MM-DD (end of that day); default now.
+        #[arg(long)]
+        not_after: Option<String>,
+    },
+    /// Revoke a key: nothing it signed is accepted any more.
+    Revoke { kid: String },
+    /// List the keys.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum Import {
+    /// A listings CSV (list-standard.md).
+    Listings { file: PathBuf },
+    /// An exclusions CSV (serious dishonesty records).
+    Exclusions { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogueCmd {
+    /// Publish a measures catalogue TOML (measures.md).
+    Publish { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum Cards {
+    /// Revoke a printed card by its cti (hex).
+    Revoke {
+        cti: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List the revoked cards.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCmd {
+    /// Add a site, or replace the site with this id.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        unit: String,
+        /// Measure ids, comma separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        measures: Vec<String>,
+        /// Past this age of its data a terminal refuses (default 72).
+        #[arg(long)]
+        max_offline_hours: Option<i64>,
+    },
+    /// List the sites.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminalCmd {
+    /// List the terminals.
+    List,
+    /// Revoke a terminal.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum Report {
+    /// Redemptions per measure, unit and day (UTC+8).
+    Usage {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Subjects over a measure's use limit across terminals.
+    Overuse {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Each terminal's journal integrity.
+    Integrity {
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -40,26 +228,335 @@ enum Check {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let args = Args::parse();
+    // The server logs its requests; admin commands print their results
+    // and log only problems.
+    let default_filter = match args.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args) {
         Ok(code) => code,
         Err(e) => {
+            if let Some(HubError::Rejected(report)) = e.downcast_ref::<HubError>() {
+                eprint!("{report}");
+                return ExitCode::from(2);
+            }
             eprintln!("xinyi-hub: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
+fn read(f: &Path) -> Result<Vec<u8>> {
+    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))
+}
+
+fn open(args: &Args) -> Result<Hub> {
+    let hub = match &args.config {
+        Some(path) => Hub::open_with_config(&args.data_dir, HubConfig::load(path)?)?,
+        None => Hub::open(&args.data_dir)?,
+    };
+    Ok(hub)
+}
+
+fn said(p: Published) -> String {
+    if p.new_version {
+        format!("published version {}", p.version)
+    } else {
+        format!("nothing changed; version {} stays current", p.version)
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_message("checking every row");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 fn run(args: Args) -> Result<ExitCode> {
-    let today = UnixTime(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    )
-    .date_utc8();
-    let read =
-        |f: &PathBuf| std::fs::read(f).with_context(|| format!("cannot read {}", f.display()));
-    let Command::Check { what } = args.command;
-    let verdict = match &what {
+    match &args.command {
+        Command::Init { k_pseudo_file } => {
+            let k_pseudo = k_pseudo_file
+                .as_deref()
+                .map(|f| -> Result<[u8; 32]> {
+                    let text = String::from_utf8(read(f)?)
+                        .with_context(|| format!("{} is not text", f.display()))?;
+                    xinyi_hub::keys::parse_32(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+                })
+                .transpose()?;
+            let hub = Hub::init(&args.data_dir, InitOptions { k_pseudo })?;
+            println!("created a hub in {}", args.data_dir.display());
+            println!("registry key fingerprint: {}", hub.registry_key_id());
+            println!(
+                "next: `xinyi-hub catalogue publish FILE`, `xinyi-hub import listings FILE`, `xinyi-hub site add ...`"
+            );
+        }
+        Command::Serve { listen } => {
+            let hub = open(&args)?;
+            let addr = listen.unwrap_or(hub.config().listen);
+            let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?;
+                tracing::info!(
+                    %addr,
+                    registry_key = %hub.registry_key_id(),
+                    "xinyi-hub serving"
+                );
+                xinyi_hub::http::serve(listener, Arc::new(hub)).await?;
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Issuer { what } => {
+            let hub = open(&args)?;
+            match what {
+                Issuer::Add {
+                    iss,
+                    public_key,
+                    not_before,
+                    not_after,
+                    kid,
+                } => {
+                    let k = NewIssuerKey {
+                        iss: iss.clone(),
+                        public_key: public_key.clone(),
+                        not_before: parse_instant(not_before, false)
+                            .map_err(|e| anyhow::anyhow!("--not-before: {e}"))?,
+                        not_after: parse_instant(not_after, true)
+                            .map_err(|e| anyhow::anyhow!("--not-after: {e}"))?,
+                        kid: kid.clone(),
+                    };
+                    let (entry, p) = hub.add_issuer_key(&k)?;
+                    println!(
+                        "added issuer key {} ({}); {}",
+                        entry.kid,
+                        entry.iss,
+                        said(p)
+                    );
+                }
+                Issuer::Retire { kid, not_after } => {
+                    let at = not_after
+                        .as_deref()
+                        .map(|s| parse_instant(s, true))
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("--not-after: {e}"))?;
+                    let p = hub.retire_issuer_key(kid, at)?;
+                    println!("retired issuer key {kid}; {}", said(p));
+                }
+                Issuer::Revoke { kid } => {
+                    let p = hub.revoke_issuer_key(kid)?;
+                    println!("revoked issuer key {kid}; {}", said(p));
+                }
+                Issuer::List => {
+                    println!("kid,iss,public_key,not_before,not_after,revoked");
+                    for k in hub.issuer_keys()? {
+                        println!(
+                            "{},{},{},{},{},{}",
+                            k.kid,
+                            k.iss,
+                            k.public_key,
+                            UnixTime(k.not_before).display_utc8(),
+                            UnixTime(k.not_after).display_utc8(),
+                            k.revoked
+                        );
+                    }
+                }
+            }
+        }
+        Command::Import { what } => {
+            let hub = open(&args)?;
+            match what {
+                Import::Listings { file } => {
+                    let bytes = read(file)?;
+                    let bar = progress_bar();
+                    let result = hub.import_listings_with_progress(&bytes, &|done, total| {
+                        if bar.length() != Some(total) {
+                            bar.set_style(ProgressStyle::default_bar());
+                            bar.set_length(total);
+                            bar.set_message("writing");
+                        }
+                        bar.set_position(done);
+                    });
+                    bar.finish_and_clear();
+                    match result {
+                        Ok(r) => {
+                            println!("{}: {}; {}", file.display(), r.summary, said(r.published))
+                        }
+                        Err(HubError::Rejected(report)) => {
+                            eprint!("{}: {report}", file.display());
+                            return Ok(ExitCode::from(2));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Import::Exclusions { file } => match hub.import_exclusions(&read(file)?) {
+                    Ok(r) => println!(
+                        "{}: {} added, {} updated, {} unchanged; {}",
+                        file.display(),
+                        r.added,
+                        r.updated,
+                        r.unchanged,
+                        said(r.published)
+                    ),
+                    Err(HubError::Rejected(report)) => {
+                        eprint!("{}: {report}", file.display());
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Command::Catalogue {
+            what: CatalogueCmd::Publish { file },
+        } => {
+            let hub = open(&args)?;
+            let text = String::from_utf8(read(file)?)
+                .with_context(|| format!("{} is not UTF-8", file.display()))?;
+            let p = hub
+                .publish_catalogue(&text)
+                .with_context(|| format!("{}", file.display()))?;
+            println!("catalogue {}: {}", file.display(), said(p));
+        }
+        Command::Cards { what } => {
+            let hub = open(&args)?;
+            match what {
+                Cards::Revoke { cti, reason } => {
+                    let p = hub.revoke_card(cti, reason)?;
+                    println!("card {cti} revoked; {}", said(p));
+                }
+                Cards::List => {
+                    println!("cti,reason,revoked_at");
+                    for c in hub.revoked_cards()? {
+                        println!("{},{},{}", c.cti, c.reason, c.revoked_at.display_utc8());
+                    }
+                }
+            }
+        }
+        Command::Site { what } => {
+            let hub = open(&args)?;
+            match what {
+                SiteCmd::Add {
+                    id,
+                    name,
+                    unit,
+                    measures,
+                    max_offline_hours,
+                } => {
+                    let p = hub.add_site(&SiteSpec {
+                        id: id.clone(),
+                        name: name.clone(),
+                        unit: unit.clone(),
+                        measures: measures.clone(),
+                        max_offline_hours: *max_offline_hours,
+                    })?;
+                    println!("site {id}: {}", said(p));
+                }
+                SiteCmd::List => {
+                    println!("id,name,unit,measures,max_offline_hours");
+                    for s in hub.sites()? {
+                        println!(
+                            "{},{},{},{},{}",
+                            s.id,
+                            s.name,
+                            s.unit,
+                            s.measures.join(" "),
+                            s.max_offline_age_s / 3600
+                        );
+                    }
+                }
+            }
+        }
+        Command::EnrollCode { site, valid_days } => {
+            let hub = open(&args)?;
+            if *valid_days < 1 {
+                bail!("--valid-days must be 1 or more");
+            }
+            let code = hub.create_enrollment_code(site, Some(valid_days.saturating_mul(86_400)))?;
+            println!("{}", code.code);
+            eprintln!(
+                "one-time code for site {}, valid until {} (UTC+8); registry key fingerprint {}",
+                code.site,
+                code.expires_at.display_utc8(),
+                hub.registry_key_id()
+            );
+        }
+        Command::Terminal { what } => {
+            let hub = open(&args)?;
+            match what {
+                TerminalCmd::List => {
+                    println!("id,site,label,enrolled_at,revoked,last_seen");
+                    for t in hub.terminals()? {
+                        println!(
+                            "{},{},{},{},{},{}",
+                            t.id,
+                            t.site,
+                            t.label,
+                            t.enrolled_at.display_utc8(),
+                            t.revoked(),
+                            t.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default()
+                        );
+                    }
+                }
+                TerminalCmd::Revoke { id } => {
+                    if hub.revoke_terminal(id)? {
+                        println!("terminal {id} revoked");
+                    } else {
+                        println!("terminal {id} was already revoked");
+                    }
+                }
+            }
+        }
+        Command::Publish { force } => {
+            let hub = open(&args)?;
+            println!("{}", said(hub.publish(*force)?));
+        }
+        Command::Report { what } => {
+            let hub = open(&args)?;
+            let (kind, out) = match what {
+                Report::Usage { out } => (ReportKind::Usage, out),
+                Report::Overuse { out } => (ReportKind::Overuse, out),
+                Report::Integrity { out } => (ReportKind::Integrity, out),
+            };
+            match out {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    );
+                    let n = hub.write_report(kind, &mut f)?;
+                    f.flush()
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("{n} rows written to {}", path.display());
+                }
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    hub.write_report(kind, &mut stdout)?;
+                }
+            }
+        }
+        Command::Check { what } => return check(what),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(what: &Check) -> Result<ExitCode> {
+    let today = xinyi_hub::Clock::now(&xinyi_hub::SystemClock).date_utc8();
+    let verdict = match what {
         Check::Listings { file } => check_listings(&read(file)?, today, |_| None)
             .map(|changes| format!("{}: {} rows are valid", file.display(), changes.len()))
             .map_err(|r| format!("{}: {r}", file.display())),

@@ -54,7 +54,7 @@ pub enum WireError {
 }
 
 impl WireError {
-    pub(crate) fn malformed(what: &'static str, why: impl Into<String>) -> WireError {
+    pub fn malformed(what: &'static str, why: impl Into<String>) -> WireError {
         WireError::Malformed {
             what,
             why: why.into(),

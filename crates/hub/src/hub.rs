@@ -1,0 +1,158 @@
+//! The registry itself: a data directory holding the database, the key
+//! files and the optional settings file, and the handle ([`Hub`]) through
+//! which the admin commands, the publisher and the HTTP API reach them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use xinyi_core::{Date, PseudonymKey, UnixTime};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{CONFIG_FILE, HubConfig, SAMPLE};
+use crate::db::{DB_FILE, Db};
+use crate::error::HubError;
+use crate::keys::{self, PSEUDONYM_KEY_FILE, REGISTRY_KEY_FILE};
+
+/// How to create a hub.
+#[derive(Clone, Default)]
+pub struct InitOptions {
+    /// K_pseudo to use (it must match the issuers'); a random one if None.
+    pub k_pseudo: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for InitOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InitOptions")
+            .field("k_pseudo", &self.k_pseudo.map(|_| ".."))
+            .finish()
+    }
+}
+
+/// An open hub. Cheap to share behind an `Arc`; every method is safe to
+/// call from several threads (SQLite serialises the writers).
+pub struct Hub {
+    dir: PathBuf,
+    config: HubConfig,
+    registry_key: SigningKey,
+    k_pseudo: PseudonymKey,
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("dir", &self.dir)
+            .field("config", &self.config)
+            .field("registry_key_id", &self.registry_key_id())
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Creates a hub in `dir` (made if missing): keys, database and a
+    /// commented settings file. Refuses if a hub is already there.
+    pub fn init(dir: &Path, opts: InitOptions) -> Result<Hub, HubError> {
+        for what in [DB_FILE, REGISTRY_KEY_FILE, PSEUDONYM_KEY_FILE] {
+            if dir.join(what).exists() {
+                return Err(HubError::AlreadyExists {
+                    dir: dir.to_owned(),
+                    what: what.to_owned(),
+                });
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(HubError::io(dir))?;
+        let k_pseudo = match opts.k_pseudo {
+            Some(k) => k,
+            None => keys::random_32()?,
+        };
+        keys::write_new(&dir.join(REGISTRY_KEY_FILE), &keys::random_32()?)?;
+        keys::write_new(&dir.join(PSEUDONYM_KEY_FILE), &k_pseudo)?;
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.exists() {
+            std::fs::write(&config_path, SAMPLE).map_err(HubError::io(&config_path))?;
+        }
+        Db::open(&dir.join(DB_FILE))?;
+        Hub::open(dir)
+    }
+
+    /// Opens the hub in `dir` with its `hub.toml` (or the defaults).
+    pub fn open(dir: &Path) -> Result<Hub, HubError> {
+        if !dir.join(DB_FILE).exists() {
+            return Err(HubError::NoHub {
+                dir: dir.to_owned(),
+            });
+        }
+        let config = HubConfig::for_dir(dir)?;
+        Hub::open_with_config(dir, config)
+    }
+
+    /// Opens the hub in `dir` with the given settings.
+    pub fn open_with_config(dir: &Path, config: HubConfig) -> Result<Hub, HubError> {
+        if !dir.join(DB_FILE).exists() {
+            return Err(HubError::NoHub {
+                dir: dir.to_owned(),
+            });
+        }
+        let registry_key = keys::registry_key(dir)?;
+        let k_pseudo = keys::pseudonym_key(dir)?;
+        let db = Db::open(&dir.join(DB_FILE))?;
+        Ok(Hub {
+            dir: dir.to_owned(),
+            config,
+            registry_key,
+            k_pseudo,
+            db,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same hub reading time from `clock` (tests use a manual clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Hub {
+        self.clock = clock;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The hub's current time.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Today in UTC+8, the people's calendar.
+    pub fn today(&self) -> Date {
+        self.now().date_utc8()
+    }
+
+    /// The registry's public key, which terminals pin at enrollment.
+    pub fn registry_public_key(&self) -> VerifyingKey {
+        self.registry_key.verifying_key()
+    }
+
+    /// The registry key's id (its fingerprint for `xinyi enroll`).
+    pub fn registry_key_id(&self) -> String {
+        xinyi_core::wire::key_id(self.registry_key.verifying_key().as_bytes())
+    }
+
+    pub(crate) fn registry_key(&self) -> &SigningKey {
+        &self.registry_key
+    }
+
+    pub(crate) fn k_pseudo(&self) -> &PseudonymKey {
+        &self.k_pseudo
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+}

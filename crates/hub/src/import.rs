@@ -1,0 +1,352 @@
+//! Importing the departments' submissions (`list-standard.md`): listings
+//! and exclusions CSV files, checked whole by `xinyi_core::listing`
+//! against the rows held here, and applied all-or-nothing in one
+//! transaction that also publishes the new version.
+//!
+//! The registry keeps full identities; beside them each row holds its
+//! published projection (pseudonym, masked name) and `changed_in`, bumped
+//! only when what terminals see changes. Re-importing a file changes
+//! nothing and publishes nothing.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension as _, Transaction, params};
+use xinyi_core::ids::mask_name;
+use xinyi_core::listing::{
+    Change, ImportSummary, Listing, ListingKey, check_exclusions, check_listings,
+};
+
+use crate::error::HubError;
+use crate::hub::Hub;
+use crate::publish::{Published, date, next_version, to_i64};
+
+/// The outcome of a listings import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingsImport {
+    /// Per listing (a key appearing on several rows counts once).
+    pub summary: ImportSummary,
+    pub published: Published,
+}
+
+/// The outcome of an exclusions import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExclusionsImport {
+    pub added: usize,
+    /// Held already, with a new reason text (not published).
+    pub updated: usize,
+    pub unchanged: usize,
+    pub published: Published,
+}
+
+/// A listing as stored, with its published projection.
+struct Held {
+    listing: Listing,
+    display_name: String,
+    changed_in: i64,
+}
+
+fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT name, honour, source, valid_until, extension_ref, withdrawn, display_name, changed_in
+         FROM listings
+         WHERE kind = ?1 AND id_number = ?2 AND category = ?3 AND recognised_on = ?4",
+    )?;
+    let row = stmt
+        .query_row(
+            params![
+                key.kind.as_str(),
+                key.id_number,
+                key.category.code(),
+                key.recognised_on.to_string()
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((
+        name,
+        honour,
+        source,
+        valid_until,
+        extension_ref,
+        withdrawn,
+        display_name,
+        changed_in,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Held {
+        listing: Listing {
+            key: key.clone(),
+            name,
+            honour,
+            source,
+            valid_until: date(&valid_until)?,
+            extension_ref,
+            withdrawn,
+        },
+        display_name,
+        changed_in,
+    }))
+}
+
+impl Hub {
+    /// Imports a listings file, all or nothing (`HubError::Rejected` names
+    /// every bad row, and nothing changes).
+    pub fn import_listings(&self, bytes: &[u8]) -> Result<ListingsImport, HubError> {
+        self.import_listings_with_progress(bytes, &|_, _| {})
+    }
+
+    /// [`Hub::import_listings`], calling `progress(done, total)` while the
+    /// checked rows are written.
+    pub fn import_listings_with_progress(
+        &self,
+        bytes: &[u8],
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<ListingsImport, HubError> {
+        let today = self.today();
+        self.db().write(|tx| {
+            let failure = RefCell::new(None);
+            let plan = check_listings(bytes, today, |key| match load(tx, key) {
+                Ok(h) => h.map(|h| h.listing),
+                Err(e) => {
+                    failure.borrow_mut().get_or_insert(e);
+                    None
+                }
+            });
+            if let Some(e) = failure.into_inner() {
+                return Err(e);
+            }
+            let changes = plan.map_err(HubError::Rejected)?;
+            // The net effect per listing: a file may add and withdraw the
+            // same listing; only the final state counts.
+            let mut finals: BTreeMap<ListingKey, Listing> = BTreeMap::new();
+            for c in changes {
+                match c {
+                    Change::Added(l) | Change::Updated(l) | Change::Withdrawn(l) => {
+                        finals.insert(l.key.clone(), l);
+                    }
+                    Change::Unchanged(k) => {
+                        if !finals.contains_key(&k)
+                            && let Some(h) = load(tx, &k)?
+                        {
+                            finals.insert(k, h.listing);
+                        }
+                    }
+                }
+            }
+            let version = next_version(tx)?;
+            let now = self.now();
+            let total = finals.len() as u64;
+            let mut summary = ImportSummary::default();
+            let mut published_change = false;
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO listings (kind, id_number, category, recognised_on, name, honour,
+                    source, valid_until, extension_ref, withdrawn, sub, display_name, changed_in,
+                    updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (kind, id_number, category, recognised_on) DO UPDATE SET
+                    name = excluded.name, honour = excluded.honour, source = excluded.source,
+                    valid_until = excluded.valid_until, extension_ref = excluded.extension_ref,
+                    withdrawn = excluded.withdrawn, sub = excluded.sub,
+                    display_name = excluded.display_name, changed_in = excluded.changed_in,
+                    updated_at = excluded.updated_at",
+            )?;
+            for (done, (key, l)) in finals.iter().enumerate() {
+                if done % 1024 == 0 {
+                    progress(done as u64, total);
+                }
+                let held = load(tx, key)?;
+                let display_name = mask_name(key.kind, &l.name);
+                let changed_in = match &held {
+                    Some(h) if h.listing == *l => {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    Some(h) => {
+                        if l.withdrawn && !h.listing.withdrawn {
+                            summary.withdrawn += 1;
+                        } else {
+                            summary.updated += 1;
+                        }
+                        let same_projection = h.display_name == display_name
+                            && h.listing.valid_until == l.valid_until
+                            && h.listing.withdrawn == l.withdrawn;
+                        if same_projection {
+                            h.changed_in
+                        } else {
+                            published_change = true;
+                            to_i64(version, "version")?
+                        }
+                    }
+                    None => {
+                        summary.added += 1;
+                        published_change = true;
+                        to_i64(version, "version")?
+                    }
+                };
+                let sub = self.k_pseudo().pseudonym(key.kind, &key.id_number);
+                upsert.execute(params![
+                    key.kind.as_str(),
+                    key.id_number,
+                    key.category.code(),
+                    key.recognised_on.to_string(),
+                    l.name,
+                    l.honour,
+                    l.source,
+                    l.valid_until.to_string(),
+                    l.extension_ref,
+                    l.withdrawn,
+                    sub.as_str(),
+                    display_name,
+                    changed_in,
+                    now.0,
+                ])?;
+            }
+            progress(total, total);
+            let published = if published_change {
+                self.publish_in(tx, version, &format!("listings import: {summary}"))?
+            } else {
+                Published {
+                    version: version - 1,
+                    new_version: false,
+                }
+            };
+            Ok(ListingsImport { summary, published })
+        })
+    }
+
+    /// Imports an exclusions file, all or nothing.
+    pub fn import_exclusions(&self, bytes: &[u8]) -> Result<ExclusionsImport, HubError> {
+        let today = self.today();
+        let rows = check_exclusions(bytes, today).map_err(HubError::Rejected)?;
+        self.db().write(|tx| {
+            let version = next_version(tx)?;
+            let now = self.now();
+            let (mut added, mut updated, mut unchanged) = (0, 0, 0);
+            for e in &rows {
+                let key = params![e.kind.as_str(), e.id_number, e.recorded_on.to_string()];
+                let held: Option<String> = tx
+                    .query_row(
+                        "SELECT reason FROM exclusions
+                         WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+                        key,
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match held {
+                    Some(reason) if reason == e.reason => unchanged += 1,
+                    Some(_) => {
+                        updated += 1;
+                        tx.execute(
+                            "UPDATE exclusions SET reason = ?4, updated_at = ?5
+                             WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+                            params![
+                                e.kind.as_str(),
+                                e.id_number,
+                                e.recorded_on.to_string(),
+                                e.reason,
+                                now.0
+                            ],
+                        )?;
+                    }
+                    None => {
+                        added += 1;
+                        let sub = self.k_pseudo().pseudonym(e.kind, &e.id_number);
+                        tx.execute(
+                            "INSERT INTO exclusions (kind, id_number, recorded_on, reason, sub,
+                                 until, changed_in, updated_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            params![
+                                e.kind.as_str(),
+                                e.id_number,
+                                e.recorded_on.to_string(),
+                                e.reason,
+                                sub.as_str(),
+                                e.ends_on().to_string(),
+                                to_i64(version, "version")?,
+                                now.0
+                            ],
+                        )?;
+                    }
+                }
+            }
+            let published = if added > 0 {
+                self.publish_in(
+                    tx,
+                    version,
+                    &format!("exclusions import: {added} added, {updated} updated"),
+                )?
+            } else {
+                Published {
+                    version: version - 1,
+                    new_version: false,
+                }
+            };
+            Ok(ExclusionsImport {
+                added,
+                updated,
+                unchanged,
+                published,
+            })
+        })
+    }
+
+    /// Every listing held, with its full identity and its pseudonym
+    /// (registry side only; never published as such).
+    pub fn listings(&self) -> Result<Vec<HeldListing>, HubError> {
+        self.db().read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT kind, id_number, category, recognised_on, name, valid_until, withdrawn,
+                        sub, display_name, changed_in
+                 FROM listings ORDER BY kind, id_number, category, recognised_on",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(HeldListing {
+                        kind: r.get(0)?,
+                        id_number: r.get(1)?,
+                        category: r.get(2)?,
+                        recognised_on: r.get(3)?,
+                        name: r.get(4)?,
+                        valid_until: r.get(5)?,
+                        withdrawn: r.get(6)?,
+                        sub: r.get(7)?,
+                        display_name: r.get(8)?,
+                        changed_in: r.get(9)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// One listing as the registry holds it, for admin views and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldListing {
+    pub kind: String,
+    pub id_number: String,
+    pub category: String,
+    pub recognised_on: String,
+    pub name: String,
+    pub valid_until: String,
+    pub withdrawn: bool,
+    /// The published pseudonym.
+    pub sub: String,
+    /// The published (masked) name.
+    pub display_name: String,
+    pub changed_in: i64,
+}

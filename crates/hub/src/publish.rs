@@ -1,0 +1,553 @@
+//! Publishing (`crates/core/src/wire/mod.rs`): numbered versions, each with
+//! the set hash and counts of the published eligibility set and a
+//! content-addressed config artefact; and the eligibility artefacts built
+//! for terminals on demand — a snapshot of every row, or a delta of the
+//! rows changed since the version a terminal holds — zlib-compressed,
+//! content-addressed and cached.
+//!
+//! Every row carries `changed_in`, the version that last changed what
+//! terminals see of it, so a delta from version `v` is exactly the rows
+//! with `changed_in > v`. Rows are never deleted (a withdrawal is a flag),
+//! so deltas only insert or replace.
+//!
+//! Privacy: what is published comes from the projection columns only
+//! (pseudonym, masked name, category, dates); ID numbers and names never
+//! leave the `listings` and `exclusions` tables.
+
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::ZlibEncoder;
+use rusqlite::{OptionalExtension as _, Transaction, params};
+use xinyi_core::category::Category;
+use xinyi_core::eligibility::{EligibilityEntry, ExclusionEntry};
+use xinyi_core::ids::{Kind, SubjectId};
+use xinyi_core::wire::Digest32;
+use xinyi_core::wire::config::{Config, Site, TrustEntry};
+use xinyi_core::wire::eligibility::{self, ArtefactKind, Header, Item, SetHash};
+use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef};
+use xinyi_core::{Date, UnixTime};
+
+use crate::error::HubError;
+use crate::hub::Hub;
+
+/// What a change did to the published data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The version in force after the change.
+    pub version: u64,
+    /// Whether the change published that version (false: nothing that
+    /// terminals see changed, and no version was published).
+    pub new_version: bool,
+}
+
+/// A published version, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version: u64,
+    pub published_at: UnixTime,
+    pub set_hash: Digest32,
+    pub listings: u64,
+    pub exclusions: u64,
+    pub config: ArtefactRef,
+    /// What changed, for people.
+    pub note: String,
+}
+
+pub(crate) fn to_i64(n: u64, what: &str) -> Result<i64, HubError> {
+    i64::try_from(n).map_err(|_| HubError::Invalid(format!("{what} {n} is too large")))
+}
+
+pub(crate) fn to_u64(n: i64) -> Result<u64, HubError> {
+    u64::try_from(n).map_err(|_| HubError::corrupt(format!("negative count {n}")))
+}
+
+pub(crate) fn date(s: &str) -> Result<Date, HubError> {
+    s.parse::<Date>().map_err(HubError::corrupt)
+}
+
+fn kind(s: &str) -> Result<Kind, HubError> {
+    s.parse::<Kind>().map_err(HubError::corrupt)
+}
+
+/// The number of the latest version, 0 before the first.
+pub(crate) fn current_version(tx: &Transaction<'_>) -> Result<u64, HubError> {
+    let v: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM versions", [], |r| {
+        r.get(0)
+    })?;
+    to_u64(v)
+}
+
+/// The version the next change will publish.
+pub(crate) fn next_version(tx: &Transaction<'_>) -> Result<u64, HubError> {
+    Ok(current_version(tx)? + 1)
+}
+
+pub(crate) fn version_info(
+    tx: &Transaction<'_>,
+    version: u64,
+) -> Result<Option<VersionInfo>, HubError> {
+    let row = tx
+        .query_row(
+            "SELECT version, published_at, set_hash, listings, exclusions, config_sha256,
+                    config_length, note
+             FROM versions WHERE version = ?1",
+            [to_i64(version, "version")?],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((v, at, set_hash, l, x, sha, len, note)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(VersionInfo {
+        version: to_u64(v)?,
+        published_at: UnixTime(at),
+        set_hash: Digest32::from_hex(&set_hash).map_err(HubError::corrupt)?,
+        listings: to_u64(l)?,
+        exclusions: to_u64(x)?,
+        config: ArtefactRef {
+            sha256: Digest32::from_hex(&sha).map_err(HubError::corrupt)?,
+            length: to_u64(len)?,
+        },
+        note,
+    }))
+}
+
+/// Stores bytes under their SHA-256 (no-op when already stored).
+pub(crate) fn store_artefact(
+    tx: &Transaction<'_>,
+    bytes: &[u8],
+    now: UnixTime,
+) -> Result<ArtefactRef, HubError> {
+    let sha256 = Digest32::of(bytes);
+    tx.execute(
+        "INSERT OR IGNORE INTO artefacts (sha256, bytes, created_at) VALUES (?1, ?2, ?3)",
+        params![sha256.to_hex(), bytes, now.0],
+    )?;
+    Ok(ArtefactRef {
+        sha256,
+        length: bytes.len() as u64,
+    })
+}
+
+/// Calls `f` with every published listing and exclusion (or only those
+/// changed after version `since`), in key order.
+pub(crate) fn for_each_item(
+    tx: &Transaction<'_>,
+    since: Option<u64>,
+    mut f: impl FnMut(Item) -> Result<(), HubError>,
+) -> Result<(), HubError> {
+    let since = to_i64(since.unwrap_or(0), "version")?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT sub, kind, category, recognised_on, valid_until, withdrawn, display_name
+         FROM listings WHERE changed_in > ?1
+         ORDER BY sub, category, recognised_on",
+    )?;
+    let mut rows = stmt.query([since])?;
+    while let Some(r) = rows.next()? {
+        let sub: String = r.get(0)?;
+        let kind = kind(&r.get::<_, String>(1)?)?;
+        let category: Category = r.get::<_, String>(2)?.parse().map_err(HubError::corrupt)?;
+        if category.kind() != kind {
+            return Err(HubError::corrupt(format!("listing {sub}: kind {kind}")));
+        }
+        f(Item::Listing(EligibilityEntry {
+            sub: SubjectId::parse(&sub).map_err(HubError::corrupt)?,
+            kind,
+            category,
+            valid_from: date(&r.get::<_, String>(3)?)?,
+            valid_until: date(&r.get::<_, String>(4)?)?,
+            withdrawn: r.get::<_, bool>(5)?,
+            display_name: r.get(6)?,
+        }))?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT sub, recorded_on, until FROM exclusions WHERE changed_in > ?1
+         ORDER BY sub, recorded_on",
+    )?;
+    let mut rows = stmt.query([since])?;
+    while let Some(r) = rows.next()? {
+        f(Item::Exclusion(ExclusionEntry {
+            sub: SubjectId::parse(&r.get::<_, String>(0)?).map_err(HubError::corrupt)?,
+            from: date(&r.get::<_, String>(1)?)?,
+            until: date(&r.get::<_, String>(2)?)?,
+        }))?;
+    }
+    Ok(())
+}
+
+/// The set hash and counts of everything published now.
+fn set_hash(tx: &Transaction<'_>) -> Result<(SetHash, u64, u64), HubError> {
+    let mut h = SetHash::new();
+    let (mut listings, mut exclusions) = (0u64, 0u64);
+    for_each_item(tx, None, |item| {
+        match &item {
+            Item::Listing(_) => listings += 1,
+            _ => exclusions += 1,
+        }
+        h.add(&item);
+        Ok(())
+    })?;
+    Ok((h, listings, exclusions))
+}
+
+/// The config artefact as it stands: trust list, revoked cards, the
+/// catalogue's text and the sites, each in a stable order.
+pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kid, iss, public_key, not_before, not_after, revoked FROM issuer_keys ORDER BY kid",
+    )?;
+    let trust = stmt
+        .query_map([], |r| {
+            Ok(TrustEntry {
+                kid: r.get(0)?,
+                iss: r.get(1)?,
+                public_key: r.get(2)?,
+                not_before: r.get(3)?,
+                not_after: r.get(4)?,
+                revoked: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = tx.prepare_cached("SELECT cti FROM revoked_cards ORDER BY cti")?;
+    let revoked_cards = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    let catalogue: String = tx
+        .query_row("SELECT toml FROM catalogue WHERE id = 1", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default();
+    let sites = load_sites(tx)?;
+    Ok(Config {
+        trust,
+        revoked_cards,
+        catalogue,
+        sites,
+    })
+}
+
+pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, name, unit, measures, max_offline_age_s FROM sites ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(id, name, unit, measures, max_offline_age_s)| {
+            Ok(Site {
+                id,
+                name,
+                unit,
+                measures: serde_json::from_str(&measures).map_err(HubError::corrupt)?,
+                max_offline_age_s,
+            })
+        })
+        .collect()
+}
+
+/// The eligibility artefact a terminal holding `have` needs to reach
+/// `to`: its reference when already built, or its bytes to store.
+pub(crate) enum Plan {
+    UpToDate,
+    Cached(EligibilityRef),
+    Built {
+        eligibility: EligibilityRef,
+        from: u64,
+        compressed: Vec<u8>,
+    },
+}
+
+fn cached(tx: &Transaction<'_>, from: u64, to: u64) -> Result<Option<EligibilityRef>, HubError> {
+    let row = tx
+        .query_row(
+            "SELECT sha256, length, raw_length FROM eligibility_artefacts
+             WHERE from_version = ?1 AND to_version = ?2",
+            params![to_i64(from, "version")?, to_i64(to, "version")?],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(sha, len, raw)| {
+        Ok(EligibilityRef {
+            artefact: ArtefactRef {
+                sha256: Digest32::from_hex(&sha).map_err(HubError::corrupt)?,
+                length: to_u64(len)?,
+            },
+            from,
+            raw_length: to_u64(raw)?,
+        })
+    })
+    .transpose()
+}
+
+fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
+    let since = to_i64(since, "version")?;
+    let n: i64 = tx.query_row(
+        "SELECT (SELECT COUNT(*) FROM listings WHERE changed_in > ?1)
+              + (SELECT COUNT(*) FROM exclusions WHERE changed_in > ?1)",
+        [since],
+        |r| r.get(0),
+    )?;
+    to_u64(n)
+}
+
+/// Encodes and compresses the artefact from `from` (0: snapshot) to `to`.
+pub(crate) fn build_eligibility(
+    tx: &Transaction<'_>,
+    from: u64,
+    to: u64,
+) -> Result<(Vec<u8>, u64), HubError> {
+    let mut body = Vec::new();
+    let mut items = 0u64;
+    for_each_item(tx, (from > 0).then_some(from), |item| {
+        eligibility::encode_item(&mut body, &item);
+        items += 1;
+        Ok(())
+    })?;
+    let mut raw = Vec::with_capacity(body.len() + 32);
+    eligibility::write_header(
+        &mut raw,
+        Header {
+            kind: if from == 0 {
+                ArtefactKind::Snapshot
+            } else {
+                ArtefactKind::Delta
+            },
+            from,
+            to,
+            items,
+        },
+    );
+    raw.extend_from_slice(&body);
+    let raw_length = raw.len() as u64;
+    let mut z = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
+    z.write_all(&raw)
+        .and_then(|()| z.finish())
+        .map(|compressed| (compressed, raw_length))
+        .map_err(|e| HubError::Internal(format!("compressing an artefact: {e}")))
+}
+
+/// Decides what a terminal holding `have` gets to reach version `to`: a
+/// delta when `have` is a version this hub published and the delta is
+/// smaller than a snapshot, else a snapshot.
+pub(crate) fn plan_eligibility(tx: &Transaction<'_>, have: u64, to: u64) -> Result<Plan, HubError> {
+    if have == to {
+        return Ok(Plan::UpToDate);
+    }
+    let known = have > 0 && have < to && version_info(tx, have)?.is_some();
+    let from = if known {
+        let changed = count_since(tx, have)?;
+        let total = count_since(tx, 0)?;
+        if changed < total { have } else { 0 }
+    } else {
+        0
+    };
+    if let Some(r) = cached(tx, from, to)? {
+        return Ok(Plan::Cached(r));
+    }
+    let (compressed, raw_length) = build_eligibility(tx, from, to)?;
+    Ok(Plan::Built {
+        eligibility: EligibilityRef {
+            artefact: ArtefactRef {
+                sha256: Digest32::of(&compressed),
+                length: compressed.len() as u64,
+            },
+            from,
+            raw_length,
+        },
+        from,
+        compressed,
+    })
+}
+
+impl Hub {
+    /// Records version `version` (which must be the next one) from the
+    /// state in `tx`: config artefact, set hash, counts. Old cached
+    /// eligibility artefacts that no valid metadata can name are dropped.
+    pub(crate) fn publish_in(
+        &self,
+        tx: &Transaction<'_>,
+        version: u64,
+        note: &str,
+    ) -> Result<Published, HubError> {
+        let expected = next_version(tx)?;
+        if version != expected {
+            return Err(HubError::Internal(format!(
+                "publishing version {version}, but the next version is {expected}"
+            )));
+        }
+        let now = self.now();
+        let config = store_artefact(tx, &build_config(tx)?.to_bytes(), now)?;
+        let (hash, listings, exclusions) = set_hash(tx)?;
+        tx.execute(
+            "INSERT INTO versions (version, published_at, set_hash, listings, exclusions,
+                                   config_sha256, config_length, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                to_i64(version, "version")?,
+                now.0,
+                hash.digest().to_hex(),
+                to_i64(listings, "count")?,
+                to_i64(exclusions, "count")?,
+                config.sha256.to_hex(),
+                to_i64(config.length, "length")?,
+                note,
+            ],
+        )?;
+        // Metadata naming an artefact stays valid for its lifetime; past
+        // that, artefacts of older versions are never asked for again.
+        let keep_after = now.0.saturating_sub(2 * self.config().metadata_lifetime_s);
+        tx.execute(
+            "DELETE FROM eligibility_artefacts WHERE to_version < ?1 AND created_at < ?2",
+            params![to_i64(version, "version")?, keep_after],
+        )?;
+        tx.execute(
+            "DELETE FROM artefacts
+             WHERE sha256 NOT IN (SELECT config_sha256 FROM versions)
+               AND sha256 NOT IN (SELECT sha256 FROM eligibility_artefacts)
+               AND created_at < ?1",
+            [keep_after],
+        )?;
+        tracing::info!(version, listings, exclusions, note, "published");
+        Ok(Published {
+            version,
+            new_version: true,
+        })
+    }
+
+    /// Publishes a new version if what terminals would see differs from
+    /// the latest version (or always, with `force`).
+    pub fn publish(&self, force: bool) -> Result<Published, HubError> {
+        self.db().write(|tx| {
+            let current = current_version(tx)?;
+            if !force && let Some(info) = version_info(tx, current)? {
+                let config = build_config(tx)?.to_bytes();
+                let (hash, _, _) = set_hash(tx)?;
+                if Digest32::of(&config) == info.config.sha256 && hash.digest() == info.set_hash {
+                    return Ok(Published {
+                        version: current,
+                        new_version: false,
+                    });
+                }
+            }
+            self.publish_in(tx, current + 1, "published by hand")
+        })
+    }
+
+    /// The latest published version, if any.
+    pub fn current_version(&self) -> Result<Option<VersionInfo>, HubError> {
+        self.db().read(|tx| {
+            let v = current_version(tx)?;
+            version_info(tx, v)
+        })
+    }
+
+    /// Every published version, newest first.
+    pub fn versions(&self) -> Result<Vec<VersionInfo>, HubError> {
+        self.db().read(|tx| {
+            let mut out = Vec::new();
+            let mut v = current_version(tx)?;
+            while v > 0 {
+                if let Some(info) = version_info(tx, v)? {
+                    out.push(info);
+                }
+                v -= 1;
+            }
+            Ok(out)
+        })
+    }
+
+    /// The config artefact of the latest version, as published.
+    pub fn current_config(&self) -> Result<Option<Config>, HubError> {
+        let Some(info) = self.current_version()? else {
+            return Ok(None);
+        };
+        let bytes = self
+            .artefact(&info.config.sha256)?
+            .ok_or_else(|| HubError::corrupt("the current config artefact is missing"))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(HubError::corrupt)
+    }
+
+    /// An artefact's bytes by SHA-256.
+    pub fn artefact(&self, sha256: &Digest32) -> Result<Option<Vec<u8>>, HubError> {
+        self.db().read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT bytes FROM artefacts WHERE sha256 = ?1",
+                    [sha256.to_hex()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    /// The eligibility artefact for a terminal holding `have` (None when
+    /// it holds the latest version), built and stored if needed.
+    pub fn eligibility_for(&self, have: u64) -> Result<Option<EligibilityRef>, HubError> {
+        let (to, plan) = self.db().read(|tx| {
+            let to = current_version(tx)?;
+            Ok((to, plan_eligibility(tx, have, to)?))
+        })?;
+        self.settle(to, plan)
+    }
+
+    /// Stores a built artefact; returns the reference to it.
+    pub(crate) fn settle(&self, to: u64, plan: Plan) -> Result<Option<EligibilityRef>, HubError> {
+        match plan {
+            Plan::UpToDate => Ok(None),
+            Plan::Cached(r) => Ok(Some(r)),
+            Plan::Built {
+                eligibility,
+                from,
+                compressed,
+            } => {
+                let now = self.now();
+                self.db().write(|tx| {
+                    store_artefact(tx, &compressed, now)?;
+                    tx.execute(
+                        "INSERT OR IGNORE INTO eligibility_artefacts
+                           (from_version, to_version, sha256, length, raw_length, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            to_i64(from, "version")?,
+                            to_i64(to, "version")?,
+                            eligibility.artefact.sha256.to_hex(),
+                            to_i64(eligibility.artefact.length, "length")?,
+                            to_i64(eligibility.raw_length, "length")?,
+                            now.0,
+                        ],
+                    )?;
+                    Ok(())
+                })?;
+                Ok(Some(eligibility))
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Reports from the ingested journals, as CSV: usage per measure, unit and
+//! day (UTC+8); subjects over a measure's use limit across all terminals;
+//! and each terminal's journal integrity.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use xinyi_core::UnixTime;
+use xinyi_core::time::UTC8_OFFSET_S;
+
+use crate::admin::load_catalogue;
+use crate::error::HubError;
+use crate::hub::Hub;
+
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Usage,
+    Overuse,
+    Integrity,
+}
+
+/// Redemptions of one measure at one unit on one day (voided ones left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub day: String,
+    pub measure: String,
+    pub unit: String,
+    pub redemptions: u64,
+    pub total_original: u64,
+    pub total_discount: u64,
+    pub total_payable: u64,
+}
+
+/// A subject that used a measure more often in one period than its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OveruseRow {
+    pub measure: String,
+    pub sub: String,
+    /// `day`, `week`, `month` or `year`.
+    pub per: String,
+    /// The period's first day (UTC+8).
+    pub period_start: String,
+    pub limit: u32,
+    pub count: u64,
+    /// The terminals the redemptions were made on.
+    pub terminals: Vec<String>,
+}
+
+/// One terminal's journal as the hub holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrityRow {
+    pub terminal: String,
+    pub site: String,
+    pub revoked: bool,
+    pub records: u64,
+    /// The highest seq held with no gap before it.
+    pub held_through: u64,
+    pub max_seq: u64,
+    /// Seqs missing below `max_seq`.
+    pub gaps: u64,
+    pub rejected_bad_signature: u64,
+    pub rejected_broken_chain: u64,
+    pub rejected_conflict: u64,
+    pub rejected_malformed: u64,
+    pub last_seen_at: Option<UnixTime>,
+}
+
+/// A CSV field, quoted when it needs to be.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn line(out: &mut dyn Write, fields: &[String]) -> std::io::Result<()> {
+    let l: Vec<String> = fields.iter().map(|f| field(f)).collect();
+    writeln!(out, "{}", l.join(","))
+}
+
+fn n(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+impl Hub {
+    /// Usage per measure, unit and day (UTC+8).
+    pub fn usage_report(&self) -> Result<Vec<UsageRow>, HubError> {
+        self.db().read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT date(at + ?1, 'unixepoch') AS day, measure, unit, COUNT(*),
+                        COALESCE(SUM(original), 0), COALESCE(SUM(discount), 0),
+                        COALESCE(SUM(payable), 0)
+                 FROM records
+                 WHERE kind = 'redemption' AND voided_by IS NULL
+                 GROUP BY day, measure, unit
+                 ORDER BY day, measure, unit",
+            )?;
+            let rows = stmt
+                .query_map([UTC8_OFFSET_S], |r| {
+                    Ok(UsageRow {
+                        day: r.get(0)?,
+                        measure: r.get(1)?,
+                        unit: r.get(2)?,
+                        redemptions: n(r.get(3)?),
+                        total_original: n(r.get(4)?),
+                        total_discount: n(r.get(5)?),
+                        total_payable: n(r.get(6)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Subjects whose confirmed (not voided) redemptions of a measure in
+    /// one of its limit periods exceed the limit, across all terminals.
+    pub fn overuse_report(&self) -> Result<Vec<OveruseRow>, HubError> {
+        self.db().read(|tx| {
+            let Some((_, catalogue)) = load_catalogue(tx)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            let mut stmt = tx.prepare(
+                "SELECT sub, at, terminal FROM records
+                 WHERE kind = 'redemption' AND voided_by IS NULL AND measure = ?1
+                 ORDER BY sub, at",
+            )?;
+            for m in catalogue.measures() {
+                let Some(limit) = m.limit else { continue };
+                let mut groups: BTreeMap<(String, i64), (u64, BTreeSet<String>)> = BTreeMap::new();
+                let mut rows = stmt.query([m.id.as_str()])?;
+                while let Some(r) = rows.next()? {
+                    let sub: String = r.get(0)?;
+                    let (start, _) = limit.per.bounds(UnixTime(r.get(1)?));
+                    let g = groups.entry((sub, start.0)).or_default();
+                    g.0 += 1;
+                    g.1.insert(r.get(2)?);
+                }
+                for ((sub, start), (count, terminals)) in groups {
+                    if count > u64::from(limit.count) {
+                        out.push(OveruseRow {
+                            measure: m.id.to_string(),
+                            sub,
+                            per: limit.per.as_str().to_owned(),
+                            period_start: UnixTime(start).date_utc8().to_string(),
+                            limit: limit.count,
+                            count,
+                            terminals: terminals.into_iter().collect(),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Each terminal's journal: records held, the contiguous run, gaps and
+    /// refused uploads.
+    pub fn integrity_report(&self) -> Result<Vec<IntegrityRow>, HubError> {
+        self.db().read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT t.id, t.site, t.revoked_at IS NOT NULL, t.last_seen_at,
+                    (SELECT COUNT(*) FROM records r WHERE r.terminal = t.id),
+                    (SELECT COALESCE(MAX(seq), 0) FROM records r WHERE r.terminal = t.id),
+                    (SELECT COUNT(*) FROM upload_rejections u
+                        WHERE u.terminal = t.id AND u.reason = 'bad_signature'),
+                    (SELECT COUNT(*) FROM upload_rejections u
+                        WHERE u.terminal = t.id AND u.reason = 'broken_chain'),
+                    (SELECT COUNT(*) FROM upload_rejections u
+                        WHERE u.terminal = t.id AND u.reason = 'conflict'),
+                    (SELECT COUNT(*) FROM upload_rejections u
+                        WHERE u.terminal = t.id AND u.reason = 'malformed')
+                 FROM terminals t ORDER BY t.id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let records = n(r.get(4)?);
+                    let max_seq = n(r.get(5)?);
+                    Ok(IntegrityRow {
+                        terminal: r.get(0)?,
+                        site: r.get(1)?,
+                        revoked: r.get(2)?,
+                        last_seen_at: r.get::<_, Option<i64>>(3)?.map(UnixTime),
+                        records,
+                        held_through: 0,
+                        max_seq,
+                        gaps: max_seq.saturating_sub(records),
+                        rejected_bad_signature: n(r.get(6)?),
+                        rejected_broken_chain: n(r.get(7)?),
+                        rejected_conflict: n(r.get(8)?),
+                        rejected_malformed: n(r.get(9)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
+            let mut out = Vec::with_capacity(rows.len());
+            for mut row in rows {
+                row.held_through = if row.gaps == 0 {
+                    row.max_seq
+                } else {
+                    let mut s = tx.prepare_cached(
+                        "SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq",
+                    )?;
+                    let seqs = s
+                        .query_map([&row.terminal], |r| r.get::<_, i64>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut through = 0u64;
+                    for seq in seqs {
+                        if n(seq) != through + 1 {
+                            break;
+                        }
+                        through += 1;
+                    }
+                    through
+                };
+                out.push(row);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes a report as CSV (header first); returns the number of rows.
+    pub fn write_report(&self, kind: ReportKind, out: &mut dyn Write) -> Result<usize, HubError> {
+        let io = |e: std::io::Error| HubError::Internal(format!("writing the report: {e}"));
+        let s = |v: &dyn ToString| v.to_string();
+        let count = match kind {
+            ReportKind::Usage => {
+                let rows = self.usage_report()?;
+                line(
+                    out,
+                    &[
+                        "day",
+                        "measure",
+                        "unit",
+                        "redemptions",
+                        "total_original_fen",
+                        "total_discount_fen",
+                        "total_payable_fen",
+                    ]
+                    .map(String::from),
+                )
+                .map_err(io)?;
+                for r in &rows {
+                    line(
+                        out,
+                        &[
+                            r.day.clone(),
+                            r.measure.clone(),
+                            r.unit.clone(),
+                            s(&r.redemptions),
+                            s(&r.total_original),
+                            s(&r.total_discount),
+                            s(&r.total_payable),
+                        ],
+                    )
+                    .map_err(io)?;
+                }
+                rows.len()
+            }
+            ReportKind::Overuse => {
+                let rows = self.overuse_report()?;
+                line(
+                    out,
+                    &[
+                        "measure",
+                        "sub",
+                        "per",
+                        "period_start",
+                        "limit",
+                        "count",
+                        "terminals",
+                    ]
+                    .map(String::from),
+                )
+                .map_err(io)?;
+                for r in &rows {
+                    line(
+                        out,
+                        &[
+                            r.measure.clone(),
+                            r.sub.clone(),
+                            r.per.clone(),
+                            r.period_start.clone(),
+                            s(&r.limit),
+                            s(&r.count),
+                            r.terminals.join(" "),
+                        ],
+                    )
+                    .map_err(io)?;
+                }
+                rows.len()
+            }
+            ReportKind::Integrity => {
+                let rows = self.integrity_report()?;
+                line(
+                    out,
+                    &[
+                        "terminal",
+                        "site",
+                        "revoked",
+                        "records",
+                        "held_through",
+                        "max_seq",
+                        "gaps",
+                        "rejected_bad_signature",
+                        "rejected_broken_chain",
+                        "rejected_conflict",
+                        "rejected_malformed",
+                        "last_seen",
+                    ]
+                    .map(String::from),
+                )
+                .map_err(io)?;
+                for r in &rows {
+                    line(
+                        out,
+                        &[
+                            r.terminal.clone(),
+                            r.site.clone(),
+                            s(&r.revoked),
+                            s(&r.records),
+                            s(&r.held_through),
+                            s(&r.max_seq),
+                            s(&r.gaps),
+                            s(&r.rejected_bad_signature),
+                            s(&r.rejected_broken_chain),
+                            s(&r.rejected_conflict),
+                            s(&r.rejected_malformed),
+                            r.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default(),
+                        ],
+                    )
+                    .map_err(io)?;
+                }
+                rows.len()
+            }
+        };
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(super::field("a"), "a");
+        assert_eq!(super::field("a,b"), "\"a,b\"");
+        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,198 @@
+//! The hub's side of sync, independent of HTTP: enrolling terminals with a
+//! one-time code, authenticating signed requests (known terminal, good
+//! signature, time within the skew, nonce never seen), and signing fresh
+//! metadata for each terminal.
+
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{OptionalExtension as _, params};
+use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
+use xinyi_core::wire::key_id;
+use xinyi_core::wire::metadata::{Metadata, SPEC, TerminalStanding};
+use xinyi_core::wire::request::RequestAuth;
+
+use crate::admin::{TerminalInfo, code_hash, load_terminal};
+use crate::error::{AuthError, EnrollError, HubError};
+use crate::hub::Hub;
+use crate::publish::{current_version, plan_eligibility, version_info};
+
+/// The longest terminal label kept.
+const MAX_LABEL: usize = 200;
+
+fn parse_key(hex: &str) -> Result<VerifyingKey, EnrollError> {
+    let raw: [u8; 32] = xinyi_core::hex::decode_array(hex.trim()).map_err(EnrollError::BadKey)?;
+    let key = VerifyingKey::from_bytes(&raw)
+        .map_err(|_| EnrollError::BadKey("not an Ed25519 public key".into()))?;
+    if key.is_weak() {
+        return Err(EnrollError::BadKey("a weak (small-order) key".into()));
+    }
+    Ok(key)
+}
+
+impl Hub {
+    /// Enrolls a terminal: checks and spends the one-time code, registers
+    /// the key for the code's site, and returns the sealed grant. The same
+    /// key presenting its own spent code again gets the grant again (its
+    /// first answer may have been lost on the way).
+    pub fn enroll(&self, req: &EnrollRequest) -> Result<Vec<u8>, HubError> {
+        let key = parse_key(&req.public_key)?;
+        let public_key = xinyi_core::hex::encode(key.as_bytes());
+        let id = key_id(key.as_bytes());
+        let label: String = req.label.trim().chars().take(MAX_LABEL).collect();
+        let hash = code_hash(&req.code);
+        let now = self.now();
+        let site = self.db().write(|tx| {
+            let code = tx
+                .query_row(
+                    "SELECT site, expires_at, used_at, used_by FROM enrollment_codes
+                     WHERE code_hash = ?1",
+                    [&hash],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((site, expires_at, used_at, used_by)) = code else {
+                return Err(EnrollError::UnknownCode.into());
+            };
+            let held = load_terminal(tx, &id)?;
+            if used_at.is_some() {
+                return match (used_by, held) {
+                    (Some(by), Some(t)) if by == id && !t.revoked() => Ok(t.site),
+                    _ => Err(EnrollError::UsedCode.into()),
+                };
+            }
+            if expires_at < now.0 {
+                return Err(EnrollError::ExpiredCode.into());
+            }
+            if let Some(t) = held {
+                return Err(if t.revoked() {
+                    EnrollError::KeyRevoked
+                } else {
+                    EnrollError::AlreadyEnrolled(t.id)
+                }
+                .into());
+            }
+            tx.execute(
+                "UPDATE enrollment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
+                params![hash, now.0, id],
+            )?;
+            tx.execute(
+                "INSERT INTO terminals (id, public_key, site, label, enrolled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, public_key, site, label, now.0],
+            )?;
+            tracing::info!(terminal = %id, site = %site, label = %label, "terminal enrolled");
+            Ok(site)
+        })?;
+        let grant = EnrollGrant {
+            terminal_id: id,
+            site,
+            registry_key: xinyi_core::hex::encode(self.registry_public_key().as_bytes()),
+            issued_at: now.0,
+        };
+        Ok(grant.seal(self.registry_key()))
+    }
+
+    /// Authenticates a signed request (`path` with its query string) and
+    /// records its nonce. Refuses unknown terminals, bad signatures, times
+    /// off by more than the allowed skew and replayed nonces. Revoked
+    /// terminals pass: each endpoint decides what they may still do.
+    pub fn authenticate(
+        &self,
+        auth: &RequestAuth,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<TerminalInfo, HubError> {
+        let terminal = self
+            .terminal(&auth.terminal)?
+            .ok_or_else(|| AuthError::UnknownTerminal(auth.terminal.clone()))?;
+        let key = xinyi_core::hex::decode_array::<32>(&terminal.public_key)
+            .ok()
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+            .ok_or_else(|| HubError::corrupt(format!("terminal {} key", terminal.id)))?;
+        auth.verify(&key, method, path, body)
+            .map_err(|_| AuthError::BadSignature(terminal.id.clone()))?;
+        let now = self.now();
+        let skew = self.config().request_skew_s;
+        let offset = auth.time.saturating_sub(now.0);
+        if offset.saturating_abs() > skew {
+            return Err(AuthError::ClockSkew {
+                offset_s: offset,
+                max_s: skew,
+            }
+            .into());
+        }
+        let retention = self.config().nonce_retention_s;
+        self.db().write(|tx| {
+            tx.execute(
+                "DELETE FROM nonces WHERE seen_at < ?1",
+                [now.0.saturating_sub(retention)],
+            )?;
+            let fresh = tx.execute(
+                "INSERT OR IGNORE INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)",
+                params![terminal.id, xinyi_core::hex::encode(&auth.nonce), now.0],
+            )?;
+            if fresh == 0 {
+                return Err(AuthError::Replay.into());
+            }
+            tx.execute(
+                "UPDATE terminals SET last_seen_at = ?2 WHERE id = ?1",
+                params![terminal.id, now.0],
+            )?;
+            Ok(())
+        })?;
+        Ok(terminal)
+    }
+
+    /// The metadata for `terminal` holding version `have`, unsigned: the
+    /// latest version, its config, and the eligibility artefact to reach
+    /// it (None when `have` is the latest).
+    pub fn metadata(&self, terminal: &TerminalInfo, have: u64) -> Result<Metadata, HubError> {
+        let (info, plan) = self.db().read(|tx| {
+            let ready: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM catalogue WHERE id = 1)",
+                [],
+                |r| r.get(0),
+            )?;
+            let v = current_version(tx)?;
+            let info = version_info(tx, v)?.filter(|_| ready);
+            let Some(info) = info else {
+                return Err(HubError::NotPublished);
+            };
+            let plan = plan_eligibility(tx, have, v)?;
+            Ok((info, plan))
+        })?;
+        let eligibility = self.settle(info.version, plan)?;
+        let now = self.now();
+        Ok(Metadata {
+            spec: SPEC,
+            version: info.version,
+            published_at: info.published_at.0.min(now.0),
+            issued_at: now.0,
+            expires_at: now.0.saturating_add(self.config().metadata_lifetime_s),
+            set_hash: info.set_hash,
+            listings: info.listings,
+            exclusions: info.exclusions,
+            config: info.config,
+            eligibility,
+            terminal: Some(TerminalStanding {
+                id: terminal.id.clone(),
+                site: terminal.site.clone(),
+                revoked: terminal.revoked(),
+            }),
+            rotation: None,
+        })
+    }
+
+    /// [`Hub::metadata`], signed with the registry key: the bytes a
+    /// terminal receives.
+    pub fn signed_metadata(&self, terminal: &TerminalInfo, have: u64) -> Result<Vec<u8>, HubError> {
+        Ok(self.metadata(terminal, have)?.seal(self.registry_key()))
+    }
+}

@@ -1,0 +1,487 @@
+//! The HTTP API over a real socket (design.md "Sync"): enrollment with
+//! one-time codes, signed and fresh metadata, snapshots and deltas proven
+//! by the set hash, resumable artefact downloads, exactly-once journal
+//! uploads, refusals of unknown, revoked and replaying terminals, and the
+//! reports over what was uploaded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use reqwest::Method;
+use xinyi_core::wire::eligibility::ArtefactKind;
+use xinyi_core::wire::enroll::UploadReceipt;
+use xinyi_core::wire::journal::Body;
+use xinyi_core::wire::metadata::Metadata;
+use xinyi_hub::ManualClock;
+use xinyi_hub::http::Server;
+
+async fn error_code(resp: reqwest::Response) -> String {
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert!(v["error"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+    v["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn health_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let v: serde_json::Value = reqwest::get(format!("{}/v1/health", server.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["version"].as_u64(),
+        Some(hub.current_version().unwrap().unwrap().version)
+    );
+    let resp = reqwest::get(format!("{}/v1/nowhere", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_code(resp).await, "not_found");
+    server.stop().await.unwrap();
+}
+
+/// A good code enrolls once; the grant is signed by the registry key; a
+/// used code is refused for another key; a malformed request is 400.
+#[tokio::test]
+async fn enrollment_codes_are_single_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let t = Terminal::new(&server.url());
+    let (grant, registry) = t.enroll(&code.code).await;
+    assert_eq!(registry, hub.registry_public_key());
+    assert_eq!(grant.terminal_id, t.id);
+    assert_eq!(grant.site, SITE);
+    // The same key again (its answer lost): the same grant.
+    let (again, _) = t.enroll(&code.code.to_lowercase()).await;
+    assert_eq!(again.terminal_id, t.id);
+    // Another key with the spent code: refused.
+    let other = Terminal::new(&server.url());
+    let resp = other.enroll_raw(&code.code).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(error_code(resp).await, "enrollment_refused");
+    let resp = other.enroll_raw("AAAA-BBBB-CCCC").await;
+    assert_eq!(resp.status(), 403);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/enroll", server.url()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "bad_request");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/enroll", server.url()))
+        .body(vec![b' '; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(hub.terminals().unwrap().len(), 1);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_codes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::from_system());
+    let hub = Arc::new(hub(dir.path()).with_clock(clock.clone()));
+    let server = Server::start(Arc::clone(&hub)).await.unwrap();
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    clock.advance(7 * 86_400 + 1);
+    let t = Terminal::new(&server.url());
+    let resp = t.enroll_raw(&code.code).await;
+    assert_eq!(resp.status(), 403);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("expired"), "{v}");
+    assert!(hub.terminals().unwrap().is_empty());
+    server.stop().await.unwrap();
+}
+
+/// Metadata is signed by the registry key and fresh; have=0 gets a
+/// snapshot whose set hash matches; after a withdrawal, have=V gets a
+/// delta that, applied to the held set, gives the new set hash.
+#[tokio::test]
+async fn metadata_snapshot_then_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let t = Terminal::new(&server.url());
+    let (_, registry) = t.enroll(&code.code).await;
+
+    let m = t.metadata(0, &registry).await;
+    m.check(0, xinyi_core::UnixTime(now())).unwrap();
+    assert_eq!(m.terminal.as_ref().unwrap().id, t.id);
+    assert_eq!(m.terminal.as_ref().unwrap().site, SITE);
+    assert!(!m.terminal.as_ref().unwrap().revoked);
+    assert_eq!(m.expires_at - m.issued_at, 24 * 3600);
+    let e = m.eligibility.unwrap();
+    assert_eq!(e.from, 0);
+    let raw = inflate(&t.artefact(e.artefact).await);
+    assert_eq!(raw.len() as u64, e.raw_length);
+    let (header, items0) = items(&raw);
+    assert_eq!(header.kind, ArtefactKind::Snapshot);
+    assert_eq!(header.to, m.version);
+    let mut set = Set::default();
+    set.apply(&items0);
+    assert_eq!(set.hash(), m.set_hash);
+    assert_eq!(set.listings.len() as u64, m.listings);
+    assert_eq!(set.exclusions.len() as u64, m.exclusions);
+    let config = t.artefact(m.config).await;
+    let parsed = xinyi_core::wire::config::Config::parse(&config).unwrap();
+    assert_eq!(parsed.sites[0].id, SITE);
+
+    // Up to date: no eligibility artefact.
+    let same = t.metadata(m.version, &registry).await;
+    assert!(same.eligibility.is_none());
+    same.check(m.version, xinyi_core::UnixTime(now())).unwrap();
+
+    // A withdrawal: a delta from the held version.
+    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
+              person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02,,,withdraw\n";
+    hub.import_listings(wd.as_bytes()).unwrap();
+    let m2 = t.metadata(m.version, &registry).await;
+    m2.check(m.version, xinyi_core::UnixTime(now())).unwrap();
+    assert_eq!(m2.version, m.version + 1);
+    let d = m2.eligibility.unwrap();
+    assert_eq!(d.from, m.version);
+    let (header, items1) = items(&inflate(&t.artefact(d.artefact).await));
+    assert_eq!(header.kind, ArtefactKind::Delta);
+    assert_eq!((header.from, header.to), (m.version, m2.version));
+    assert_eq!(items1.len(), 1);
+    set.apply(&items1);
+    assert_eq!(set.hash(), m2.set_hash);
+    assert_ne!(m2.set_hash, m.set_hash);
+
+    // Signed by the registry key and nothing else.
+    let resp = t.get("/v1/metadata?have=0").await;
+    let bytes = resp.bytes().await.unwrap();
+    let stranger = random_key();
+    assert!(Metadata::open(&bytes, &stranger.verifying_key()).is_err());
+    let resp = t.get("/v1/metadata?have=banana").await;
+    assert_eq!(resp.status(), 400);
+    server.stop().await.unwrap();
+}
+
+/// Resumable downloads: `Range: bytes=N-` gives 206 with the rest.
+#[tokio::test]
+async fn artefact_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let t = Terminal::new(&server.url());
+    let (_, registry) = t.enroll(&code.code).await;
+    let m = t.metadata(0, &registry).await;
+    let pin = m.eligibility.unwrap().artefact;
+    let whole = t.artefact(pin).await;
+    let path = format!("/v1/artefacts/{}", pin.sha256.to_hex());
+
+    let resp = t
+        .signed(Method::GET, &path, Vec::new())
+        .header("range", "bytes=10-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 206);
+    let len = whole.len();
+    assert_eq!(
+        resp.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 10-{}/{len}", len - 1)
+    );
+    let rest = resp.bytes().await.unwrap();
+    assert_eq!(&rest[..], &whole[10..]);
+
+    let resp = t
+        .signed(Method::GET, &path, Vec::new())
+        .header("range", format!("bytes={len}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 416);
+    assert_eq!(
+        resp.headers()["content-range"].to_str().unwrap(),
+        format!("bytes */{len}")
+    );
+
+    let resp = t.get(&format!("/v1/artefacts/{}", "ab".repeat(32))).await;
+    assert_eq!(resp.status(), 404);
+    // Unsigned: refused.
+    let resp = reqwest::get(format!("{}{path}", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "unauthenticated");
+    server.stop().await.unwrap();
+}
+
+/// Journal uploads: the same batch twice is stored once; a broken chain
+/// or a bad signature is refused (422) with nothing stored; a held seq
+/// with another hash is a conflict (409).
+#[tokio::test]
+async fn records_are_stored_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&server.url());
+    t.enroll(&code.code).await;
+    let at = now() - 3600;
+    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let batch: Vec<_> = (0..3)
+        .map(|i| t.redemption(at + i, sub, 10_000).1)
+        .collect();
+    let r = t.upload(&batch).await;
+    assert_eq!(
+        r,
+        UploadReceipt {
+            stored: 3,
+            duplicates: 0,
+            held_through: 3
+        }
+    );
+    let r = t.upload(&batch).await;
+    assert_eq!(
+        r,
+        UploadReceipt {
+            stored: 0,
+            duplicates: 3,
+            held_through: 3
+        }
+    );
+
+    // A resend overlapping new records: the old ones are duplicates.
+    let (_, s4) = t.redemption(at + 10, sub, 2_000);
+    let r = t.upload(&[batch[2].clone(), s4.clone()]).await;
+    assert_eq!((r.stored, r.duplicates, r.held_through), (1, 1, 4));
+
+    // A gap: seq 6 without 5.
+    let (_, s5) = t.redemption(at + 20, sub, 1_000);
+    let (_, s6) = t.redemption(at + 30, sub, 1_000);
+    let resp = t.upload_raw(std::slice::from_ref(&s6)).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(error_code(resp).await, "broken_chain");
+
+    // A bad signature anywhere refuses the whole batch.
+    let mut forged = s6.clone();
+    forged.sig[0] ^= 1;
+    let resp = t.upload_raw(&[s5.clone(), forged]).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(error_code(resp).await, "bad_record_signature");
+    let status: UploadReceipt = t.get("/v1/records/status").await.json().await.unwrap();
+    assert_eq!(status.held_through, 4);
+
+    // A different record under a held seq: a conflict.
+    let mut fork = Terminal {
+        key: t.key.clone(),
+        id: t.id.clone(),
+        base: t.base.clone(),
+        http: reqwest::Client::new(),
+        seq: 0,
+        prev: Default::default(),
+    };
+    let (_, other1) = fork.redemption(at, sub, 99);
+    let resp = t.upload_raw(&[other1]).await;
+    assert_eq!(resp.status(), 409);
+    assert_eq!(error_code(resp).await, "conflict");
+
+    // Garbage is a 400.
+    let resp = t
+        .signed(Method::POST, "/v1/records", b"not cbor".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let r = t.upload(&[s5, s6]).await;
+    assert_eq!((r.stored, r.held_through), (2, 6));
+
+    let integrity = hub.integrity_report().unwrap();
+    let row = integrity.iter().find(|r| r.terminal == t.id).unwrap();
+    assert_eq!((row.records, row.held_through, row.gaps), (6, 6, 0));
+    assert_eq!(row.rejected_broken_chain, 1);
+    assert_eq!(row.rejected_bad_signature, 1);
+    assert_eq!(row.rejected_conflict, 1);
+    assert_eq!(row.rejected_malformed, 1);
+    server.stop().await.unwrap();
+}
+
+/// Unknown terminals and bad signatures are 401, replayed nonces and
+/// stale times are 401, revoked terminals may not upload (403) but still
+/// get metadata saying they are revoked.
+#[tokio::test]
+async fn requests_are_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let stranger = Terminal::new(&server.url());
+    let resp = stranger.get("/v1/metadata?have=0").await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "unknown_terminal");
+
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&server.url());
+    let (_, registry) = t.enroll(&code.code).await;
+
+    // Replay: the same nonce twice.
+    let nonce = [9u8; 16];
+    let time = now();
+    let first = t
+        .request(Method::GET, "/v1/records/status", Vec::new(), time, nonce)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let replay = t
+        .request(Method::GET, "/v1/records/status", Vec::new(), time, nonce)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    assert_eq!(error_code(replay).await, "replay");
+
+    // A clock far off.
+    let stale = t
+        .request(
+            Method::GET,
+            "/v1/records/status",
+            Vec::new(),
+            now() - 3600,
+            [1; 16],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    assert_eq!(error_code(stale).await, "clock_skew");
+
+    // Signed for another path.
+    let auth = xinyi_core::wire::request::RequestAuth::sign(
+        &t.key,
+        &t.id,
+        "GET",
+        "/v1/records/status",
+        now(),
+        [2; 16],
+        b"",
+    );
+    let mut rb = reqwest::Client::new().get(format!("{}/v1/metadata?have=0", server.url()));
+    for (n, v) in auth.headers() {
+        rb = rb.header(n, v);
+    }
+    let resp = rb.send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "bad_signature");
+
+    // Revoked: uploads refused, metadata says so.
+    assert!(hub.revoke_terminal(&t.id).unwrap());
+    let (_, s1) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
+    let resp = t.upload_raw(&[s1]).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(error_code(resp).await, "terminal_revoked");
+    let m = t.metadata(0, &registry).await;
+    assert!(m.terminal.unwrap().revoked);
+    assert_eq!(hub.upload_status(&t.id).unwrap().held_through, 0);
+    server.stop().await.unwrap();
+}
+
+/// Reports (per measure/unit/day, over-use across terminals, integrity)
+/// show the uploaded redemptions; a voided redemption is left out.
+#[tokio::test]
+async fn reports_show_uploads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let mut terminals = Vec::new();
+    for _ in 0..2 {
+        let code = hub.create_enrollment_code(SITE, None).unwrap();
+        let t = Terminal::new(&server.url());
+        t.enroll(&code.code).await;
+        terminals.push(t);
+    }
+    // 2026-03-10 09:30 UTC+8 and later that month: the bus limit is 4 a month.
+    let day = 1_773_106_200;
+    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let mut a = Vec::new();
+    for i in 0..3 {
+        a.push(terminals[0].redemption(day + i * 60, sub, 10_000).1);
+    }
+    let (target, s) = terminals[0].redemption(day + 600, sub, 4_000);
+    a.push(s);
+    a.push(
+        terminals[0]
+            .record(
+                day + 660,
+                Body::Void {
+                    target: target.id,
+                    reason: "wrong amount".into(),
+                    supervisor: "sup-1".into(),
+                },
+            )
+            .1,
+    );
+    a.push(
+        terminals[0]
+            .record(
+                day + 700,
+                Body::Refusal {
+                    reason: "NOT_LISTED".into(),
+                    measure: MEASURE.into(),
+                    sub: None,
+                    cti: None,
+                    detail: String::new(),
+                },
+            )
+            .1,
+    );
+    let t0 = &terminals[0];
+    assert_eq!(t0.upload(&a).await.stored, 6);
+    let b: Vec<_> = (0..2)
+        .map(|i| {
+            terminals[1]
+                .redemption(day + 86_400 * (i + 1), sub, 1_001)
+                .1
+        })
+        .collect();
+    assert_eq!(terminals[1].upload(&b).await.stored, 2);
+
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(usage.len(), 3, "{usage:?}");
+    assert_eq!(usage[0].day, "2026-03-10");
+    assert_eq!(usage[0].measure, MEASURE);
+    assert_eq!(usage[0].unit, "阳江市公共交通有限公司");
+    assert_eq!(usage[0].redemptions, 3, "the voided one is left out");
+    assert_eq!(usage[0].total_original, 30_000);
+    assert_eq!(usage[0].total_discount, 15_000);
+    assert_eq!(usage[1].day, "2026-03-11");
+    assert_eq!(usage[1].redemptions, 1);
+
+    // 3 + 2 = 5 confirmed redemptions in March across two terminals > 4.
+    let over = hub.overuse_report().unwrap();
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert_eq!(over[0].sub, sub);
+    assert_eq!(over[0].per, "month");
+    assert_eq!(over[0].period_start, "2026-03-01");
+    assert_eq!((over[0].count, over[0].limit), (5, 4));
+    assert_eq!(over[0].terminals.len(), 2);
+
+    let mut csv = Vec::new();
+    hub.write_report(xinyi_hub::ReportKind::Usage, &mut csv)
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("day,measure,unit,redemptions,"), "{csv}");
+    assert!(
+        csv.contains("2026-03-10,XYX-BUS-TOPUP,阳江市公共交通有限公司,3,30000,15000,15000"),
+        "{csv}"
+    );
+    let mut csv = Vec::new();
+    hub.write_report(xinyi_hub::ReportKind::Integrity, &mut csv)
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    server.stop().await.unwrap();
+}

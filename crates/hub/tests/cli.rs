@@ -1,0 +1,180 @@
+//! The `xinyi-hub` command line end to end: init, catalogue, imports (a
+//! rejected file exits 2 with its report), sites, enrollment codes,
+//! reports, and errors that name the fix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vector(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    assert!(p.exists(), "shared file {} is missing", p.display());
+    p
+}
+
+fn hub(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xinyi-hub"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn registry_workflow_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+
+    let o = hub(&dir, &["terminal", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("xinyi-hub init --data-dir"), "{err}");
+
+    let kfile = tmp.path().join("k_pseudo.hex");
+    std::fs::write(&kfile, xinyi_core::hex::encode(&common::k_pseudo())).unwrap();
+    let out = ok(&hub(
+        &dir,
+        &["init", "--k-pseudo-file", kfile.to_str().unwrap()],
+    ));
+    assert!(out.contains("registry key fingerprint"), "{out}");
+    assert_eq!(hub(&dir, &["init"]).status.code(), Some(1));
+
+    let cat = vector("data/measures.toml");
+    let out = ok(&hub(&dir, &["catalogue", "publish", cat.to_str().unwrap()]));
+    assert!(out.contains("published version 1"), "{out}");
+
+    let listings = vector("vectors/listings.csv");
+    let out = ok(&hub(
+        &dir,
+        &["import", "listings", listings.to_str().unwrap()],
+    ));
+    assert!(out.contains("16 added"), "{out}");
+    let out = ok(&hub(
+        &dir,
+        &["import", "listings", listings.to_str().unwrap()],
+    ));
+    assert!(out.contains("nothing changed"), "{out}");
+
+    let bad = vector("vectors/bad-listings.csv");
+    let o = hub(&dir, &["import", "listings", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let report = String::from_utf8_lossy(&o.stderr);
+    assert!(report.contains("nothing was imported"), "{report}");
+    assert!(report.contains("line 3, column id_number"), "{report}");
+
+    let o = hub(
+        &dir,
+        &[
+            "site",
+            "add",
+            "bus-1",
+            "--name",
+            "江城公交",
+            "--unit",
+            "公交公司",
+            "--measures",
+            "XYX-BUS-TOPUP,NOPE",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("NOPE"));
+    ok(&hub(
+        &dir,
+        &[
+            "site",
+            "add",
+            "bus-1",
+            "--name",
+            "江城公交",
+            "--unit",
+            "公交公司",
+            "--measures",
+            "XYX-BUS-TOPUP",
+        ],
+    ));
+    let out = ok(&hub(&dir, &["site", "list"]));
+    assert!(
+        out.contains("bus-1,江城公交,公交公司,XYX-BUS-TOPUP,72"),
+        "{out}"
+    );
+
+    let code = ok(&hub(&dir, &["enroll-code", "--site", "bus-1"]));
+    let code = code.trim();
+    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!(code.matches('-').count(), 2);
+    let o = hub(&dir, &["enroll-code", "--site", "nowhere"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("site add"));
+
+    let out = ok(&hub(
+        &dir,
+        &[
+            "cards",
+            "revoke",
+            "6ca87de7e7db9d4c748e7224",
+            "--reason",
+            "lost",
+        ],
+    ));
+    assert!(out.contains("published version"), "{out}");
+    let out = ok(&hub(&dir, &["report", "usage"]));
+    assert!(out.starts_with("day,measure,unit,redemptions"), "{out}");
+    let file = tmp.path().join("integrity.csv");
+    ok(&hub(
+        &dir,
+        &["report", "integrity", "--out", file.to_str().unwrap()],
+    ));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("terminal,site")
+    );
+
+    let out = ok(&hub(&dir, &["publish"]));
+    assert!(out.contains("nothing changed"), "{out}");
+
+    std::fs::write(dir.join("hub.toml"), "metadata_lifetime_hours = -3\n").unwrap();
+    let o = hub(&dir, &["publish"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("metadata_lifetime_hours"));
+}
+
+#[test]
+fn check_commands_still_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = hub(
+        tmp.path(),
+        &[
+            "check",
+            "listings",
+            vector("vectors/listings.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(ok(&o).contains("rows are valid"));
+    let o = hub(
+        tmp.path(),
+        &[
+            "check",
+            "listings",
+            vector("vectors/bad-listings.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,0 +1,330 @@
+//! Shared test harness: the shared vectors read in place, a hub set up
+//! with keys, catalogue, trust list and a site, a terminal that signs its
+//! requests and keeps a hash-chained journal, and artefact helpers.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use flate2::read::ZlibDecoder;
+use xinyi_core::UnixTime;
+use xinyi_core::wire::Digest32;
+use xinyi_core::wire::eligibility::{Item, Reader, SetHash};
+use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest, UploadReceipt};
+use xinyi_core::wire::journal::{Body, Record, SignedRecord, encode_batch};
+use xinyi_core::wire::metadata::{ArtefactRef, Metadata};
+use xinyi_core::wire::request::RequestAuth;
+use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
+
+/// A file of the shared vectors or data, read in place; the test fails
+/// if it is missing.
+pub fn shared(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel);
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("shared file {} is missing: {e}", path.display()))
+}
+
+pub fn credentials() -> serde_json::Value {
+    serde_json::from_slice(&shared("vectors/credentials.json")).unwrap()
+}
+
+pub fn k_pseudo() -> [u8; 32] {
+    let c = credentials();
+    xinyi_core::hex::decode_array(c["k_pseudo_hex"].as_str().unwrap()).unwrap()
+}
+
+pub fn catalogue() -> String {
+    String::from_utf8(shared("data/measures.toml")).unwrap()
+}
+
+pub const SITE: &str = "bus-1";
+pub const MEASURE: &str = "XYX-BUS-TOPUP";
+
+/// A hub with the vectors' K_pseudo, the sample catalogue, the vectors'
+/// trust list and one bus site.
+pub fn hub(dir: &std::path::Path) -> Hub {
+    let hub = Hub::init(
+        dir,
+        InitOptions {
+            k_pseudo: Some(k_pseudo()),
+        },
+    )
+    .unwrap();
+    hub.publish_catalogue(&catalogue()).unwrap();
+    for t in credentials()["trust_list"].as_array().unwrap() {
+        let k = NewIssuerKey {
+            iss: t["iss"].as_str().unwrap().into(),
+            public_key: t["public_key"].as_str().unwrap().into(),
+            not_before: UnixTime(t["not_before"].as_i64().unwrap()),
+            not_after: UnixTime(t["not_after"].as_i64().unwrap()),
+            kid: Some(t["kid"].as_str().unwrap().into()),
+        };
+        hub.add_issuer_key(&k).unwrap();
+        if t["revoked"].as_bool().unwrap() {
+            hub.revoke_issuer_key(t["kid"].as_str().unwrap()).unwrap();
+        }
+    }
+    hub.add_site(&SiteSpec {
+        id: SITE.into(),
+        name: "江城公交充值点".into(),
+        unit: "阳江市公共交通有限公司".into(),
+        measures: vec![MEASURE.into()],
+        max_offline_hours: None,
+    })
+    .unwrap();
+    hub
+}
+
+/// A hub with the vectors' lists imported, served on 127.0.0.1:0.
+pub async fn served(dir: &std::path::Path) -> (Arc<Hub>, Server) {
+    let hub = hub(dir);
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let hub = Arc::new(hub);
+    let server = Server::start(Arc::clone(&hub)).await.unwrap();
+    (hub, server)
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn random_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).unwrap();
+    SigningKey::from_bytes(&seed)
+}
+
+/// A terminal as the hub sees it over HTTP.
+pub struct Terminal {
+    pub key: SigningKey,
+    pub id: String,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub seq: u64,
+    pub prev: Digest32,
+}
+
+impl Terminal {
+    pub fn new(base: &str) -> Terminal {
+        let key = random_key();
+        let id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
+        Terminal {
+            key,
+            id,
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+            seq: 0,
+            prev: Digest32::default(),
+        }
+    }
+
+    pub async fn enroll_raw(&self, code: &str) -> reqwest::Response {
+        let req = EnrollRequest {
+            code: code.into(),
+            public_key: xinyi_core::hex::encode(self.key.verifying_key().as_bytes()),
+            label: "counter 1".into(),
+        };
+        self.http
+            .post(format!("{}/v1/enroll", self.base))
+            .json(&req)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn enroll(&self, code: &str) -> (EnrollGrant, VerifyingKey) {
+        let resp = self.enroll_raw(code).await;
+        assert_eq!(resp.status(), 200);
+        EnrollGrant::open(&resp.bytes().await.unwrap(), None).unwrap()
+    }
+
+    /// A signed request with a given time and nonce.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        time: i64,
+        nonce: [u8; 16],
+    ) -> reqwest::RequestBuilder {
+        let auth = RequestAuth::sign(
+            &self.key,
+            &self.id,
+            method.as_str(),
+            path,
+            time,
+            nonce,
+            &body,
+        );
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in auth.headers() {
+            rb = rb.header(name, value);
+        }
+        rb.body(body)
+    }
+
+    pub fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> reqwest::RequestBuilder {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).unwrap();
+        self.request(method, path, body, now(), nonce)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.signed(reqwest::Method::GET, path, Vec::new())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metadata(&self, have: u64, registry: &VerifyingKey) -> Metadata {
+        let resp = self.get(&format!("/v1/metadata?have={have}")).await;
+        assert_eq!(resp.status(), 200);
+        Metadata::open(&resp.bytes().await.unwrap(), registry).unwrap()
+    }
+
+    pub async fn artefact(&self, pin: ArtefactRef) -> Vec<u8> {
+        let resp = self
+            .get(&format!("/v1/artefacts/{}", pin.sha256.to_hex()))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        assert_eq!(Digest32::of(&bytes), pin.sha256);
+        assert_eq!(bytes.len() as u64, pin.length);
+        bytes
+    }
+
+    pub async fn upload_raw(&self, records: &[SignedRecord]) -> reqwest::Response {
+        self.signed(reqwest::Method::POST, "/v1/records", encode_batch(records))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn upload(&self, records: &[SignedRecord]) -> UploadReceipt {
+        let resp = self.upload_raw(records).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The next record of this terminal's journal, signed and chained.
+    pub fn record(&mut self, at: i64, body: Body) -> (Record, SignedRecord) {
+        self.seq += 1;
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).unwrap();
+        let r = Record {
+            id,
+            terminal: self.id.clone(),
+            seq: self.seq,
+            prev: self.prev,
+            at: UnixTime(at),
+            data_version: 1,
+            operator: "op-7".into(),
+            body,
+        };
+        let s = r.sign(&self.key);
+        self.prev = s.hash();
+        (r, s)
+    }
+
+    pub fn redemption(&mut self, at: i64, sub: &str, original: u64) -> (Record, SignedRecord) {
+        self.record(
+            at,
+            Body::Redemption {
+                measure: MEASURE.into(),
+                sub: sub.into(),
+                cti: vec![7; 12],
+                form: 0,
+                categories: vec!["P02".into()],
+                original,
+                discount: original / 2,
+                payable: original - original / 2,
+                companions: 0,
+            },
+        )
+    }
+}
+
+/// Decompresses an eligibility artefact.
+pub fn inflate(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ZlibDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+/// The items of a decompressed artefact.
+pub fn items(raw: &[u8]) -> (xinyi_core::wire::eligibility::Header, Vec<Item>) {
+    let r = Reader::new(raw).unwrap();
+    let h = r.header();
+    (h, r.collect::<Result<Vec<_>, _>>().unwrap())
+}
+
+/// A terminal's view of the set: applies items (insert or replace by key).
+#[derive(Debug, Default, Clone)]
+pub struct Set {
+    pub listings: std::collections::BTreeMap<(String, String, String), Item>,
+    pub exclusions: std::collections::BTreeMap<(String, String), Item>,
+}
+
+impl Set {
+    pub fn apply(&mut self, items: &[Item]) {
+        for i in items {
+            match i {
+                Item::Listing(l) => {
+                    self.listings.insert(
+                        (
+                            l.sub.to_string(),
+                            l.category.to_string(),
+                            l.valid_from.to_string(),
+                        ),
+                        i.clone(),
+                    );
+                }
+                Item::Exclusion(x) => {
+                    self.exclusions
+                        .insert((x.sub.to_string(), x.from.to_string()), i.clone());
+                }
+                Item::RemoveListing {
+                    sub,
+                    category,
+                    valid_from,
+                } => {
+                    self.listings.remove(&(
+                        sub.to_string(),
+                        category.to_string(),
+                        valid_from.to_string(),
+                    ));
+                }
+                Item::RemoveExclusion { sub, from } => {
+                    self.exclusions.remove(&(sub.to_string(), from.to_string()));
+                }
+            }
+        }
+    }
+
+    pub fn hash(&self) -> Digest32 {
+        let mut h = SetHash::new();
+        for i in self.listings.values().chain(self.exclusions.values()) {
+            h.add(i);
+        }
+        h.digest()
+    }
+}

@@ -1,0 +1,355 @@
+//! Imports (list-standard.md): the shared vectors' lists give the
+//! vectors' pseudonyms; a bad file is rejected whole with every bad row
+//! named and nothing changed; re-importing changes and publishes nothing;
+//! what is published holds no ID number and no full person name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use xinyi_core::wire::eligibility::{ArtefactKind, Item};
+use xinyi_hub::{Hub, HubError};
+
+/// list-standard.md "Whose records" + credential.md "Subject pseudonym":
+/// the published pseudonyms are HMAC(K_pseudo, kind:id), as the vectors say.
+#[test]
+fn vectors_import_gives_the_vectors_pseudonyms() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let r = hub
+        .import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    assert_eq!(r.summary.added, 16);
+    assert_eq!(
+        r.summary.withdrawn, 0,
+        "added and withdrawn in one file is one withdrawn listing"
+    );
+    assert!(r.published.new_version);
+    let x = hub
+        .import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    assert_eq!(x.added, 2);
+
+    let expected = credentials()["pseudonyms"].clone();
+    let expected = expected.as_object().unwrap();
+    let held = hub.listings().unwrap();
+    assert_eq!(held.len(), 16);
+    for l in &held {
+        assert_eq!(
+            Some(l.sub.as_str()),
+            expected[&l.id_number].as_str(),
+            "pseudonym of {}",
+            l.id_number
+        );
+    }
+    let withdrawn: Vec<_> = held.iter().filter(|l| l.withdrawn).collect();
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(withdrawn[0].id_number, "44170219811204472X");
+    assert_eq!(withdrawn[0].display_name, "李*英");
+
+    // The published snapshot carries exactly those pseudonyms.
+    let info = hub.current_version().unwrap().unwrap();
+    assert_eq!((info.listings, info.exclusions), (16, 2));
+    let snap = hub.eligibility_for(0).unwrap().unwrap();
+    assert_eq!(snap.from, 0);
+    let raw = inflate(&hub.artefact(&snap.artefact.sha256).unwrap().unwrap());
+    assert_eq!(raw.len() as u64, snap.raw_length);
+    let (header, items) = items(&raw);
+    assert_eq!(header.kind, ArtefactKind::Snapshot);
+    assert_eq!(header.to, info.version);
+    let subs: BTreeSet<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Listing(l) => Some(l.sub.to_string()),
+            _ => None,
+        })
+        .collect();
+    let want: BTreeSet<String> = expected
+        .values()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subs, want);
+    let mut set = Set::default();
+    set.apply(&items);
+    assert_eq!(set.hash(), info.set_hash);
+}
+
+/// list-standard.md "Bad input": rejected whole, every bad row named
+/// (bad-listings.expected.json), nothing imported, no version published.
+#[test]
+fn bad_listings_are_rejected_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    let before_versions = hub.versions().unwrap();
+    let before = hub.listings().unwrap();
+
+    let err = hub
+        .import_listings(&shared("vectors/bad-listings.csv"))
+        .unwrap_err();
+    let HubError::Rejected(report) = err else {
+        panic!("expected a rejection, got {err}");
+    };
+    let expected: serde_json::Value =
+        serde_json::from_slice(&shared("vectors/bad-listings.expected.json")).unwrap();
+    for e in expected["errors"].as_array().unwrap() {
+        let line = e["line"].as_u64().unwrap() as usize;
+        let column = e["column"].as_str();
+        assert!(
+            report
+                .errors
+                .iter()
+                .any(|r| r.line == line && r.column.as_deref() == column),
+            "line {line} column {column:?} missing from:\n{report}"
+        );
+    }
+    assert!(report.errors.iter().all(|e| e.line != 2), "line 2 is good");
+    assert_eq!(hub.listings().unwrap(), before);
+    assert_eq!(hub.versions().unwrap(), before_versions);
+}
+
+/// list-standard.md: "importing the same row twice changes nothing" —
+/// and publishes no new version.
+#[test]
+fn reimport_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let first = hub
+        .import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let version = hub.current_version().unwrap().unwrap();
+    let held = hub.listings().unwrap();
+
+    let again = hub
+        .import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    assert!(!again.published.new_version);
+    assert_eq!(again.published.version, version.version);
+    assert_eq!(again.summary.unchanged, 16);
+    assert_eq!(
+        again.summary.added + again.summary.updated + again.summary.withdrawn,
+        0
+    );
+    let x = hub
+        .import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    assert_eq!((x.added, x.unchanged), (0, 2));
+    assert!(!x.published.new_version);
+    assert_eq!(hub.current_version().unwrap().unwrap(), version);
+    assert_eq!(hub.listings().unwrap(), held);
+    assert!(first.published.version < version.version);
+    // An explicit publish with nothing changed publishes nothing either.
+    assert!(!hub.publish(false).unwrap().new_version);
+    assert!(hub.publish(true).unwrap().new_version);
+}
+
+/// A change private to the registry (the honour text) is stored but does
+/// not publish: terminals see nothing new.
+#[test]
+fn private_changes_do_not_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let csv = "kind,id_number,name,category,honour,source,recognised_on\n\
+               person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02\n";
+    let v = hub
+        .import_listings(csv.as_bytes())
+        .unwrap()
+        .published
+        .version;
+    let changed = csv.replace("2025年度荣誉", "2025年度阳江好人");
+    let r = hub.import_listings(changed.as_bytes()).unwrap();
+    assert_eq!(r.summary.updated, 1);
+    assert_eq!(r.published.version, v);
+    assert!(!r.published.new_version);
+    assert_eq!(hub.listings().unwrap()[0].changed_in, v as i64);
+}
+
+/// design.md "Privacy": nothing published holds an ID number or the full
+/// name of a person.
+#[test]
+fn published_data_holds_no_identities() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let held = hub.listings().unwrap();
+    let mut published: Vec<Vec<u8>> = Vec::new();
+    let info = hub.current_version().unwrap().unwrap();
+    published.push(hub.artefact(&info.config.sha256).unwrap().unwrap());
+    let snap = hub.eligibility_for(0).unwrap().unwrap();
+    let compressed = hub.artefact(&snap.artefact.sha256).unwrap().unwrap();
+    published.push(inflate(&compressed));
+    published.push(compressed);
+    // A delta too, after a withdrawal.
+    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
+              person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02,,,withdraw\n";
+    hub.import_listings(wd.as_bytes()).unwrap();
+    let delta = hub.eligibility_for(info.version).unwrap().unwrap();
+    assert_eq!(delta.from, info.version);
+    published.push(inflate(
+        &hub.artefact(&delta.artefact.sha256).unwrap().unwrap(),
+    ));
+    for bytes in &published {
+        let text = String::from_utf8_lossy(bytes);
+        for l in &held {
+            assert!(
+                !text.contains(&l.id_number),
+                "ID number {} published",
+                l.id_number
+            );
+            if l.kind == "person" {
+                assert!(!text.contains(&l.name), "name {} published", l.name);
+            }
+        }
+        for id in ["44170219600709534X", "441702197512101637"] {
+            assert!(!text.contains(id), "excluded subject's ID {id} published");
+        }
+    }
+    // Enterprise names are public and do appear.
+    let snapshot = String::from_utf8_lossy(&published[1]).into_owned();
+    assert!(snapshot.contains("阳江市海陵五金制品有限公司"));
+}
+
+/// Withdrawing publishes a delta with just that listing, and applying it
+/// to the previous set gives the new set hash.
+#[test]
+fn withdraw_publishes_a_small_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    let before = hub.current_version().unwrap().unwrap();
+    let snap = hub.eligibility_for(before.version).unwrap();
+    assert!(snap.is_none(), "up to date: no artefact");
+    let snap = hub.eligibility_for(0).unwrap().unwrap();
+    let (_, items0) = items(&inflate(
+        &hub.artefact(&snap.artefact.sha256).unwrap().unwrap(),
+    ));
+    let mut set = Set::default();
+    set.apply(&items0);
+    assert_eq!(set.hash(), before.set_hash);
+
+    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
+              person,441702196312301429,张建华,P03,2025年度荣誉,市文明办,2025-07-08,,,withdraw\n";
+    let r = hub.import_listings(wd.as_bytes()).unwrap();
+    assert_eq!(r.summary.withdrawn, 1);
+    let after = hub.current_version().unwrap().unwrap();
+    assert_eq!(after.version, before.version + 1);
+    let delta = hub.eligibility_for(before.version).unwrap().unwrap();
+    let (header, items1) = items(&inflate(
+        &hub.artefact(&delta.artefact.sha256).unwrap().unwrap(),
+    ));
+    assert_eq!(header.kind, ArtefactKind::Delta);
+    assert_eq!((header.from, header.to), (before.version, after.version));
+    assert_eq!(items1.len(), 1);
+    let Item::Listing(l) = &items1[0] else {
+        panic!("expected a listing")
+    };
+    assert!(l.withdrawn);
+    assert_eq!(l.display_name, "张*华");
+    set.apply(&items1);
+    assert_eq!(set.hash(), after.set_hash);
+    // A version this hub never published gets a snapshot.
+    assert_eq!(
+        hub.eligibility_for(after.version + 5)
+            .unwrap()
+            .unwrap()
+            .from,
+        0
+    );
+}
+
+#[test]
+fn exclusions_reject_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let bad = "kind,id_number,reason,recorded_on\nperson,441702198108031679,失信,2025-01-01\n";
+    let Err(HubError::Rejected(report)) = hub.import_exclusions(bad.as_bytes()) else {
+        panic!("accepted a bad exclusion");
+    };
+    assert_eq!(report.errors[0].column.as_deref(), Some("id_number"));
+}
+
+#[test]
+fn open_and_init_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here");
+    let e = Hub::open(&missing).unwrap_err().to_string();
+    assert!(e.contains("xinyi-hub init --data-dir"), "{e}");
+    let _hub = hub(dir.path());
+    let e = Hub::init(dir.path(), Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists"), "{e}");
+    // A bad settings file is refused, naming the key.
+    std::fs::write(dir.path().join("hub.toml"), "request_skew = 5\n").unwrap();
+    let e = Hub::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("request_skew"), "{e}");
+    std::fs::write(dir.path().join("hub.toml"), "listen = \"here\"\n").unwrap();
+    let e = Hub::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("`listen`"), "{e}");
+}
+
+/// Sites may only name measures of the catalogue, and a catalogue may not
+/// drop a measure a site applies (terminals would refuse the config).
+#[test]
+fn sites_and_catalogue_stay_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let e = hub
+        .add_site(&xinyi_hub::SiteSpec {
+            id: "lib-1".into(),
+            name: "图书馆".into(),
+            unit: "阳江市图书馆".into(),
+            measures: vec!["NO-SUCH".into()],
+            max_offline_hours: None,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NO-SUCH"), "{e}");
+    let shrunk = catalogue().replace("XYX-BUS-TOPUP", "XYX-BUS-TOPUP-2");
+    let e = hub.publish_catalogue(&shrunk).unwrap_err().to_string();
+    assert!(e.contains("bus-1"), "{e}");
+    // Re-publishing the same catalogue publishes nothing.
+    assert!(!hub.publish_catalogue(&catalogue()).unwrap().new_version);
+    let config = hub.current_config().unwrap().unwrap();
+    assert_eq!(config.trust.len(), 4);
+    assert_eq!(config.sites.len(), 1);
+    xinyi_core::wire::config::Config::parse(&config.to_bytes()).unwrap();
+}
+
+/// The hub's published set equals the core's reference registry
+/// (`xinyi_core::listing::Registry::eligibility`) for the same lists: the
+/// SQLite importer and the in-memory rules agree.
+#[test]
+fn demo_hub_matches_the_reference_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let today = xinyi_core::Date::new(2026, 3, 10).unwrap();
+    let (hub, world) = xinyi_hub::seed::demo_hub(dir.path(), today).unwrap();
+    let mut reference = xinyi_core::wire::eligibility::SetHash::new();
+    let set = world.registry.eligibility(&world.k_pseudo);
+    for l in set.listings() {
+        reference.add(&Item::Listing(l.clone()));
+    }
+    for x in set.exclusions() {
+        reference.add(&Item::Exclusion(x.clone()));
+    }
+    let info = hub.current_version().unwrap().unwrap();
+    assert_eq!(info.set_hash, reference.digest());
+    assert_eq!(info.listings, set.listings().count() as u64);
+    let config = hub.current_config().unwrap().unwrap();
+    let parsed = xinyi_core::wire::config::Config::parse(&config.to_bytes()).unwrap();
+    let mut trust = world.trust_list();
+    trust.sort_by_key(|k| k.kid);
+    assert_eq!(parsed.trust, trust);
+    assert_eq!(parsed.revoked_cards, world.revoked_cards);
+    assert_eq!(parsed.sites.len(), xinyi_hub::seed::DEMO_SITES.len());
+}
