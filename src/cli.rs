@@ -1,18 +1,21 @@
-//! The terminal's command line. Until the terminal has its own synced
-//! store, `verify` decides against the demo world held in memory.
+//! The terminal's command line: enrollment, sync, status, verification,
+//! records and voids on an enrolled terminal, and the demo.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use xinyi_core::history::{MemoryHistory, Use};
 use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, DEFAULT_SKEW_S};
-use xinyi_core::{Approval, Context, Fen, Measure, UnixTime, Verdict, decide};
+use xinyi_core::wire::journal::Body;
+use xinyi_core::{Amounts, Approval, Context, Fen, Measure, Refusal, UnixTime, Verdict, decide};
 use xinyi_hub::demo::DemoWorld;
 
 use crate::reasons;
+use crate::store::JournalEntry;
+use crate::terminal::{Paths, Scan, Terminal, now};
 
 /// Exit code of a refused verdict (0 is OK, 1 an error).
 const EXIT_REFUSED: u8 = 3;
@@ -24,13 +27,44 @@ const EXIT_REFUSED: u8 = 3;
     about = "Offline verification terminal for credit-incentive (守信激励) measures"
 )]
 pub struct Args {
+    /// Where the terminal keeps its database and key
+    /// (default: $XINYI_DATA_DIR, else ~/.local/share/xinyi).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Verify a scanned code for a measure (against the demo data).
+    /// Enroll this terminal with the registry hub using a one-time code.
+    Enroll {
+        /// The hub's address, e.g. https://credit.example.gov.cn
+        #[arg(long)]
+        hub: String,
+        /// The one-time enrollment code from the credit office.
+        #[arg(long)]
+        code: String,
+        /// A name for this counter in the registry's records.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The registry key's fingerprint, to check the hub's identity.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Show the data version, its age, the offline countdown and unsent records.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download new data from the hub and upload the journal now.
+    Sync {
+        /// Keep syncing in the foreground (every 5 min down, every 60 s up,
+        /// backing off while the hub is away) until interrupted.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Verify a scanned code for a measure.
     Verify {
         /// The QR text, e.g. `XY1:…` (scanner prefixes are removed).
         code: String,
@@ -43,9 +77,31 @@ enum Command {
         /// Accompanying family members (free-entry measures).
         #[arg(long, default_value_t = 0)]
         companions: u32,
+        /// Record the redemption (the clerk's confirm) when the verdict is OK.
+        #[arg(long)]
+        confirm: bool,
+        /// The operator's id, written in the journal.
+        #[arg(long, default_value = "cli")]
+        operator: String,
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// List the latest journal records.
+    Records {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Void a redemption (a supervisor, within the void window).
+    Void {
+        /// The record id, as `xinyi records` shows it.
+        id: String,
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Demo material: sample codes for every kind of verdict.
     Demo {
@@ -62,15 +118,15 @@ enum DemoCommand {
     Tour,
 }
 
-fn now() -> UnixTime {
-    UnixTime(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    )
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let paths = Paths::resolve(args.data_dir.as_deref());
     match args.command {
         None
         | Some(Command::Demo {
@@ -85,97 +141,451 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Enroll {
+            hub,
+            code,
+            label,
+            fingerprint,
+        }) => {
+            let label = if label.is_empty() { hostname() } else { label };
+            let rt = runtime()?;
+            let mut t = rt.block_on(Terminal::enroll(
+                &paths,
+                &hub,
+                &code,
+                &label,
+                fingerprint.as_deref(),
+            ))?;
+            println!(
+                "enrolled: terminal {} at site {}",
+                t.identity().terminal_id,
+                t.identity().site_id
+            );
+            println!("data dir: {}", paths.dir.display());
+            let (down, up) = rt.block_on(t.sync(now()))?;
+            report_sync(&down, &up);
+            Ok(if down.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Command::Sync { watch: true }) => watch(&paths),
+        Some(Command::Sync { watch: false }) => {
+            let mut t = Terminal::open(&paths)?;
+            let (down, up) = runtime()?.block_on(t.sync(now()))?;
+            report_sync(&down, &up);
+            Ok(if down.is_ok() && up.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Command::Status { json }) => status(&paths, json),
         Some(Command::Verify {
             code,
             measure,
             amount,
             companions,
+            confirm,
+            operator,
             json,
-        }) => verify(&code, &measure, amount.map(Fen), companions, json),
-    }
-}
-
-fn demo_world() -> Result<DemoWorld> {
-    DemoWorld::new(now().date_utc8()).context("building the demo data")
-}
-
-fn verify(
-    code: &str,
-    measure: &str,
-    amount: Option<Fen>,
-    companions: u32,
-    as_json: bool,
-) -> Result<ExitCode> {
-    let world = demo_world()?;
-    let at = now();
-    let measures: Vec<Measure> = world.catalogue.measures().to_vec();
-    if !measures.iter().any(|m| m.id.as_str() == measure) {
-        let ids: Vec<&str> = measures.iter().map(|m| m.id.as_str()).collect();
-        bail!(
-            "unknown measure {measure:?}; this site offers: {}",
-            ids.join(", ")
-        );
-    }
-    let ctx = Context {
-        measures: &measures,
-        skew_s: DEFAULT_SKEW_S,
-        max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
-        data_as_of: Some(at),
-    };
-    let verdict = decide(
-        &ctx,
-        &world.verifier_data(),
-        &MemoryHistory::new(),
-        code,
-        measure,
-        at,
-    )?;
-    let amounts = match (&verdict, amount) {
-        (Verdict::Ok(a), Some(fen)) => Some(a.amounts(fen, companions)?),
-        _ => None,
-    };
-    if as_json {
-        println!("{}", verdict_json(&verdict, amounts.as_ref()));
-    } else {
-        print_verdict(&verdict, amounts.as_ref());
-    }
-    Ok(match verdict {
-        Verdict::Ok(_) => ExitCode::SUCCESS,
-        Verdict::Refused(_) => ExitCode::from(EXIT_REFUSED),
-    })
-}
-
-fn verdict_json(v: &Verdict, amounts: Option<&xinyi_core::Amounts>) -> serde_json::Value {
-    match v {
-        Verdict::Ok(a) => json!({
-            "verdict": "OK",
-            "measure": a.measure.id.as_str(),
-            "name": a.claims.name,
-            "kind": a.claims.kind.as_str(),
-            "categories": a.categories.iter().map(|c| c.code()).collect::<Vec<_>>(),
-            "form": a.claims.form.as_str(),
-            "amounts": amounts.map(|m| json!({
-                "original_fen": m.original.0,
-                "discount_fen": m.discount.0,
-                "payable_fen": m.payable.0,
-                "companions": m.companions,
-            })),
-        }),
-        Verdict::Refused(r) => {
-            let w = reasons::words(r.reason);
-            json!({
-                "verdict": r.reason.code(),
-                "detail": r.detail,
-                "message_zh": w.title_zh,
-                "message_en": w.title_en,
-                "advice_zh": w.advice_zh,
-                "advice_en": w.advice_en,
-            })
+        }) => verify(
+            &paths,
+            &code,
+            &measure,
+            amount.map(Fen),
+            companions,
+            confirm,
+            &operator,
+            json,
+        ),
+        Some(Command::Records { limit, json }) => records(&paths, limit, json),
+        Some(Command::Void {
+            id,
+            supervisor,
+            reason,
+        }) => {
+            let mut t = Terminal::open(&paths)?;
+            let e = t.void(&id, &supervisor, &reason, now())?;
+            println!(
+                "voided {id}: void record {} (seq {})",
+                xinyi_core::hex::encode(&e.id),
+                e.seq
+            );
+            try_upload(&mut t);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn print_approval(a: &Approval, amounts: Option<&xinyi_core::Amounts>) {
+/// Runs the sync worker in the foreground until Ctrl-C.
+fn watch(paths: &Paths) -> Result<ExitCode> {
+    let t = Terminal::open(paths)?;
+    let id = t.identity();
+    let hub = id
+        .hub_url
+        .clone()
+        .context("this terminal syncs by file only: it has no hub address")?;
+    let cfg = crate::sync::worker::WorkerConfig::new(
+        paths.db.clone(),
+        paths.downloads.clone(),
+        hub.clone(),
+        t.key().signing_key().clone(),
+        id.registry_verifying_key()?,
+    );
+    drop(t);
+    println!("syncing with {hub}; Ctrl-C stops");
+    let handle = crate::sync::worker::spawn(
+        cfg,
+        Box::new(|s| {
+            let at = now().display_utc8();
+            match (&s.last_error, &s.last_download, &s.last_upload) {
+                (Some(e), _, _) => eprintln!("{at}  {e} (attempt {})", s.failures),
+                (None, d, u) => println!(
+                    "{at}  online; data {}; records {}",
+                    d.as_ref().map_or("-".into(), |(_, d)| format!("{d:?}")),
+                    u.as_ref().map_or("-".into(), |(_, u)| format!(
+                        "{} sent, hub holds through {}",
+                        u.sent, u.held_through
+                    ))
+                ),
+            }
+        }),
+    )?;
+    runtime()?
+        .block_on(tokio::signal::ctrl_c())
+        .context("waiting for Ctrl-C")?;
+    handle.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn report_sync(
+    down: &Result<crate::sync::Downloaded, crate::sync::SyncError>,
+    up: &Result<crate::sync::Uploaded, crate::sync::SyncError>,
+) {
+    match down {
+        Ok(crate::sync::Downloaded::UpToDate { version }) => {
+            println!("data: up to date (version {version})")
+        }
+        Ok(crate::sync::Downloaded::Applied {
+            from,
+            to,
+            delta,
+            listings,
+        }) => println!(
+            "data: version {from} → {to} ({}, {listings} listings held)",
+            if *delta { "delta" } else { "snapshot" }
+        ),
+        Err(e) => eprintln!("data: {e}"),
+    }
+    match up {
+        Ok(u) if u.sent == 0 => println!("records: nothing to upload"),
+        Ok(u) => println!(
+            "records: {} sent, {} new at the hub, hub holds through seq {}",
+            u.sent, u.stored, u.held_through
+        ),
+        Err(e) => eprintln!("records: {e}"),
+    }
+}
+
+/// "3 h 05 min"
+fn duration(s: i64) -> String {
+    let s = s.max(0);
+    if s < 3600 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, s % 3600 / 60)
+    }
+}
+
+fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
+    let mut t = Terminal::open(paths)?;
+    let at = now();
+    let st = t.status(at)?;
+    let site = t.site_context()?;
+    let fresh_left = site
+        .data_as_of
+        .map(|d| site.max_offline_age_s - (at.0 - d.0));
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "terminal": t.identity().terminal_id,
+                "site": t.identity().site_id,
+                "hub": t.identity().hub_url,
+                "data_version": st.data.as_ref().map(|d| d.version),
+                "published_at": st.data.as_ref().map(|d| d.published_at.0),
+                "age_s": st.age_s,
+                "since_hub_s": st.since_hub_s,
+                "max_offline_age_s": site.max_offline_age_s,
+                "fresh_for_s": fresh_left,
+                "metadata_expired": st.metadata_expired,
+                "unsent": st.unsent,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = t.identity();
+    let site_name = site
+        .site
+        .as_ref()
+        .map(|s| format!(" ({} · {})", s.name, s.unit))
+        .unwrap_or_default();
+    println!("terminal  {}", id.terminal_id);
+    println!("site      {}{site_name}", id.site_id);
+    println!(
+        "hub       {}",
+        id.hub_url.as_deref().unwrap_or("none (file sync)")
+    );
+    match (&st.data, fresh_left) {
+        (Some(d), Some(left)) => {
+            println!(
+                "data      version {}, published {} ({} ago); hub last confirmed it {} ago",
+                d.version,
+                d.published_at.display_utc8(),
+                duration(st.age_s.unwrap_or(0)),
+                duration(st.since_hub_s.unwrap_or(0))
+            );
+            if left > 0 {
+                println!(
+                    "offline   verdicts stay valid for {} more (max offline age {})",
+                    duration(left),
+                    duration(site.max_offline_age_s)
+                );
+            } else {
+                println!(
+                    "offline   STALE: every verdict is refused until the terminal syncs: run `xinyi sync`"
+                );
+            }
+        }
+        _ => println!("data      none yet: run `xinyi sync`"),
+    }
+    if !site.measures.is_empty() {
+        let ms: Vec<String> = site
+            .measures
+            .iter()
+            .map(|m| format!("{} {}", m.id, m.name_zh))
+            .collect();
+        println!("measures  {}", ms.join("; "));
+    }
+    match st.oldest_unsent_at {
+        Some(o) => println!(
+            "records   {} not yet uploaded (oldest {})",
+            st.unsent,
+            o.display_utc8()
+        ),
+        None => println!("records   all uploaded"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Uploads right after a redemption; offline is fine (the worker or the
+/// next `xinyi sync` sends it), so this only reports.
+fn try_upload(t: &mut Terminal) {
+    let result = runtime()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(t.upload(now())).map_err(|e| e.to_string()));
+    if let Err(e) = result {
+        eprintln!("(not uploaded yet: {e})");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    paths: &Paths,
+    code: &str,
+    measure: &str,
+    amount: Option<Fen>,
+    companions: u32,
+    confirm: bool,
+    operator: &str,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let mut t = Terminal::open(paths)?;
+    let at = now();
+    match t.scan(code, measure, operator, at)? {
+        Scan::Refused { refusal, record } => {
+            if as_json {
+                println!("{}", refused_json(&refusal, Some(&record)));
+            } else {
+                print_refusal(&refusal);
+                println!("    reference: {}", xinyi_core::hex::encode(&record.id));
+            }
+            try_upload(&mut t);
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Scan::Ok(approval) => {
+            if approval.measure.benefit.takes_amount() && amount.is_none() && confirm {
+                bail!("this measure needs the amount: give --amount FEN");
+            }
+            let amounts = match amount {
+                Some(a) => Some(approval.amounts(a, companions)?),
+                None if !approval.measure.benefit.takes_amount() => {
+                    Some(approval.amounts(Fen::ZERO, 0)?)
+                }
+                None => None,
+            };
+            let record = if confirm {
+                let (entry, _) = t.confirm(&approval, amount, companions, operator, at)?;
+                Some(entry)
+            } else {
+                None
+            };
+            if as_json {
+                println!("{}", ok_json(&approval, amounts.as_ref(), record.as_ref()));
+            } else {
+                print_approval(&approval, amounts.as_ref());
+                match &record {
+                    Some(r) => println!(
+                        "    confirmed: record {} (seq {})",
+                        xinyi_core::hex::encode(&r.id),
+                        r.seq
+                    ),
+                    None => println!("    not recorded: add --confirm to record the redemption"),
+                }
+            }
+            if record.is_some() {
+                try_upload(&mut t);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn records(paths: &Paths, limit: usize, as_json: bool) -> Result<ExitCode> {
+    let t = Terminal::open(paths)?;
+    let entries = t.records(limit)?;
+    if as_json {
+        let rows: Vec<serde_json::Value> = entries.iter().map(record_json).collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("no records yet");
+    }
+    for e in &entries {
+        let r = &e.record;
+        let what = match &r.body {
+            Body::Redemption {
+                measure,
+                discount,
+                payable,
+                ..
+            } => {
+                format!(
+                    "redemption {measure} discount {} payable {}{}",
+                    Fen(*discount),
+                    Fen(*payable),
+                    if e.voided { " (voided)" } else { "" }
+                )
+            }
+            Body::Refusal {
+                reason, measure, ..
+            } => format!("refusal    {measure} {reason}"),
+            Body::Void { target, reason, .. } => format!(
+                "void       of {} ({reason})",
+                xinyi_core::hex::encode(target)
+            ),
+        };
+        let sent = if e.uploaded_at.is_some() {
+            "uploaded"
+        } else {
+            "unsent"
+        };
+        println!(
+            "{:>5}  {}  {}  {}  {what}  [{sent}]",
+            e.seq,
+            r.at.display_utc8(),
+            xinyi_core::hex::encode(&e.id),
+            r.operator
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_json(e: &JournalEntry) -> serde_json::Value {
+    let r = &e.record;
+    let mut v = json!({
+        "id": xinyi_core::hex::encode(&e.id),
+        "seq": e.seq,
+        "at": r.at.0,
+        "kind": r.body.kind(),
+        "operator": r.operator,
+        "uploaded": e.uploaded_at.is_some(),
+        "voided": e.voided,
+    });
+    match &r.body {
+        Body::Redemption {
+            measure,
+            original,
+            discount,
+            payable,
+            companions,
+            ..
+        } => {
+            v["measure"] = json!(measure);
+            v["original_fen"] = json!(original);
+            v["discount_fen"] = json!(discount);
+            v["payable_fen"] = json!(payable);
+            v["companions"] = json!(companions);
+        }
+        Body::Refusal {
+            reason, measure, ..
+        } => {
+            v["measure"] = json!(measure);
+            v["reason"] = json!(reason);
+        }
+        Body::Void { target, reason, .. } => {
+            v["target"] = json!(xinyi_core::hex::encode(target));
+            v["reason"] = json!(reason);
+        }
+    }
+    v
+}
+
+fn ok_json(
+    a: &Approval,
+    amounts: Option<&Amounts>,
+    record: Option<&JournalEntry>,
+) -> serde_json::Value {
+    json!({
+        "verdict": "OK",
+        "measure": a.measure.id.as_str(),
+        "name": a.claims.name,
+        "kind": a.claims.kind.as_str(),
+        "categories": a.categories.iter().map(|c| c.code()).collect::<Vec<_>>(),
+        "form": a.claims.form.as_str(),
+        "amounts": amounts.map(|m| json!({
+            "original_fen": m.original.0,
+            "discount_fen": m.discount.0,
+            "payable_fen": m.payable.0,
+            "companions": m.companions,
+        })),
+        "record": record.map(|r| xinyi_core::hex::encode(&r.id)),
+    })
+}
+
+fn refused_json(r: &Refusal, record: Option<&JournalEntry>) -> serde_json::Value {
+    let w = reasons::words(r.reason);
+    json!({
+        "verdict": r.reason.code(),
+        "detail": r.detail,
+        "message_zh": w.title_zh,
+        "message_en": w.title_en,
+        "advice_zh": w.advice_zh,
+        "advice_en": w.advice_en,
+        "reference": record.map(|e| xinyi_core::hex::encode(&e.id)),
+    })
+}
+
+fn print_approval(a: &Approval, amounts: Option<&Amounts>) {
     let cats: Vec<String> = a
         .categories
         .iter()
@@ -188,13 +598,13 @@ fn print_approval(a: &Approval, amounts: Option<&xinyi_core::Amounts>) {
         a.claims.kind,
         cats.join(", ")
     );
-    if let Some(m) = amounts {
-        println!(
+    match (&a.measure.benefit, amounts) {
+        (xinyi_core::Benefit::Privilege { what }, _) => println!("    {what}"),
+        (_, Some(m)) => println!(
             "    original {}  discount {}  payable {}",
             m.original, m.discount, m.payable
-        );
-    } else if a.measure.benefit.takes_amount() {
-        println!("    (give --amount FEN to compute what the citizen pays)");
+        ),
+        (_, None) => println!("    (give --amount FEN to compute what the citizen pays)"),
     }
     if let Some((used, limit)) = a.used {
         println!(
@@ -205,23 +615,22 @@ fn print_approval(a: &Approval, amounts: Option<&xinyi_core::Amounts>) {
     }
 }
 
-fn print_verdict(v: &Verdict, amounts: Option<&xinyi_core::Amounts>) {
-    match v {
-        Verdict::Ok(a) => print_approval(a, amounts),
-        Verdict::Refused(r) => {
-            let w = reasons::words(r.reason);
-            println!("REFUSED  {}  {} / {}", r.reason, w.title_zh, w.title_en);
-            println!("    {}", w.advice_zh);
-            println!("    detail: {}", r.detail);
-        }
-    }
+fn print_refusal(r: &Refusal) {
+    let w = reasons::words(r.reason);
+    println!("REFUSED  {}  {} / {}", r.reason, w.title_zh, w.title_en);
+    println!("    {}", w.advice_zh);
+    println!("    detail: {}", r.detail);
+}
+
+fn demo_world() -> Result<DemoWorld> {
+    DemoWorld::new(now().date_utc8()).context("building the demo data")
 }
 
 /// Presents every sample code at the demo bus counter (a ¥100 top-up),
 /// confirming OK verdicts, then presents the first code again.
 fn tour() -> Result<ExitCode> {
     let world = demo_world()?;
-    let at = now();
+    let at: UnixTime = now();
     let site: Vec<Measure> = world
         .catalogue
         .get("XYX-BUS-TOPUP")
@@ -248,25 +657,24 @@ fn tour() -> Result<ExitCode> {
         .chain(replay.as_deref().map(|t| ("The first code again", t)));
     for (label, text) in presented {
         println!("▶ {label}");
-        let verdict = decide(&ctx, &data, &history, text, "XYX-BUS-TOPUP", at)?;
-        let amounts = match &verdict {
-            Verdict::Ok(a) => Some(a.amounts(Fen(10_000), 0)?),
-            Verdict::Refused(_) => None,
-        };
-        print_verdict(&verdict, amounts.as_ref());
-        if let Verdict::Ok(a) = &verdict {
-            history.record(Use {
-                sub: a.claims.sub.clone(),
-                measure: a.measure.id.clone(),
-                at,
-                cti: a.claims.cti.clone(),
-            });
-            println!("    confirmed");
+        match decide(&ctx, &data, &history, text, "XYX-BUS-TOPUP", at)? {
+            Verdict::Ok(a) => {
+                let amounts = a.amounts(Fen(10_000), 0)?;
+                print_approval(&a, Some(&amounts));
+                history.record(Use {
+                    sub: a.claims.sub.clone(),
+                    measure: a.measure.id.clone(),
+                    at,
+                    cti: a.claims.cti.clone(),
+                });
+                println!("    confirmed");
+            }
+            Verdict::Refused(r) => print_refusal(&r),
         }
         println!();
     }
     println!(
-        "Verify a code yourself:  xinyi verify 'XY1:…' --measure XYX-BUS-TOPUP --amount 10000"
+        "Enroll a terminal with a hub to verify codes yourself:  xinyi enroll --hub URL --code CODE"
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-
-mod cli;
-mod reasons;
+use xinyi::cli;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();

@@ -1,76 +1,200 @@
-//! The terminal's command line, run as a user would: every demo sample code
-//! through `xinyi verify`, with its expected verdict, amounts and exit code.
+//! The terminal's command line, run as a user would, against a real demo
+//! hub on 127.0.0.1: enroll, sync, status, verify every demo sample code
+//! with its expected verdict, confirm, records, void; and the demo tour.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
 
-fn xinyi(args: &[&str]) -> std::process::Output {
+use xinyi_hub::http::Server;
+use xinyi_hub::seed::demo_hub;
+
+fn xinyi(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xinyi"))
+        .arg("--data-dir")
+        .arg(dir)
         .args(args)
         .output()
         .expect("xinyi runs")
 }
 
-#[test]
-fn every_demo_code_gets_its_expected_verdict() {
-    let out = xinyi(&["demo", "codes"]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut seen = 0;
-    for line in text.lines() {
-        let [id, expect, code] = line.splitn(3, '\t').collect::<Vec<_>>()[..] else {
-            panic!("bad line {line:?}")
-        };
-        let out = xinyi(&[
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_sync_verify_confirm_records_void() {
+    let tmp = tempfile::tempdir().unwrap();
+    let today = xinyi::terminal::now().date_utc8();
+    let (hub, world) = demo_hub(&tmp.path().join("hub"), today).unwrap();
+    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+    let fingerprint = hub.registry_key_id();
+    let hub = Arc::new(hub);
+    let server = Server::start(hub.clone()).await.unwrap();
+    let dir = tmp.path().join("terminal");
+
+    // Before enrollment every command says how to enroll.
+    let o = xinyi(&dir, &["status"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("xinyi enroll --hub"), "{}", stderr(&o));
+
+    let o = xinyi(
+        &dir,
+        &[
+            "enroll",
+            "--hub",
+            &server.url(),
+            "--code",
+            &code,
+            "--fingerprint",
+            &fingerprint,
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("site demo-bus"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("snapshot"), "{}", stdout(&o));
+    // The code is spent.
+    let again = xinyi(
+        &tmp.path().join("other"),
+        &["enroll", "--hub", &server.url(), "--code", &code],
+    );
+    assert_eq!(again.status.code(), Some(1));
+
+    let o = xinyi(&dir, &["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["site"], "demo-bus");
+    assert!(st["data_version"].as_u64().unwrap() >= 1);
+    assert!(st["fresh_for_s"].as_i64().unwrap() > 0);
+
+    // Every demo code gets its expected verdict, with amounts for OK.
+    let mut confirmed = Vec::new();
+    for c in world.sample_codes(xinyi::terminal::now()) {
+        let o = xinyi(
+            &dir,
+            &[
+                "verify",
+                &c.text,
+                "--measure",
+                "XYX-BUS-TOPUP",
+                "--amount",
+                "1001",
+                "--confirm",
+                "--json",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}: {}", c.id, stderr(&o)));
+        assert_eq!(v["verdict"], c.expect, "{}: {v}", c.id);
+        if c.expect == "OK" {
+            assert_eq!(o.status.code(), Some(0));
+            assert_eq!(v["amounts"]["discount_fen"], 501, "{}", c.id);
+            assert_eq!(v["amounts"]["payable_fen"], 500, "{}", c.id);
+            confirmed.push(v["record"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(o.status.code(), Some(3), "{}", c.id);
+            assert!(
+                v["reference"].as_str().is_some_and(|r| r.len() == 32),
+                "{}: {v}",
+                c.id
+            );
+        }
+    }
+    assert_eq!(confirmed.len(), 2);
+
+    // The dynamic code again: replayed.
+    let person = &world.sample_codes(xinyi::terminal::now())[0];
+    let o = xinyi(
+        &dir,
+        &[
             "verify",
-            code,
+            &person.text,
             "--measure",
             "XYX-BUS-TOPUP",
-            "--amount",
-            "1001",
             "--json",
-        ]);
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert_eq!(v["verdict"], expect, "{id}: {v}");
-        if expect == "OK" {
-            assert_eq!(out.status.code(), Some(0));
-            assert_eq!(v["amounts"]["discount_fen"], 501, "{id}");
-            assert_eq!(v["amounts"]["payable_fen"], 500, "{id}");
-        } else {
-            assert_eq!(out.status.code(), Some(3), "{id}");
-            assert!(!v["message_zh"].as_str().unwrap().is_empty());
-        }
-        seen += 1;
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "REPLAYED", "{v}");
+
+    // Records list them, uploaded right after each verdict.
+    let o = xinyi(&dir, &["records", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(rows.len() >= 8);
+    assert!(rows.iter().all(|r| r["uploaded"] == true), "{rows:?}");
+
+    // A supervisor voids one redemption; the hub's report no longer counts it.
+    let o = xinyi(
+        &dir,
+        &[
+            "void",
+            &confirmed[0],
+            "--supervisor",
+            "sup-1",
+            "--reason",
+            "wrong amount typed",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = xinyi(
+        &dir,
+        &[
+            "void",
+            &confirmed[0],
+            "--supervisor",
+            "sup-1",
+            "--reason",
+            "again",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already voided"), "{}", stderr(&o));
+    let o = xinyi(&dir, &["sync"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(usage.iter().map(|r| r.redemptions).sum::<u64>(), 1);
+
+    // Bad input: a clear error naming the fix, not a panic.
+    let o = xinyi(
+        &dir,
+        &["void", "not-hex", "--supervisor", "s", "--reason", "r"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("record id"), "{}", stderr(&o));
+    let o = xinyi(&dir, &["verify", "XY1:AB%%", "--measure", "XYX-BUS-TOPUP"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stdout(&o).contains("MALFORMED") && stdout(&o).contains("base45"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = xinyi(&dir, &["status"]);
+    assert!(stdout(&o).contains("all uploaded"), "{}", stdout(&o));
+    server.stop().await.unwrap();
+}
+
+#[test]
+fn the_demo_tour_presents_every_case_and_a_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = xinyi(tmp.path(), &[]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for code in [
+        "OK",
+        "EXPIRED",
+        "BAD_SIGNATURE",
+        "NOT_LISTED",
+        "LISTING_NOT_VALID",
+        "CARD_REVOKED",
+        "REPLAYED",
+    ] {
+        assert!(text.contains(code), "{code} missing from\n{text}");
     }
-    assert!(seen >= 7, "only {seen} sample codes");
-}
-
-#[test]
-fn bad_input_is_a_clear_error_not_a_panic() {
-    let out = xinyi(&["verify", "XY1:AB%%", "--measure", "XYX-BUS-TOPUP"]);
-    assert_eq!(out.status.code(), Some(3));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        stdout.contains("MALFORMED") && stdout.contains("base45"),
-        "{stdout}"
-    );
-
-    let out = xinyi(&["verify", "XY1:", "--measure", "NO-SUCH-MEASURE"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("unknown measure") && stderr.contains("XYX-BUS-TOPUP"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn the_tour_presents_a_replay() {
-    let out = xinyi(&[]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("REPLAYED"), "{text}");
     assert!(text.matches("confirmed").count() >= 2, "{text}");
 }

@@ -1,0 +1,322 @@
+//! The HTTP client of the registry hub: enrollment, signed requests,
+//! metadata, resumable artefact downloads and journal uploads. Bytes only:
+//! every answer is checked by the caller against the pinned registry key
+//! and the metadata before anything is trusted.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt;
+use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest, UploadReceipt};
+use xinyi_core::wire::journal::{SignedRecord, encode_batch};
+use xinyi_core::wire::metadata::ArtefactRef;
+use xinyi_core::wire::request::RequestAuth;
+use xinyi_core::wire::{Digest32, WireError};
+
+/// The most a metadata answer may be: it is a few kilobytes.
+const MAX_METADATA: u64 = 256 * 1024;
+
+/// Why talking to the hub failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the hub at {url}: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("the hub answered {status} to {what}: {message}")]
+    Refused {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the hub's answer to {what} is larger than the {limit} bytes allowed")]
+    TooLarge { what: String, limit: u64 },
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("download file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bad hub URL {0:?}: it must start with http:// or https://")]
+    BadUrl(String),
+}
+
+impl ClientError {
+    /// Whether retrying later may help (the network or the hub is down),
+    /// as opposed to a refusal that needs a person.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. } => true,
+            ClientError::Refused { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// A connection to one hub, as one enrolled terminal.
+#[derive(Debug, Clone)]
+pub struct HubClient {
+    http: reqwest::Client,
+    base: String,
+    key: SigningKey,
+    terminal_id: String,
+}
+
+fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .user_agent(concat!("xinyi/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|source| ClientError::Unreachable {
+            url: String::new(),
+            source,
+        })
+}
+
+fn normalize(url: &str) -> Result<String, ClientError> {
+    let u = url.trim().trim_end_matches('/');
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(ClientError::BadUrl(url.to_owned()));
+    }
+    Ok(u.to_owned())
+}
+
+async fn refused(what: &str, resp: reqwest::Response) -> ClientError {
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    ClientError::Refused {
+        what: what.to_owned(),
+        status,
+        message,
+    }
+}
+
+/// Reads a body, refusing more than `limit` bytes (a hub that sends more
+/// than it said is either broken or hostile: endless data).
+async fn read_limited(
+    what: &str,
+    mut resp: reqwest::Response,
+    limit: u64,
+    url: &str,
+) -> Result<Vec<u8>, ClientError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(ClientError::TooLarge {
+            what: what.to_owned(),
+            limit,
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|source| ClientError::Unreachable {
+            url: url.to_owned(),
+            source,
+        })?
+    {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(ClientError::TooLarge {
+                what: what.to_owned(),
+                limit,
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Enrolls with a one-time code: returns the grant and the registry key to
+/// pin. `fingerprint` (the registry key's id) is checked when given.
+pub async fn enroll(
+    hub_url: &str,
+    code: &str,
+    label: &str,
+    key: &SigningKey,
+    fingerprint: Option<&str>,
+) -> Result<(EnrollGrant, VerifyingKey), ClientError> {
+    let base = normalize(hub_url)?;
+    let url = format!("{base}/v1/enroll");
+    let req = EnrollRequest {
+        code: code.trim().to_owned(),
+        public_key: xinyi_core::hex::encode(key.verifying_key().as_bytes()),
+        label: label.to_owned(),
+    };
+    let resp = http_client(Duration::from_secs(30))?
+        .post(&url)
+        .json(&req)
+        .send()
+        .await
+        .map_err(|source| ClientError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
+    if !resp.status().is_success() {
+        return Err(refused("enrollment", resp).await);
+    }
+    let body = read_limited("enrollment", resp, MAX_METADATA, &url).await?;
+    Ok(EnrollGrant::open(&body, fingerprint)?)
+}
+
+impl HubClient {
+    pub fn new(hub_url: &str, key: SigningKey) -> Result<HubClient, ClientError> {
+        let terminal_id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
+        Ok(HubClient {
+            http: http_client(Duration::from_secs(120))?,
+            base: normalize(hub_url)?,
+            key,
+            terminal_id,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn signed(&self, method: reqwest::Method, path: &str, body: &[u8]) -> reqwest::RequestBuilder {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut nonce = [0u8; 16];
+        // A nonce only has to be unlikely to repeat; a failed draw falls back
+        // to the clock, which the hub's replay check still covers.
+        if getrandom::fill(&mut nonce).is_err() {
+            nonce[..8].copy_from_slice(&now.to_be_bytes());
+        }
+        let auth = RequestAuth::sign(
+            &self.key,
+            &self.terminal_id,
+            method.as_str(),
+            path,
+            now,
+            nonce,
+            body,
+        );
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in auth.headers() {
+            rb = rb.header(name, value);
+        }
+        rb
+    }
+
+    async fn send(
+        &self,
+        what: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let resp = rb.send().await.map_err(|source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        })?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(refused(what, resp).await)
+        }
+    }
+
+    /// Fresh signed metadata for a terminal holding `have`.
+    pub async fn metadata(&self, have: u64) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/v1/metadata?have={have}");
+        let resp = self
+            .send("metadata", self.signed(reqwest::Method::GET, &path, b""))
+            .await?;
+        read_limited("metadata", resp, MAX_METADATA, &self.base).await
+    }
+
+    /// Downloads an artefact pinned by the metadata into `dir`, resuming a
+    /// partial download, refusing more bytes than pinned, and checking the
+    /// hash before returning the bytes.
+    pub async fn artefact(&self, pin: ArtefactRef, dir: &Path) -> Result<Vec<u8>, ClientError> {
+        let file_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ClientError::File { path, source }
+        };
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(file_err(dir))?;
+        let hex = pin.sha256.to_hex();
+        let part = dir.join(format!("{hex}.part"));
+        let mut have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
+        if have > pin.length {
+            tokio::fs::remove_file(&part)
+                .await
+                .map_err(file_err(&part))?;
+            have = 0;
+        }
+        if have < pin.length {
+            let path = format!("/v1/artefacts/{hex}");
+            let mut rb = self.signed(reqwest::Method::GET, &path, b"");
+            if have > 0 {
+                rb = rb.header(reqwest::header::RANGE, format!("bytes={have}-"));
+            }
+            let mut resp = self.send("artefact download", rb).await?;
+            let mut file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&part)
+                .await
+                .map_err(file_err(&part))?;
+            if resp.status() != StatusCode::PARTIAL_CONTENT && have > 0 {
+                // The hub ignored the range: start over.
+                file.set_len(0).await.map_err(file_err(&part))?;
+                have = 0;
+            }
+            while let Some(chunk) =
+                resp.chunk()
+                    .await
+                    .map_err(|source| ClientError::Unreachable {
+                        url: self.base.clone(),
+                        source,
+                    })?
+            {
+                if have + chunk.len() as u64 > pin.length {
+                    drop(file);
+                    let _ = tokio::fs::remove_file(&part).await;
+                    return Err(ClientError::TooLarge {
+                        what: format!("artefact {hex}"),
+                        limit: pin.length,
+                    });
+                }
+                file.write_all(&chunk).await.map_err(file_err(&part))?;
+                have += chunk.len() as u64;
+            }
+            file.flush().await.map_err(file_err(&part))?;
+        }
+        let bytes = tokio::fs::read(&part).await.map_err(file_err(&part))?;
+        let _ = tokio::fs::remove_file(&part).await;
+        if bytes.len() as u64 != pin.length {
+            return Err(ClientError::Wire(WireError::malformed(
+                "artefact",
+                format!("{} bytes where {} are pinned", bytes.len(), pin.length),
+            )));
+        }
+        let found = Digest32::of(&bytes);
+        if found != pin.sha256 {
+            return Err(ClientError::Wire(WireError::HashMismatch {
+                what: "artefact",
+                expected: hex,
+                found: found.to_hex(),
+            }));
+        }
+        Ok(bytes)
+    }
+
+    /// Uploads a batch of signed records; the hub answers with what it holds.
+    pub async fn upload(&self, records: &[SignedRecord]) -> Result<UploadReceipt, ClientError> {
+        let body = encode_batch(records);
+        let rb = self
+            .signed(reqwest::Method::POST, "/v1/records", &body)
+            .header(reqwest::header::CONTENT_TYPE, "application/cbor")
+            .body(body);
+        let resp = self.send("upload", rb).await?;
+        let bytes = read_limited("upload receipt", resp, MAX_METADATA, &self.base).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Wire(WireError::malformed("upload receipt", e.to_string())))
+    }
+}

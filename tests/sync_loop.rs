@@ -1,0 +1,328 @@
+//! The full loop over real HTTP on 127.0.0.1 with real SQLite files:
+//! the vectors' listings, exclusions, issuer keys, catalogue and card
+//! revocations go into a hub; terminals enroll and sync; every scenario of
+//! `credentials.json` is verified through the terminal with the expected
+//! verdicts and amounts; confirmed redemptions upload and show in the hub's
+//! report. Then a withdrawal reaches a terminal as a delta and flips the
+//! verdict; a batch sent twice is stored once; and no ID number or full
+//! name ever lands in the terminal's files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use xinyi::sync::Downloaded;
+use xinyi::sync::client::HubClient;
+use xinyi::terminal::{Paths, Scan, Terminal};
+use xinyi_core::{Fen, UnixTime};
+use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
+
+fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    let p = shared(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+fn vectors() -> Value {
+    serde_json::from_slice(&read("vectors/credentials.json")).unwrap()
+}
+
+/// A hub holding everything the vectors describe, with one site offering
+/// every measure of the catalogue.
+fn vector_hub(dir: &Path, v: &Value) -> Hub {
+    let k: [u8; 32] = xinyi_core::hex::decode_array(v["k_pseudo_hex"].as_str().unwrap()).unwrap();
+    let hub = Hub::init(dir, InitOptions { k_pseudo: Some(k) }).unwrap();
+    let catalogue = String::from_utf8(read("data/measures.toml")).unwrap();
+    hub.publish_catalogue(&catalogue).unwrap();
+    for k in v["trust_list"].as_array().unwrap() {
+        hub.add_issuer_key(&NewIssuerKey {
+            iss: k["iss"].as_str().unwrap().into(),
+            public_key: k["public_key"].as_str().unwrap().into(),
+            not_before: UnixTime(k["not_before"].as_i64().unwrap()),
+            not_after: UnixTime(k["not_after"].as_i64().unwrap()),
+            kid: Some(k["kid"].as_str().unwrap().into()),
+        })
+        .unwrap();
+        if k["revoked"].as_bool().unwrap() {
+            hub.revoke_issuer_key(k["kid"].as_str().unwrap()).unwrap();
+        }
+    }
+    for cti in v["revoked_cards_cti_hex"].as_array().unwrap() {
+        hub.revoke_card(cti.as_str().unwrap(), "lost").unwrap();
+    }
+    hub.import_listings(&read("vectors/listings.csv")).unwrap();
+    hub.import_exclusions(&read("vectors/exclusions.csv"))
+        .unwrap();
+    let measures = xinyi_core::Catalogue::from_toml(&catalogue).unwrap();
+    hub.add_site(&SiteSpec {
+        id: "counter".into(),
+        name: "综合服务窗口".into(),
+        unit: "阳江市".into(),
+        measures: measures
+            .measures()
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect(),
+        max_offline_hours: None,
+    })
+    .unwrap();
+    hub
+}
+
+async fn enroll(hub: &Hub, url: &str, dir: &Path) -> Terminal {
+    let code = hub.create_enrollment_code("counter", None).unwrap().code;
+    let mut t = Terminal::enroll(
+        &Paths::new(dir),
+        url,
+        &code,
+        "test counter",
+        Some(&hub.registry_key_id()),
+    )
+    .await
+    .unwrap();
+    let (down, up) = t.sync(xinyi::terminal::now()).await.unwrap();
+    assert!(
+        matches!(
+            down,
+            Ok(Downloaded::Applied {
+                from: 0,
+                delta: false,
+                ..
+            })
+        ),
+        "{down:?}"
+    );
+    up.unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_loop_with_the_vectors() {
+    let v = vectors();
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Arc::new(vector_hub(&tmp.path().join("hub"), &v));
+    let server = Server::start(hub.clone()).await.unwrap();
+    let url = server.url();
+
+    let mut expected_redemptions = 0u64;
+    let mut expected_discount = 0u64;
+    let mut steps = 0;
+    // Each scenario starts from an empty ledger: one fresh terminal each.
+    for (n, scenario) in v["scenarios"].as_array().unwrap().iter().enumerate() {
+        let name = scenario["name"].as_str().unwrap();
+        let mut t = enroll(&hub, &url, &tmp.path().join(format!("terminal-{n}"))).await;
+        for (i, step) in scenario["steps"].as_array().unwrap().iter().enumerate() {
+            let at = UnixTime(step["at"].as_i64().unwrap());
+            let label = format!("{name} / step {}", i + 1);
+            let scan = t
+                .scan(
+                    step["qr"].as_str().unwrap(),
+                    step["measure"].as_str().unwrap(),
+                    "op-1",
+                    at,
+                )
+                .unwrap();
+            let expect = step["expect"].as_str().unwrap();
+            steps += 1;
+            let approval = match scan {
+                Scan::Refused { refusal, record } => {
+                    assert_eq!(refusal.reason.code(), expect, "{label}: {}", refusal.detail);
+                    assert_eq!(record.record.body.kind(), "refusal");
+                    continue;
+                }
+                Scan::Ok(a) => {
+                    assert_eq!("OK", expect, "{label}");
+                    a
+                }
+            };
+            if step["confirm"].as_bool().unwrap_or(false) {
+                let amount = step["amount_fen"].as_u64().map(Fen);
+                let companions = step["companions"].as_u64().unwrap_or(0) as u32;
+                let (entry, amounts) = t
+                    .confirm(&approval, amount, companions, "op-1", at)
+                    .unwrap();
+                assert_eq!(entry.record.body.kind(), "redemption");
+                if let Some(d) = step["expect_discount_fen"].as_u64() {
+                    assert_eq!(amounts.discount, Fen(d), "{label}");
+                    assert_eq!(
+                        amounts.payable,
+                        Fen(step["expect_payable_fen"].as_u64().unwrap()),
+                        "{label}"
+                    );
+                }
+                expected_redemptions += 1;
+                expected_discount += amounts.discount.0;
+            }
+        }
+        let up = t.upload(xinyi::terminal::now()).await.unwrap();
+        assert_eq!(
+            t.status(xinyi::terminal::now()).unwrap().unsent,
+            0,
+            "{name}: {up:?}"
+        );
+    }
+    assert!(steps >= 40);
+
+    // The hub's report shows every confirmed redemption.
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(
+        usage.iter().map(|r| r.redemptions).sum::<u64>(),
+        expected_redemptions
+    );
+    assert_eq!(
+        usage.iter().map(|r| r.total_discount).sum::<u64>(),
+        expected_discount
+    );
+    let integrity = hub.integrity_report().unwrap();
+    assert!(!integrity.is_empty());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_arrives_as_a_delta_and_flips_the_verdict() {
+    let v = vectors();
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Arc::new(vector_hub(&tmp.path().join("hub"), &v));
+    let server = Server::start(hub.clone()).await.unwrap();
+    let mut t = enroll(&hub, &server.url(), &tmp.path().join("terminal")).await;
+    let before = t.store().data_state().unwrap().unwrap();
+
+    // The first bus step of the first scenario: 李美玲 (P02), OK at first.
+    let step = &v["scenarios"][0]["steps"][0];
+    let qr = step["qr"].as_str().unwrap();
+    let at = UnixTime(step["at"].as_i64().unwrap());
+    assert!(matches!(
+        t.scan(qr, "XYX-BUS-TOPUP", "op", at).unwrap(),
+        Scan::Ok(_)
+    ));
+
+    let withdraw = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
+                    person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02,,,withdraw\n";
+    let published = hub.import_listings(withdraw.as_bytes()).unwrap();
+    assert_eq!(published.summary.withdrawn, 1);
+
+    let (down, up) = t.sync(xinyi::terminal::now()).await.unwrap();
+    up.unwrap();
+    match down.unwrap() {
+        Downloaded::Applied {
+            from, to, delta, ..
+        } => {
+            assert_eq!(from, before.version);
+            assert!(to > from);
+            assert!(delta, "a one-row change must come as a delta");
+        }
+        other => panic!("expected a delta, got {other:?}"),
+    }
+    let after = t.store().data_state().unwrap().unwrap();
+    assert_ne!(after.set_hash, before.set_hash);
+    assert_eq!(
+        after.set_hash,
+        hub.current_version().unwrap().unwrap().set_hash
+    );
+    match t.scan(qr, "XYX-BUS-TOPUP", "op", at).unwrap() {
+        Scan::Refused { refusal, .. } => assert_eq!(
+            refusal.reason.code(),
+            "LISTING_NOT_VALID",
+            "{}",
+            refusal.detail
+        ),
+        Scan::Ok(_) => panic!("a withdrawn listing still verified"),
+    }
+    // Nothing new: the next sync is up to date.
+    let (down, _) = t.sync(xinyi::terminal::now()).await.unwrap();
+    assert!(matches!(down.unwrap(), Downloaded::UpToDate { .. }));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_terminal() {
+    let v = vectors();
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Arc::new(vector_hub(&tmp.path().join("hub"), &v));
+    let server = Server::start(hub.clone()).await.unwrap();
+    let tdir = tmp.path().join("terminal");
+    let mut t = enroll(&hub, &server.url(), &tdir).await;
+
+    // Some redemptions and refusals.
+    for step in v["scenarios"][0]["steps"].as_array().unwrap() {
+        let at = UnixTime(step["at"].as_i64().unwrap());
+        if let Scan::Ok(a) = t
+            .scan(step["qr"].as_str().unwrap(), "XYX-BUS-TOPUP", "op", at)
+            .unwrap()
+        {
+            t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, "op", at)
+                .unwrap();
+        }
+    }
+    let batch = t.store().unsent(100).unwrap();
+    assert!(batch.len() >= 5);
+    let client = HubClient::new(&server.url(), t.key().signing_key().clone()).unwrap();
+    let first = client.upload(&batch).await.unwrap();
+    let second = client.upload(&batch).await.unwrap();
+    assert_eq!(first.stored, batch.len() as u64);
+    assert_eq!(second.stored, 0);
+    assert_eq!(second.duplicates, batch.len() as u64);
+    assert_eq!(second.held_through, first.held_through);
+    // The terminal learns what the hub holds and sends nothing again.
+    let up = t.upload(xinyi::terminal::now()).await.unwrap();
+    assert_eq!(up.stored, 0);
+    assert_eq!(t.status(xinyi::terminal::now()).unwrap().unsent, 0);
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(usage.iter().map(|r| r.redemptions).sum::<u64>(), 5);
+
+    // Privacy: no ID number or full name from the lists in any terminal file.
+    drop(t);
+    let listings = String::from_utf8(read("vectors/listings.csv")).unwrap();
+    let mut secrets = Vec::new();
+    for line in listings.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        secrets.push(cols[1].to_owned());
+        if cols[0] == "person" {
+            secrets.push(cols[2].to_owned());
+        }
+    }
+    let mut files = 0;
+    for entry in walk(&tdir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        files += 1;
+        for s in &secrets {
+            assert!(
+                !contains(&bytes, s.as_bytes()),
+                "{} holds {s}",
+                entry.display()
+            );
+            assert!(
+                !contains(&bytes, s.to_lowercase().as_bytes()),
+                "{} holds {s}",
+                entry.display()
+            );
+        }
+    }
+    assert!(files >= 2, "the terminal's files were not found");
+    server.stop().await.unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,103 @@
+//! The sync worker on its own thread: it uploads right after a redemption
+//! when asked, downloads on request, reports status, and reports the hub
+//! as unreachable when it is gone, without touching the data held.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use xinyi::sync::worker::{self, SyncStatus, WorkerConfig};
+use xinyi::terminal::{Paths, Scan, Terminal, now};
+use xinyi_core::Fen;
+use xinyi_hub::http::Server;
+use xinyi_hub::seed::demo_hub;
+
+/// Waits (bounded) for the worker's status to satisfy `ok`.
+fn wait_for(
+    handle: &worker::SyncHandle,
+    what: &str,
+    ok: impl Fn(&SyncStatus) -> bool,
+) -> SyncStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = handle.status();
+        if ok(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker never reached: {what}; last status {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, world) = demo_hub(&tmp.path().join("hub"), now().date_utc8()).unwrap();
+    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+    let hub = Arc::new(hub);
+    let server = Server::start(hub.clone()).await.unwrap();
+    let paths = Paths::new(tmp.path().join("terminal"));
+    let mut t = Terminal::enroll(&paths, &server.url(), &code, "kiosk", None)
+        .await
+        .unwrap();
+
+    let mut cfg = WorkerConfig::new(
+        paths.db.clone(),
+        paths.downloads.clone(),
+        server.url(),
+        t.key().signing_key().clone(),
+        t.identity().registry_verifying_key().unwrap(),
+    );
+    // Long timers: everything below happens because it was asked for.
+    cfg.download_every = Duration::from_secs(3600);
+    cfg.upload_every = Duration::from_secs(3600);
+    let handle = worker::spawn(cfg, Box::new(|_| {})).unwrap();
+    // The first round syncs at start.
+    let s = wait_for(&handle, "first download", |s| s.last_download.is_some());
+    assert_eq!(s.online, Some(true));
+
+    let person = &world.sample_codes(now())[0];
+    let Scan::Ok(a) = t.scan(&person.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
+        panic!("demo code refused")
+    };
+    t.confirm(&a, Some(Fen(2000)), 0, "op", now()).unwrap();
+    assert_eq!(t.status(now()).unwrap().unsent, 1);
+    handle.upload_now();
+    wait_for(&handle, "upload of the redemption", |s| {
+        s.last_upload.is_some_and(|(_, u)| u.stored == 1)
+    });
+    assert_eq!(t.status(now()).unwrap().unsent, 0);
+    assert_eq!(
+        hub.usage_report()
+            .unwrap()
+            .iter()
+            .map(|r| r.redemptions)
+            .sum::<u64>(),
+        1
+    );
+
+    // The hub goes away: the worker says so and the data stays.
+    let version = t.store().data_state().unwrap().unwrap().version;
+    server.stop().await.unwrap();
+    handle.sync_now();
+    let s = wait_for(&handle, "offline", |s| s.online == Some(false));
+    assert!(s.failures >= 1);
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot reach the hub")),
+        "{s:?}"
+    );
+    assert_eq!(t.store().data_state().unwrap().unwrap().version, version);
+    // Verdicts go on offline.
+    let card = &world.sample_codes(now())[1];
+    assert!(matches!(
+        t.scan(&card.text, "XYX-BUS-TOPUP", "op", now()).unwrap(),
+        Scan::Ok(_)
+    ));
+    handle.stop();
+}
