@@ -23,8 +23,28 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 8;
 
+/// Creates the database file readable by its owner only, before SQLite
+/// opens it: it holds full identities. SQLite gives its -wal and -shm files
+/// the same mode.
+fn create_private(path: &Path) -> Result<(), HubError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", path.display())))
+}
+
 /// Opens a connection with the hub's pragmas set.
 pub fn connect(path: &Path) -> Result<Connection, HubError> {
+    if !path.exists() {
+        create_private(path)?;
+    }
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -154,6 +174,19 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_database_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::DB_FILE);
+        let _db = super::Db::open(&path).unwrap();
+        for f in [path.clone(), path.with_extension("db-wal")] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+
     use super::*;
 
     /// Migrations validate: applied to an empty database they all run, the
