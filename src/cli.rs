@@ -103,11 +103,22 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Show or change this terminal's settings.
+    Settings {
+        #[command(subcommand)]
+        what: Option<SettingsCommand>,
+    },
     /// Demo material: sample codes for every kind of verdict.
     Demo {
         #[command(subcommand)]
         what: DemoCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Set one: void-window-minutes (30) or retention-days (90).
+    Set { key: String, value: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +212,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             json,
         ),
         Some(Command::Records { limit, json }) => records(&paths, limit, json),
+        Some(Command::Settings { what }) => settings(&paths, what),
         Some(Command::Void {
             id,
             supervisor,
@@ -257,6 +269,52 @@ fn watch(paths: &Paths) -> Result<ExitCode> {
         .block_on(tokio::signal::ctrl_c())
         .context("waiting for Ctrl-C")?;
     handle.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The settings people may change: (name, store key, unit in seconds, default, range).
+const SETTINGS: [(&str, &str, i64, i64, std::ops::RangeInclusive<i64>); 2] = [
+    (
+        "void-window-minutes",
+        crate::terminal::SETTING_VOID_WINDOW,
+        60,
+        crate::terminal::DEFAULT_VOID_WINDOW_S,
+        0..=24 * 60,
+    ),
+    (
+        "retention-days",
+        crate::terminal::SETTING_RETENTION,
+        86_400,
+        crate::store::DEFAULT_RETENTION_S,
+        1..=3650,
+    ),
+];
+
+fn settings(paths: &Paths, what: Option<SettingsCommand>) -> Result<ExitCode> {
+    let mut t = Terminal::open(paths)?;
+    if let Some(SettingsCommand::Set { key, value }) = what {
+        let Some((name, store_key, unit, _, range)) = SETTINGS.iter().find(|s| s.0 == key) else {
+            let names: Vec<&str> = SETTINGS.iter().map(|s| s.0).collect();
+            bail!("unknown setting {key:?}; settings are {}", names.join(", "));
+        };
+        let n: i64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .with_context(|| {
+                format!(
+                    "{name} must be a whole number from {} to {}, not {value:?}",
+                    range.start(),
+                    range.end()
+                )
+            })?;
+        t.set_setting(store_key, &(n * unit).to_string())?;
+    }
+    for (name, store_key, unit, default, _) in SETTINGS {
+        let v = t.setting_i64(store_key, default)?;
+        println!("{name} = {}", v / unit);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

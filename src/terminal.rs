@@ -198,12 +198,17 @@ impl Terminal {
         &self.key
     }
 
-    fn setting_i64(&self, key: &str, default: i64) -> Result<i64, TerminalError> {
+    /// A numeric setting, or its default when unset.
+    pub fn setting_i64(&self, key: &str, default: i64) -> Result<i64, TerminalError> {
         Ok(self
             .store
             .setting(key)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(default))
+    }
+
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), TerminalError> {
+        Ok(self.store.set_setting(key, value)?)
     }
 
     /// Decides on a scanned text for `measure`. A refusal is recorded in

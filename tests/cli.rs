@@ -176,6 +176,31 @@ async fn enroll_sync_verify_confirm_records_void() {
 
     let o = xinyi(&dir, &["status"]);
     assert!(stdout(&o).contains("all uploaded"), "{}", stdout(&o));
+
+    // The void window is a setting: at 0 minutes nothing can be voided.
+    let o = xinyi(&dir, &["settings", "set", "void-window-minutes", "0"]);
+    assert!(
+        stdout(&o).contains("void-window-minutes = 0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = xinyi(&dir, &["settings", "set", "void-window-minutes", "2000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("from 0 to 1440"), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o = xinyi(
+        &dir,
+        &[
+            "void",
+            &confirmed[1],
+            "--supervisor",
+            "sup-1",
+            "--reason",
+            "late",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("only within 0 s"), "{}", stderr(&o));
     server.stop().await.unwrap();
 }
 
