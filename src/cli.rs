@@ -31,12 +31,36 @@ pub struct Args {
     /// (default: $XINYI_DATA_DIR, else ~/.local/share/xinyi).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    kiosk: KioskArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// How the kiosk window opens (`xinyi`, `xinyi kiosk`).
+#[derive(Debug, Clone, Default, clap::Args)]
+struct KioskArgs {
+    /// Full screen, for a dedicated counter screen.
+    #[arg(long, global = true)]
+    kiosk: bool,
+    /// A picture of a QR code to present when the kiosk opens.
+    #[arg(long, global = true, value_name = "FILE")]
+    image: Option<PathBuf>,
+    /// Demo mode (an embedded registry with sample codes) even when this
+    /// terminal is enrolled.
+    #[arg(long, global = true)]
+    demo: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open the counter's kiosk window (also what `xinyi` alone does).
+    Kiosk,
+    /// Manage the operators who sign in at the kiosk with a PIN.
+    Operator {
+        #[command(subcommand)]
+        what: OperatorCommand,
+    },
     /// Enroll this terminal with the registry hub using a one-time code.
     Enroll {
         /// The hub's address, e.g. https://credit.example.gov.cn
@@ -61,8 +85,18 @@ enum Command {
     Sync {
         /// Keep syncing in the foreground (every 5 min down, every 60 s up,
         /// backing off while the hub is away) until interrupted.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_file")]
         watch: bool,
+        /// Apply a data bundle carried by hand (`xinyi-hub bundle`) instead
+        /// of the network; the same signatures and checks apply.
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+    },
+    /// Write the records not yet confirmed by the hub to a file for
+    /// `xinyi-hub ingest` (sites without a network).
+    ExportRecords {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Verify a scanned code for a measure.
     Verify {
@@ -122,9 +156,36 @@ enum SettingsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Add an operator, or replace the name, role and PIN of one. The PIN
+    /// is read from standard input unless --pin gives it.
+    Add {
+        /// The staff number, e.g. 1001.
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// clerk (verifies and confirms) or supervisor (also voids).
+        #[arg(long, default_value = "clerk")]
+        role: String,
+        /// 4–12 digits (avoid: it stays in the shell's history).
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// List the operators.
+    List,
+    /// Remove an operator.
+    Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum DemoCommand {
     /// Print the sample codes, one per line: id, expected verdict, text.
-    Codes,
+    Codes {
+        /// Also write each code as a QR picture, DIR/<id>.png, to show
+        /// from a phone or to a webcam.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Walk through every sample code at the demo bus top-up counter.
     Tour,
 }
@@ -139,19 +200,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn run(args: Args) -> Result<ExitCode> {
     let paths = Paths::resolve(args.data_dir.as_deref());
     match args.command {
-        None
-        | Some(Command::Demo {
+        None if !has_display() => {
+            // No screen to open the kiosk on (a server, CI): the text tour.
+            eprintln!(
+                "xinyi: no display found; showing the text demo tour (`xinyi kiosk` opens the window)"
+            );
+            tour()
+        }
+        None | Some(Command::Kiosk) => kiosk(&paths, args.kiosk),
+        Some(Command::Operator { what }) => operator(&paths, what),
+        Some(Command::Demo {
             what: DemoCommand::Tour,
         }) => tour(),
         Some(Command::Demo {
-            what: DemoCommand::Codes,
-        }) => {
-            let world = demo_world()?;
-            for c in world.sample_codes(now()) {
-                println!("{}\t{}\t{}", c.id, c.expect, c.text);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+            what: DemoCommand::Codes { out },
+        }) => demo_codes(out.as_deref()),
         Some(Command::Enroll {
             hub,
             code,
@@ -181,8 +244,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Some(Command::Sync { watch: true }) => watch(&paths),
-        Some(Command::Sync { watch: false }) => {
+        Some(Command::Sync {
+            from_file: Some(file),
+            ..
+        }) => {
+            let mut t = Terminal::open(&paths)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let d = t.import_bundle(&bytes, now())?;
+            report_sync(&Ok(d), &Ok(crate::sync::Uploaded::default()));
+            println!(
+                "records: {} not yet confirmed by the hub (`xinyi export-records --out FILE`)",
+                t.status(now())?.unsent
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::ExportRecords { out }) => {
+            let t = Terminal::open(&paths)?;
+            let (n, bytes) = t.export_records()?;
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "wrote {n} record(s) to {}; at the registry: `xinyi-hub ingest FILE`",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Sync { watch: true, .. }) => watch(&paths),
+        Some(Command::Sync { watch: false, .. }) => {
             let mut t = Terminal::open(&paths)?;
             let (down, up) = runtime()?.block_on(t.sync(now()))?;
             report_sync(&down, &up);
@@ -231,6 +320,109 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
+/// Whether a graphical session is there to open a window on.
+fn has_display() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+}
+
+/// Opens the kiosk window: the enrolled terminal, or the demo when this
+/// machine is not enrolled (or with --demo).
+fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
+    crate::ui::run(
+        paths,
+        crate::ui::KioskOptions {
+            fullscreen: args.kiosk,
+            image: args.image,
+            demo: args.demo,
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn operator(paths: &Paths, what: OperatorCommand) -> Result<ExitCode> {
+    let store = crate::store::Store::open(&paths.db)?;
+    match what {
+        OperatorCommand::Add {
+            id,
+            name,
+            role,
+            pin,
+        } => {
+            let role = crate::store::Role::parse(&role)
+                .with_context(|| format!("role must be clerk or supervisor, not {role:?}"))?;
+            let pin = match pin {
+                Some(p) => p,
+                None => {
+                    eprintln!("PIN for {id} (4–12 digits), then Enter:");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the PIN from standard input")?;
+                    line.trim().to_owned()
+                }
+            };
+            store.put_operator(
+                &crate::store::NewOperator {
+                    id: &id,
+                    name: &name,
+                    role,
+                    pin: &pin,
+                },
+                now(),
+            )?;
+            println!("operator {id} ({name}, {}) saved", role.as_str());
+        }
+        OperatorCommand::List => {
+            let ops = store.operators()?;
+            if ops.is_empty() {
+                println!("no operators yet: add one with `xinyi operator add ID --name NAME`");
+            }
+            for o in ops {
+                let locked = o
+                    .locked_until
+                    .filter(|u| *u > now())
+                    .map(|u| format!("  locked until {}", u.display_utc8()))
+                    .unwrap_or_default();
+                println!("{}\t{}\t{}{locked}", o.id, o.role.as_str(), o.name);
+            }
+        }
+        OperatorCommand::Remove { id } => {
+            if !store.remove_operator(&id)? {
+                bail!("no operator {id}");
+            }
+            println!("operator {id} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the demo's sample codes; with `out`, writes each as a PNG.
+fn demo_codes(out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let world = demo_world()?;
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for c in world.sample_codes(now()) {
+        println!("{}\t{}\t{}", c.id, c.expect, c.text);
+        if let Some(dir) = out {
+            let path = dir.join(format!("{}.png", c.id));
+            crate::ui::qr::write_png(&c.text, &path).map_err(anyhow::Error::msg)?;
+        }
+    }
+    if let Some(dir) = out {
+        eprintln!(
+            "wrote {}/*.png (app codes expire 2 minutes after they are made)",
+            dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the sync worker in the foreground until Ctrl-C.
 fn watch(paths: &Paths) -> Result<ExitCode> {
     let t = Terminal::open(paths)?;
@@ -244,7 +436,6 @@ fn watch(paths: &Paths) -> Result<ExitCode> {
         paths.downloads.clone(),
         hub.clone(),
         t.key().signing_key().clone(),
-        id.registry_verifying_key()?,
     );
     drop(t);
     println!("syncing with {hub}; Ctrl-C stops");
@@ -700,6 +891,7 @@ fn tour() -> Result<ExitCode> {
         skew_s: DEFAULT_SKEW_S,
         max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
         data_as_of: Some(at),
+        clock_floor: None,
     };
     let data = world.verifier_data();
     let mut history = MemoryHistory::new();

@@ -25,6 +25,12 @@ pub fn words(reason: Reason) -> Words {
         advice_en,
     };
     match reason {
+        Reason::ClockSuspect => w(
+            "本机时间异常，暂停核验",
+            "This terminal's clock is wrong: verification is paused",
+            "请工作人员将本机时间校正为北京时间后重试（时间被调慢会导致过期二维码被误认）。",
+            "Staff: set this terminal's clock to the correct Beijing time, then try again.",
+        ),
         Reason::StaleData => w(
             "本机名单数据过旧，暂停核验",
             "This terminal's list data is too old to verify",

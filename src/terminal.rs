@@ -121,6 +121,9 @@ pub struct Terminal {
     /// The site's verdict setting, parsed once per data version (the
     /// catalogue is not re-read on every scan).
     site: Option<(Option<u64>, SiteContext)>,
+    /// The hub's signed time at the last sync and the monotonic instant it
+    /// arrived: a wall clock set back while running shows against it.
+    anchor: Option<(UnixTime, std::time::Instant)>,
 }
 
 impl Terminal {
@@ -135,6 +138,7 @@ impl Terminal {
             key,
             identity,
             site: None,
+            anchor: None,
         })
     }
 
@@ -179,6 +183,7 @@ impl Terminal {
             key,
             identity,
             site: None,
+            anchor: None,
         })
     }
 
@@ -260,6 +265,17 @@ impl Terminal {
         }
     }
 
+    /// The latest time already trusted: the store's floor (the hub's signed
+    /// time, the last record) and, while this process runs, the hub's time
+    /// carried forward by the monotonic clock since the last sync.
+    pub fn clock_floor(&self) -> Result<Option<UnixTime>, TerminalError> {
+        let stored = self.store.clock_floor()?;
+        let carried = self
+            .anchor
+            .map(|(hub, since)| UnixTime(hub.0.saturating_add(since.elapsed().as_secs() as i64)));
+        Ok(stored.max(carried))
+    }
+
     /// Records the clerk's confirmation; committed before it returns.
     pub fn confirm(
         &mut self,
@@ -316,21 +332,34 @@ impl Terminal {
         at: UnixTime,
     ) -> Result<(Result<Downloaded, SyncError>, Result<Uploaded, SyncError>), TerminalError> {
         let client = self.client()?;
-        let registry_key = self.identity.registry_verifying_key()?;
-        let down = crate::sync::download(
-            &mut self.store,
-            &client,
-            &registry_key,
-            &self.paths.downloads,
-            at,
-        )
-        .await;
+        let down = crate::sync::download(&mut self.store, &client, &self.paths.downloads, at).await;
+        // A rotation may have re-pinned the registry key.
+        self.identity = self.store.require_identity()?;
         let up = crate::sync::upload(&mut self.store, &client, at).await;
         if up.is_ok() {
             let retention = self.setting_i64(SETTING_RETENTION, DEFAULT_RETENTION_S)?;
             self.store.purge(at, retention)?;
         }
         Ok((down, up))
+    }
+
+    /// Applies a data bundle carried by hand (sites without a network).
+    pub fn import_bundle(
+        &mut self,
+        bytes: &[u8],
+        at: UnixTime,
+    ) -> Result<Downloaded, TerminalError> {
+        let d = crate::sync::import_bundle(&mut self.store, bytes, at)?;
+        self.identity = self.store.require_identity()?;
+        if let Some(state) = self.store.data_state()? {
+            self.anchor = Some((state.hub_issued_at, std::time::Instant::now()));
+        }
+        Ok(d)
+    }
+
+    /// Every record not yet confirmed by the hub, as a records file.
+    pub fn export_records(&self) -> Result<(usize, Vec<u8>), TerminalError> {
+        Ok(crate::sync::export_records(&self.store)?)
     }
 
     /// Uploads the journal only (right after a redemption).

@@ -207,7 +207,7 @@ async fn enroll_sync_verify_confirm_records_void() {
 #[test]
 fn the_demo_tour_presents_every_case_and_a_replay() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = xinyi(tmp.path(), &[]);
+    let o = xinyi(tmp.path(), &["demo", "tour"]);
     assert!(o.status.success());
     let text = stdout(&o);
     for code in [

@@ -50,7 +50,6 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
         paths.downloads.clone(),
         server.url(),
         t.key().signing_key().clone(),
-        t.identity().registry_verifying_key().unwrap(),
     );
     // Long timers: everything below happens because it was asked for.
     cfg.download_every = Duration::from_secs(3600);

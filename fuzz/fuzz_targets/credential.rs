@@ -136,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
         skew_s: verdict::DEFAULT_SKEW_S,
         max_offline_age_s: verdict::DEFAULT_MAX_OFFLINE_AGE_S,
         data_as_of: Some(NOW),
+        clock_floor: None,
     };
     let _ = xinyi_core::decide(&ctx, &f.data, &f.history, text, MEASURE, NOW);
 });

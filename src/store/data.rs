@@ -84,6 +84,10 @@ pub struct SiteContext {
     /// stays fresh, one that is cut off goes stale after the site's max
     /// offline age.
     pub data_as_of: Option<UnixTime>,
+    /// The latest time this terminal already trusts: the hub's signed
+    /// time and its own last journal record. A wall clock set back below
+    /// it makes verdicts CLOCK_SUSPECT.
+    pub clock_floor: Option<UnixTime>,
     /// When the held version was published.
     pub published_at: Option<UnixTime>,
     pub version: Option<u64>,
@@ -97,6 +101,7 @@ impl SiteContext {
             skew_s,
             max_offline_age_s: self.max_offline_age_s,
             data_as_of: self.data_as_of,
+            clock_floor: self.clock_floor,
         }
     }
 }
@@ -833,6 +838,7 @@ impl Store {
                 data_as_of: None,
                 published_at: None,
                 version: None,
+                clock_floor: self.clock_floor()?,
             });
         };
         let site = self
@@ -860,7 +866,28 @@ impl Store {
             data_as_of: Some(state.hub_issued_at.max(state.published_at)),
             published_at: Some(state.published_at),
             version: Some(state.version),
+            clock_floor: self.clock_floor()?,
         })
+    }
+
+    /// How many listings are held (all states).
+    pub fn listings_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM listings", [], |r| r.get(0))?;
+        super::from_sql_int(n, "the listings count")
+    }
+
+    /// The latest time this terminal already trusts: the hub's signed time
+    /// of the data held, and the time of its own last journal record.
+    pub fn clock_floor(&self) -> Result<Option<UnixTime>, StoreError> {
+        let hub = self.data_state()?.map(|s| s.hub_issued_at);
+        let last: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT at FROM journal ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(hub.max(last.map(UnixTime)))
     }
 
     /// A site from the synced config.

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_shift_index",
         sql: include_str!("migrations/0002_shift_index.sql"),
     },
+    Migration {
+        name: "0003_operators",
+        sql: include_str!("migrations/0003_operators.sql"),
+    },
 ];
 
 /// How long a connection waits for another one's write lock. Long enough

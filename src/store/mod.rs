@@ -24,6 +24,7 @@ pub mod db;
 mod data;
 mod identity;
 mod journal;
+mod operators;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use identity::Identity;
 pub use journal::{
     CTI_KEEP_MARGIN_S, DEFAULT_RETENTION_S, JournalEntry, PurgeReport, ShiftTotals, USES_KEEP_S,
 };
+pub use operators::{MeasureTotals, NewOperator, Operator, Role, SignIn};
 
 /// Why the store could not do what was asked. Refused scans are not
 /// errors: they are verdicts, recorded in the journal.

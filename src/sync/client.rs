@@ -9,6 +9,7 @@ use std::time::Duration;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
+use xinyi_core::UnixTime;
 use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest, UploadReceipt};
 use xinyi_core::wire::journal::{SignedRecord, encode_batch};
 use xinyi_core::wire::metadata::ArtefactRef;
@@ -178,10 +179,16 @@ impl HubClient {
         &self.base
     }
 
-    fn signed(&self, method: reqwest::Method, path: &str, body: &[u8]) -> reqwest::RequestBuilder {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+    /// A request signed at `now` (the terminal's clock, passed in so that
+    /// a whole sync runs on one clock).
+    fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+        now: UnixTime,
+    ) -> reqwest::RequestBuilder {
+        let now = now.0;
         let mut nonce = [0u8; 16];
         // A nonce only has to be unlikely to repeat; a failed draw falls back
         // to the clock, which the hub's replay check still covers.
@@ -221,10 +228,13 @@ impl HubClient {
     }
 
     /// Fresh signed metadata for a terminal holding `have`.
-    pub async fn metadata(&self, have: u64) -> Result<Vec<u8>, ClientError> {
+    pub async fn metadata(&self, have: u64, now: UnixTime) -> Result<Vec<u8>, ClientError> {
         let path = format!("/v1/metadata?have={have}");
         let resp = self
-            .send("metadata", self.signed(reqwest::Method::GET, &path, b""))
+            .send(
+                "metadata",
+                self.signed(reqwest::Method::GET, &path, b"", now),
+            )
             .await?;
         read_limited("metadata", resp, MAX_METADATA, &self.base).await
     }
@@ -232,7 +242,12 @@ impl HubClient {
     /// Downloads an artefact pinned by the metadata into `dir`, resuming a
     /// partial download, refusing more bytes than pinned, and checking the
     /// hash before returning the bytes.
-    pub async fn artefact(&self, pin: ArtefactRef, dir: &Path) -> Result<Vec<u8>, ClientError> {
+    pub async fn artefact(
+        &self,
+        pin: ArtefactRef,
+        dir: &Path,
+        now: UnixTime,
+    ) -> Result<Vec<u8>, ClientError> {
         let file_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| ClientError::File { path, source }
@@ -251,7 +266,7 @@ impl HubClient {
         }
         if have < pin.length {
             let path = format!("/v1/artefacts/{hex}");
-            let mut rb = self.signed(reqwest::Method::GET, &path, b"");
+            let mut rb = self.signed(reqwest::Method::GET, &path, b"", now);
             if have > 0 {
                 rb = rb.header(reqwest::header::RANGE, format!("bytes={have}-"));
             }
@@ -308,10 +323,14 @@ impl HubClient {
     }
 
     /// Uploads a batch of signed records; the hub answers with what it holds.
-    pub async fn upload(&self, records: &[SignedRecord]) -> Result<UploadReceipt, ClientError> {
+    pub async fn upload(
+        &self,
+        records: &[SignedRecord],
+        now: UnixTime,
+    ) -> Result<UploadReceipt, ClientError> {
         let body = encode_batch(records);
         let rb = self
-            .signed(reqwest::Method::POST, "/v1/records", &body)
+            .signed(reqwest::Method::POST, "/v1/records", &body, now)
             .header(reqwest::header::CONTENT_TYPE, "application/cbor")
             .body(body);
         let resp = self.send("upload", rb).await?;

@@ -18,9 +18,10 @@ use std::path::Path;
 use ed25519_dalek::VerifyingKey;
 use flate2::read::ZlibDecoder;
 use xinyi_core::UnixTime;
-use xinyi_core::wire::WireError;
+use xinyi_core::wire::bundle::{Bundle, records_to_bytes};
 use xinyi_core::wire::config::Config;
-use xinyi_core::wire::metadata::{Metadata, MetadataError};
+use xinyi_core::wire::metadata::{ArtefactRef, Metadata, MetadataError};
+use xinyi_core::wire::{Digest32, WireError};
 
 use crate::store::{Store, StoreError};
 use client::{ClientError, HubClient};
@@ -95,54 +96,180 @@ pub fn inflate(bytes: &[u8], raw_length: u64) -> Result<Vec<u8>, WireError> {
     Ok(out)
 }
 
-/// Downloads and applies what the hub publishes, if it is newer.
-pub async fn download(
+/// Checks bytes against the hash and size the metadata pins.
+fn pinned(what: &'static str, bytes: &[u8], pin: ArtefactRef) -> Result<(), WireError> {
+    if bytes.len() as u64 != pin.length {
+        return Err(WireError::TooLarge {
+            what,
+            limit: pin.length,
+            found: bytes.len() as u64,
+        });
+    }
+    let found = Digest32::of(bytes);
+    if found != pin.sha256 {
+        return Err(WireError::HashMismatch {
+            what,
+            expected: pin.sha256.to_hex(),
+            found: found.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens metadata with the pinned registry key (or a key it signed over)
+/// and checks it against what is held: the first step of every sync,
+/// over HTTP or from a file.
+fn open_metadata(
     store: &mut Store,
-    client: &HubClient,
-    registry_key: &VerifyingKey,
-    downloads: &Path,
+    bytes: &[u8],
     now: UnixTime,
-) -> Result<Downloaded, SyncError> {
+) -> Result<(Metadata, u64, Option<VerifyingKey>), SyncError> {
+    let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+    let pinned = identity.registry_verifying_key()?;
+    let (meta, rotated) = Metadata::open_following(bytes, &pinned)?;
     let held = store.data_state()?.map_or(0, |s| s.version);
-    let meta_bytes = client.metadata(held).await?;
-    let meta = Metadata::open(&meta_bytes, registry_key)?;
     meta.check(held, now)?;
     if meta.terminal.as_ref().is_some_and(|t| t.revoked) {
         store.wipe_eligibility()?;
         return Err(SyncError::Revoked);
     }
+    Ok((meta, held, rotated))
+}
+
+/// After the metadata was used: pin a rotated registry key, and take the
+/// hub's word for the records it holds.
+fn settle(
+    store: &mut Store,
+    meta: &Metadata,
+    rotated: Option<VerifyingKey>,
+    now: UnixTime,
+) -> Result<(), SyncError> {
+    if let Some(new) = rotated {
+        let mut identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+        tracing::info!(new_key = %xinyi_core::wire::key_id(new.as_bytes()), "following the registry's key rotation");
+        identity.registry_key = new.to_bytes();
+        store.set_identity(&identity)?;
+    }
+    if let Some(through) = meta.terminal.as_ref().and_then(|t| t.held_through) {
+        store.mark_uploaded(through, now)?;
+    }
+    Ok(())
+}
+
+/// Checks, decompresses and applies one version's artefacts.
+fn accept(
+    store: &mut Store,
+    meta: &Metadata,
+    config: Option<Vec<u8>>,
+    eligibility: &[u8],
+    now: UnixTime,
+) -> Result<(), SyncError> {
+    let Some(elig) = meta.eligibility else {
+        return Err(SyncError::Wire(WireError::malformed(
+            "metadata",
+            "names no eligibility artefact",
+        )));
+    };
+    pinned("eligibility artefact", eligibility, elig.artefact)?;
+    let config = match config {
+        Some(bytes) => {
+            pinned("config artefact", &bytes, meta.config)?;
+            let parsed = Config::parse(&bytes)?;
+            Some((bytes, parsed))
+        }
+        None => None,
+    };
+    let raw = inflate(eligibility, elig.raw_length)?;
+    store.apply(
+        meta,
+        config.as_ref().map(|(b, c)| (b.as_slice(), c)),
+        Some(&raw),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Downloads and applies what the hub publishes, if it is newer.
+pub async fn download(
+    store: &mut Store,
+    client: &HubClient,
+    downloads: &Path,
+    now: UnixTime,
+) -> Result<Downloaded, SyncError> {
+    let held_before = store.data_state()?.map_or(0, |s| s.version);
+    let meta_bytes = client.metadata(held_before, now).await?;
+    let (meta, held, rotated) = open_metadata(store, &meta_bytes, now)?;
     let Some(elig) = meta.eligibility else {
         store.record_hub_contact(&meta, now)?;
+        settle(store, &meta, rotated, now)?;
         return Ok(Downloaded::UpToDate {
             version: meta.version,
         });
     };
-    let config_bytes = if store
+    let config = if store
         .data_state()?
         .is_some_and(|s| s.config_sha256 == meta.config.sha256)
     {
         None
     } else {
-        Some(client.artefact(meta.config, downloads).await?)
+        Some(client.artefact(meta.config, downloads, now).await?)
     };
-    let config = match &config_bytes {
-        Some(b) => Some((b.as_slice(), Config::parse(b)?)),
-        None => None,
-    };
-    let packed = client.artefact(elig.artefact, downloads).await?;
-    let raw = inflate(&packed, elig.raw_length)?;
-    store.apply(
-        &meta,
-        config.as_ref().map(|(b, c)| (*b, c)),
-        Some(&raw),
-        now,
-    )?;
+    let packed = client.artefact(elig.artefact, downloads, now).await?;
+    accept(store, &meta, config, &packed, now)?;
+    settle(store, &meta, rotated, now)?;
     Ok(Downloaded::Applied {
         from: held,
         to: meta.version,
         delta: elig.from != 0,
         listings: meta.listings,
     })
+}
+
+/// Applies a data bundle carried by hand (`xinyi-hub bundle`): the same
+/// checks as over HTTP — pinned key, version, expiry, pinned hashes and
+/// sizes, set hash.
+pub fn import_bundle(
+    store: &mut Store,
+    bytes: &[u8],
+    now: UnixTime,
+) -> Result<Downloaded, SyncError> {
+    let bundle = Bundle::parse(bytes)?;
+    let (meta, held, rotated) = open_metadata(store, &bundle.metadata, now)?;
+    if meta.version == held {
+        store.record_hub_contact(&meta, now)?;
+        settle(store, &meta, rotated, now)?;
+        return Ok(Downloaded::UpToDate {
+            version: meta.version,
+        });
+    }
+    let config = if store
+        .data_state()?
+        .is_some_and(|s| s.config_sha256 == meta.config.sha256)
+    {
+        None
+    } else {
+        Some(bundle.config)
+    };
+    accept(store, &meta, config, &bundle.eligibility, now)?;
+    settle(store, &meta, rotated, now)?;
+    Ok(Downloaded::Applied {
+        from: held,
+        to: meta.version,
+        delta: false,
+        listings: meta.listings,
+    })
+}
+
+/// Every record not yet confirmed by the hub, as a records file for
+/// `xinyi-hub ingest`. They stay unconfirmed until the hub's answer comes
+/// back (over HTTP or in a bundle made for this terminal).
+pub fn export_records(store: &Store) -> Result<(usize, Vec<u8>), SyncError> {
+    let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+    let records = store.unsent(usize::MAX)?;
+    Ok((
+        records.len(),
+        records_to_bytes(&identity.terminal_id, &records),
+    ))
 }
 
 /// Uploads every record not yet confirmed by the hub, in batches.
@@ -157,7 +284,7 @@ pub async fn upload(
         if batch.is_empty() {
             return Ok(total);
         }
-        let receipt = client.upload(&batch).await?;
+        let receipt = client.upload(&batch, now).await?;
         total.sent += batch.len();
         total.stored += receipt.stored;
         total.duplicates += receipt.duplicates;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use tokio::sync::mpsc;
 use xinyi_core::UnixTime;
 
@@ -23,7 +23,6 @@ pub struct WorkerConfig {
     pub downloads: PathBuf,
     pub hub_url: String,
     pub key: SigningKey,
-    pub registry_key: VerifyingKey,
     pub download_every: Duration,
     pub upload_every: Duration,
     /// The longest wait between attempts while the hub is unreachable.
@@ -36,14 +35,12 @@ impl WorkerConfig {
         downloads: PathBuf,
         hub_url: String,
         key: SigningKey,
-        registry_key: VerifyingKey,
     ) -> WorkerConfig {
         WorkerConfig {
             db_path,
             downloads,
             hub_url,
             key,
-            registry_key,
             download_every: Duration::from_secs(300),
             upload_every: Duration::from_secs(60),
             max_backoff: Duration::from_secs(300),
@@ -209,15 +206,7 @@ async fn run(
         };
         let mut result: Result<(), SyncError> = Ok(());
         if t >= next_down {
-            match download(
-                &mut store,
-                &client,
-                &cfg.registry_key,
-                &cfg.downloads,
-                now(),
-            )
-            .await
-            {
+            match download(&mut store, &client, &cfg.downloads, now()).await {
                 Ok(d) => {
                     tracing::info!("sync: {d:?}");
                     if let Ok(mut s) = status.lock() {

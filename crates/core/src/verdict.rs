@@ -22,9 +22,17 @@ pub const DEFAULT_SKEW_S: i64 = 60;
 /// Default max offline age of a site's data: 72 hours.
 pub const DEFAULT_MAX_OFFLINE_AGE_S: i64 = 72 * 3600;
 
-/// The spec's refusal reasons, in the order they are checked.
+/// Allowed step back of the wall clock below the latest trusted time
+/// (an NTP correction), before the clock is suspect.
+pub const CLOCK_TOLERANCE_S: i64 = 120;
+
+/// The refusal reasons, in the order they are checked: the spec's fourteen,
+/// preceded by the terminal's own CLOCK_SUSPECT (a wall clock set back
+/// below a time the terminal already trusted makes every other check
+/// meaningless: expired codes and stale data would look current).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
+    ClockSuspect,
     StaleData,
     Malformed,
     UnknownKey,
@@ -43,7 +51,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in check order.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
+        Reason::ClockSuspect,
         Reason::StaleData,
         Reason::Malformed,
         Reason::UnknownKey,
@@ -63,6 +72,7 @@ impl Reason {
     /// The spec's code, e.g. `NOT_LISTED`.
     pub fn code(self) -> &'static str {
         match self {
+            Reason::ClockSuspect => "CLOCK_SUSPECT",
             Reason::StaleData => "STALE_DATA",
             Reason::Malformed => "MALFORMED",
             Reason::UnknownKey => "UNKNOWN_KEY",
@@ -199,8 +209,12 @@ pub struct Context<'a> {
     pub measures: &'a [Measure],
     pub skew_s: i64,
     pub max_offline_age_s: i64,
-    /// When the data in use was published (`None`: never synced).
+    /// When the data in use was last known current (`None`: never synced).
     pub data_as_of: Option<UnixTime>,
+    /// The latest time the terminal already trusts: the hub's signed time
+    /// and its own last record. A `now` more than [`CLOCK_TOLERANCE_S`]
+    /// before it means the wall clock was set back.
+    pub clock_floor: Option<UnixTime>,
 }
 
 /// Decides on one scan. See the module doc.
@@ -221,6 +235,22 @@ pub fn decide(
         }))
     };
     let hours = |s: i64| format!("{} h {:02} min", s / 3600, s % 3600 / 60);
+
+    // 0. CLOCK_SUSPECT (the terminal's own check, before the spec's list)
+    if let Some(floor) = ctx.clock_floor
+        && now.0 < floor.0.saturating_sub(CLOCK_TOLERANCE_S)
+    {
+        return refuse(
+            Reason::ClockSuspect,
+            format!(
+                "this terminal's clock says {}, but it already trusted {} ({} earlier)",
+                now.display_utc8(),
+                floor.display_utc8(),
+                hours(floor.0 - now.0)
+            ),
+            None,
+        );
+    }
 
     // 1. STALE_DATA
     match ctx.data_as_of {

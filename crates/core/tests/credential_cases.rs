@@ -361,6 +361,7 @@ fn verdict_code(data: &MemoryData, text: &str) -> &'static str {
         skew_s: 60,
         max_offline_age_s: 3600,
         data_as_of: Some(UnixTime(NOW)),
+        clock_floor: None,
     };
     decide(&ctx, data, &MemoryHistory::new(), text, "X", UnixTime(NOW))
         .unwrap()

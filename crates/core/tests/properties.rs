@@ -173,7 +173,7 @@ proptest! {
         let key = IssuerKey::from_seed(Iss::Yss, [3; 32]);
         let trusted = TrustedKey::new(Iss::Yss, key.public_key(), UnixTime(0), UnixTime(1 << 40), false, None).unwrap();
         let data = MemoryData::new(vec![trusted], vec![], Default::default());
-        let ctx = Context { measures: &[], skew_s: 60, max_offline_age_s: 60, data_as_of: Some(UnixTime(0)) };
+        let ctx = Context { measures: &[], skew_s: 60, max_offline_age_s: 60, data_as_of: Some(UnixTime(0)), clock_floor: None };
         let v = decide(&ctx, &data, &MemoryHistory::new(), &s, "M", UnixTime(30)).unwrap();
         prop_assert!(!v.code().is_empty());
     }
@@ -199,6 +199,56 @@ proptest! {
             prop_assert!(!report.errors.is_empty());
             prop_assert!(report.errors.windows(2).all(|w| w[0].line <= w[1].line));
         }
+    }
+
+    /// Every parser of the sync channel faces bytes from the network or a
+    /// USB stick: none may panic, whatever arrives.
+    #[test]
+    fn channel_parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+        use xinyi_core::wire::{bundle, config, enroll, envelope, eligibility, journal, metadata};
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+        let _ = metadata::Metadata::open(&bytes, &key);
+        let _ = metadata::Metadata::open_following(&bytes, &key);
+        let _ = envelope::open(&bytes, envelope::Purpose::Bundle, &key);
+        let _ = envelope::peek(&bytes);
+        let _ = bundle::Bundle::parse(&bytes);
+        let _ = bundle::parse_records(&bytes);
+        let _ = journal::decode_batch(&bytes);
+        let _ = journal::Record::decode(&bytes);
+        let _ = config::Config::parse(&bytes);
+        let _ = enroll::EnrollGrant::open(&bytes, None);
+        if let Ok(r) = eligibility::Reader::new(&bytes) {
+            for item in r {
+                if item.is_err() { break; }
+            }
+        }
+    }
+
+    /// The same parsers on inputs that start right: a valid header or
+    /// envelope followed by arbitrary bytes gets past the first checks.
+    #[test]
+    fn channel_parsers_never_panic_past_their_headers(tail in proptest::collection::vec(any::<u8>(), 0..2000), n in 0u64..50) {
+        use xinyi_core::wire::{bundle, eligibility, journal};
+        let mut e = Vec::new();
+        eligibility::write_header(&mut e, eligibility::Header { kind: eligibility::ArtefactKind::Delta, from: 1, to: 2, items: n });
+        e.extend_from_slice(&tail);
+        if let Ok(r) = eligibility::Reader::new(&e) {
+            for item in r {
+                if item.is_err() { break; }
+            }
+        }
+        let mut b = b"XYB1".to_vec();
+        b.extend_from_slice(&tail);
+        let _ = bundle::Bundle::parse(&b);
+        let mut rec = b"XYR1".to_vec();
+        rec.extend_from_slice(&tail);
+        let _ = bundle::parse_records(&rec);
+        let mut batch = vec![0x81, 0x82, 0x58, 0x20];
+        batch.extend_from_slice(&tail);
+        let _ = journal::decode_batch(&batch);
+        let mut record = vec![0x89, 0x01, 0x50];
+        record.extend_from_slice(&tail);
+        let _ = journal::Record::decode(&record);
     }
 
     #[test]

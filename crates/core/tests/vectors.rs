@@ -104,6 +104,7 @@ fn every_scenario_step() {
                 max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
                 // Data is never stale in these scenarios.
                 data_as_of: Some(at),
+                clock_floor: None,
             };
             let qr = step["qr"].as_str().unwrap();
             let measure = step["measure"].as_str().unwrap();

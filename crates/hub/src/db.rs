@@ -15,8 +15,13 @@ use crate::error::HubError;
 pub const DB_FILE: &str = "hub.db";
 
 /// The migrations, in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init.sql", include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init.sql", include_str!("../migrations/0001_init.sql")),
+    (
+        "0002_rotations.sql",
+        include_str!("../migrations/0002_rotations.sql"),
+    ),
+];
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,7 +59,9 @@ pub fn connect(path: &Path) -> Result<Connection, HubError> {
             path.display()
         )));
     }
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL: a receipt the hub has given must survive a power cut, or the
+    // terminal (which trusts it) would leave a gap in its chain.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }

@@ -35,7 +35,9 @@ impl fmt::Debug for InitOptions {
 pub struct Hub {
     dir: PathBuf,
     config: HubConfig,
-    registry_key: SigningKey,
+    /// The current registry key and how many rotations led to it; reloaded
+    /// when another process (the admin command line) rotates the key.
+    registry_key: std::sync::RwLock<(usize, SigningKey)>,
     k_pseudo: PseudonymKey,
     db: Db,
     clock: Arc<dyn Clock>,
@@ -97,13 +99,14 @@ impl Hub {
                 dir: dir.to_owned(),
             });
         }
-        let registry_key = keys::registry_key(dir)?;
         let k_pseudo = keys::pseudonym_key(dir)?;
         let db = Db::open(&dir.join(DB_FILE))?;
+        let rotations = crate::rotation::finish_pending(dir, &db)?;
+        let registry_key = keys::registry_key(dir)?;
         Ok(Hub {
             dir: dir.to_owned(),
             config,
-            registry_key,
+            registry_key: std::sync::RwLock::new((rotations, registry_key)),
             k_pseudo,
             db,
             clock: Arc::new(SystemClock),
@@ -136,16 +139,36 @@ impl Hub {
 
     /// The registry's public key, which terminals pin at enrollment.
     pub fn registry_public_key(&self) -> VerifyingKey {
-        self.registry_key.verifying_key()
+        self.registry_key().verifying_key()
     }
 
     /// The registry key's id (its fingerprint for `xinyi enroll`).
     pub fn registry_key_id(&self) -> String {
-        xinyi_core::wire::key_id(self.registry_key.verifying_key().as_bytes())
+        xinyi_core::wire::key_id(self.registry_key().verifying_key().as_bytes())
     }
 
-    pub(crate) fn registry_key(&self) -> &SigningKey {
-        &self.registry_key
+    /// The current registry signing key. If the key was rotated since it
+    /// was loaded (by this or another process), the new one is loaded.
+    pub(crate) fn registry_key(&self) -> SigningKey {
+        let (loaded, key) = match self.registry_key.read() {
+            Ok(g) => (g.0, g.1.clone()),
+            Err(p) => (p.get_ref().0, p.get_ref().1.clone()),
+        };
+        match crate::rotation::count(&self.db) {
+            Ok(n) if n != loaded => match keys::registry_key(&self.dir) {
+                Ok(new) => {
+                    if let Ok(mut g) = self.registry_key.write() {
+                        *g = (n, new.clone());
+                    }
+                    new
+                }
+                Err(e) => {
+                    tracing::error!("the registry key was rotated but cannot be read: {e}");
+                    key
+                }
+            },
+            _ => key,
+        }
     }
 
     pub(crate) fn k_pseudo(&self) -> &PseudonymKey {

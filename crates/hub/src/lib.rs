@@ -17,7 +17,9 @@
 //! | [`publish`] | versions, config artefact, eligibility snapshots and deltas |
 //! | [`sync`] | enrollment, request authentication, signed metadata |
 //! | [`records`] | journal uploads |
+//! | [`bundle`] | data bundles and records files for sites without a network |
 //! | [`reports`] | usage, over-use and integrity reports |
+//! | [`rotation`] | registry key rotation |
 //! | [`http`] | the axum API and the server |
 //! | [`clock`] | system and manual clocks |
 //! | [`demo`] | the demo world (issuer keys, lists, catalogue, sample codes) |
@@ -46,6 +48,7 @@
 //! ```
 
 pub mod admin;
+pub mod bundle;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -58,6 +61,7 @@ pub mod keys;
 pub mod publish;
 pub mod records;
 pub mod reports;
+pub mod rotation;
 pub mod seed;
 pub mod sync;
 

@@ -99,6 +99,19 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Rotate the registry key (terminals follow: the current key signs the new one).
+    RotateKey,
+    /// Write a data bundle for a site with no network (`xinyi sync --from-file`).
+    Bundle {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// For one terminal: also confirms the records the hub holds from it.
+        #[arg(long)]
+        terminal: Option<String>,
+    },
+    /// Ingest a terminal's records file (`xinyi export-records`).
+    Ingest { file: PathBuf },
     /// Reports as CSV.
     Report {
         #[command(subcommand)]
@@ -520,6 +533,34 @@ fn run(args: Args) -> Result<ExitCode> {
                     }
                 }
             }
+        }
+        Command::RotateKey => {
+            let hub = open(&args)?;
+            let id = hub.rotate_registry_key()?;
+            println!(
+                "the registry key is now {id}; terminals follow at their next sync (a running `xinyi-hub serve` picks it up by itself)"
+            );
+        }
+        Command::Bundle { out, terminal } => {
+            let hub = open(&args)?;
+            let bytes = hub.export_bundle(terminal.as_deref())?;
+            std::fs::write(out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "wrote {} ({} bytes); on the terminal: `xinyi sync --from-file FILE`",
+                out.display(),
+                bytes.len()
+            );
+        }
+        Command::Ingest { file } => {
+            let hub = open(&args)?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (id, r) = hub.ingest_records(&bytes)?;
+            println!(
+                "terminal {id}: {} new record(s), {} already held; the hub holds its records through seq {}",
+                r.stored, r.duplicates, r.held_through
+            );
         }
         Command::Publish { force } => {
             let hub = open(&args)?;

@@ -95,7 +95,7 @@ impl Hub {
             registry_key: xinyi_core::hex::encode(self.registry_public_key().as_bytes()),
             issued_at: now.0,
         };
-        Ok(grant.seal(self.registry_key()))
+        Ok(grant.seal(&self.registry_key()))
     }
 
     /// Authenticates a signed request (`path` with its query string) and
@@ -154,6 +154,17 @@ impl Hub {
     /// latest version, its config, and the eligibility artefact to reach
     /// it (None when `have` is the latest).
     pub fn metadata(&self, terminal: &TerminalInfo, have: u64) -> Result<Metadata, HubError> {
+        self.metadata_with(Some(terminal), have, self.config().metadata_lifetime_s)
+    }
+
+    /// Metadata for a terminal (or for any terminal of the registry, as in
+    /// a site's data bundle) with the given lifetime.
+    pub(crate) fn metadata_with(
+        &self,
+        terminal: Option<&TerminalInfo>,
+        have: u64,
+        lifetime_s: i64,
+    ) -> Result<Metadata, HubError> {
         let (info, plan) = self.db().read(|tx| {
             let ready: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM catalogue WHERE id = 1)",
@@ -175,24 +186,28 @@ impl Hub {
             version: info.version,
             published_at: info.published_at.0.min(now.0),
             issued_at: now.0,
-            expires_at: now.0.saturating_add(self.config().metadata_lifetime_s),
+            expires_at: now.0.saturating_add(lifetime_s),
             set_hash: info.set_hash,
             listings: info.listings,
             exclusions: info.exclusions,
             config: info.config,
             eligibility,
-            terminal: Some(TerminalStanding {
-                id: terminal.id.clone(),
-                site: terminal.site.clone(),
-                revoked: terminal.revoked(),
-            }),
-            rotation: None,
+            terminal: match terminal {
+                Some(t) => Some(TerminalStanding {
+                    id: t.id.clone(),
+                    site: t.site.clone(),
+                    revoked: t.revoked(),
+                    held_through: Some(self.upload_status(&t.id)?.held_through),
+                }),
+                None => None,
+            },
+            rotation: crate::rotation::chain(self.db())?,
         })
     }
 
     /// [`Hub::metadata`], signed with the registry key: the bytes a
     /// terminal receives.
     pub fn signed_metadata(&self, terminal: &TerminalInfo, have: u64) -> Result<Vec<u8>, HubError> {
-        Ok(self.metadata(terminal, have)?.seal(self.registry_key()))
+        Ok(self.metadata(terminal, have)?.seal(&self.registry_key()))
     }
 }

@@ -83,6 +83,15 @@ pub fn open(bytes: &[u8], purpose: Purpose, pinned: &VerifyingKey) -> Result<Vec
     Ok(payload)
 }
 
+/// The payload of an envelope without checking its signature: only to
+/// find which keys to check it with (a rotation chain), never to use.
+pub fn peek(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
+    let raw: Raw = serde_json::from_slice(bytes)
+        .map_err(|e| WireError::malformed("signed envelope", e.to_string()))?;
+    crate::hex::decode(&raw.payload)
+        .map_err(|e| WireError::malformed("signed envelope", format!("payload: {e}")))
+}
+
 /// The key id an envelope claims, without checking anything (to tell a
 /// rotated key from a forgery in error messages).
 pub fn claimed_key(bytes: &[u8]) -> Option<String> {

@@ -37,14 +37,19 @@ pub struct TerminalStanding {
     pub id: String,
     pub site: String,
     pub revoked: bool,
+    /// The highest record seq the hub holds from this terminal with no gap
+    /// before it (so a data bundle carried by hand also confirms records).
+    #[serde(default)]
+    pub held_through: Option<u64>,
 }
 
-/// A registry key rotation: the new key, signed over by the old one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The registry's key rotations, oldest first: each envelope (purpose key
+/// rotation) is signed by one key and carries the next key's 32 bytes, so
+/// a terminal pinned to any earlier key can walk to the current one, and
+/// follows a new key only when the key it trusts signed it over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Rotation {
-    /// An envelope (purpose key rotation) by the old key, whose payload is
-    /// the new key's 32 bytes.
-    pub envelope: String,
+    pub chain: Vec<String>,
 }
 
 /// The metadata of one version, for one terminal.
@@ -103,6 +108,53 @@ impl Metadata {
         let payload = envelope::open(bytes, Purpose::Metadata, pinned)?;
         serde_json::from_slice(&payload)
             .map_err(|e| WireError::malformed("metadata", e.to_string()))
+    }
+
+    /// Opens metadata signed by the pinned key or by a key the pinned key
+    /// signed over (through the rotation chain the metadata carries).
+    /// Returns the metadata and, when the registry has rotated, the new key
+    /// to pin once the metadata has been checked and used.
+    pub fn open_following(
+        bytes: &[u8],
+        pinned: &VerifyingKey,
+    ) -> Result<(Metadata, Option<VerifyingKey>), WireError> {
+        let refused = match Metadata::open(bytes, pinned) {
+            Ok(m) => return Ok((m, None)),
+            Err(e @ WireError::WrongKey { .. }) => e,
+            Err(e) => return Err(e),
+        };
+        let Some(signer) = envelope::claimed_key(bytes) else {
+            return Err(refused);
+        };
+        // Read the chain without trusting it: each link is verified below.
+        let Ok(unverified) = envelope::peek(bytes) else {
+            return Err(refused);
+        };
+        let Ok(claimed) = serde_json::from_slice::<Metadata>(&unverified) else {
+            return Err(refused);
+        };
+        let chain = claimed.rotation.map(|r| r.chain).unwrap_or_default();
+        let mut current = *pinned;
+        for _ in 0..chain.len() {
+            let id = super::key_id(current.as_bytes());
+            let Some(link) = chain
+                .iter()
+                .find(|l| envelope::claimed_key(l.as_bytes()).as_deref() == Some(id.as_str()))
+            else {
+                break;
+            };
+            let next = envelope::open(link.as_bytes(), Purpose::KeyRotation, &current)?;
+            let next: [u8; 32] = next
+                .try_into()
+                .map_err(|_| WireError::malformed("key rotation", "the new key is not 32 bytes"))?;
+            current = VerifyingKey::from_bytes(&next).map_err(|_| {
+                WireError::malformed("key rotation", "the new key is not an Ed25519 key")
+            })?;
+            if super::key_id(current.as_bytes()) == signer {
+                return Ok((Metadata::open(bytes, &current)?, Some(current)));
+            }
+        }
+        Err(refused)
     }
 
     /// Checks metadata against what the terminal holds and its clock.
@@ -175,6 +227,68 @@ mod tests {
             terminal: None,
             rotation: None,
         }
+    }
+
+    #[test]
+    fn follows_a_rotation_signed_by_the_pinned_key_only() {
+        let k1 = SigningKey::from_bytes(&[1; 32]);
+        let k2 = SigningKey::from_bytes(&[2; 32]);
+        let k3 = SigningKey::from_bytes(&[3; 32]);
+        let link = |from: &SigningKey, to: &SigningKey| {
+            String::from_utf8(envelope::seal(
+                from,
+                Purpose::KeyRotation,
+                to.verifying_key().as_bytes(),
+            ))
+            .unwrap()
+        };
+        let chain = Rotation {
+            chain: vec![link(&k1, &k2), link(&k2, &k3)],
+        };
+        let m = Metadata {
+            rotation: Some(chain),
+            ..meta()
+        };
+        let sealed = m.seal(&k3);
+        // Pinned to k1: walks k1 → k2 → k3.
+        let (opened, new) = Metadata::open_following(&sealed, &k1.verifying_key()).unwrap();
+        assert_eq!(opened, m);
+        assert_eq!(new, Some(k3.verifying_key()));
+        // Pinned to k3 already: no rotation.
+        assert_eq!(
+            Metadata::open_following(&sealed, &k3.verifying_key())
+                .unwrap()
+                .1,
+            None
+        );
+        // A chain not signed by the pinned key is refused.
+        let rogue = SigningKey::from_bytes(&[9; 32]);
+        let forged = Metadata {
+            rotation: Some(Rotation {
+                chain: vec![link(&rogue, &k3)],
+            }),
+            ..meta()
+        }
+        .seal(&k3);
+        assert!(matches!(
+            Metadata::open_following(&forged, &k1.verifying_key()),
+            Err(WireError::WrongKey { .. })
+        ));
+        // A link that claims the pinned key but is signed by another: bad signature.
+        let mut bad = link(&rogue, &k3);
+        bad = bad.replace(
+            &super::super::key_id(rogue.verifying_key().as_bytes()),
+            &super::super::key_id(k1.verifying_key().as_bytes()),
+        );
+        let forged = Metadata {
+            rotation: Some(Rotation { chain: vec![bad] }),
+            ..meta()
+        }
+        .seal(&k3);
+        assert!(matches!(
+            Metadata::open_following(&forged, &k1.verifying_key()),
+            Err(WireError::BadSignature { .. })
+        ));
     }
 
     #[test]

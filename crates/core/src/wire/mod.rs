@@ -14,6 +14,7 @@
 //! Every parser here faces untrusted bytes: it returns a [`WireError`]
 //! naming what is wrong and never panics.
 
+pub mod bundle;
 pub mod config;
 pub mod eligibility;
 pub mod enroll;

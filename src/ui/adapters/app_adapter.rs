@@ -1,0 +1,78 @@
+//! `AppAdapter`: the page switch, header, status bar, language and the
+//! scanner's raw keys.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use slint::ComponentHandle as _;
+
+use super::{Post, s};
+use crate::scanner::{Fed, WedgeParser};
+use crate::ui::kiosk::{Msg, Source};
+use crate::ui::view::AppView;
+use crate::ui::words::Lang;
+use crate::ui::{AppAdapter, AppWindow};
+
+pub fn wire(ui: &AppWindow, post: &Post, clock_ms: Rc<dyn Fn() -> u64>) {
+    let g = ui.global::<AppAdapter>();
+    let p = post.clone();
+    g.on_toggle_language(move || p(Msg::ToggleLanguage));
+    let p = post.clone();
+    g.on_open_staff(move || p(Msg::OpenStaff));
+    let p = post.clone();
+    g.on_toggle_drawer(move || p(Msg::ToggleDrawer));
+    // The parser runs here, on the UI thread, on every raw key: it is
+    // cheap, and a scan is recognised whatever element has focus.
+    let parser = RefCell::new(WedgeParser::new());
+    let p = post.clone();
+    g.on_key(move |text| {
+        let now = clock_ms();
+        let mut parser = parser.borrow_mut();
+        let fed = parser.feed_text(&text, now);
+        let mut took = false;
+        for f in fed {
+            if let Fed::Scan(t) = f {
+                took = true;
+                p(Msg::Scanned {
+                    text: t,
+                    source: Source::Scanner,
+                });
+            }
+        }
+        // Keys of a burst are swallowed so they do not land in a
+        // focused text field; the first one or two may.
+        took || parser.in_burst()
+    });
+}
+
+pub fn apply(ui: &AppWindow, v: &AppView) {
+    let g = ui.global::<AppAdapter>();
+    if g.get_language().as_str() != v.lang.code() {
+        // Chinese is the source language; English is bundled.
+        let _ = slint::select_bundled_translation(match v.lang {
+            Lang::Zh => "",
+            Lang::En => "en",
+        });
+        g.set_language(s(v.lang.code()));
+    }
+    g.set_screen(v.screen.index());
+    g.set_demo(v.demo);
+    g.set_drawer_open(v.drawer_open);
+    g.set_site(s(&v.site));
+    g.set_unit(s(&v.unit));
+    g.set_clock(s(&v.clock));
+    g.set_net(v.net);
+    g.set_net_text(s(&v.net_text));
+    g.set_data_text(s(&v.data_text));
+    g.set_fresh_text(s(&v.fresh_text));
+    g.set_fresh_level(v.fresh_level);
+    g.set_unsent_text(s(&v.unsent_text));
+    g.set_operator(s(&v.operator));
+    g.set_notice(s(&v.notice));
+}
+
+/// The window's title follows the language through `@tr`; the kiosk flag
+/// makes it full screen.
+pub fn set_fullscreen(ui: &AppWindow, on: bool) {
+    ui.window().set_fullscreen(on);
+}

@@ -1,0 +1,43 @@
+//! `OkAdapter`: the OK verdict, the amount pad and the confirmation.
+
+use super::{Post, s};
+use crate::ui::kiosk::Msg;
+use crate::ui::view::OkView;
+use crate::ui::{AppWindow, OkAdapter};
+use slint::ComponentHandle as _;
+
+pub fn wire(ui: &AppWindow, post: &Post) {
+    let g = ui.global::<OkAdapter>();
+    let p = post.clone();
+    g.on_pad_key(move |k| p(Msg::PadKey(k.to_string())));
+    let p = post.clone();
+    g.on_quick_amount(move |y| p(Msg::QuickAmount(y.to_string())));
+    let p = post.clone();
+    g.on_companions_step(move |d| p(Msg::Companions(d)));
+    let p = post.clone();
+    g.on_confirm(move || p(Msg::Confirm));
+    let p = post.clone();
+    g.on_cancel(move || p(Msg::Cancel));
+    let p = post.clone();
+    g.on_next(move || p(Msg::Next));
+}
+
+pub fn apply(ui: &AppWindow, v: &OkView) {
+    let g = ui.global::<OkAdapter>();
+    g.set_name(s(&v.name));
+    g.set_kind(s(&v.kind));
+    g.set_measure(s(&v.measure));
+    g.set_benefit(s(&v.benefit));
+    g.set_uses(s(&v.uses));
+    g.set_takes_amount(v.takes_amount);
+    g.set_amount_caption(s(&v.amount_caption));
+    g.set_amount(s(&v.amount));
+    g.set_companions_allowed(v.companions_allowed);
+    g.set_companions(v.companions);
+    g.set_original(s(&v.original));
+    g.set_discount(s(&v.discount));
+    g.set_payable(s(&v.payable));
+    g.set_error(s(&v.error));
+    g.set_confirmed(v.confirmed);
+    g.set_receipt(s(&v.receipt));
+}

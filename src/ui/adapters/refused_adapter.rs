@@ -1,0 +1,41 @@
+//! `RefusedAdapter`: the reason in plain words and the QR channels.
+
+use image::GrayImage;
+
+use super::{Post, s};
+use crate::ui::kiosk::Msg;
+use crate::ui::view::RefusedView;
+use crate::ui::{AppWindow, RefusedAdapter};
+use slint::ComponentHandle as _;
+
+pub fn wire(ui: &AppWindow, post: &Post) {
+    let g = ui.global::<RefusedAdapter>();
+    let p = post.clone();
+    g.on_next(move || p(Msg::Next));
+}
+
+fn image_of(gray: &GrayImage) -> slint::Image {
+    let mut buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(gray.width(), gray.height());
+    for (px, g) in buf.make_mut_slice().iter_mut().zip(gray.as_raw()) {
+        *px = slint::Rgb8Pixel::new(*g, *g, *g);
+    }
+    slint::Image::from_rgb8(buf)
+}
+
+pub fn apply(ui: &AppWindow, v: &RefusedView) {
+    let g = ui.global::<RefusedAdapter>();
+    // The codes only change with the reference: skip the copy otherwise.
+    if g.get_reference().as_str() != v.reference {
+        if let Some(q) = &v.objection_qr {
+            g.set_objection_qr(image_of(q));
+        }
+        if let Some(q) = &v.complaint_qr {
+            g.set_complaint_qr(image_of(q));
+        }
+    }
+    g.set_title(s(&v.title));
+    g.set_advice(s(&v.advice));
+    g.set_code(s(&v.code));
+    g.set_reference(s(&v.reference));
+    g.set_show_objection(v.show_objection);
+}

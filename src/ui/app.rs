@@ -1,0 +1,424 @@
+//! The glue: the counter thread that owns the [`Kiosk`] and carries out
+//! its effects (sync worker, camera, sounds, demo sites), and the wiring
+//! between it and the window.
+//!
+//! Threads: the UI thread runs Slint and the scanner parser; callbacks
+//! only post [`Msg`]s. The counter thread handles them (SQLite, image
+//! decoding, demo enrollment), ticks once a second, and sends back only
+//! the parts of the view that changed, with `upgrade_in_event_loop`. The
+//! camera and the sync worker have their own threads and report as
+//! messages (camera previews go straight to the UI).
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use slint::ComponentHandle as _;
+
+use super::AppWindow;
+use super::adapters::{self, Post, scan_adapter};
+use super::demo::DemoHub;
+use super::kiosk::{Effect, Kiosk, Msg};
+use super::sound;
+use super::view::{Delta, View};
+use crate::camera::{self, CameraConfig, CameraEvent, CameraHandle};
+use crate::sync::worker::{self, SyncHandle, WorkerConfig};
+use crate::terminal::{Paths, Terminal, now};
+
+/// How the kiosk starts.
+#[derive(Debug, Clone, Default)]
+pub struct KioskOptions {
+    /// Full screen, for a dedicated counter screen.
+    pub fullscreen: bool,
+    /// A picture of a QR code to present at start.
+    pub image: Option<PathBuf>,
+    /// Demo mode even when this machine is enrolled.
+    pub demo: bool,
+}
+
+/// Options of the counter (tests turn the hardware off).
+#[derive(Debug, Clone, Copy)]
+pub struct CounterOptions {
+    pub camera: bool,
+    pub sound: bool,
+    pub sync_worker: bool,
+}
+
+impl Default for CounterOptions {
+    fn default() -> Self {
+        CounterOptions {
+            camera: true,
+            sound: true,
+            sync_worker: true,
+        }
+    }
+}
+
+/// Where camera previews go (the UI thread, in production).
+pub type PreviewSink = Box<dyn Fn(slint::SharedPixelBuffer<slint::Rgb8Pixel>) + Send + Sync>;
+
+/// The kiosk and the workers it drives.
+pub struct Counter {
+    kiosk: Kiosk,
+    opts: CounterOptions,
+    events: Sender<Msg>,
+    sync: Option<SyncHandle>,
+    camera: Option<CameraHandle>,
+    demo: Option<DemoHub>,
+    preview: std::sync::Arc<PreviewSink>,
+    last: Option<View>,
+}
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counter")
+            .field("kiosk", &self.kiosk)
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Counter {
+    /// A counter over `kiosk`; workers report on `events`.
+    pub fn new(
+        kiosk: Kiosk,
+        demo: Option<DemoHub>,
+        opts: CounterOptions,
+        events: Sender<Msg>,
+        preview: PreviewSink,
+    ) -> Counter {
+        let mut c = Counter {
+            kiosk,
+            opts,
+            events,
+            sync: None,
+            camera: None,
+            demo,
+            preview: std::sync::Arc::new(preview),
+            last: None,
+        };
+        if opts.camera {
+            c.kiosk.set_camera_devices(camera::devices());
+        }
+        c.start_sync();
+        for e in c.kiosk.start() {
+            c.exec(e);
+        }
+        c
+    }
+
+    pub fn kiosk(&self) -> &Kiosk {
+        &self.kiosk
+    }
+
+    /// Handles a message and returns what changed on screen.
+    pub fn handle(&mut self, msg: Msg) -> Delta {
+        self.handle_at(msg, now())
+    }
+
+    /// Handles a message as if the clock said `at` (screenshots of the
+    /// stale page, tests).
+    pub fn handle_at(&mut self, msg: Msg, at: xinyi_core::UnixTime) -> Delta {
+        let effects = self.kiosk.handle(msg, at);
+        for e in effects {
+            self.exec(e);
+        }
+        self.delta_at(at)
+    }
+
+    /// What changed since the last delta.
+    pub fn delta(&mut self) -> Delta {
+        self.delta_at(now())
+    }
+
+    fn delta_at(&mut self, at: xinyi_core::UnixTime) -> Delta {
+        let view = self.kiosk.view(at);
+        let d = Delta::between(self.last.as_ref(), &view);
+        self.last = Some(view);
+        d
+    }
+
+    fn start_sync(&mut self) {
+        self.sync = None;
+        if !self.opts.sync_worker {
+            return;
+        }
+        let t = self.kiosk.terminal();
+        let Some(hub) = t.identity().hub_url.clone() else {
+            return;
+        };
+        let paths = t.paths();
+        let cfg = WorkerConfig::new(
+            paths.db.clone(),
+            paths.downloads.clone(),
+            hub,
+            t.key().signing_key().clone(),
+        );
+        let tx = self.events.clone();
+        match worker::spawn(
+            cfg,
+            Box::new(move |s| {
+                let _ = tx.send(Msg::Sync(s.clone()));
+            }),
+        ) {
+            Ok(h) => self.sync = Some(h),
+            Err(e) => tracing::warn!("cannot start the sync worker: {e}"),
+        }
+    }
+
+    fn exec(&mut self, e: Effect) {
+        match e {
+            Effect::Sound(s) => {
+                if self.opts.sound {
+                    sound::play(s);
+                }
+            }
+            Effect::UploadNow => {
+                if let Some(s) = &self.sync {
+                    s.upload_now();
+                }
+            }
+            Effect::SyncNow => {
+                if let Some(s) = &self.sync {
+                    s.sync_now();
+                }
+            }
+            Effect::Camera(dev) => {
+                // The old worker stops (and releases the device) first.
+                self.camera = None;
+                let Some(device) = dev else { return };
+                if !self.opts.camera {
+                    let _ = self.events.send(Msg::CameraUnavailable(
+                        "camera disabled for this run".into(),
+                    ));
+                    return;
+                }
+                let tx = self.events.clone();
+                let preview = self.preview.clone();
+                self.camera = Some(camera::spawn(
+                    CameraConfig { device },
+                    Box::new(move |ev| match ev {
+                        CameraEvent::Preview(frame) => preview(frame),
+                        CameraEvent::Opened(name) => {
+                            let _ = tx.send(Msg::CameraOpened(name));
+                        }
+                        CameraEvent::Unavailable(why) => {
+                            let _ = tx.send(Msg::CameraUnavailable(why));
+                        }
+                        CameraEvent::Scanned(text) => {
+                            let _ = tx.send(Msg::Scanned {
+                                text,
+                                source: super::kiosk::Source::Camera,
+                            });
+                        }
+                    }),
+                ));
+            }
+            Effect::SwitchSite(site) => {
+                let Some(demo) = &mut self.demo else { return };
+                match demo.terminal(&site) {
+                    Ok(t) => {
+                        // The old worker must not keep syncing a terminal
+                        // no longer on screen.
+                        self.sync = None;
+                        self.kiosk.replace_terminal(t, &site);
+                        self.start_sync();
+                    }
+                    Err(e) => self.kiosk.site_switch_failed(&format!("{e:#}")),
+                }
+            }
+        }
+    }
+}
+
+/// Opens the terminal to show: the enrolled one, or the demo's.
+pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<(Terminal, Option<DemoHub>)> {
+    let enrolled = paths.db.exists()
+        && crate::store::Store::open(&paths.db)
+            .ok()
+            .and_then(|s| s.identity().ok().flatten())
+            .is_some();
+    if enrolled && !opts.demo {
+        return Ok((Terminal::open(paths)?, None));
+    }
+    eprintln!(
+        "xinyi: {}: starting the demo (an embedded registry hub on 127.0.0.1 with sample data)",
+        if enrolled {
+            "--demo"
+        } else {
+            "this terminal is not enrolled"
+        }
+    );
+    let mut demo = DemoHub::start()?;
+    let term = demo.terminal("demo-bus")?;
+    Ok((term, Some(demo)))
+}
+
+fn monotonic_ms() -> Rc<dyn Fn() -> u64> {
+    let start = Instant::now();
+    Rc::new(move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs the kiosk until its window closes.
+pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
+    let (term, demo) = open_terminal(paths, &opts)?;
+    let world = demo.as_ref().map(|d| (d.world(), "demo-bus".to_owned()));
+    let kiosk = Kiosk::new(term, world);
+    let ui = AppWindow::new().context("opening the kiosk window")?;
+    if opts.fullscreen {
+        adapters::app_adapter::set_fullscreen(&ui, true);
+    }
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let post_tx = tx.clone();
+    let post: Post = Rc::new(move |m| {
+        let _ = post_tx.send(m);
+    });
+    adapters::wire(&ui, &post, monotonic_ms());
+    if let Some(image) = &opts.image {
+        post(Msg::OpenImage(image.display().to_string()));
+    }
+
+    let weak = ui.as_weak();
+    let preview_weak = ui.as_weak();
+    let preview: PreviewSink = Box::new(move |frame| {
+        let _ = preview_weak.upgrade_in_event_loop(move |ui| scan_adapter::set_preview(&ui, frame));
+    });
+    // The kiosk moves to the counter thread; the first view is applied
+    // before the window shows.
+    let mut counter = Counter::new(kiosk, demo, CounterOptions::default(), tx.clone(), preview);
+    adapters::apply(&ui, &counter.delta());
+    let thread = std::thread::Builder::new()
+        .name("xinyi-counter".into())
+        .spawn(move || counter_loop(counter, rx, weak))
+        .context("starting the counter thread")?;
+    let shown = ui.run().context("running the kiosk window");
+    drop(post);
+    QUIT.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = tx.send(Msg::Tick);
+    drop(tx);
+    let _ = thread.join();
+    shown
+}
+
+static QUIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn counter_loop(mut counter: Counter, rx: Receiver<Msg>, ui: slint::Weak<AppWindow>) {
+    let tick = Duration::from_secs(1);
+    let mut next_tick = Instant::now() + tick;
+    loop {
+        if QUIT.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let msg = match rx.recv_timeout(wait) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => {
+                next_tick = Instant::now() + tick;
+                Msg::Tick
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let delta = counter.handle(msg);
+        if !delta.is_empty() {
+            let _ = ui.upgrade_in_event_loop(move |ui| adapters::apply(&ui, &delta));
+        }
+    }
+}
+
+/// The kiosk run on the calling thread, for headless tests and
+/// screenshots: each posted message is handled at once and its view
+/// applied before the callback returns. Worker reports are drained after
+/// every message.
+pub struct Inline {
+    counter: Rc<std::cell::RefCell<Counter>>,
+    ui: AppWindow,
+    post: Post,
+}
+
+impl std::fmt::Debug for Inline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inline").finish_non_exhaustive()
+    }
+}
+
+impl Inline {
+    /// Wires `ui` to a counter over `kiosk` on this thread. `clock_ms`
+    /// drives the scanner parser (tests pass a fake clock).
+    pub fn new(
+        ui: AppWindow,
+        kiosk: Kiosk,
+        demo: Option<DemoHub>,
+        opts: CounterOptions,
+        clock_ms: Rc<dyn Fn() -> u64>,
+    ) -> Inline {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let rx = Rc::new(rx);
+        let counter = Rc::new(std::cell::RefCell::new(Counter::new(
+            kiosk,
+            demo,
+            opts,
+            tx,
+            Box::new(|_| {}),
+        )));
+        let weak = ui.as_weak();
+        let c = counter.clone();
+        let reports = rx.clone();
+        let post: Post = Rc::new(move |m| {
+            let Some(ui) = weak.upgrade() else { return };
+            let Ok(mut counter) = c.try_borrow_mut() else {
+                return;
+            };
+            let mut delta = counter.handle(m);
+            while let Ok(m) = reports.try_recv() {
+                delta = merge(delta, counter.handle(m));
+            }
+            adapters::apply(&ui, &delta);
+        });
+        adapters::wire(&ui, &post, clock_ms);
+        if let Ok(mut c) = counter.try_borrow_mut() {
+            let mut d = c.delta();
+            while let Ok(m) = rx.try_recv() {
+                d = merge(d, c.handle(m));
+            }
+            adapters::apply(&ui, &d);
+        }
+        Inline { counter, ui, post }
+    }
+
+    pub fn ui(&self) -> &AppWindow {
+        &self.ui
+    }
+
+    /// Posts a message as a callback would.
+    pub fn post(&self, m: Msg) {
+        (self.post)(m);
+    }
+
+    /// Handles a message as if the clock said `at`, and shows the result.
+    pub fn post_at(&self, m: Msg, at: xinyi_core::UnixTime) {
+        let Ok(mut counter) = self.counter.try_borrow_mut() else {
+            return;
+        };
+        let delta = counter.handle_at(m, at);
+        adapters::apply(&self.ui, &delta);
+    }
+
+    /// Runs `f` on the kiosk (e.g. to read its terminal).
+    pub fn with_kiosk<R>(&self, f: impl FnOnce(&Kiosk) -> R) -> Option<R> {
+        self.counter.try_borrow().ok().map(|c| f(c.kiosk()))
+    }
+}
+
+fn merge(a: Delta, b: Delta) -> Delta {
+    Delta {
+        app: b.app.or(a.app),
+        scan: b.scan.or(a.scan),
+        ok: b.ok.or(a.ok),
+        refused: b.refused.or(a.refused),
+        stale: b.stale.or(a.stale),
+        staff: b.staff.or(a.staff),
+        demo: b.demo.or(a.demo),
+    }
+}

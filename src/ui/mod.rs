@@ -1,0 +1,43 @@
+//! The kiosk GUI (Slint). The .slint files under `ui/` are compiled by
+//! `build.rs`; each page talks to Rust only through its `*Adapter` global.
+//!
+//! - [`kiosk`]: the controller — messages in, effects and a [`view::View`]
+//!   out; no Slint types, unit-tested;
+//! - [`adapters`]: one module per global, the only code touching Slint
+//!   properties and callbacks;
+//! - [`app`]: threads and wiring (counter thread, sync worker, camera);
+//! - [`demo`]: the embedded demo hub and its enrolled terminals;
+//! - [`entry`], [`words`], [`qr`], [`sound`]: keypads, run-time words,
+//!   QR codes out, the two sounds.
+
+pub mod adapters;
+pub mod app;
+pub mod demo;
+pub mod entry;
+pub mod kiosk;
+pub mod qr;
+pub mod sound;
+pub mod view;
+pub mod words;
+
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::float_arithmetic,
+    clippy::todo,
+    clippy::unimplemented
+)]
+mod generated {
+    slint::include_modules!();
+}
+
+pub use generated::{
+    AppAdapter, AppWindow, DemoAdapter, MeasureItem, OkAdapter, RecordRow, RefusedAdapter,
+    SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
+};
+
+pub use app::{KioskOptions, run};

@@ -1,0 +1,238 @@
+//! What the screen shows, as plain data: the controller builds a [`View`],
+//! the adapters copy it into the Slint globals. Everything here is `Send`,
+//! so views travel from the counter thread to the UI thread.
+
+use std::sync::Arc;
+
+use image::GrayImage;
+
+use super::words::Lang;
+
+/// Which page is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    #[default]
+    Scan,
+    Ok,
+    Refused,
+    /// Stale data or a suspect clock (amber).
+    Stale,
+    Staff,
+}
+
+impl Screen {
+    /// The number the .slint side switches on.
+    pub fn index(self) -> i32 {
+        match self {
+            Screen::Scan => 0,
+            Screen::Ok => 1,
+            Screen::Refused => 2,
+            Screen::Stale => 3,
+            Screen::Staff => 4,
+        }
+    }
+}
+
+/// Header and status bar.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppView {
+    pub screen: Screen,
+    pub lang: Lang,
+    pub demo: bool,
+    pub drawer_open: bool,
+    pub site: String,
+    pub unit: String,
+    pub clock: String,
+    /// 0 not yet known, 1 online, 2 offline, 3 file sync only.
+    pub net: i32,
+    pub net_text: String,
+    pub data_text: String,
+    pub fresh_text: String,
+    /// 0 fresh, 1 less than 12 hours left, 2 stale.
+    pub fresh_level: i32,
+    pub unsent_text: String,
+    pub operator: String,
+    pub notice: String,
+}
+
+/// A measure in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeasureRow {
+    pub id: String,
+    pub name: String,
+    pub detail: String,
+}
+
+/// The scan page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanView {
+    /// 0 starting, 1 live, 2 no camera, 3 switched off.
+    pub camera_state: i32,
+    pub camera_detail: String,
+    pub measures: Vec<MeasureRow>,
+    pub measure_index: i32,
+    pub message: String,
+}
+
+/// The OK page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OkView {
+    pub name: String,
+    pub kind: String,
+    pub measure: String,
+    pub benefit: String,
+    pub uses: String,
+    pub takes_amount: bool,
+    pub amount_caption: String,
+    pub amount: String,
+    pub companions_allowed: bool,
+    pub companions: i32,
+    pub original: String,
+    pub discount: String,
+    pub payable: String,
+    pub error: String,
+    pub confirmed: bool,
+    pub receipt: String,
+}
+
+/// The refused page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RefusedView {
+    pub title: String,
+    pub advice: String,
+    pub code: String,
+    /// The refusal record's id, 32 hex digits.
+    pub reference: String,
+    pub show_objection: bool,
+    pub objection_qr: Option<Arc<GrayImage>>,
+    pub complaint_qr: Option<Arc<GrayImage>>,
+}
+
+/// The amber page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StaleView {
+    pub clock: bool,
+    pub detail: String,
+    pub sync_state: String,
+}
+
+/// A row of shift totals.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TotalRow {
+    pub measure: String,
+    pub count: String,
+    pub discount: String,
+    pub payable: String,
+}
+
+/// A journal record in the staff list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordRow {
+    pub id: String,
+    pub time: String,
+    pub kind: String,
+    pub measure: String,
+    pub amount: String,
+    pub state: String,
+    pub can_void: bool,
+}
+
+/// The staff page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StaffView {
+    pub signed_in: bool,
+    pub operator: String,
+    pub id_text: String,
+    pub pin_dots: String,
+    pub field: i32,
+    pub error: String,
+    pub totals_caption: String,
+    pub totals: Vec<TotalRow>,
+    pub totals_sum: String,
+    pub records: Vec<RecordRow>,
+    pub sync_text: String,
+    pub void_open: bool,
+    pub void_target: String,
+    pub void_id_text: String,
+    pub void_pin_dots: String,
+    pub void_field: i32,
+    pub void_reason: i32,
+    pub void_error: String,
+    pub camera_on: bool,
+    pub camera_device: String,
+    pub language: String,
+    pub site_text: String,
+    pub site_measures: Vec<MeasureRow>,
+}
+
+/// A sample code button in the demo drawer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SampleRow {
+    pub id: String,
+    pub label: String,
+    pub expect: String,
+}
+
+/// A site button in the demo drawer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SiteRow {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+}
+
+/// The demo drawer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DemoView {
+    pub samples: Vec<SampleRow>,
+    pub sites: Vec<SiteRow>,
+    pub operators: String,
+    pub busy: String,
+}
+
+/// Everything on screen.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct View {
+    pub app: AppView,
+    pub scan: ScanView,
+    pub ok: OkView,
+    pub refused: RefusedView,
+    pub stale: StaleView,
+    pub staff: StaffView,
+    pub demo: DemoView,
+}
+
+/// The parts of a view that changed since the last one sent, so a
+/// once-a-second clock tick does not rebuild lists (and reset scrolling).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Delta {
+    pub app: Option<AppView>,
+    pub scan: Option<ScanView>,
+    pub ok: Option<OkView>,
+    pub refused: Option<RefusedView>,
+    pub stale: Option<StaleView>,
+    pub staff: Option<StaffView>,
+    pub demo: Option<DemoView>,
+}
+
+impl Delta {
+    /// What differs between `old` (None: nothing shown yet) and `new`.
+    pub fn between(old: Option<&View>, new: &View) -> Delta {
+        fn part<T: PartialEq + Clone>(old: Option<&T>, new: &T) -> Option<T> {
+            (old != Some(new)).then(|| new.clone())
+        }
+        Delta {
+            app: part(old.map(|v| &v.app), &new.app),
+            scan: part(old.map(|v| &v.scan), &new.scan),
+            ok: part(old.map(|v| &v.ok), &new.ok),
+            refused: part(old.map(|v| &v.refused), &new.refused),
+            stale: part(old.map(|v| &v.stale), &new.stale),
+            staff: part(old.map(|v| &v.staff), &new.staff),
+            demo: part(old.map(|v| &v.demo), &new.demo),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Delta::default()
+    }
+}

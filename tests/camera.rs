@@ -1,0 +1,173 @@
+//! The camera path's decoder on frames a camera could give: QR PNGs made
+//! from demo codes, scaled, rotated, noisy, blurred and set in a larger
+//! frame; and frames of the shared corpus (expected texts from its
+//! manifest). A wrong text is a failure; an unreadable hard frame is not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use image::imageops::{self, FilterType};
+use image::{GrayImage, Luma};
+use xinyi::camera::decode::decode_luma;
+use xinyi::ui::qr;
+
+fn demo_code() -> String {
+    let world = xinyi_hub::demo::DemoWorld::new(xinyi::terminal::now().date_utc8()).unwrap();
+    world
+        .sample_codes(xinyi::terminal::now())
+        .into_iter()
+        .next()
+        .unwrap()
+        .text
+}
+
+/// A tiny deterministic generator (no dependency, same frames every run).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+}
+
+/// `code` pasted into a grey 1280×720 frame at (x, y).
+fn in_frame(code: &GrayImage, x: i64, y: i64, background: u8) -> GrayImage {
+    let mut frame = GrayImage::from_pixel(1280, 720, Luma([background]));
+    imageops::overlay(&mut frame, code, x, y);
+    frame
+}
+
+fn noisy(mut img: GrayImage, amplitude: i32, seed: u64) -> GrayImage {
+    let mut r = Lcg(seed);
+    for p in img.iter_mut() {
+        let n = (r.next() % (2 * amplitude as u32 + 1)) as i32 - amplitude;
+        *p = (i32::from(*p) + n).clamp(0, 255) as u8;
+    }
+    img
+}
+
+/// Rotation by a small angle about the centre, nearest neighbour, white fill.
+#[allow(clippy::float_arithmetic)]
+fn rotate_small(img: &GrayImage, degrees: f32) -> GrayImage {
+    let (w, h) = img.dimensions();
+    let (s, c) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    GrayImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        let sx = c * dx + s * dy + cx;
+        let sy = -s * dx + c * dy + cy;
+        if sx >= 0.0 && sy >= 0.0 && (sx as u32) < w && (sy as u32) < h {
+            *img.get_pixel(sx as u32, sy as u32)
+        } else {
+            Luma([255])
+        }
+    })
+}
+
+#[test]
+fn generated_frames_decode_to_the_demo_code() {
+    let text = demo_code();
+    let module3 = qr::render(&text, 3).unwrap();
+    let module5 = qr::render(&text, 5).unwrap();
+    let cases: Vec<(&str, GrayImage)> = vec![
+        ("clean", in_frame(&module3, 400, 150, 200)),
+        (
+            "rotated 90",
+            in_frame(&imageops::rotate90(&module3), 500, 120, 190),
+        ),
+        (
+            "rotated 180",
+            in_frame(&imageops::rotate180(&module5), 300, 60, 210),
+        ),
+        (
+            "tilted 7°",
+            in_frame(&rotate_small(&module5, 7.0), 350, 40, 255),
+        ),
+        ("noise", noisy(in_frame(&module3, 600, 200, 180), 40, 7)),
+        (
+            "blur",
+            in_frame(&imageops::blur(&module5, 1.2), 200, 100, 230),
+        ),
+        (
+            "scaled 1.6×",
+            in_frame(
+                &imageops::resize(
+                    &module3,
+                    module3.width() * 8 / 5,
+                    module3.height() * 8 / 5,
+                    FilterType::Triangle,
+                ),
+                250,
+                30,
+                220,
+            ),
+        ),
+    ];
+    for (name, frame) in cases {
+        assert_eq!(
+            decode_luma(&frame).as_deref(),
+            Some(text.as_str()),
+            "{name} frame did not decode"
+        );
+    }
+}
+
+#[test]
+fn a_frame_without_a_code_decodes_to_nothing() {
+    let frame = noisy(GrayImage::from_pixel(640, 480, Luma([128])), 60, 3);
+    assert_eq!(decode_luma(&frame), None);
+}
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+#[test]
+fn corpus_frames_give_no_wrong_text_and_clean_ones_decode() {
+    let dir = corpus();
+    let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
+        eprintln!("no corpus at {}: skipped", dir.display());
+        return;
+    };
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let frames = manifest["frames"].as_object().unwrap();
+    // A few of each kind; every clean one must decode.
+    let picked = [
+        "640x480_clean_m3_0.jpg",
+        "640x480_clean_m5_0.jpg",
+        "1280x720_clean_m4_0.jpg",
+        "1280x720_clean_m6_0.jpg",
+        "640x480_noise_m4_0.jpg",
+        "640x480_rotated_m5_0.jpg",
+        "1280x720_blur_m5_0.jpg",
+        "1280x720_lowcontrast_m5_0.jpg",
+        "640x480_glare_m6_0.jpg",
+        "1280x720_perspective_m4_0.jpg",
+        "640x480_empty_0.jpg",
+        "1280x720_empty_1.jpg",
+    ];
+    let mut decoded = 0;
+    for name in picked {
+        let Some(expected) = frames.get(name) else {
+            continue;
+        };
+        let img = image::open(dir.join(name)).unwrap().to_luma8();
+        let got = decode_luma(&img);
+        match (expected.as_str(), got.as_deref()) {
+            (None, Some(t)) => panic!("{name}: no code in the frame, but decoded {t:?}"),
+            (Some(want), Some(t)) => {
+                assert_eq!(t, want, "{name}: wrong text");
+                decoded += 1;
+            }
+            (Some(_), None) => {
+                assert!(!name.contains("_clean_"), "{name}: clean frame not decoded")
+            }
+            (None, None) => {}
+        }
+    }
+    assert!(decoded >= 4, "only {decoded} corpus frames decoded");
+}

@@ -1,0 +1,283 @@
+//! The kiosk, headless (Slint's testing backend), against a real demo hub
+//! on 127.0.0.1 with a terminal enrolled through HTTP: elements are found
+//! by their accessible labels and pressed as a clerk would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use i_slint_backend_testing::ElementHandle;
+use slint::ComponentHandle as _;
+use slint::platform::WindowEvent;
+use xinyi::store::JournalEntry;
+use xinyi::ui::app::{CounterOptions, Inline};
+use xinyi::ui::demo::DemoHub;
+use xinyi::ui::kiosk::Kiosk;
+use xinyi::ui::{AppAdapter, AppWindow, OkAdapter, RefusedAdapter, StaffAdapter};
+use xinyi_core::wire::journal::Body;
+
+/// A scanner-fast clock: every key is 5 ms after the last.
+fn scanner_clock() -> Rc<dyn Fn() -> u64> {
+    let t = Rc::new(Cell::new(1_000u64));
+    Rc::new(move || {
+        t.set(t.get() + 5);
+        t.get()
+    })
+}
+
+struct Kiosk_ {
+    app: Inline,
+    world: std::sync::Arc<xinyi_hub::demo::DemoWorld>,
+}
+
+fn kiosk() -> Kiosk_ {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut demo = DemoHub::start().unwrap();
+    let term = demo.terminal("demo-bus").unwrap();
+    let world = demo.world();
+    let kiosk = Kiosk::new(term, Some((world.clone(), "demo-bus".into())));
+    let ui = AppWindow::new().unwrap();
+    ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+    ui.show().unwrap();
+    let app = Inline::new(
+        ui,
+        kiosk,
+        Some(demo),
+        CounterOptions {
+            camera: false,
+            sound: false,
+            sync_worker: false,
+        },
+        scanner_clock(),
+    );
+    Kiosk_ { app, world }
+}
+
+impl Kiosk_ {
+    fn ui(&self) -> &AppWindow {
+        self.app.ui()
+    }
+
+    fn find(&self, label: &str) -> ElementHandle {
+        ElementHandle::find_by_accessible_label(self.ui(), label)
+            .next()
+            .unwrap_or_else(|| panic!("no element labelled {label:?} on screen"))
+    }
+
+    fn has(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(self.ui(), label)
+            .next()
+            .is_some()
+    }
+
+    fn press(&self, label: &str) {
+        self.find(label).invoke_accessible_default_action();
+    }
+
+    /// Types `text` as a keyboard-wedge scanner does: key by key, then Enter.
+    fn scan(&self, text: &str) {
+        for c in text.chars().chain(std::iter::once('\n')) {
+            self.ui().window().dispatch_event(WindowEvent::KeyPressed {
+                text: c.to_string().into(),
+            });
+        }
+    }
+
+    fn code(&self, id: &str) -> String {
+        self.world
+            .sample_codes(xinyi::terminal::now())
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .text
+    }
+
+    fn screen(&self) -> i32 {
+        self.ui().global::<AppAdapter>().get_screen()
+    }
+
+    fn records(&self) -> Vec<JournalEntry> {
+        self.app
+            .with_kiosk(|k| k.terminal().records(50).unwrap())
+            .unwrap()
+    }
+
+    fn keypad(&self, pad: &str, keys: &str) {
+        for k in keys.chars() {
+            let name = if k == '.' {
+                "小数点".to_string()
+            } else {
+                k.to_string()
+            };
+            self.press(&format!("{pad} {name}"));
+        }
+    }
+}
+
+#[test]
+fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
+    let k = kiosk();
+    assert_eq!(k.screen(), 0);
+    assert!(k.has("请出示守信激励码"));
+    // No camera in this run: the scan page says so.
+    assert!(k.has("未连接摄像头"));
+
+    k.scan(&k.code("person"));
+    assert_eq!(k.screen(), 1, "the scanner burst should give the OK page");
+    assert!(k.has("核验通过，可享受优惠"));
+    assert!(k.has("姓名 陈*华"));
+
+    // ¥10.01 at 50%: discount 501 fen (rounded half up), payable 500.
+    k.keypad("金额键盘", "10.01");
+    let ok = k.ui().global::<OkAdapter>();
+    assert_eq!(ok.get_amount(), "10.01");
+    assert_eq!(ok.get_discount(), "¥5.01");
+    assert_eq!(ok.get_payable(), "¥5.00");
+    assert!(k.has("应付 ¥5.00"));
+    assert!(k.records().is_empty(), "nothing is recorded before confirm");
+
+    k.press("确认优惠");
+    assert!(ok.get_confirmed());
+    assert!(ok.get_receipt().contains("已记录"), "{}", ok.get_receipt());
+    let records = k.records();
+    assert_eq!(records.len(), 1);
+    match &records[0].record.body {
+        Body::Redemption {
+            measure,
+            original,
+            discount,
+            payable,
+            ..
+        } => {
+            assert_eq!(measure, "XYX-BUS-TOPUP");
+            assert_eq!((*original, *discount, *payable), (1001, 501, 500));
+        }
+        other => panic!("expected a redemption, got {other:?}"),
+    }
+    k.press("下一位");
+    assert_eq!(k.screen(), 0);
+
+    // The same app code again: refused as replayed, from the demo drawer.
+    k.press("演示面板");
+    k.press("再次出示刚才的动态码");
+    assert_eq!(k.screen(), 2);
+    assert!(k.has("此二维码已使用过"));
+}
+
+#[test]
+fn a_refusal_shows_its_reason_in_plain_words_with_a_reference() {
+    let k = kiosk();
+    k.press("演示面板");
+    k.press("不在名单的人");
+    assert_eq!(k.screen(), 2);
+    // Words, not the code, are the title; the advice says what to do.
+    assert!(k.has("未在守信激励名单中"));
+    assert!(k.has("如对名单有异议，可扫描下方二维码提出名单异议。"));
+    assert!(!k.has("NOT_LISTED"));
+    let reference = k.ui().global::<RefusedAdapter>().get_reference();
+    assert_eq!(reference.len(), 32);
+    // The reference is the refusal record's id, already committed.
+    let records = k.records();
+    assert_eq!(xinyi_core::hex::encode(&records[0].id), reference.as_str());
+    assert!(
+        matches!(&records[0].record.body, Body::Refusal { reason, .. } if reason == "NOT_LISTED")
+    );
+    assert!(k.has("名单异议") && k.has("投诉建议"));
+
+    // A code that is not a credential at all.
+    k.press("下一位");
+    k.scan("HELLO-WORLD-1234");
+    assert_eq!(k.screen(), 2);
+    assert!(k.has("无法识别的二维码"));
+}
+
+#[test]
+fn the_language_switch_turns_the_screen_english_and_back() {
+    let k = kiosk();
+    assert!(k.has("请出示守信激励码"));
+    k.press("切换语言");
+    assert!(k.has("Please show your credit-incentive code"));
+    assert!(!k.has("请出示守信激励码"));
+    // Words computed in Rust follow too.
+    k.press("Demo panel");
+    k.press("Person not listed");
+    assert!(k.has("Not on the credit-incentive list"));
+    k.press("Next");
+    k.press("Switch language");
+    assert!(k.has("请出示守信激励码"));
+}
+
+#[test]
+fn operators_sign_in_by_pin_and_a_supervisor_voids() {
+    let k = kiosk();
+    // A redemption to void: the printed card, a ¥20 top-up.
+    k.scan(&k.code("card"));
+    assert_eq!(k.screen(), 1);
+    k.press("快捷金额 20");
+    k.press("确认优惠");
+    let id = xinyi_core::hex::encode(&k.records()[0].id);
+
+    k.press("工作人员");
+    assert_eq!(k.screen(), 4);
+    let staff = k.ui().global::<StaffAdapter>();
+    assert!(!staff.get_signed_in());
+    // A wrong PIN is refused and counted.
+    k.keypad("签到键盘", "1001");
+    k.press("密码");
+    k.keypad("签到键盘", "0000");
+    k.press("签到");
+    assert!(!staff.get_signed_in());
+    assert!(
+        staff.get_error().contains("不正确"),
+        "{}",
+        staff.get_error()
+    );
+    k.press("密码");
+    k.keypad("签到键盘", "1234");
+    k.press("签到");
+    assert!(staff.get_signed_in(), "{}", staff.get_error());
+    assert!(k.has("已签到 店员 王丽（1001）"));
+    // Shift totals count the redemption.
+    assert!(k.has("公交卡充值5折 1"));
+
+    // The clerk's own PIN does not authorise a void.
+    k.press(&format!("作废 {id}"));
+    k.keypad("主管键盘", "1001");
+    k.press("主管密码");
+    k.keypad("主管键盘", "1234");
+    k.press("确认作废");
+    assert!(staff.get_void_open());
+    assert!(
+        staff.get_void_error().contains("主管"),
+        "{}",
+        staff.get_void_error()
+    );
+    assert!(!k.records().iter().any(|e| e.voided));
+
+    // The supervisor's does.
+    k.press("主管工号");
+    for _ in 0..4 {
+        k.press("主管键盘 退格");
+    }
+    k.keypad("主管键盘", "9001");
+    k.press("主管密码");
+    k.keypad("主管键盘", "9999");
+    k.press("确认作废");
+    assert!(!staff.get_void_open(), "{}", staff.get_void_error());
+    let records = k.records();
+    let target = records
+        .iter()
+        .find(|e| xinyi_core::hex::encode(&e.id) == id)
+        .unwrap();
+    assert!(target.voided);
+    assert!(
+        matches!(&records[0].record.body, Body::Void { supervisor, .. } if supervisor == "9001")
+    );
+    assert!(
+        !k.has("公交卡充值5折 1"),
+        "a voided redemption leaves the totals"
+    );
+    k.press("返回核验");
+    assert_eq!(k.screen(), 0);
+}
