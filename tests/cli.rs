@@ -177,6 +177,58 @@ async fn enroll_sync_verify_confirm_records_void() {
     let o = xinyi(&dir, &["status"]);
     assert!(stdout(&o).contains("all uploaded"), "{}", stdout(&o));
 
+    // Sneakernet through the command line: records out by file, data in by
+    // a bundle that also confirms them.
+    server.stop().await.unwrap();
+    let card = &world.sample_codes(xinyi::terminal::now())[1];
+    let o = xinyi(
+        &dir,
+        &[
+            "verify",
+            &card.text,
+            "--measure",
+            "XYX-BUS-TOPUP",
+            "--amount",
+            "300",
+            "--confirm",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not uploaded yet"), "{}", stderr(&o));
+    let records = tmp.path().join("records.xyr");
+    let o = xinyi(
+        &dir,
+        &["export-records", "--out", records.to_str().unwrap()],
+    );
+    assert!(
+        stdout(&o).contains("wrote 1 record"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let (_, receipt) = hub
+        .ingest_records(&std::fs::read(&records).unwrap())
+        .unwrap();
+    assert_eq!(receipt.stored, 1);
+    let id =
+        serde_json::from_slice::<serde_json::Value>(&xinyi(&dir, &["status", "--json"]).stdout)
+            .unwrap()["terminal"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let bundle = tmp.path().join("data.xyb");
+    std::fs::write(&bundle, hub.export_bundle(Some(&id)).unwrap()).unwrap();
+    let o = xinyi(&dir, &["sync", "--from-file", bundle.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 not yet confirmed"), "{}", stdout(&o));
+    let o = xinyi(&dir, &["sync", "--from-file", records.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not a xinyi data bundle"),
+        "{}",
+        stderr(&o)
+    );
+
     // The void window is a setting: at 0 minutes nothing can be voided.
     let o = xinyi(&dir, &["settings", "set", "void-window-minutes", "0"]);
     assert!(
@@ -201,7 +253,6 @@ async fn enroll_sync_verify_confirm_records_void() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("only within 0 s"), "{}", stderr(&o));
-    server.stop().await.unwrap();
 }
 
 #[test]

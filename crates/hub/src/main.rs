@@ -103,12 +103,8 @@ enum Command {
     RotateKey,
     /// Write a data bundle for a site with no network (`xinyi sync --from-file`).
     Bundle {
-        /// Where to write it.
-        #[arg(long)]
-        out: PathBuf,
-        /// For one terminal: also confirms the records the hub holds from it.
-        #[arg(long)]
-        terminal: Option<String>,
+        #[command(subcommand)]
+        what: BundleCmd,
     },
     /// Ingest a terminal's records file (`xinyi export-records`).
     Ingest { file: PathBuf },
@@ -121,6 +117,19 @@ enum Command {
     Check {
         #[command(subcommand)]
         what: Check,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCmd {
+    /// Write the current data as a bundle file.
+    Export {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// For one terminal: also confirms the records the hub holds from it.
+        #[arg(long)]
+        terminal: Option<String>,
     },
 }
 
@@ -541,7 +550,9 @@ fn run(args: Args) -> Result<ExitCode> {
                 "the registry key is now {id}; terminals follow at their next sync (a running `xinyi-hub serve` picks it up by itself)"
             );
         }
-        Command::Bundle { out, terminal } => {
+        Command::Bundle {
+            what: BundleCmd::Export { out, terminal },
+        } => {
             let hub = open(&args)?;
             let bytes = hub.export_bundle(terminal.as_deref())?;
             std::fs::write(out, &bytes)
