@@ -632,6 +632,11 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
         ),
         None => println!("records   all uploaded"),
     }
+    if st.metadata_expired {
+        println!(
+            "hub       the hub's signed metadata has expired: new data cannot be trusted until the terminal reaches the hub (`xinyi sync`)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
