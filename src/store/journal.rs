@@ -75,53 +75,6 @@ pub struct ShiftTotals {
     pub payable: u64,
 }
 
-/// The columns extracted from a record for queries.
-struct Extract<'a> {
-    measure: Option<&'a str>,
-    sub: Option<&'a str>,
-    reason: Option<&'a str>,
-    amounts: Option<(u64, u64, u64)>,
-    target: Option<&'a [u8]>,
-}
-
-fn extract(body: &Body) -> Extract<'_> {
-    match body {
-        Body::Redemption {
-            measure,
-            sub,
-            original,
-            discount,
-            payable,
-            ..
-        } => Extract {
-            measure: Some(measure),
-            sub: Some(sub),
-            reason: None,
-            amounts: Some((*original, *discount, *payable)),
-            target: None,
-        },
-        Body::Refusal {
-            reason,
-            measure,
-            sub,
-            ..
-        } => Extract {
-            measure: Some(measure),
-            sub: sub.as_deref(),
-            reason: Some(reason),
-            amounts: None,
-            target: None,
-        },
-        Body::Void { target, reason, .. } => Extract {
-            measure: None,
-            sub: None,
-            reason: Some(reason),
-            amounts: None,
-            target: Some(target),
-        },
-    }
-}
-
 fn check_operator(operator: &str) -> Result<(), StoreError> {
     if operator.trim().is_empty() || operator.len() > MAX_OPERATOR_LEN {
         return Err(StoreError::Invalid(format!(
@@ -224,7 +177,8 @@ fn write(
     };
     let signed = record.sign(key);
     let hash = signed.hash();
-    let x = extract(&record.body);
+    let body = &record.body;
+    let amounts = body.amounts();
     tx.prepare_cached(
         "INSERT INTO journal (seq, id, kind, at, operator, measure, sub, reason,
                               original, discount, payable, target, bytes, sig, hash)
@@ -236,13 +190,13 @@ fn write(
         record.body.kind(),
         at.0,
         operator,
-        x.measure,
-        x.sub,
-        x.reason,
-        amount(x.amounts.map(|a| a.0))?,
-        amount(x.amounts.map(|a| a.1))?,
-        amount(x.amounts.map(|a| a.2))?,
-        x.target,
+        body.measure(),
+        body.sub(),
+        body.reason(),
+        amount(amounts.map(|a| a.0))?,
+        amount(amounts.map(|a| a.1))?,
+        amount(amounts.map(|a| a.2))?,
+        body.target().map(|t| t.as_slice()),
         signed.bytes,
         signed.sig.as_slice(),
         hash.0.as_slice(),

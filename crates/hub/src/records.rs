@@ -72,52 +72,33 @@ fn insert(
     now: i64,
 ) -> Result<(), HubError> {
     let hex = xinyi_core::hex::encode;
-    let (mut measure, mut sub, mut cti, mut form, mut categories) = (None, None, None, None, None);
-    let (mut original, mut discount, mut payable, mut companions) = (None, None, None, None);
-    let (mut reason, mut target) = (None, None);
-    match &r.body {
+    let body = &r.body;
+    let measure = body.measure();
+    let sub = body.sub();
+    let cti = body.cti().map(hex);
+    let reason = body.reason();
+    let target = body.target().map(|t| hex(t));
+    let (original, discount, payable) = match body.amounts() {
+        Some((o, d, p)) => (
+            Some(to_i64(o, "amount")?),
+            Some(to_i64(d, "amount")?),
+            Some(to_i64(p, "amount")?),
+        ),
+        None => (None, None, None),
+    };
+    let (form, categories, companions) = match body {
         Body::Redemption {
-            measure: m,
-            sub: s,
-            cti: c,
-            form: f,
-            categories: cs,
-            original: o,
-            discount: d,
-            payable: p,
-            companions: n,
-        } => {
-            measure = Some(m.clone());
-            sub = Some(s.clone());
-            cti = Some(hex(c));
-            form = Some(i64::from(*f));
-            categories = Some(cs.join(","));
-            original = Some(to_i64(*o, "amount")?);
-            discount = Some(to_i64(*d, "amount")?);
-            payable = Some(to_i64(*p, "amount")?);
-            companions = Some(i64::from(*n));
-        }
-        Body::Refusal {
-            reason: why,
-            measure: m,
-            sub: s,
-            cti: c,
-            detail: _,
-        } => {
-            reason = Some(why.clone());
-            measure = Some(m.clone());
-            sub = s.clone();
-            cti = c.as_deref().map(hex);
-        }
-        Body::Void {
-            target: t,
-            reason: why,
-            supervisor: _,
-        } => {
-            reason = Some(why.clone());
-            target = Some(hex(t));
-        }
-    }
+            form,
+            categories,
+            companions,
+            ..
+        } => (
+            Some(i64::from(*form)),
+            Some(categories.join(",")),
+            Some(i64::from(*companions)),
+        ),
+        _ => (None, None, None),
+    };
     let id = hex(&r.id);
     tx.prepare_cached(
         "INSERT INTO records (terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form,

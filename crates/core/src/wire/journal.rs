@@ -66,6 +66,61 @@ impl Body {
             Body::Void { .. } => "void",
         }
     }
+
+    /// The measure a redemption or refusal concerns.
+    pub fn measure(&self) -> Option<&str> {
+        match self {
+            Body::Redemption { measure, .. } | Body::Refusal { measure, .. } => Some(measure),
+            Body::Void { .. } => None,
+        }
+    }
+
+    /// The subject pseudonym, when known.
+    pub fn sub(&self) -> Option<&str> {
+        match self {
+            Body::Redemption { sub, .. } => Some(sub),
+            Body::Refusal { sub, .. } => sub.as_deref(),
+            Body::Void { .. } => None,
+        }
+    }
+
+    /// The credential id, when known.
+    pub fn cti(&self) -> Option<&[u8]> {
+        match self {
+            Body::Redemption { cti, .. } => Some(cti),
+            Body::Refusal { cti, .. } => cti.as_deref(),
+            Body::Void { .. } => None,
+        }
+    }
+
+    /// A refusal's reason code or a void's reason.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Body::Refusal { reason, .. } | Body::Void { reason, .. } => Some(reason),
+            Body::Redemption { .. } => None,
+        }
+    }
+
+    /// (original, discount, payable) of a redemption, in fen.
+    pub fn amounts(&self) -> Option<(u64, u64, u64)> {
+        match self {
+            Body::Redemption {
+                original,
+                discount,
+                payable,
+                ..
+            } => Some((*original, *discount, *payable)),
+            _ => None,
+        }
+    }
+
+    /// The redemption a void cancels.
+    pub fn target(&self) -> Option<&RecordId> {
+        match self {
+            Body::Void { target, .. } => Some(target),
+            _ => None,
+        }
+    }
 }
 
 /// One journal record.
