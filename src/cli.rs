@@ -87,7 +87,7 @@ enum Command {
         /// backing off while the hub is away) until interrupted.
         #[arg(long, conflicts_with = "from_file")]
         watch: bool,
-        /// Apply a data bundle carried by hand (`xinyi-hub bundle`) instead
+        /// Apply a data bundle carried by hand (`xinyi-hub bundle export`) instead
         /// of the network; the same signatures and checks apply.
         #[arg(long, value_name = "FILE")]
         from_file: Option<PathBuf>,

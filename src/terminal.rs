@@ -132,18 +132,22 @@ impl Terminal {
         let key = TerminalKey::load(&paths.key)?;
         let store = Store::open(&paths.db)?;
         let identity = store.require_identity()?;
-        Ok(Terminal {
+        Ok(Terminal::assemble(paths, store, key, identity))
+    }
+
+    fn assemble(paths: &Paths, store: Store, key: TerminalKey, identity: Identity) -> Terminal {
+        Terminal {
             paths: paths.clone(),
             store,
             key,
             identity,
             site: None,
             anchor: None,
-        })
+        }
     }
 
     /// Enrolls this machine with a hub: makes the terminal key, presents the
-    /// one-time code, pins the registry key, then syncs once.
+    /// one-time code and pins the registry key. The caller syncs next.
     pub async fn enroll(
         paths: &Paths,
         hub_url: &str,
@@ -177,14 +181,7 @@ impl Terminal {
             hub_url: Some(hub_url.trim().trim_end_matches('/').to_owned()),
         };
         store.set_identity(&identity)?;
-        Ok(Terminal {
-            paths: paths.clone(),
-            store,
-            key,
-            identity,
-            site: None,
-            anchor: None,
-        })
+        Ok(Terminal::assemble(paths, store, key, identity))
     }
 
     pub fn identity(&self) -> &Identity {

@@ -189,6 +189,45 @@ fn accept(
     Ok(())
 }
 
+/// Whether the config artefact the metadata names differs from the one held.
+fn config_needed(store: &Store, meta: &Metadata) -> Result<bool, SyncError> {
+    Ok(store
+        .data_state()?
+        .is_none_or(|s| s.config_sha256 != meta.config.sha256))
+}
+
+/// The last step of every sync, over HTTP or from a file: apply the
+/// artefacts (or, with none, only refresh the hub's signed time), then
+/// settle the key and the record receipt.
+fn finish(
+    store: &mut Store,
+    meta: &Metadata,
+    rotated: Option<VerifyingKey>,
+    held: u64,
+    artefacts: Option<(Option<Vec<u8>>, &[u8])>,
+    now: UnixTime,
+) -> Result<Downloaded, SyncError> {
+    let outcome = match artefacts {
+        None => {
+            store.record_hub_contact(meta, now)?;
+            Downloaded::UpToDate {
+                version: meta.version,
+            }
+        }
+        Some((config, eligibility)) => {
+            accept(store, meta, config, eligibility, now)?;
+            Downloaded::Applied {
+                from: held,
+                to: meta.version,
+                delta: meta.eligibility.is_some_and(|e| e.from != 0),
+                listings: meta.listings,
+            }
+        }
+    };
+    settle(store, meta, rotated, now)?;
+    Ok(outcome)
+}
+
 /// Downloads and applies what the hub publishes, if it is newer.
 pub async fn download(
     store: &mut Store,
@@ -200,33 +239,19 @@ pub async fn download(
     let meta_bytes = client.metadata(held_before, now).await?;
     let (meta, held, rotated) = open_metadata(store, &meta_bytes, now)?;
     let Some(elig) = meta.eligibility else {
-        store.record_hub_contact(&meta, now)?;
-        settle(store, &meta, rotated, now)?;
-        return Ok(Downloaded::UpToDate {
-            version: meta.version,
-        });
+        return finish(store, &meta, rotated, held, None, now);
     };
-    let config = if store
-        .data_state()?
-        .is_some_and(|s| s.config_sha256 == meta.config.sha256)
-    {
-        None
-    } else {
+    let config = if config_needed(store, &meta)? {
         Some(client.artefact(meta.config, downloads, now).await?)
+    } else {
+        None
     };
     let packed = client.artefact(elig.artefact, downloads, now).await?;
-    accept(store, &meta, config, &packed, now)?;
-    settle(store, &meta, rotated, now)?;
-    Ok(Downloaded::Applied {
-        from: held,
-        to: meta.version,
-        delta: elig.from != 0,
-        listings: meta.listings,
-    })
+    finish(store, &meta, rotated, held, Some((config, &packed)), now)
 }
 
-/// Applies a data bundle carried by hand (`xinyi-hub bundle`): the same
-/// checks as over HTTP — pinned key, version, expiry, pinned hashes and
+/// Applies a data bundle carried by hand (`xinyi-hub bundle export`): the
+/// same checks as over HTTP — pinned key, version, expiry, pinned hashes and
 /// sizes, set hash.
 pub fn import_bundle(
     store: &mut Store,
@@ -236,28 +261,21 @@ pub fn import_bundle(
     let bundle = Bundle::parse(bytes)?;
     let (meta, held, rotated) = open_metadata(store, &bundle.metadata, now)?;
     if meta.version == held {
-        store.record_hub_contact(&meta, now)?;
-        settle(store, &meta, rotated, now)?;
-        return Ok(Downloaded::UpToDate {
-            version: meta.version,
-        });
+        return finish(store, &meta, rotated, held, None, now);
     }
-    let config = if store
-        .data_state()?
-        .is_some_and(|s| s.config_sha256 == meta.config.sha256)
-    {
-        None
-    } else {
+    let config = if config_needed(store, &meta)? {
         Some(bundle.config)
+    } else {
+        None
     };
-    accept(store, &meta, config, &bundle.eligibility, now)?;
-    settle(store, &meta, rotated, now)?;
-    Ok(Downloaded::Applied {
-        from: held,
-        to: meta.version,
-        delta: false,
-        listings: meta.listings,
-    })
+    finish(
+        store,
+        &meta,
+        rotated,
+        held,
+        Some((config, &bundle.eligibility)),
+        now,
+    )
 }
 
 /// Every record not yet confirmed by the hub, as a records file for
