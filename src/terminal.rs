@@ -223,14 +223,9 @@ impl Terminal {
         at: UnixTime,
     ) -> Result<Scan, TerminalError> {
         let site = self.site_context()?;
-        let verdict = decide(
-            &site.context(DEFAULT_SKEW_S),
-            &self.store,
-            &self.store,
-            text,
-            measure,
-            at,
-        )?;
+        let mut ctx = site.context(DEFAULT_SKEW_S);
+        ctx.clock_floor = self.clock_floor(&site)?;
+        let verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
         Ok(match verdict {
             Verdict::Ok(a) => Scan::Ok(a),
             Verdict::Refused(refusal) => {
@@ -262,15 +257,19 @@ impl Terminal {
         }
     }
 
-    /// The latest time already trusted: the store's floor (the hub's signed
-    /// time, the last record) and, while this process runs, the hub's time
-    /// carried forward by the monotonic clock since the last sync.
-    pub fn clock_floor(&self) -> Result<Option<UnixTime>, TerminalError> {
-        let stored = self.store.clock_floor()?;
+    /// The latest time already trusted: the hub's signed time (from the
+    /// site setting, re-read when it changes), the last record (read on
+    /// every scan: it moves with each one), and, while this process runs,
+    /// the hub's time carried forward by the monotonic clock since the
+    /// last sync.
+    pub fn clock_floor(&self, site: &SiteContext) -> Result<Option<UnixTime>, TerminalError> {
         let carried = self
             .anchor
             .map(|(hub, since)| UnixTime(hub.0.saturating_add(since.elapsed().as_secs() as i64)));
-        Ok(stored.max(carried))
+        Ok(site
+            .clock_floor
+            .max(self.store.last_record_at()?)
+            .max(carried))
     }
 
     /// Records the clerk's confirmation; committed before it returns.

@@ -568,6 +568,27 @@ async fn a_clock_set_back_makes_verdicts_clock_suspect() {
             .unwrap(),
         Scan::Ok(_)
     ));
+    // The last record moves the floor as soon as it is made: after a
+    // record two hours ahead, a scan one hour behind it is suspect too.
+    let ahead = UnixTime(at.0 + 7200);
+    let Scan::Ok(a) = r
+        .terminal
+        .scan(&card.text, "XYX-BUS-TOPUP", "op", ahead)
+        .unwrap()
+    else {
+        panic!("a clock moved forward is not suspect")
+    };
+    r.terminal
+        .confirm(&a, Some(Fen(100)), 0, "op", ahead)
+        .unwrap();
+    match r
+        .terminal
+        .scan(&card.text, "XYX-BUS-TOPUP", "op", UnixTime(ahead.0 - 3600))
+        .unwrap()
+    {
+        Scan::Refused { refusal, .. } => assert_eq!(refusal.reason.code(), "CLOCK_SUSPECT"),
+        Scan::Ok(_) => panic!("a scan behind the last record was not suspect"),
+    }
     // A reopened terminal remembers: the floor is in the store.
     let paths = r.terminal.paths().clone();
     let mut reopened = Terminal::open(&paths).unwrap();

@@ -882,12 +882,17 @@ impl Store {
     /// of the data held, and the time of its own last journal record.
     pub fn clock_floor(&self) -> Result<Option<UnixTime>, StoreError> {
         let hub = self.data_state()?.map(|s| s.hub_issued_at);
-        let last: Option<i64> = self
+        Ok(hub.max(self.last_record_at()?))
+    }
+
+    /// The time of the last journal record, if any.
+    pub fn last_record_at(&self) -> Result<Option<UnixTime>, StoreError> {
+        Ok(self
             .conn
             .prepare_cached("SELECT at FROM journal ORDER BY seq DESC LIMIT 1")?
             .query_row([], |r| r.get(0))
-            .optional()?;
-        Ok(hub.max(last.map(UnixTime)))
+            .optional()?
+            .map(UnixTime))
     }
 
     /// A site from the synced config.
