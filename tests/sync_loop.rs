@@ -21,26 +21,7 @@ use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, ManualClock, NewIssuerKey, SiteSpec};
 
-fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
-}
-
-fn read(rel: &str) -> Vec<u8> {
-    let p = shared(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
-
-fn vectors() -> Value {
-    serde_json::from_slice(&read("vectors/credentials.json")).unwrap()
-}
-
-/// The vectors' first instant: the whole system runs on the vectors' clock,
-/// so the hub's signed time and the terminal's clock agree.
-fn first_at(v: &Value) -> UnixTime {
-    UnixTime(v["scenarios"][0]["steps"][0]["at"].as_i64().unwrap())
-}
+use xinyi_testkit::{first_at, read, vectors};
 
 /// A hub holding everything the vectors describe, with one site offering
 /// every measure of the catalogue, on a hand-set clock an hour before the

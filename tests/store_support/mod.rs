@@ -9,84 +9,20 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use xinyi::store::{Identity, Store};
-use xinyi_core::credential::{Cti, Iss, Kid};
+use xinyi_core::Date;
+use xinyi_core::credential::Cti;
 use xinyi_core::eligibility::{EligibilityEntry, EligibilitySet, ExclusionEntry};
-use xinyi_core::hex;
 use xinyi_core::ids::SubjectId;
-use xinyi_core::listing::Registry;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::config::{Config, ParsedConfig, Site, TrustEntry};
 use xinyi_core::wire::eligibility::{ArtefactKind, Header, Item, SetHash, encode};
 use xinyi_core::wire::journal::Body;
 use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef, Metadata, SPEC};
-use xinyi_core::{Date, PseudonymKey, UnixTime};
 
-/// `../shared` beside the project root.
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-pub fn read(rel: &str) -> Vec<u8> {
-    let p = shared().join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
-
-pub fn vectors() -> Value {
-    serde_json::from_slice(&read("vectors/credentials.json")).expect("credentials.json is JSON")
-}
-
-pub fn k_pseudo(v: &Value) -> PseudonymKey {
-    PseudonymKey::from_bytes(hex::decode_array(v["k_pseudo_hex"].as_str().unwrap()).unwrap())
-}
-
-pub fn trust_list(v: &Value) -> Vec<TrustedKey> {
-    v["trust_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            TrustedKey::new(
-                Iss::parse(k["iss"].as_str().unwrap()).unwrap(),
-                hex::decode_array(k["public_key"].as_str().unwrap()).unwrap(),
-                UnixTime(k["not_before"].as_i64().unwrap()),
-                UnixTime(k["not_after"].as_i64().unwrap()),
-                k["revoked"].as_bool().unwrap(),
-                Some(Kid::from_hex(k["kid"].as_str().unwrap()).unwrap()),
-            )
-            .unwrap()
-        })
-        .collect()
-}
-
-pub fn revoked_cards(v: &Value) -> Vec<Cti> {
-    v["revoked_cards_cti_hex"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| Cti::from_hex(c.as_str().unwrap()).unwrap())
-        .collect()
-}
-
-pub fn catalogue_text() -> String {
-    String::from_utf8(read("data/measures.toml")).unwrap()
-}
-
-/// The day the vectors' lists are imported: the day of the first step.
-pub fn import_day(v: &Value) -> Date {
-    UnixTime(v["scenarios"][0]["steps"][0]["at"].as_i64().unwrap()).date_utc8()
-}
-
-/// The registry with the vectors' listings and exclusions.
-pub fn registry(v: &Value) -> Registry {
-    let day = import_day(v);
-    let mut r = Registry::new();
-    r.import_listings(&read("vectors/listings.csv"), day)
-        .expect("listings.csv imports");
-    r.import_exclusions(&read("vectors/exclusions.csv"), day)
-        .expect("exclusions.csv imports");
-    r
-}
+// Shared by several test binaries, each using part of it.
+#[allow(unused_imports)]
+pub use xinyi_testkit::{catalogue_text, k_pseudo, registry, revoked_cards, trust_list, vectors};
 
 /// Every member of an eligibility set as artefact items.
 pub fn items_of(set: &EligibilitySet) -> Vec<Item> {

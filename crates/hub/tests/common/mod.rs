@@ -5,7 +5,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -22,25 +21,18 @@ use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
 
 /// A file of the shared vectors or data, read in place; the test fails
 /// if it is missing.
-pub fn shared(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel);
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("shared file {} is missing: {e}", path.display()))
-}
+pub use xinyi_testkit::read as shared;
 
 pub fn credentials() -> serde_json::Value {
-    serde_json::from_slice(&shared("vectors/credentials.json")).unwrap()
+    xinyi_testkit::vectors()
 }
 
 pub fn k_pseudo() -> [u8; 32] {
-    let c = credentials();
-    xinyi_core::hex::decode_array(c["k_pseudo_hex"].as_str().unwrap()).unwrap()
+    xinyi_testkit::k_pseudo_bytes(&credentials())
 }
 
 pub fn catalogue() -> String {
-    String::from_utf8(shared("data/measures.toml")).unwrap()
+    xinyi_testkit::catalogue_text()
 }
 
 pub const SITE: &str = "bus-1";

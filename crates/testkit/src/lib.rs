@@ -1,0 +1,103 @@
+//! Test support for every crate of the workspace: the shared conformance
+//! vectors and sample data, read in place from `shared/` beside the
+//! project root (never copied), and the state they describe. A missing
+//! file fails the test that asked for it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use xinyi_core::credential::{Cti, Iss, Kid};
+use xinyi_core::listing::Registry;
+use xinyi_core::trust::TrustedKey;
+use xinyi_core::{Catalogue, Date, PseudonymKey, UnixTime, hex};
+
+/// A path inside `shared/` beside the project root.
+pub fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
+}
+
+/// A shared file's bytes; the test fails if it is missing.
+pub fn read(rel: &str) -> Vec<u8> {
+    let p = shared(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// `vectors/credentials.json`.
+pub fn vectors() -> Value {
+    serde_json::from_slice(&read("vectors/credentials.json")).expect("credentials.json is JSON")
+}
+
+/// The vectors' K_pseudo, raw.
+pub fn k_pseudo_bytes(v: &Value) -> [u8; 32] {
+    hex::decode_array(v["k_pseudo_hex"].as_str().unwrap()).unwrap()
+}
+
+pub fn k_pseudo(v: &Value) -> PseudonymKey {
+    PseudonymKey::from_bytes(k_pseudo_bytes(v))
+}
+
+/// The vectors' trust list, each entry checked (its kid included).
+pub fn trust_list(v: &Value) -> Vec<TrustedKey> {
+    v["trust_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            TrustedKey::new(
+                Iss::parse(k["iss"].as_str().unwrap()).unwrap(),
+                hex::decode_array(k["public_key"].as_str().unwrap()).unwrap(),
+                UnixTime(k["not_before"].as_i64().unwrap()),
+                UnixTime(k["not_after"].as_i64().unwrap()),
+                k["revoked"].as_bool().unwrap(),
+                Some(Kid::from_hex(k["kid"].as_str().unwrap()).unwrap()),
+            )
+            .expect("trust list entry is valid")
+        })
+        .collect()
+}
+
+/// The vectors' revoked printed cards.
+pub fn revoked_cards(v: &Value) -> Vec<Cti> {
+    v["revoked_cards_cti_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| Cti::from_hex(c.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// `data/measures.toml` as text.
+pub fn catalogue_text() -> String {
+    String::from_utf8(read("data/measures.toml")).unwrap()
+}
+
+/// `data/measures.toml`, parsed.
+pub fn catalogue() -> Catalogue {
+    Catalogue::from_toml(&catalogue_text()).expect("the sample catalogue is valid")
+}
+
+/// The vectors' first instant.
+pub fn first_at(v: &Value) -> UnixTime {
+    UnixTime(v["scenarios"][0]["steps"][0]["at"].as_i64().unwrap())
+}
+
+/// The day the vectors' lists are imported: the day of the first step.
+pub fn import_day(v: &Value) -> Date {
+    first_at(v).date_utc8()
+}
+
+/// The registry with the vectors' listings and exclusions, imported
+/// through the import code.
+pub fn registry(v: &Value) -> Registry {
+    let day = import_day(v);
+    let mut r = Registry::new();
+    r.import_listings(&read("vectors/listings.csv"), day)
+        .expect("listings.csv imports");
+    r.import_exclusions(&read("vectors/exclusions.csv"), day)
+        .expect("exclusions.csv imports");
+    r
+}
