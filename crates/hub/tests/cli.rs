@@ -150,6 +150,27 @@ fn registry_workflow_from_the_command_line() {
     let out = ok(&hub(&dir, &["publish"]));
     assert!(out.contains("nothing changed"), "{out}");
 
+    // Sites without a network: a bundle out, a records file in (a file
+    // that is not a records file is refused by name).
+    let bundle = dir.join("data.xyb");
+    let out = ok(&hub(
+        &dir,
+        &["bundle", "export", "--out", bundle.to_str().unwrap()],
+    ));
+    assert!(out.contains("xinyi sync --from-file"), "{out}");
+    let parsed = xinyi_core::wire::bundle::Bundle::parse(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert!(!parsed.eligibility.is_empty());
+    let o = hub(&dir, &["ingest", bundle.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a xinyi records file"));
+
+    // Key rotation: the fingerprint changes and the old key signs the new.
+    let before = xinyi_hub::Hub::open(&dir).unwrap().registry_key_id();
+    let out = ok(&hub(&dir, &["rotate-key"]));
+    let after = xinyi_hub::Hub::open(&dir).unwrap().registry_key_id();
+    assert_ne!(before, after);
+    assert!(out.contains(&after), "{out}");
+
     std::fs::write(dir.join("hub.toml"), "metadata_lifetime_hours = -3\n").unwrap();
     let o = hub(&dir, &["publish"]);
     assert_eq!(o.status.code(), Some(1));
