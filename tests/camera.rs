@@ -127,7 +127,7 @@ fn corpus() -> PathBuf {
 }
 
 #[test]
-fn corpus_frames_give_no_wrong_text_and_clean_ones_decode() {
+fn corpus_frames_give_no_wrong_text_and_all_but_the_known_hard_ones_decode() {
     let dir = corpus();
     let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
         eprintln!("no corpus at {}: skipped", dir.display());
@@ -135,26 +135,20 @@ fn corpus_frames_give_no_wrong_text_and_clean_ones_decode() {
     };
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     let frames = manifest["frames"].as_object().unwrap();
-    // A few of each kind; every clean one must decode.
-    let picked = [
-        "640x480_clean_m3_0.jpg",
-        "640x480_clean_m5_0.jpg",
-        "1280x720_clean_m4_0.jpg",
-        "1280x720_clean_m6_0.jpg",
-        "640x480_noise_m4_0.jpg",
-        "640x480_rotated_m5_0.jpg",
-        "1280x720_blur_m5_0.jpg",
-        "1280x720_lowcontrast_m5_0.jpg",
-        "640x480_glare_m6_0.jpg",
-        "1280x720_perspective_m4_0.jpg",
-        "640x480_empty_0.jpg",
-        "1280x720_empty_1.jpg",
+    // The frames the pipeline does not read (every decoder measured in the
+    // decode benchmark, ZXing-C++ included, misses most of these too):
+    // several kinds of damage at once, or heavy blur on the smallest
+    // modules. Any other miss is a regression.
+    let known_misses = [
+        "640x480_combo_m3_0.jpg",
+        "640x480_combo_m4_0.jpg",
+        "1280x720_combo_m4_0.jpg",
+        "1920x1080_blur_m3_0.jpg",
+        "1920x1080_combo_m3_0.jpg",
+        "1920x1080_combo_m4_0.jpg",
     ];
-    let mut decoded = 0;
-    for name in picked {
-        let Some(expected) = frames.get(name) else {
-            continue;
-        };
+    let (mut decoded, mut missed) = (0, Vec::new());
+    for (name, expected) in frames {
         let img = image::open(dir.join(name)).unwrap().to_luma8();
         let got = decode_luma(&img);
         match (expected.as_str(), got.as_deref()) {
@@ -163,11 +157,10 @@ fn corpus_frames_give_no_wrong_text_and_clean_ones_decode() {
                 assert_eq!(t, want, "{name}: wrong text");
                 decoded += 1;
             }
-            (Some(_), None) => {
-                assert!(!name.contains("_clean_"), "{name}: clean frame not decoded")
-            }
-            (None, None) => {}
+            (Some(_), None) if !known_misses.contains(&name.as_str()) => missed.push(name),
+            _ => {}
         }
     }
-    assert!(decoded >= 4, "only {decoded} corpus frames decoded");
+    assert!(missed.is_empty(), "frames no longer decoded: {missed:?}");
+    assert!(decoded >= 102, "only {decoded} corpus frames decoded");
 }

@@ -1,72 +1,274 @@
-//! QR decoding of one picture: the function the camera thread runs on every
-//! frame and the kiosk runs on an image file. It does not depend on the
-//! camera crate, so it builds (and is tested) without the `camera` feature.
+//! QR decoding of one picture: the function the kiosk runs on an image file
+//! and, step by step, the camera thread runs on its frames. It does not
+//! depend on the camera crate, so it builds (and is tested) without the
+//! `camera` feature.
 //!
-//! rqrr alone finds a clean code; camera frames are rarely clean. The
-//! pipeline tries cheap things first and stops at the first text:
+//! Camera frames are rarely clean: blur, noise, glare, low contrast, tilt.
+//! The pipeline is a cascade of [`Step`]s, cheapest and most productive
+//! first, that stops at the first text:
 //!
-//! 1. the grey frame as it is (rqrr's own running-average threshold);
-//! 2. contrast stretched between the 1st and 99th percentile (dim or
-//!    washed-out frames, glare);
-//! 3. a local-mean (adaptive) threshold with a window a few modules wide
-//!    (uneven light, shadows across the code);
-//! 4. half size (noise and blur average out, modules stay ≥ 2 px) and
-//!    double size (tiny codes far from the lens).
+//! 1. rxing's port of ZXing-C++'s QR reader (finder patterns, perspective,
+//!    any rotation) on ZXing's hybrid (local-block) binarization, computed
+//!    by [`super::binarize`]. On a frame 1000 px wide or more it first runs
+//!    at half size (2×2 averages): a code held up to the lens has modules
+//!    of 4 px or more, so half size reads it in a quarter of the time and
+//!    averages noise out; full size follows for small modules;
+//! 2. rxing's classic ZXing reader, whose detector tolerates other
+//!    distortions;
+//! 3. rqrr at half size, and on the frame as it is (its own running-average
+//!    threshold);
+//! 4. rqrr on a local-mean (adaptive) threshold of the contrast-stretched
+//!    frame (uneven light, shadows across the code);
+//! 5. double size for small frames (tiny codes far from the lens).
 //!
-//! A decoded text is only returned when rqrr's error correction accepted
-//! it, so the pipeline never guesses.
+//! The order and the steps come from the decode benchmark on camera-like
+//! frames (`BENCHMARKS.md`): each later step rescues frames the earlier
+//! ones miss. A text is only returned when a decoder's error correction
+//! accepted it, so the pipeline never guesses. All decoders are pure Rust.
+
+use std::cell::OnceCell;
 
 use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, Luma};
 
-/// Frames wider than this are halved before the first attempt: a code that
-/// fills a fraction of a 1080p frame still has modules of several pixels,
-/// and rqrr's time grows with the pixel count.
-const MAX_WIDTH: u32 = 1400;
-/// Below this, upscaling is tried (a small code in a small frame).
+/// Upscaling is only tried below this width (a small code in a small frame).
 const UPSCALE_BELOW: u32 = 900;
 
-/// Decodes the first QR code found in `img`, trying the steps above.
+/// One way of looking at a frame, in the order the cascade tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// rxing's ZXing-C++ port on the frame.
+    Zxing,
+    /// rxing's classic ZXing reader on the frame.
+    ZxingClassic,
+    /// rxing's ZXing-C++ port at half size.
+    HalfZxing,
+    /// rxing's ZXing-C++ port at half size of the contrast-stretched
+    /// frame (dim, washed-out frames; skipped when stretching gains nothing).
+    HalfStretchedZxing,
+    /// rqrr at half size.
+    HalfRqrr,
+    /// rqrr on the frame.
+    Rqrr,
+    /// rqrr on the adaptive threshold of the contrast-stretched frame.
+    AdaptiveRqrr,
+    /// rxing's ZXing-C++ port at double size (small frames only).
+    DoubleZxing,
+    /// rqrr at double size (small frames only).
+    DoubleRqrr,
+}
+
+/// Frames at least this wide start at half size.
+pub const HALF_FIRST_FROM: u32 = 1000;
+
+/// The cascade for frames narrower than [`HALF_FIRST_FROM`].
+pub const STEPS: [Step; 9] = [
+    Step::Zxing,
+    Step::ZxingClassic,
+    Step::HalfZxing,
+    Step::HalfStretchedZxing,
+    Step::HalfRqrr,
+    Step::Rqrr,
+    Step::AdaptiveRqrr,
+    Step::DoubleZxing,
+    Step::DoubleRqrr,
+];
+
+/// The cascade for wider frames.
+pub const STEPS_HALF_FIRST: [Step; 9] = [
+    Step::HalfZxing,
+    Step::Zxing,
+    Step::ZxingClassic,
+    Step::HalfStretchedZxing,
+    Step::HalfRqrr,
+    Step::Rqrr,
+    Step::AdaptiveRqrr,
+    Step::DoubleZxing,
+    Step::DoubleRqrr,
+];
+
+impl Step {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Zxing => "rxing (ZXing-C++ port)",
+            Step::ZxingClassic => "rxing (classic ZXing)",
+            Step::HalfZxing => "half size, rxing",
+            Step::HalfStretchedZxing => "half size, contrast stretched, rxing",
+            Step::HalfRqrr => "half size, rqrr",
+            Step::Rqrr => "rqrr",
+            Step::AdaptiveRqrr => "adaptive threshold, rqrr",
+            Step::DoubleZxing => "double size, rxing",
+            Step::DoubleRqrr => "double size, rqrr",
+        }
+    }
+
+    /// Runs the step. The decoders are third-party code that indexes
+    /// freely; a panic inside one is caught and counts as "no code", so a
+    /// strange frame can never take the camera thread down.
+    fn run(self, v: &Views<'_>) -> Option<String> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.attempt(v)))
+            .ok()
+            .flatten()
+    }
+
+    fn attempt(self, v: &Views<'_>) -> Option<String> {
+        match self {
+            Step::Zxing => try_rxing(v.gray, Reader::CppPort),
+            Step::ZxingClassic => try_rxing(v.gray, Reader::Classic),
+            Step::HalfZxing => v.half().and_then(|h| try_rxing(h, Reader::CppPort)),
+            Step::HalfStretchedZxing => v
+                .half_stretched()
+                .and_then(|h| try_rxing(h, Reader::CppPort)),
+            Step::HalfRqrr => v.half().and_then(try_rqrr),
+            Step::Rqrr => try_rqrr(v.gray),
+            Step::AdaptiveRqrr => try_bitmap(&adaptive_threshold(v.base())),
+            Step::DoubleZxing => v.double().and_then(|d| try_rxing(d, Reader::CppPort)),
+            Step::DoubleRqrr => v.double().and_then(try_rqrr),
+        }
+    }
+}
+
+/// The derived pictures of one frame, each made once when a step needs it.
+struct Views<'a> {
+    gray: &'a GrayImage,
+    stretched: OnceCell<Option<GrayImage>>,
+    half: OnceCell<Option<GrayImage>>,
+    half_stretched: OnceCell<Option<GrayImage>>,
+    double: OnceCell<Option<GrayImage>>,
+}
+
+impl<'a> Views<'a> {
+    fn new(gray: &'a GrayImage) -> Views<'a> {
+        Views {
+            gray,
+            stretched: OnceCell::new(),
+            half: OnceCell::new(),
+            half_stretched: OnceCell::new(),
+            double: OnceCell::new(),
+        }
+    }
+
+    /// The contrast-stretched frame, or the frame when stretching gains
+    /// nothing.
+    fn base(&self) -> &GrayImage {
+        self.stretched
+            .get_or_init(|| stretch_contrast(self.gray))
+            .as_ref()
+            .unwrap_or(self.gray)
+    }
+
+    fn half(&self) -> Option<&GrayImage> {
+        self.half
+            .get_or_init(|| (self.gray.width() >= 200).then(|| halve(self.gray)))
+            .as_ref()
+    }
+
+    /// Half of the stretched frame; `None` when stretching gained nothing
+    /// (then it would be [`Views::half`] again).
+    fn half_stretched(&self) -> Option<&GrayImage> {
+        self.half_stretched
+            .get_or_init(|| {
+                let stretched = self.stretched.get_or_init(|| stretch_contrast(self.gray));
+                stretched.as_ref().filter(|s| s.width() >= 200).map(halve)
+            })
+            .as_ref()
+    }
+
+    fn double(&self) -> Option<&GrayImage> {
+        self.double
+            .get_or_init(|| (self.gray.width() < UPSCALE_BELOW).then(|| resize(self.base(), 2.0)))
+            .as_ref()
+    }
+}
+
+/// Decodes the first QR code found in `img`, trying every step.
 pub fn decode(img: &DynamicImage) -> Option<String> {
     decode_luma(&img.to_luma8())
 }
 
-/// Decodes a greyscale picture (the camera thread's frames are already grey).
+/// Decodes a greyscale picture, trying every step.
 pub fn decode_luma(gray: &GrayImage) -> Option<String> {
-    if gray.width() < 21 || gray.height() < 21 {
+    decode_traced(gray).map(|(text, _)| text)
+}
+
+/// [`decode_luma`], also telling which step read the code.
+pub fn decode_traced(gray: &GrayImage) -> Option<(String, Step)> {
+    if too_small(gray) {
         return None;
     }
-    let owned;
-    let gray = if gray.width() > MAX_WIDTH {
-        owned = resize(gray, 0.5);
-        &owned
+    let views = Views::new(gray);
+    cascade(gray)
+        .iter()
+        .find_map(|s| s.run(&views).map(|t| (t, *s)))
+}
+
+/// The steps for a frame of this size, in order.
+pub fn cascade(gray: &GrayImage) -> &'static [Step; 9] {
+    if gray.width() >= HALF_FIRST_FROM {
+        &STEPS_HALF_FIRST
     } else {
-        gray
-    };
-    if let Some(t) = try_rqrr(gray) {
-        return Some(t);
+        &STEPS
     }
-    let stretched = stretch_contrast(gray);
-    if let Some(t) = stretched.as_ref().and_then(try_rqrr) {
-        return Some(t);
-    }
-    let base = stretched.as_ref().unwrap_or(gray);
-    if let Some(t) = try_bitmap(&adaptive_threshold(base)) {
-        return Some(t);
-    }
-    let half = resize(base, 0.5);
-    if half.width() >= 100
-        && let Some(t) = try_rqrr(&half)
-    {
-        return Some(t);
-    }
-    if gray.width() < UPSCALE_BELOW {
-        let double = resize(base, 2.0);
-        if let Some(t) = try_rqrr(&double) {
+}
+
+fn too_small(gray: &GrayImage) -> bool {
+    gray.width() < 21 || gray.height() < 21
+}
+
+/// The camera's decoder. A frame with no code costs the whole cascade
+/// (tens of milliseconds), more than the time between two frames, and a
+/// code held up to the lens stays in view for many frames. So each frame
+/// gets the fast first step and one of the others in turn: the cascade is
+/// spread over consecutive frames and a frame costs a few milliseconds
+/// plus one fallback.
+#[derive(Debug, Clone, Default)]
+pub struct FrameDecoder {
+    next: usize,
+}
+
+impl FrameDecoder {
+    /// Decodes one frame: the first step, then the next fallback in turn.
+    pub fn decode(&mut self, gray: &GrayImage) -> Option<String> {
+        if too_small(gray) {
+            return None;
+        }
+        let views = Views::new(gray);
+        let steps = cascade(gray);
+        if let Some(t) = steps[0].run(&views) {
             return Some(t);
         }
+        let fallbacks = &steps[1..];
+        let step = fallbacks[self.next % fallbacks.len()];
+        self.next = self.next.wrapping_add(1);
+        step.run(&views)
     }
-    None
+}
+
+#[derive(Clone, Copy)]
+enum Reader {
+    CppPort,
+    Classic,
+}
+
+/// rxing's QR reader (try-harder) on ZXing's hybrid (local-block)
+/// binarization ([`super::binarize`]).
+fn try_rxing(gray: &GrayImage, reader: Reader) -> Option<String> {
+    use rxing::{BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
+    let source = Luma8Source::new_with_slice(gray.as_raw(), gray.width(), gray.height()).ok()?;
+    let mut bitmap = BinaryBitmap::new(super::binarize::FastHybrid::new(source));
+    let hints = DecodeHints {
+        TryHarder: Some(true),
+        ..DecodeHints::default()
+    };
+    let result = match reader {
+        Reader::CppPort => rxing::qrcode::cpp_port::QrReader.decode_with_hints(&mut bitmap, &hints),
+        Reader::Classic => rxing::qrcode::QRCodeReader.decode_with_hints(&mut bitmap, &hints),
+    };
+    result
+        .ok()
+        .map(|r| r.getText().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 fn resize(gray: &GrayImage, factor: f32) -> GrayImage {
@@ -78,6 +280,27 @@ fn resize(gray: &GrayImage, factor: f32) -> GrayImage {
         FilterType::Nearest
     };
     image::imageops::resize(gray, scale(gray.width()), scale(gray.height()), filter)
+}
+
+/// Half size by averaging 2×2 blocks: cheaper than a filtered resize and
+/// a low-pass filter for sensor noise.
+pub fn halve(gray: &GrayImage) -> GrayImage {
+    let (w, h) = (gray.width() as usize / 2, gray.height() as usize / 2);
+    let stride = gray.width() as usize;
+    let src = gray.as_raw();
+    let mut out = vec![0u8; w * h];
+    for (y, row) in out.chunks_exact_mut(w.max(1)).enumerate() {
+        let a = &src[2 * y * stride..2 * y * stride + 2 * w];
+        let b = &src[(2 * y + 1) * stride..(2 * y + 1) * stride + 2 * w];
+        for (x, px) in row.iter_mut().enumerate() {
+            let sum = u16::from(a[2 * x])
+                + u16::from(a[2 * x + 1])
+                + u16::from(b[2 * x])
+                + u16::from(b[2 * x + 1]);
+            *px = ((sum + 2) / 4) as u8;
+        }
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_default()
 }
 
 /// rqrr with its own thresholding.
@@ -190,6 +413,62 @@ mod tests {
             decode_luma(&GrayImage::from_pixel(200, 100, Luma([255]))),
             None
         );
+    }
+
+    #[test]
+    fn the_frame_decoder_takes_every_fallback_in_turn_without_finding_ghosts() {
+        // Noise with structure at several scales: nothing to read, but
+        // every step runs (and none may panic or invent a text).
+        let noise = GrayImage::from_fn(320, 240, |x, y| {
+            let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).rotate_left(x % 13);
+            Luma([(v >> 7) as u8])
+        });
+        let mut frames = FrameDecoder::default();
+        for _ in 0..STEPS.len() * 2 {
+            assert_eq!(frames.decode(&noise), None);
+        }
+        assert_eq!(frames.next, STEPS.len() * 2);
+        let wide = GrayImage::from_pixel(1200, 700, Luma([200]));
+        assert_eq!(FrameDecoder::default().decode(&wide), None);
+        assert_eq!(decode_traced(&noise), None);
+    }
+
+    #[test]
+    fn a_clean_code_is_read_by_the_first_step_on_every_path() {
+        let img = crate::ui::qr::render("XY1:FRAME-TEST", 4).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            decode_traced(&img),
+            Some(("XY1:FRAME-TEST".to_owned(), Step::Zxing))
+        );
+        assert_eq!(
+            FrameDecoder::default().decode(&img).as_deref(),
+            Some("XY1:FRAME-TEST")
+        );
+    }
+
+    #[test]
+    fn halving_averages_two_by_two_blocks() {
+        let g = GrayImage::from_raw(
+            5,
+            3,
+            vec![0, 4, 8, 8, 99, 0, 0, 255, 255, 99, 7, 7, 7, 7, 7],
+        )
+        .unwrap_or_else(|| panic!("buffer size"));
+        let h = halve(&g);
+        assert_eq!((h.width(), h.height()), (2, 1));
+        assert_eq!(h.as_raw(), &vec![1, 132]);
+    }
+
+    #[test]
+    fn wide_frames_start_at_half_size() {
+        assert_eq!(cascade(&GrayImage::new(1280, 720))[0], Step::HalfZxing);
+        assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::Zxing);
+        for steps in [&STEPS, &STEPS_HALF_FIRST] {
+            let mut sorted: Vec<_> = steps.iter().map(|s| s.name()).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), steps.len(), "each step once");
+        }
     }
 
     #[test]

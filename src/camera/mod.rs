@@ -6,6 +6,7 @@
 //! [`CameraEvent::Unavailable`] once and ends; the scanner and image files
 //! keep working.
 
+pub mod binarize;
 pub mod decode;
 
 use std::time::{Duration, Instant};
@@ -168,6 +169,7 @@ mod capture {
         };
         on_event(CameraEvent::Opened(cam.info().human_name()));
         let mut debounce = Debounce::default();
+        let mut decoder = super::decode::FrameDecoder::default();
         let mut last_preview: Option<Instant> = None;
         let mut failures = 0u32;
         while !stop.load(Ordering::Relaxed) {
@@ -194,7 +196,7 @@ mod capture {
                 on_event(CameraEvent::Preview(super::preview(&rgb)));
             }
             let gray = image::DynamicImage::ImageRgb8(rgb).to_luma8();
-            if let Some(text) = super::decode::decode_luma(&gray)
+            if let Some(text) = decoder.decode(&gray)
                 && debounce.admit(&text, Instant::now(), IGNORE_SAME_FOR)
             {
                 on_event(CameraEvent::Scanned(text));
