@@ -50,6 +50,13 @@ struct KioskArgs {
     /// terminal is enrolled.
     #[arg(long, global = true)]
     demo: bool,
+    /// Play the pictures (PNG, JPEG) in this folder as the camera's frames,
+    /// 15 a second, looped: the camera path without a camera.
+    #[arg(long, global = true, value_name = "DIR")]
+    frames: Option<PathBuf>,
+    /// Write the UI thread's timings to this file (for the benchmarks).
+    #[arg(long, global = true, value_name = "FILE", hide = true)]
+    measure: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +346,8 @@ fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
             fullscreen: args.kiosk,
             image: args.image,
             demo: args.demo,
+            frames: args.frames,
+            measure: args.measure,
         },
     )?;
     Ok(ExitCode::SUCCESS)

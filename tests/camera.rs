@@ -164,3 +164,79 @@ fn corpus_frames_give_no_wrong_text_and_all_but_the_known_hard_ones_decode() {
     assert!(missed.is_empty(), "frames no longer decoded: {missed:?}");
     assert!(decoded >= 102, "only {decoded} corpus frames decoded");
 }
+
+/// The worker's events, collected until `until` says stop (or 20 s pass).
+fn camera_events(frames: PathBuf, until: impl Fn(&[String]) -> bool) -> Vec<String> {
+    use xinyi::camera::{self, CameraConfig, CameraEvent};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = camera::spawn(
+        CameraConfig {
+            device: 0,
+            frames: Some(frames),
+        },
+        Box::new(move |ev| {
+            let line = match ev {
+                CameraEvent::Opened(name) => format!("opened {name}"),
+                CameraEvent::Unavailable(why) => format!("unavailable {why}"),
+                CameraEvent::Preview(p) => format!("preview {}x{}", p.width(), p.height()),
+                CameraEvent::Scanned(text) => format!("scanned {text}"),
+            };
+            let _ = tx.send(line);
+        }),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !until(&seen) && std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    handle.stop();
+    seen
+}
+
+#[test]
+fn pictures_in_a_folder_play_as_camera_frames_and_a_code_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = demo_code();
+    // An empty frame, then the code: the code is read and, while it stays
+    // in view (the folder loops), reported only once.
+    GrayImage::from_pixel(640, 480, Luma([230]))
+        .save(dir.path().join("a-empty.png"))
+        .unwrap();
+    let code = qr::render(&text, 4).unwrap();
+    let mut frame = GrayImage::from_pixel(640, 480, Luma([235]));
+    imageops::overlay(&mut frame, &code, 120, 40);
+    frame.save(dir.path().join("b-code.png")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a picture").unwrap();
+
+    let seen = camera_events(dir.path().to_path_buf(), |s| {
+        s.iter().filter(|l| l.starts_with("preview")).count() >= 12
+    });
+    assert!(seen[0].starts_with("opened pictures in"), "{seen:?}");
+    assert!(seen.iter().any(|l| l == "preview 400x300"), "{seen:?}");
+    let scans: Vec<_> = seen.iter().filter(|l| l.starts_with("scanned")).collect();
+    assert_eq!(scans, vec![&format!("scanned {text}")], "{seen:?}");
+}
+
+#[test]
+fn a_folder_without_pictures_is_a_clear_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readme.txt"), "no frames here").unwrap();
+    let seen = camera_events(dir.path().to_path_buf(), |s| !s.is_empty());
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].starts_with("unavailable no PNG or JPEG pictures in"),
+        "{seen:?}"
+    );
+
+    std::fs::write(dir.path().join("broken.png"), "not really a PNG").unwrap();
+    let seen = camera_events(dir.path().to_path_buf(), |s| !s.is_empty());
+    assert!(seen[0].contains("broken.png: not a picture"), "{seen:?}");
+    let missing = dir.path().join("nowhere");
+    let seen = camera_events(missing, |s| !s.is_empty());
+    assert!(
+        seen[0].starts_with("unavailable cannot read the folder"),
+        "{seen:?}"
+    );
+}

@@ -55,10 +55,104 @@ impl Debounce {
 }
 
 /// Which camera to open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CameraConfig {
     /// The device's index among those [`devices`] lists.
     pub device: u32,
+    /// Instead of a device, play the pictures in this folder as frames
+    /// (see [`FILE_FPS`]): the camera path without a camera.
+    pub frames: Option<std::path::PathBuf>,
+}
+
+/// Frames a second when playing pictures from a folder: a webcam's pace.
+pub const FILE_FPS: u32 = 15;
+
+/// What the worker does with each frame, whatever its source: a preview
+/// now and then, a decode (the cascade spread over frames), and a report
+/// of a new text.
+#[derive(Debug, Default)]
+struct FrameLoop {
+    debounce: Debounce,
+    decoder: decode::FrameDecoder,
+    last_preview: Option<Instant>,
+}
+
+impl FrameLoop {
+    fn frame(&mut self, rgb: image::RgbImage, on_event: &mut OnEvent) {
+        let now = Instant::now();
+        if self
+            .last_preview
+            .is_none_or(|t| now.duration_since(t) >= PREVIEW_EVERY)
+        {
+            self.last_preview = Some(now);
+            on_event(CameraEvent::Preview(preview(&rgb)));
+        }
+        let gray = image::DynamicImage::ImageRgb8(rgb).to_luma8();
+        if let Some(text) = self.decoder.decode(&gray)
+            && self.debounce.admit(&text, Instant::now(), IGNORE_SAME_FOR)
+        {
+            on_event(CameraEvent::Scanned(text));
+        }
+    }
+}
+
+/// Plays the pictures of a folder (sorted by name, looped) as camera
+/// frames at [`FILE_FPS`].
+fn play_files(dir: &std::path::Path, stop: &std::sync::atomic::AtomicBool, mut on_event: OnEvent) {
+    let frames = match load_frames(dir) {
+        Ok(f) => f,
+        Err(why) => {
+            on_event(CameraEvent::Unavailable(why));
+            return;
+        }
+    };
+    on_event(CameraEvent::Opened(format!(
+        "pictures in {}",
+        dir.display()
+    )));
+    let every = Duration::from_secs(1) / FILE_FPS;
+    let mut frame_loop = FrameLoop::default();
+    let mut next = Instant::now();
+    for rgb in frames.iter().cycle() {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+            next += every;
+        } else {
+            // Behind (decoding took longer than a frame): drop the wait,
+            // as a camera drops frames.
+            next = now + every;
+        }
+        frame_loop.frame(rgb.clone(), &mut on_event);
+    }
+}
+
+/// Every picture in `dir`, decoded once up front (a camera hands over
+/// pixels, not files).
+fn load_frames(dir: &std::path::Path) -> Result<Vec<image::RgbImage>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the folder {}: {e}", dir.display()))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        })
+        .collect();
+    paths.sort();
+    let mut frames = Vec::with_capacity(paths.len());
+    for p in &paths {
+        let img = image::open(p).map_err(|e| format!("{}: not a picture: {e}", p.display()))?;
+        frames.push(img.to_rgb8());
+    }
+    if frames.is_empty() {
+        return Err(format!("no PNG or JPEG pictures in {}", dir.display()));
+    }
+    Ok(frames)
 }
 
 /// A running camera worker; dropping it stops the worker.
@@ -97,7 +191,10 @@ pub fn spawn(cfg: CameraConfig, on_event: OnEvent) -> CameraHandle {
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("xinyi-camera".into())
-        .spawn(move || capture::run(cfg, &flag, on_event))
+        .spawn(move || match &cfg.frames {
+            Some(dir) => play_files(dir, &flag, on_event),
+            None => capture::run(&cfg, &flag, on_event),
+        })
         .ok();
     CameraHandle { stop, thread }
 }
@@ -125,7 +222,6 @@ mod capture {
     //! nokhwa capture loop.
 
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Instant;
 
     use nokhwa::pixel_format::RgbFormat;
     use nokhwa::utils::{
@@ -133,7 +229,7 @@ mod capture {
         Resolution,
     };
 
-    use super::{CameraConfig, CameraEvent, Debounce, IGNORE_SAME_FOR, OnEvent, PREVIEW_EVERY};
+    use super::{CameraConfig, CameraEvent, FrameLoop, OnEvent};
 
     pub fn devices() -> Vec<String> {
         nokhwa::query(ApiBackend::Auto)
@@ -159,7 +255,7 @@ mod capture {
         Ok(cam)
     }
 
-    pub fn run(cfg: CameraConfig, stop: &AtomicBool, mut on_event: OnEvent) {
+    pub fn run(cfg: &CameraConfig, stop: &AtomicBool, mut on_event: OnEvent) {
         let mut cam = match open(cfg.device) {
             Ok(c) => c,
             Err(e) => {
@@ -168,9 +264,7 @@ mod capture {
             }
         };
         on_event(CameraEvent::Opened(cam.info().human_name()));
-        let mut debounce = Debounce::default();
-        let mut decoder = super::decode::FrameDecoder::default();
-        let mut last_preview: Option<Instant> = None;
+        let mut frame_loop = FrameLoop::default();
         let mut failures = 0u32;
         while !stop.load(Ordering::Relaxed) {
             let rgb = match cam.frame().and_then(|f| f.decode_image::<RgbFormat>()) {
@@ -190,17 +284,7 @@ mod capture {
                     continue;
                 }
             };
-            let now = Instant::now();
-            if last_preview.is_none_or(|t| now.duration_since(t) >= PREVIEW_EVERY) {
-                last_preview = Some(now);
-                on_event(CameraEvent::Preview(super::preview(&rgb)));
-            }
-            let gray = image::DynamicImage::ImageRgb8(rgb).to_luma8();
-            if let Some(text) = decoder.decode(&gray)
-                && debounce.admit(&text, Instant::now(), IGNORE_SAME_FOR)
-            {
-                on_event(CameraEvent::Scanned(text));
-            }
+            frame_loop.frame(rgb, &mut on_event);
         }
         let _ = cam.stop_stream();
     }
@@ -218,7 +302,7 @@ mod capture {
         Vec::new()
     }
 
-    pub fn run(_cfg: CameraConfig, _stop: &AtomicBool, mut on_event: OnEvent) {
+    pub fn run(_cfg: &CameraConfig, _stop: &AtomicBool, mut on_event: OnEvent) {
         on_event(CameraEvent::Unavailable(
             "this build has no camera support (feature `camera`)".into(),
         ));

@@ -36,6 +36,11 @@ pub struct KioskOptions {
     pub image: Option<PathBuf>,
     /// Demo mode even when this machine is enrolled.
     pub demo: bool,
+    /// Play the pictures in this folder as the camera's frames.
+    pub frames: Option<PathBuf>,
+    /// Write the UI thread's timings (ready, longest stall per second) to
+    /// this file as JSON lines, for the benchmarks.
+    pub measure: Option<PathBuf>,
 }
 
 /// Options of the counter (tests turn the hardware off).
@@ -69,6 +74,7 @@ pub struct Counter {
     demo: Option<DemoHub>,
     preview: std::sync::Arc<PreviewSink>,
     last: Option<View>,
+    frames: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -89,7 +95,21 @@ impl Counter {
         events: Sender<Msg>,
         preview: PreviewSink,
     ) -> Counter {
+        Counter::with_frames(kiosk, demo, opts, events, preview, None)
+    }
+
+    /// [`Counter::new`], the camera playing the pictures in `frames`
+    /// instead of a device when given.
+    pub fn with_frames(
+        kiosk: Kiosk,
+        demo: Option<DemoHub>,
+        opts: CounterOptions,
+        events: Sender<Msg>,
+        preview: PreviewSink,
+        frames: Option<PathBuf>,
+    ) -> Counter {
         let mut c = Counter {
+            frames,
             kiosk,
             opts,
             events,
@@ -189,7 +209,7 @@ impl Counter {
                 // The old worker stops (and releases the device) first.
                 self.camera = None;
                 let Some(device) = dev else { return };
-                if !self.opts.camera {
+                if !self.opts.camera && self.frames.is_none() {
                     let _ = self.events.send(Msg::CameraUnavailable(
                         "camera disabled for this run".into(),
                     ));
@@ -198,7 +218,10 @@ impl Counter {
                 let tx = self.events.clone();
                 let preview = self.preview.clone();
                 self.camera = Some(camera::spawn(
-                    CameraConfig { device },
+                    CameraConfig {
+                        device,
+                        frames: self.frames.clone(),
+                    },
                     Box::new(move |ev| match ev {
                         CameraEvent::Preview(frame) => preview(frame),
                         CameraEvent::Opened(name) => {
@@ -287,8 +310,19 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
     });
     // The kiosk moves to the counter thread; the first view is applied
     // before the window shows.
-    let mut counter = Counter::new(kiosk, demo, CounterOptions::default(), tx.clone(), preview);
+    let mut counter = Counter::with_frames(
+        kiosk,
+        demo,
+        CounterOptions::default(),
+        tx.clone(),
+        preview,
+        opts.frames.clone(),
+    );
     adapters::apply(&ui, &counter.delta());
+    let _monitor = match &opts.measure {
+        Some(path) => Some(StallMonitor::start(path)?),
+        None => None,
+    };
     let thread = std::thread::Builder::new()
         .name("xinyi-counter".into())
         .spawn(move || counter_loop(counter, rx, weak))
@@ -300,6 +334,64 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
     drop(tx);
     let _ = thread.join();
     shown
+}
+
+/// Watches the UI thread for the benchmarks: a timer that should fire
+/// every [`StallMonitor::EVERY`]; when the thread is busy (handling input,
+/// applying a view, rendering) it fires late, and the lateness is the
+/// stall. Writes `{"ready_unix_ms": …}` once the event loop runs, then
+/// every second `{"t_ms": …, "max_stall_ms": …, "ticks": …}`.
+struct StallMonitor {
+    _timer: slint::Timer,
+}
+
+impl StallMonitor {
+    const EVERY: Duration = Duration::from_millis(2);
+
+    fn start(path: &std::path::Path) -> Result<StallMonitor> {
+        use std::io::Write as _;
+        let mut out = std::fs::File::create(path)
+            .with_context(|| format!("creating the timings file {}", path.display()))?;
+        let started = Instant::now();
+        let mut last = Instant::now();
+        let mut window = Instant::now();
+        let mut worst = Duration::ZERO;
+        let mut ticks = 0u64;
+        let mut ready = false;
+        let timer = slint::Timer::default();
+        timer.start(slint::TimerMode::Repeated, Self::EVERY, move || {
+            let now = Instant::now();
+            if !ready {
+                ready = true;
+                let unix_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                let _ = writeln!(out, "{{\"ready_unix_ms\": {unix_ms}}}");
+                last = now;
+                window = now;
+                return;
+            }
+            worst = worst.max(
+                now.saturating_duration_since(last)
+                    .saturating_sub(Self::EVERY),
+            );
+            last = now;
+            ticks += 1;
+            if now.duration_since(window) >= Duration::from_secs(1) {
+                let _ = writeln!(
+                    out,
+                    "{{\"t_ms\": {}, \"max_stall_us\": {}, \"ticks\": {ticks}}}",
+                    now.duration_since(started).as_millis(),
+                    worst.as_micros()
+                );
+                let _ = out.flush();
+                window = now;
+                worst = Duration::ZERO;
+                ticks = 0;
+            }
+        });
+        Ok(StallMonitor { _timer: timer })
+    }
 }
 
 static QUIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
