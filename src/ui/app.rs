@@ -279,6 +279,24 @@ pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<(Terminal, Op
     Ok((term, Some(demo)))
 }
 
+/// Slint's software renderer unless `SLINT_BACKEND` says otherwise. The
+/// kiosk's pages are mostly still, and the software renderer redraws only
+/// what changed (the camera preview, a countdown); an OpenGL renderer maps
+/// the GPU driver into the process (about 100 MB more resident memory
+/// under Mesa) for no gain here. `SLINT_BACKEND=winit-femtovg` (or
+/// `winit-skia` where built) chooses OpenGL.
+fn choose_renderer() {
+    if std::env::var_os("SLINT_BACKEND").is_some_and(|v| !v.is_empty()) {
+        return;
+    }
+    if let Err(e) = slint::BackendSelector::new()
+        .renderer_name("software".into())
+        .select()
+    {
+        tracing::warn!("software renderer unavailable ({e}); using Slint's default");
+    }
+}
+
 fn monotonic_ms() -> Rc<dyn Fn() -> u64> {
     let start = Instant::now();
     Rc::new(move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX))
@@ -289,6 +307,7 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
     let (term, demo) = open_terminal(paths, &opts)?;
     let world = demo.as_ref().map(|d| (d.world(), "demo-bus".to_owned()));
     let kiosk = Kiosk::new(term, world);
+    choose_renderer();
     let ui = AppWindow::new().context("opening the kiosk window")?;
     if opts.fullscreen {
         adapters::app_adapter::set_fullscreen(&ui, true);
