@@ -752,6 +752,18 @@ impl Store {
             ],
         )?;
         tx.commit()?;
+        if artefact == Some(ArtefactKind::Snapshot) {
+            // A snapshot rewrites the whole table into the WAL; fold it into
+            // the database now rather than leave it for the next small write
+            // (a delta, a redemption) to pay. Committed data is safe either
+            // way, so a failure here is only logged.
+            if let Err(e) = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            {
+                tracing::warn!("checkpoint after a snapshot: {e}");
+            }
+        }
         Ok(ApplyOutcome {
             from: held_version.unwrap_or(0),
             to: meta.version,
