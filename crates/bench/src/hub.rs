@@ -1,0 +1,267 @@
+//! The hub's side of the journal: how many signed records a real hub on
+//! 127.0.0.1 ingests per second, and how long a terminal with a long queue
+//! takes to empty it.
+//!
+//! (a) Several enrolled terminals upload pre-signed, hash-chained records
+//! concurrently over HTTP (`POST /v1/records`, batches of the terminal's
+//! own size, through the terminal's `HubClient`): the hub checks every
+//! signature and the chain and stores each record once. Signing is the
+//! terminals' work and happens before the clock starts.
+//!
+//! (b) One terminal's journal holds a queue of records made by its own
+//! store (`Store::append`, each committed on its own); `Terminal::upload`
+//! sends them all — reading batches from SQLite, uploading, marking them
+//! confirmed — as it does after a long time offline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::bail;
+use ed25519_dalek::SigningKey;
+use xinyi::keys::TerminalKey;
+use xinyi::store::Store;
+use xinyi::sync::UPLOAD_BATCH;
+use xinyi::sync::client::{self, HubClient};
+use xinyi::terminal::{Paths, Terminal};
+use xinyi_core::credential::Iss;
+use xinyi_core::ids::SubjectId;
+use xinyi_core::issue::IssuerKey;
+use xinyi_core::wire::Digest32;
+use xinyi_core::wire::journal::{Body, Record, SignedRecord};
+use xinyi_core::{Date, UnixTime};
+use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
+
+use crate::store::{Rng, count_label, now};
+use crate::{Row, Scale};
+
+const SECTION: &str = "hub";
+/// The benchmark hub's one site.
+pub const SITE: &str = "bench-bus";
+/// The measure it offers.
+pub const MEASURE: &str = "XYX-BUS-TOPUP";
+
+/// A multi-threaded runtime for a section's HTTP work.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// A new hub in `dir` with the demo catalogue, one issuer key and one bus
+/// site, ready to enroll terminals (no listings yet).
+pub fn bench_hub(dir: &Path, today: Date, rng: &mut Rng) -> anyhow::Result<Hub> {
+    let hub = Hub::init(dir, InitOptions::default())?;
+    hub.publish_catalogue(&xinyi_hub::demo::catalogue_toml(today))?;
+    let issuer = IssuerKey::from_seed(Iss::Yss, rng.bytes());
+    hub.add_issuer_key(&NewIssuerKey {
+        iss: Iss::Yss.as_str().into(),
+        public_key: xinyi_core::hex::encode(&issuer.public_key()),
+        not_before: today.add_years(-1).start_utc8(),
+        not_after: today.add_years(4).start_utc8(),
+        kid: None,
+    })?;
+    hub.add_site(&SiteSpec {
+        id: SITE.into(),
+        name: "公交充值点".into(),
+        unit: "阳江市公共交通有限公司".into(),
+        measures: vec![MEASURE.into()],
+        max_offline_hours: None,
+    })?;
+    Ok(hub)
+}
+
+/// A redemption as a counter records it: a random subject and code id.
+pub fn redemption(rng: &mut Rng) -> Body {
+    Body::Redemption {
+        measure: MEASURE.into(),
+        sub: SubjectId::from_bytes(&rng.bytes()).to_string(),
+        cti: rng.bytes::<12>().to_vec(),
+        form: 0,
+        categories: vec!["P02".into()],
+        original: 2_000,
+        discount: 1_000,
+        payable: 1_000,
+        companions: 0,
+    }
+}
+
+/// `n` records of one terminal, signed and chained, the last at `now`.
+fn chain(
+    key: &SigningKey,
+    terminal: &str,
+    n: usize,
+    rng: &mut Rng,
+    now: UnixTime,
+) -> Vec<SignedRecord> {
+    let mut prev = Digest32::default();
+    let mut out = Vec::with_capacity(n);
+    for seq in 1..=n as u64 {
+        let record = Record {
+            id: rng.bytes(),
+            terminal: terminal.to_owned(),
+            seq,
+            prev,
+            at: UnixTime(now.0 - (n as u64 - seq) as i64),
+            data_version: 1,
+            operator: "op-1".into(),
+            body: redemption(rng),
+        };
+        let signed = record.sign(key);
+        prev = signed.hash();
+        out.push(signed);
+    }
+    out
+}
+
+/// (a): `terminals` terminals upload `per_terminal` records each at once.
+/// Returns the seconds taken and the records stored.
+async fn ingest(
+    hub: &Hub,
+    url: &str,
+    terminals: usize,
+    per_terminal: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<(f64, u64)> {
+    let now = now();
+    let mut uploaders = Vec::with_capacity(terminals);
+    for i in 0..terminals {
+        let key = SigningKey::from_bytes(&rng.bytes());
+        let code = hub.create_enrollment_code(SITE, None)?.code;
+        let (grant, _) = client::enroll(url, &code, &format!("bench {i}"), &key, None).await?;
+        let records = chain(&key, &grant.terminal_id, per_terminal, rng, now);
+        let batches: Vec<Vec<SignedRecord>> =
+            records.chunks(UPLOAD_BATCH).map(<[_]>::to_vec).collect();
+        uploaders.push((HubClient::new(url, key)?, batches));
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = uploaders
+        .into_iter()
+        .map(|(client, batches)| {
+            tokio::spawn(async move {
+                let mut stored = 0u64;
+                for batch in &batches {
+                    stored += client.upload(batch, crate::store::now()).await?.stored;
+                }
+                Ok::<u64, anyhow::Error>(stored)
+            })
+        })
+        .collect();
+    let mut stored = 0u64;
+    for t in tasks {
+        stored += t.await??;
+    }
+    Ok((start.elapsed().as_secs_f64(), stored))
+}
+
+pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
+    let terminals = scale.pick(4, 2);
+    let per_terminal = scale.pick(25_000, 500);
+    let queued = scale.pick(100_000, 1_000);
+
+    let dir = tempfile::tempdir()?;
+    let today = now().date_utc8();
+    let mut rng = Rng::new(0x0048_5542);
+    let hub = Arc::new(bench_hub(&dir.path().join("hub"), today, &mut rng)?);
+    runtime()?.block_on(measure(
+        &hub,
+        dir.path(),
+        terminals,
+        per_terminal,
+        queued,
+        &mut rng,
+    ))
+}
+
+async fn measure(
+    hub: &Arc<Hub>,
+    dir: &Path,
+    terminals: usize,
+    per_terminal: usize,
+    queued: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<Vec<Row>> {
+    let server = Server::start(Arc::clone(hub)).await?;
+    let url = server.url();
+
+    // (a)
+    let total = terminals * per_terminal;
+    let (ingest_s, stored) = ingest(hub, &url, terminals, per_terminal, rng).await?;
+    if stored != total as u64 {
+        bail!("the hub stored {stored} of {total} records");
+    }
+    let ingest_rate = total as f64 / ingest_s;
+
+    // (b) A terminal enrolls over HTTP, then its own store queues the
+    // records (setup), then the terminal uploads them.
+    let paths = Paths::new(dir.join("terminal"));
+    let code = hub.create_enrollment_code(SITE, None)?.code;
+    drop(
+        Terminal::enroll(
+            &paths,
+            &url,
+            &code,
+            "bench queue",
+            Some(&hub.registry_key_id()),
+        )
+        .await?,
+    );
+    let setup = Instant::now();
+    {
+        let key = TerminalKey::load(&paths.key)?;
+        let mut store = Store::open(&paths.db)?;
+        let start = now().0 - queued as i64;
+        for i in 0..queued {
+            store.append(
+                key.signing_key(),
+                "op-1",
+                UnixTime(start + i as i64),
+                redemption(rng),
+            )?;
+        }
+    }
+    let append_s = setup.elapsed().as_secs_f64();
+    let mut terminal = Terminal::open(&paths)?;
+    if terminal.status(now())?.unsent != queued as u64 {
+        bail!("the terminal does not hold {queued} unsent records");
+    }
+    let start = Instant::now();
+    let up = terminal.upload(now()).await?;
+    let upload_s = start.elapsed().as_secs_f64();
+    if up.stored != queued as u64 || terminal.status(now())?.unsent != 0 {
+        bail!(
+            "the upload stored {} of {queued} records: {up:?}",
+            up.stored
+        );
+    }
+    server.stop().await?;
+    let queue_rate = queued as f64 / upload_s;
+    let total_label = count_label(total);
+    let queued_label = count_label(queued);
+    Ok(vec![
+            Row::new(SECTION, "records ingested per second", ingest_rate, "records/s")
+                .target("≥ 5,000 records/s", ingest_rate >= 5_000.0)
+                .note(format!(
+                    "{total_label} signed, chained redemption records from {terminals} terminals uploading at once over HTTP on 127.0.0.1 (POST /v1/records, batches of {UPLOAD_BATCH}, through HubClient::upload); each signature and the chain checked, each record stored once; {ingest_s:.2} s in all"
+                )),
+            Row::new(
+                SECTION,
+                &format!("{queued_label} queued records uploaded by a terminal"),
+                upload_s,
+                "s",
+            )
+            .note(format!(
+                "Terminal::upload of a journal of {queued_label} records not yet sent: read from SQLite in batches of {UPLOAD_BATCH}, uploaded over HTTP, marked confirmed; the queue was made by Store::append, one committed record at a time, in {append_s:.1} s (setup, not timed)"
+            )),
+            Row::new(
+                SECTION,
+                "queued records uploaded per second",
+                queue_rate,
+                "records/s",
+            )
+            .against("records ingested per second (above)", ingest_rate)
+            .note("one terminal, one batch at a time; the yardstick is the hub's rate with several terminals uploading at once"),
+        ])
+}
