@@ -56,7 +56,7 @@ struct KioskArgs {
     frames: Option<PathBuf>,
     /// Write the UI thread's timings to this file (for the benchmarks).
     #[arg(long, global = true, value_name = "FILE", hide = true)]
-    measure: Option<PathBuf>,
+    ui_timings: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,7 +347,7 @@ fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
             image: args.image,
             demo: args.demo,
             frames: args.frames,
-            measure: args.measure,
+            measure: args.ui_timings,
         },
     )?;
     Ok(ExitCode::SUCCESS)

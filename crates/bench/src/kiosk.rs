@@ -9,7 +9,7 @@
 //!   X display in `$DISPLAY`, e.g. Xvfb): cold start to ready, idle RSS,
 //!   and the UI thread's longest stall while the camera path decodes
 //!   1280×720 frames at 15 fps (`--frames` plays the corpus frames as the
-//!   camera). The kiosk's hidden `--measure` file reports when its event
+//!   camera). The kiosk's hidden `--ui-timings` file reports when its event
 //!   loop runs and, each second, how late a 2 ms timer fired at worst.
 
 use std::path::{Path, PathBuf};
@@ -200,7 +200,7 @@ impl Kiosk_ {
         cmd.arg("kiosk")
             .arg("--data-dir")
             .arg(data)
-            .arg("--measure")
+            .arg("--ui-timings")
             .arg(measure)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
