@@ -242,18 +242,9 @@ impl Rig {
     /// The printed demo card: reusable, so it shows whether the data held
     /// is still used.
     fn card_still_verifies(&mut self) {
-        let card = self
-            .world
-            .sample_codes(self.now())
-            .into_iter()
-            .find(|c| c.id == "card")
-            .unwrap();
         let at = self.now();
-        match self
-            .terminal
-            .scan(&card.text, "XYX-BUS-TOPUP", "op", at)
-            .unwrap()
-        {
+        let card = card(&self.world, at);
+        match scan(&mut self.terminal, &card, at) {
             Scan::Ok(_) => {}
             Scan::Refused { refusal, .. } => panic!(
                 "the held data is no longer used: {} {}",
@@ -275,6 +266,41 @@ impl Rig {
         let at = self.now();
         self.terminal.sync(at).await.unwrap().0
     }
+}
+
+/// The measure every test scans at.
+const TOPUP: &str = "XYX-BUS-TOPUP";
+
+/// The printed demo card's code: reusable, so a test can present it again.
+fn card(world: &DemoWorld, at: UnixTime) -> String {
+    world
+        .sample_codes(at)
+        .into_iter()
+        .find(|c| c.id == "card")
+        .unwrap()
+        .text
+}
+
+/// `code` scanned at the top-up counter at `at`.
+fn scan(t: &mut Terminal, code: &str, at: UnixTime) -> Scan {
+    t.scan(code, TOPUP, "op", at).unwrap()
+}
+
+/// The refusal's reason code; `None` when the scan was approved.
+fn refused(s: &Scan) -> Option<&'static str> {
+    match s {
+        Scan::Refused { refusal, .. } => Some(refusal.reason.code()),
+        Scan::Ok(_) => None,
+    }
+}
+
+/// Scans `code` at `at`, which must be approved, and confirms a top-up of
+/// `fen`.
+fn redeem(t: &mut Terminal, code: &str, fen: u64, at: UnixTime) {
+    let Scan::Ok(a) = scan(t, code, at) else {
+        panic!("the card was refused at {at:?}")
+    };
+    t.confirm(&a, Some(Fen(fen)), 0, "op", at).unwrap();
 }
 
 fn wire_err(e: &SyncError) -> Option<&WireError> {
@@ -402,23 +428,8 @@ async fn a_cut_download_resumes_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_upload_answer_is_retried_without_duplicates() {
     let mut r = rig().await;
-    let card = r
-        .world
-        .sample_codes(r.now())
-        .into_iter()
-        .find(|c| c.id == "card")
-        .unwrap();
     let at = r.now();
-    let Scan::Ok(a) = r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", at)
-        .unwrap()
-    else {
-        panic!()
-    };
-    r.terminal
-        .confirm(&a, Some(Fen(1000)), 0, "op", at)
-        .unwrap();
+    redeem(&mut r.terminal, &card(&r.world, at), 1000, at);
     r.proxy.set(Tamper::LoseUploadAnswer);
     assert!(r.terminal.upload(at).await.is_err());
     assert_eq!(r.terminal.status(at).unwrap().unsent, 1);
@@ -458,16 +469,9 @@ async fn the_hub_down_for_a_while_loses_nothing() {
     t.sync(now()).await.unwrap().0.unwrap();
     server.stop().await.unwrap();
     // Offline: verdicts and redemptions go on; uploads fail and wait.
-    let card = world
-        .sample_codes(now())
-        .into_iter()
-        .find(|c| c.id == "card")
-        .unwrap();
+    let card = card(&world, now());
     for _ in 0..3 {
-        let Scan::Ok(a) = t.scan(&card.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
-            panic!()
-        };
-        t.confirm(&a, Some(Fen(500)), 0, "op", now()).unwrap();
+        redeem(&mut t, &card, 500, now());
         let err = t.upload(now()).await.unwrap_err();
         assert!(
             matches!(&err, TerminalError::Sync(e) if e.is_transient()),
@@ -532,28 +536,12 @@ async fn terminals_follow_a_rotated_registry_key_and_refuse_a_forged_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_set_back_makes_verdicts_clock_suspect() {
     let mut r = rig().await;
-    let card = r
-        .world
-        .sample_codes(r.now())
-        .into_iter()
-        .find(|c| c.id == "card")
-        .unwrap();
     let at = r.now();
-    let Scan::Ok(a) = r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", at)
-        .unwrap()
-    else {
-        panic!()
-    };
-    r.terminal.confirm(&a, Some(Fen(100)), 0, "op", at).unwrap();
+    let card = card(&r.world, at);
+    redeem(&mut r.terminal, &card, 100, at);
     // An hour back: behind the last record and the hub's signed time.
     let back = UnixTime(at.0 - 3600);
-    match r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", back)
-        .unwrap()
-    {
+    match scan(&mut r.terminal, &card, back) {
         Scan::Refused { refusal, .. } => {
             assert_eq!(refusal.reason.code(), "CLOCK_SUSPECT", "{}", refusal.detail);
             let words = xinyi::reasons::words(refusal.reason);
@@ -562,42 +550,26 @@ async fn a_clock_set_back_makes_verdicts_clock_suspect() {
         Scan::Ok(_) => panic!("a clock set back was not noticed"),
     }
     // A small step back (an NTP correction) is not suspect.
-    assert!(matches!(
-        r.terminal
-            .scan(&card.text, "XYX-BUS-TOPUP", "op", UnixTime(at.0 - 30))
-            .unwrap(),
-        Scan::Ok(_)
-    ));
+    assert_eq!(
+        refused(&scan(&mut r.terminal, &card, UnixTime(at.0 - 30))),
+        None
+    );
     // The last record moves the floor as soon as it is made: after a
     // record two hours ahead, a scan one hour behind it is suspect too.
     let ahead = UnixTime(at.0 + 7200);
-    let Scan::Ok(a) = r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", ahead)
-        .unwrap()
-    else {
-        panic!("a clock moved forward is not suspect")
-    };
-    r.terminal
-        .confirm(&a, Some(Fen(100)), 0, "op", ahead)
-        .unwrap();
-    match r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", UnixTime(ahead.0 - 3600))
-        .unwrap()
-    {
-        Scan::Refused { refusal, .. } => assert_eq!(refusal.reason.code(), "CLOCK_SUSPECT"),
-        Scan::Ok(_) => panic!("a scan behind the last record was not suspect"),
-    }
+    redeem(&mut r.terminal, &card, 100, ahead);
+    assert_eq!(
+        refused(&scan(&mut r.terminal, &card, UnixTime(ahead.0 - 3600))),
+        Some("CLOCK_SUSPECT"),
+        "a scan behind the last record was not suspect"
+    );
     // A reopened terminal remembers: the floor is in the store.
     let paths = r.terminal.paths().clone();
     let mut reopened = Terminal::open(&paths).unwrap();
-    assert!(matches!(
-        reopened
-            .scan(&card.text, "XYX-BUS-TOPUP", "op", back)
-            .unwrap(),
-        Scan::Refused { .. }
-    ));
+    assert_eq!(
+        refused(&scan(&mut reopened, &card, back)),
+        Some("CLOCK_SUSPECT")
+    );
     r.server.stop().await.unwrap();
 }
 
@@ -608,21 +580,12 @@ async fn a_revoked_terminal_wipes_its_list_and_stops_accepting() {
     assert!(r.hub.revoke_terminal(&id).unwrap());
     let e = r.sync_down().await.unwrap_err();
     assert!(matches!(e, SyncError::Revoked), "{e}");
-    let card = r
-        .world
-        .sample_codes(r.now())
-        .into_iter()
-        .find(|c| c.id == "card")
-        .unwrap();
     let at = r.now();
-    match r
-        .terminal
-        .scan(&card.text, "XYX-BUS-TOPUP", "op", at)
-        .unwrap()
-    {
-        Scan::Refused { refusal, .. } => assert_eq!(refusal.reason.code(), "STALE_DATA"),
-        Scan::Ok(_) => panic!("a revoked terminal still accepts"),
-    }
+    assert_eq!(
+        refused(&scan(&mut r.terminal, &card(&r.world, at), at)),
+        Some("STALE_DATA"),
+        "a revoked terminal still accepts"
+    );
     assert_eq!(r.terminal.store().listings_count().unwrap(), 0);
     r.server.stop().await.unwrap();
 }
@@ -658,17 +621,8 @@ async fn sneakernet_round_trip_equals_http() {
     );
 
     // Records go the other way, exactly once however often they are carried.
-    let card = r
-        .world
-        .sample_codes(r.now())
-        .into_iter()
-        .find(|c| c.id == "card")
-        .unwrap();
     let at = r.now();
-    let Scan::Ok(a) = off.scan(&card.text, "XYX-BUS-TOPUP", "op", at).unwrap() else {
-        panic!()
-    };
-    off.confirm(&a, Some(Fen(800)), 0, "op", at).unwrap();
+    redeem(&mut off, &card(&r.world, at), 800, at);
     let (n, file) = off.export_records().unwrap();
     assert_eq!(n, 1);
     let (_, first) = r.hub.ingest_records(&file).unwrap();
