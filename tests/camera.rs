@@ -22,18 +22,6 @@ fn demo_code() -> String {
         .text
 }
 
-/// A tiny deterministic generator (no dependency, same frames every run).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-}
-
 /// `code` pasted into a grey 1280×720 frame at (x, y).
 fn in_frame(code: &GrayImage, x: i64, y: i64, background: u8) -> GrayImage {
     let mut frame = GrayImage::from_pixel(1280, 720, Luma([background]));
@@ -42,9 +30,9 @@ fn in_frame(code: &GrayImage, x: i64, y: i64, background: u8) -> GrayImage {
 }
 
 fn noisy(mut img: GrayImage, amplitude: i32, seed: u64) -> GrayImage {
-    let mut r = Lcg(seed);
+    let mut r = xinyi_testkit::Rng::from_seed(seed);
     for p in img.iter_mut() {
-        let n = (r.next() % (2 * amplitude as u32 + 1)) as i32 - amplitude;
+        let n = r.below(2 * amplitude as u64 + 1) as i32 - amplitude;
         *p = (i32::from(*p) + n).clamp(0, 255) as u8;
     }
     img

@@ -47,7 +47,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crash_support::{Killed, Proc, Rng, child_env, child_role, emit, exit_with_parent, fail};
+use crash_support::{
+    Killed, Proc, Rng, child_env, child_role, delay, emit, exit_with_parent, fail, scenario_rng,
+};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rusqlite::Connection;
 use xinyi::store::{Identity, Store};
@@ -590,7 +592,7 @@ fn terminal_killed_while_applying_data() {
     if let Some(role) = child_role() {
         child_main(&role);
     }
-    let mut rng = Rng::for_scenario("apply");
+    let mut rng = scenario_rng("apply");
     let rounds = crash_support::rounds();
     let n = listing_count();
     let classes: Vec<ClassSet> = (0..CLASSES).map(|c| class_set(&content(n, c))).collect();
@@ -613,7 +615,7 @@ fn terminal_killed_while_applying_data() {
         let mut child = Proc::spawn(APPLY_TEST, "apply", &envs);
         let killed = match span {
             Some(span) => {
-                let delay = rng.delay(span);
+                let delay = delay(&mut rng, span);
                 println!("[apply] round {round}: kill after {}", ms(delay));
                 child.kill_at(delay)
             }
@@ -963,7 +965,7 @@ fn terminal_killed_while_appending_records() {
     if let Some(role) = child_role() {
         child_main(&role);
     }
-    let mut rng = Rng::for_scenario("journal");
+    let mut rng = scenario_rng("journal");
     let rounds = crash_support::rounds();
     let tmp = tempfile::tempdir().unwrap();
     let rt = runtime();
@@ -992,7 +994,7 @@ fn terminal_killed_while_appending_records() {
         let mut child = Proc::spawn(JOURNAL_TEST, "journal", &envs);
         let killed = match span {
             Some(span) => {
-                let delay = rng.delay(span);
+                let delay = delay(&mut rng, span);
                 println!("[journal] round {round}: kill after {}", ms(delay));
                 child.kill_at(delay)
             }
@@ -1173,7 +1175,7 @@ fn hub_killed_while_ingesting_uploads() {
     if let Some(role) = child_role() {
         child_main(&role);
     }
-    let mut rng = Rng::for_scenario("hub");
+    let mut rng = scenario_rng("hub");
     let rounds = crash_support::rounds();
     let tmp = tempfile::tempdir().unwrap();
     let hub_dir = tmp.path().join("hub");
@@ -1204,7 +1206,7 @@ fn hub_killed_while_ingesting_uploads() {
         let url_line = child.wait_for(PATIENCE, |t| t.starts_with("url "));
         let url = url_line.text["url ".len()..].to_owned();
         let client = HubClient::new(&url, key.clone()).unwrap();
-        let delay = rng.delay(span);
+        let delay = delay(&mut rng, span);
         println!(
             "[hub] round {round}: kill {} after the hub listens",
             ms(delay)

@@ -150,20 +150,7 @@ pub(super) fn read_state(conn: &Connection) -> Result<Option<DataState>, StoreEr
                     hub_issued_at, received_at, expires_at, applied_at
              FROM data_state WHERE id = 1",
         )?
-        .query_row([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })
+        .query_row([], |r| r.try_into())
         .optional()?;
     let Some((
         version,

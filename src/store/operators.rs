@@ -199,17 +199,7 @@ impl Store {
                 "SELECT name, role, pin_salt, pin_hash, iterations, failed, locked_until
                  FROM operators WHERE id = ?1",
             )?
-            .query_row([id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
+            .query_row([id], |r| r.try_into())
             .optional()?;
         let Some((name, role, salt, stored, iterations, failed, locked)) = row else {
             return Ok(SignIn::Unknown);

@@ -38,64 +38,24 @@ pub fn rounds() -> usize {
         .max(1)
 }
 
-/// A small deterministic generator (splitmix64) seeded from the OS, or
-/// from `XINYI_CRASH_SEED` to repeat a run's draws. Kill moments also
-/// depend on timing, so a repeat is close, not exact.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub use xinyi_testkit::Rng;
 
-impl Rng {
-    /// Seeds from `XINYI_CRASH_SEED` or the OS, and prints the seed.
-    pub fn for_scenario(name: &str) -> Rng {
-        let seed = std::env::var(SEED_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| getrandom::u64().expect("OS randomness"));
-        println!("[{name}] seed {seed} (repeat with {SEED_ENV}={seed})");
-        Rng(seed)
-    }
+/// A generator seeded from `XINYI_CRASH_SEED` to repeat a run's draws, or
+/// from the OS; prints the seed. Kill moments also depend on timing, so a
+/// repeat is close, not exact.
+pub fn scenario_rng(name: &str) -> Rng {
+    let seed = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| getrandom::u64().expect("OS randomness"));
+    println!("[{name}] seed {seed} (repeat with {SEED_ENV}={seed})");
+    Rng::from_seed(seed)
+}
 
-    pub fn from_seed(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi.saturating_sub(lo) + 1)
-    }
-
-    /// True with probability `percent` / 100.
-    pub fn percent(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        for chunk in out.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        out
-    }
-
-    /// A delay uniform in `0..=max`, at millisecond-ish resolution.
-    pub fn delay(&mut self, max: Duration) -> Duration {
-        let us = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
-        Duration::from_micros(self.below(us.saturating_add(1)))
-    }
+/// A delay uniform in `0..=max`, at microsecond resolution.
+pub fn delay(rng: &mut Rng, max: Duration) -> Duration {
+    let us = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(rng.below(us.saturating_add(1)))
 }
 
 // ---------------------------------------------------------------- child side

@@ -33,7 +33,9 @@ use xinyi_core::{Date, UnixTime};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
 
-use crate::store::{Rng, count_label, now};
+use xinyi_testkit::Rng;
+
+use crate::store::{count_label, now};
 use crate::{Row, Scale};
 
 const SECTION: &str = "hub";
@@ -163,7 +165,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
 
     let dir = tempfile::tempdir()?;
     let today = now().date_utc8();
-    let mut rng = Rng::new(0x0048_5542);
+    let mut rng = Rng::from_seed(0x0048_5542);
     let hub = Arc::new(bench_hub(&dir.path().join("hub"), today, &mut rng)?);
     runtime()?.block_on(measure(
         &hub,

@@ -61,13 +61,8 @@ pub fn run(scale: Scale, process: Option<&Process>) -> Result<Vec<Row>> {
 /// uneven background, with sensor noise.
 pub fn camera_frame(text: &str, w: u32, h: u32) -> Result<RgbImage> {
     let code = xinyi::ui::qr::render(text, 4).map_err(anyhow::Error::msg)?;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % 17) as i32 - 8
-    };
+    let mut rng = xinyi_testkit::Rng::from_seed(0x2545_f491_4f6c_dd1d);
+    let mut noise = move || rng.index(17) as i32 - 8;
     let (cx, cy) = (
         (w.saturating_sub(code.width())) / 2,
         (h.saturating_sub(code.height())) / 2,

@@ -32,44 +32,12 @@ use xinyi_core::wire::config::{Config, ParsedConfig, Site, TrustEntry};
 use xinyi_core::wire::eligibility::{self, ArtefactKind, Header, Item, SetHash};
 use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef, Metadata, SPEC};
 use xinyi_core::{Date, Kind, UnixTime};
+pub use xinyi_testkit::Rng;
 
 use crate::stats::{ms, percentile, timed, us};
 use crate::{Row, Scale};
 
 const SECTION: &str = "store";
-
-/// A small deterministic generator (SplitMix64): the same data every run,
-/// and no dependency for it.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-
-    pub fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        for chunk in out.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        out
-    }
-}
 
 /// The terminal's clock.
 pub fn now() -> UnixTime {
@@ -113,31 +81,31 @@ pub fn synthetic_listings(
 
 /// One listing of a fresh random subject.
 pub fn synthetic_listing(rng: &mut Rng, today: Date) -> anyhow::Result<EligibilityEntry> {
-    let person = rng.below(10) != 0;
+    let person = rng.index(10) != 0;
     let (kind, number) = if person {
-        (Kind::Person, 1 + rng.below(13))
+        (Kind::Person, 1 + rng.index(13))
     } else {
-        (Kind::Enterprise, 1 + rng.below(9))
+        (Kind::Enterprise, 1 + rng.index(9))
     };
     let category = Category::from_parts(kind, number as u8)
         .ok_or_else(|| anyhow!("no category {kind} {number}"))?;
     let display_name = if person {
-        format!("{}*{}", SURNAMES[rng.below(16)], GIVEN[rng.below(16)])
+        format!("{}*{}", SURNAMES[rng.index(16)], GIVEN[rng.index(16)])
     } else {
         format!(
             "阳江市{}{}实业有限公司",
-            GIVEN[rng.below(16)],
-            rng.below(10_000)
+            GIVEN[rng.index(16)],
+            rng.index(10_000)
         )
     };
-    let valid_from = today.add_days(-(rng.below(700) as i64));
+    let valid_from = today.add_days(-(rng.index(700) as i64));
     Ok(EligibilityEntry {
         sub: SubjectId::from_bytes(&rng.bytes()),
         kind,
         category,
         valid_from,
         valid_until: valid_from.add_years(2),
-        withdrawn: rng.below(100) == 0,
+        withdrawn: rng.index(100) == 0,
         display_name,
     })
 }
@@ -427,7 +395,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let now = now();
     let today = now.date_utc8();
-    let mut rng = Rng::new(0x0053_544f_5245);
+    let mut rng = Rng::from_seed(0x0053_544f_5245);
     let listings = synthetic_listings(&mut rng, n, today)?;
     let publisher = Publisher::new(&mut rng, today)?;
     let snapshot = artefact(ArtefactKind::Snapshot, 0, 1, &listings);
@@ -488,7 +456,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let keys: Vec<SubjectId> = (0..lookups)
         .map(|i| {
             if i % 2 == 0 {
-                listings[rng.below(n)].sub.clone()
+                listings[rng.index(n)].sub.clone()
             } else {
                 SubjectId::from_bytes(&rng.bytes())
             }

@@ -35,7 +35,9 @@ use xinyi_hub::Hub;
 use xinyi_hub::http::Server;
 
 use crate::hub::{SITE, bench_hub, runtime};
-use crate::store::{Rng, count_label, now};
+use xinyi_testkit::Rng;
+
+use crate::store::{count_label, now};
 use crate::{Row, Scale};
 
 const SECTION: &str = "sync";
@@ -79,8 +81,8 @@ fn uscc(body: &[u8; 17]) -> String {
 /// Row `i` of the registry's listings, the same every time it is asked
 /// for: one subject per row, one in ten an enterprise.
 fn csv_row(out: &mut String, i: usize, today: Date, action: &str) {
-    let mut rng = Rng::new(0x5359_4e43 ^ (i as u64).wrapping_mul(0x9E37_79B9));
-    let recognised = today.add_days(-(rng.below(700) as i64));
+    let mut rng = Rng::from_seed(0x5359_4e43 ^ (i as u64).wrapping_mul(0x9E37_79B9));
+    let recognised = today.add_days(-(rng.index(700) as i64));
     if i % 10 == 9 {
         let mut body = *b"914417020000000000";
         let mut n = i;
@@ -94,9 +96,9 @@ fn csv_row(out: &mut String, i: usize, today: Date, action: &str) {
             out,
             "enterprise,{},阳江市{}{}实业有限公司,E{:02},A级纳税人,市税务局,{recognised},,,{action}",
             uscc(&body17),
-            GIVEN[rng.below(12)],
+            GIVEN[rng.index(12)],
             i,
-            1 + rng.below(9),
+            1 + rng.index(9),
         );
     } else {
         let birth = Date::new(1950, 1, 1)
@@ -113,10 +115,10 @@ fn csv_row(out: &mut String, i: usize, today: Date, action: &str) {
             out,
             "person,{},{}{}{},P{:02},2025年度荣誉,市文明办,{recognised},,,{action}",
             resident_id(&body),
-            SURNAMES[rng.below(12)],
-            GIVEN[rng.below(12)],
-            GIVEN[rng.below(12)],
-            1 + rng.below(13),
+            SURNAMES[rng.index(12)],
+            GIVEN[rng.index(12)],
+            GIVEN[rng.index(12)],
+            1 + rng.index(13),
         );
     }
 }
@@ -219,7 +221,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let changes = scale.pick(10_000, 500);
     let dir = tempfile::tempdir()?;
     let today = now().date_utc8();
-    let mut rng = Rng::new(0x5359_4e43);
+    let mut rng = Rng::from_seed(0x5359_4e43);
     let hub = bench_hub(&dir.path().join("hub"), today, &mut rng)?;
 
     let file = csv((0..n).map(|i| (i, "add")), today);

@@ -25,7 +25,9 @@ use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, DEFAULT_SKEW_S, MemoryData}
 use xinyi_core::{Catalogue, Claims, Context, Kind, UnixTime, Verdict, decide};
 
 use crate::stats::{median, us};
-use crate::store::{Rng, now};
+use xinyi_testkit::Rng;
+
+use crate::store::now;
 use crate::{Row, Scale};
 
 const SECTION: &str = "verdict";
@@ -87,7 +89,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
 
     let now = now();
     let today = now.date_utc8();
-    let mut rng = Rng::new(0x0076_6572_6469_6374);
+    let mut rng = Rng::from_seed(0x0076_6572_6469_6374);
     let issuer = IssuerKey::from_seed(Iss::Yss, rng.bytes());
     let trusted = TrustedKey::new(
         Iss::Yss,

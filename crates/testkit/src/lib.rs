@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod rng;
+
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -12,6 +14,8 @@ use xinyi_core::credential::{Cti, Iss, Kid};
 use xinyi_core::listing::Registry;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::{Catalogue, Date, PseudonymKey, UnixTime, hex};
+
+pub use rng::Rng;
 
 /// A path inside `shared/` beside the project root.
 pub fn shared(rel: &str) -> PathBuf {
