@@ -14,9 +14,8 @@ use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle as _;
 use xinyi::terminal::now;
 use xinyi::ui::AppWindow;
-use xinyi::ui::app::{CounterOptions, Inline};
-use xinyi::ui::demo::DemoHub;
-use xinyi::ui::kiosk::{Kiosk, Msg, Source};
+use xinyi::ui::app::Inline;
+use xinyi::ui::kiosk::{Msg, Source};
 use xinyi_core::UnixTime;
 
 fn shot(ui: &AppWindow, dir: &Path, name: &str) {
@@ -41,7 +40,12 @@ fn main() {
             .nth(1)
             .unwrap_or_else(|| "docs/screenshots".into()),
     );
-    std::fs::create_dir_all(&dir).expect("output directory");
+    render_all(&dir);
+}
+
+/// Every screen the README shows, as PNGs in `dir`.
+fn render_all(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("output directory");
     // The testing backend with a real rasterizer: no display needed.
     slint::platform::set_platform(Box::new(i_slint_backend_testing::TestingBackend::new(
         i_slint_backend_testing::TestingBackendOptions {
@@ -51,28 +55,13 @@ fn main() {
         },
     )))
     .expect("platform");
-    let mut demo = DemoHub::start().expect("demo hub");
-    let term = demo.terminal("demo-bus").expect("demo terminal");
-    let world = demo.world();
-    let kiosk = Kiosk::new(term, Some((world.clone(), "demo-bus".into())));
-    let ui = AppWindow::new().expect("window");
-    ui.window().set_size(slint::PhysicalSize::new(1280, 800));
-    ui.show().expect("show");
     let t = Rc::new(Cell::new(0u64));
-    let app = Inline::new(
-        ui.clone_strong(),
-        kiosk,
-        Some(demo),
-        CounterOptions {
-            camera: false,
-            sound: false,
-            sync_worker: false,
-        },
-        Rc::new(move || {
-            t.set(t.get() + 5);
-            t.get()
-        }),
-    );
+    let (app, world) = Inline::demo(Rc::new(move || {
+        t.set(t.get() + 5);
+        t.get()
+    }))
+    .expect("demo kiosk");
+    let ui = app.ui().clone_strong();
     let code = |id: &str| {
         world
             .sample_codes(now())
@@ -82,9 +71,9 @@ fn main() {
             .text
     };
 
-    shot(&ui, &dir, "scan");
+    shot(&ui, dir, "scan");
     press(&ui, "演示面板");
-    shot(&ui, &dir, "demo-drawer");
+    shot(&ui, dir, "demo-drawer");
     press(&ui, "关闭演示面板");
 
     app.post(Msg::Scanned {
@@ -94,18 +83,44 @@ fn main() {
     for k in ["1", "0", "0"] {
         press(&ui, &format!("金额键盘 {k}"));
     }
-    shot(&ui, &dir, "ok");
+    shot(&ui, dir, "ok");
     press(&ui, "确认优惠");
-    shot(&ui, &dir, "ok-confirmed");
+    shot(&ui, dir, "ok-confirmed");
     press(&ui, "下一位");
 
     app.post(Msg::Scanned {
         text: code("not-listed"),
         source: Source::Demo,
     });
-    shot(&ui, &dir, "refused");
+    shot(&ui, dir, "refused");
     press(&ui, "下一位");
 
+    press(&ui, "工作人员");
+    shot(&ui, dir, "staff-sign-in");
+    for k in ["1", "0", "0", "1"] {
+        press(&ui, &format!("签到键盘 {k}"));
+    }
+    press(&ui, "密码");
+    for k in ["1", "2", "3", "4"] {
+        press(&ui, &format!("签到键盘 {k}"));
+    }
+    press(&ui, "签到");
+    shot(&ui, dir, "staff");
+    press(&ui, "返回核验");
+
+    press(&ui, "切换语言");
+    app.post(Msg::Scanned {
+        text: code("card"),
+        source: Source::Demo,
+    });
+    press(&ui, "Quick amount 20");
+    shot(&ui, dir, "ok-en");
+    press(&ui, "Cancel");
+    press(&ui, "Switch language");
+
+    // Last: the refusal it records four days ahead raises the terminal's
+    // trusted-time floor, and every later scan at today's time would be
+    // CLOCK_SUSPECT.
     // Four days without reaching the registry: past the 72-hour limit.
     let later = UnixTime(now().0 + 4 * 86_400);
     app.post_at(
@@ -115,27 +130,37 @@ fn main() {
         },
         later,
     );
-    shot(&ui, &dir, "stale");
+    shot(&ui, dir, "stale");
     app.post(Msg::BackToScan);
+}
 
-    press(&ui, "工作人员");
-    shot(&ui, &dir, "staff-sign-in");
-    for k in ["1", "0", "0", "1"] {
-        press(&ui, &format!("签到键盘 {k}"));
+/// The README's screenshot command keeps working: every screen renders
+/// (`cargo test` runs this; the example is built as a test too).
+#[test]
+fn every_screen_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    render_all(dir.path());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "demo-drawer.png",
+            "ok-confirmed.png",
+            "ok-en.png",
+            "ok.png",
+            "refused.png",
+            "scan.png",
+            "staff-sign-in.png",
+            "staff.png",
+            "stale.png"
+        ]
+    );
+    for n in &names {
+        let img = image::open(dir.path().join(n)).unwrap();
+        assert_eq!((img.width(), img.height()), (1280, 800), "{n}");
     }
-    press(&ui, "密码");
-    for k in ["1", "2", "3", "4"] {
-        press(&ui, &format!("签到键盘 {k}"));
-    }
-    press(&ui, "签到");
-    shot(&ui, &dir, "staff");
-    press(&ui, "返回核验");
-
-    press(&ui, "切换语言");
-    app.post(Msg::Scanned {
-        text: code("card"),
-        source: Source::Demo,
-    });
-    press(&ui, "Quick amount 20");
-    shot(&ui, &dir, "ok-en");
 }

@@ -11,9 +11,7 @@ use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle as _;
 use slint::platform::WindowEvent;
 use xinyi::store::JournalEntry;
-use xinyi::ui::app::{CounterOptions, Inline};
-use xinyi::ui::demo::DemoHub;
-use xinyi::ui::kiosk::Kiosk;
+use xinyi::ui::app::Inline;
 use xinyi::ui::{AppAdapter, AppWindow, OkAdapter, RefusedAdapter, StaffAdapter};
 use xinyi_core::wire::journal::Body;
 
@@ -33,24 +31,7 @@ struct Kiosk_ {
 
 fn kiosk() -> Kiosk_ {
     i_slint_backend_testing::init_no_event_loop();
-    let mut demo = DemoHub::start().unwrap();
-    let term = demo.terminal("demo-bus").unwrap();
-    let world = demo.world();
-    let kiosk = Kiosk::new(term, Some((world.clone(), "demo-bus".into())));
-    let ui = AppWindow::new().unwrap();
-    ui.window().set_size(slint::PhysicalSize::new(1280, 800));
-    ui.show().unwrap();
-    let app = Inline::new(
-        ui,
-        kiosk,
-        Some(demo),
-        CounterOptions {
-            camera: false,
-            sound: false,
-            sync_worker: false,
-        },
-        scanner_clock(),
-    );
+    let (app, world) = Inline::demo(scanner_clock()).unwrap();
     Kiosk_ { app, world }
 }
 

@@ -51,6 +51,16 @@ pub struct CounterOptions {
     pub sync_worker: bool,
 }
 
+impl CounterOptions {
+    /// No camera, no sound, no sync worker: the kiosk alone (headless
+    /// tests, screenshots, benchmarks).
+    pub const HEADLESS: CounterOptions = CounterOptions {
+        camera: false,
+        sound: false,
+        sync_worker: false,
+    };
+}
+
 impl Default for CounterOptions {
     fn default() -> Self {
         CounterOptions {
@@ -496,6 +506,23 @@ impl Inline {
             adapters::apply(&ui, &d);
         }
         Inline { counter, ui, post }
+    }
+
+    /// The demo's bus counter in a 1280×800 window on this thread, with
+    /// [`CounterOptions::HEADLESS`], and the demo's world to draw sample
+    /// codes from. Slint's platform must be set first (the testing backend).
+    pub fn demo(
+        clock_ms: Rc<dyn Fn() -> u64>,
+    ) -> Result<(Inline, std::sync::Arc<xinyi_hub::demo::DemoWorld>)> {
+        let mut demo = DemoHub::start()?;
+        let term = demo.terminal("demo-bus")?;
+        let world = demo.world();
+        let kiosk = Kiosk::new(term, Some((world.clone(), "demo-bus".into())));
+        let ui = AppWindow::new().context("creating the kiosk window")?;
+        ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+        ui.show().context("showing the kiosk window")?;
+        let app = Inline::new(ui, kiosk, Some(demo), CounterOptions::HEADLESS, clock_ms);
+        Ok((app, world))
     }
 
     pub fn ui(&self) -> &AppWindow {

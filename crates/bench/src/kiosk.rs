@@ -22,10 +22,9 @@ use image::{GrayImage, Luma, RgbImage};
 use slint::ComponentHandle as _;
 
 use xinyi::camera::decode::FrameDecoder;
-use xinyi::ui::AppWindow;
-use xinyi::ui::app::{CounterOptions, Inline};
+use xinyi::ui::app::Inline;
 use xinyi::ui::demo::DemoHub;
-use xinyi::ui::kiosk::{Kiosk, Msg, Source};
+use xinyi::ui::kiosk::{Msg, Source};
 use xinyi::ui::view::Screen;
 
 use crate::stats::{median, ms, percentile};
@@ -97,31 +96,13 @@ fn init_backend() {
 
 fn frame_to_screen(scale: Scale) -> Result<Vec<Row>> {
     init_backend();
-    let mut demo = DemoHub::start()?;
-    let term = demo.terminal("demo-bus")?;
-    let world = demo.world();
+    let (app, world) = Inline::demo(Rc::new(|| 0u64))?;
     let person = world
         .sample_codes(xinyi::terminal::now())
         .into_iter()
         .find(|c| c.id == "person")
         .context("the demo has no valid person's code")?
         .text;
-    let kiosk = Kiosk::new(term, Some((world, "demo-bus".into())));
-    let ui = AppWindow::new().context("creating the kiosk window")?;
-    ui.window().set_size(slint::PhysicalSize::new(1280, 800));
-    ui.show().context("showing the kiosk window")?;
-    let clock = Rc::new(|| 0u64);
-    let app = Inline::new(
-        ui,
-        kiosk,
-        Some(demo),
-        CounterOptions {
-            camera: false,
-            sound: false,
-            sync_worker: false,
-        },
-        clock,
-    );
     let rounds = scale.pick(40, 3);
     let mut rows = Vec::new();
     for (w, h) in [(640u32, 480u32), (1280, 720)] {
