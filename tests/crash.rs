@@ -343,15 +343,9 @@ fn signed_metadata(
         set_hash: set.hash,
         listings: set.listings,
         exclusions: set.exclusions,
-        config: ArtefactRef {
-            sha256: Digest32::of(config),
-            length: config.len() as u64,
-        },
+        config: ArtefactRef::of(config),
         eligibility: Some(EligibilityRef {
-            artefact: ArtefactRef {
-                sha256: Digest32::of(raw),
-                length: raw.len() as u64,
-            },
+            artefact: ArtefactRef::of(raw),
             from,
             raw_length: raw.len() as u64,
         }),

@@ -158,15 +158,9 @@ impl TestRegistry {
             set_hash: set_hash(set),
             listings,
             exclusions: set.len() as u64 - listings,
-            config: ArtefactRef {
-                sha256: Digest32::of(&self.config_bytes),
-                length: self.config_bytes.len() as u64,
-            },
+            config: ArtefactRef::of(&self.config_bytes),
             eligibility: eligibility.map(|(from, raw)| EligibilityRef {
-                artefact: ArtefactRef {
-                    sha256: Digest32::of(raw),
-                    length: raw.len() as u64,
-                },
+                artefact: ArtefactRef::of(raw),
                 from,
                 raw_length: raw.len() as u64,
             }),

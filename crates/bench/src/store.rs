@@ -190,15 +190,9 @@ impl Publisher {
             set_hash,
             listings,
             exclusions: 0,
-            config: ArtefactRef {
-                sha256: Digest32::of(&self.config_bytes),
-                length: self.config_bytes.len() as u64,
-            },
+            config: ArtefactRef::of(&self.config_bytes),
             eligibility: Some(EligibilityRef {
-                artefact: ArtefactRef {
-                    sha256: Digest32::of(raw),
-                    length: raw.len() as u64,
-                },
+                artefact: ArtefactRef::of(raw),
                 from,
                 raw_length: raw.len() as u64,
             }),
@@ -233,18 +227,6 @@ pub fn set_hash(listings: &[EligibilityEntry]) -> SetHash {
     h
 }
 
-/// The same table as the store's `listings` (migration 0001), alone.
-const RAW_TABLE: &str = "CREATE TABLE listings (
-    sub          TEXT    NOT NULL CHECK (length(sub) = 26),
-    category     TEXT    NOT NULL CHECK (length(category) = 3),
-    valid_from   TEXT    NOT NULL CHECK (length(valid_from) = 10),
-    valid_until  TEXT    NOT NULL CHECK (length(valid_until) = 10),
-    withdrawn    INTEGER NOT NULL CHECK (withdrawn IN (0, 1)),
-    kind         TEXT    NOT NULL CHECK (kind IN ('person', 'enterprise')),
-    display_name TEXT    NOT NULL,
-    PRIMARY KEY (sub, category, valid_from)
-) STRICT, WITHOUT ROWID";
-
 /// A listing's column values, made before the clock starts.
 #[derive(Debug, Clone)]
 pub struct RawRow {
@@ -272,50 +254,43 @@ impl RawRow {
 }
 
 /// Opens a fresh database at `path` with the store's connection pragmas
-/// and the bare listings table.
+/// and the store's own `listings` table, as its migrations create it (read
+/// from a scratch store beside it), alone.
 pub fn raw_table(path: &Path) -> anyhow::Result<Connection> {
+    let scratch = path.with_extension("schema.db");
+    drop(Store::open(&scratch)?);
+    let ddl: String = Connection::open(&scratch)?.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'listings'",
+        [],
+        |r| r.get(0),
+    )?;
+    remove_db(&scratch);
     let conn = Connection::open(path)?;
     xinyi::store::db::configure(&conn)?;
-    conn.execute_batch(RAW_TABLE)?;
+    conn.execute_batch(&ddl)?;
     Ok(conn)
 }
 
 /// The yardstick insert: one prepared statement, one transaction, rows in
 /// key order. Returns the seconds it took.
 pub fn raw_insert(conn: &mut Connection, rows: &[RawRow]) -> anyhow::Result<f64> {
-    let start = Instant::now();
-    let tx = conn.transaction()?;
-    {
-        let mut put = tx.prepare(
-            "INSERT INTO listings (sub, category, valid_from, valid_until, withdrawn, kind, display_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for r in rows {
-            put.execute(params![
-                r.sub,
-                r.category,
-                r.valid_from,
-                r.valid_until,
-                r.withdrawn,
-                r.kind,
-                r.display_name
-            ])?;
-        }
-    }
-    tx.commit()?;
-    Ok(start.elapsed().as_secs_f64())
+    raw_write(conn, "INSERT", rows)
 }
 
 /// The yardstick for a delta: the changed rows upserted in key order, one
 /// prepared `INSERT OR REPLACE`, one transaction. Returns the seconds.
 pub fn raw_upsert(conn: &mut Connection, rows: &[RawRow]) -> anyhow::Result<f64> {
+    raw_write(conn, "INSERT OR REPLACE", rows)
+}
+
+fn raw_write(conn: &mut Connection, verb: &str, rows: &[RawRow]) -> anyhow::Result<f64> {
     let start = Instant::now();
     let tx = conn.transaction()?;
     {
-        let mut put = tx.prepare(
-            "INSERT OR REPLACE INTO listings (sub, category, valid_from, valid_until, withdrawn, kind, display_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
+        let mut put = tx.prepare(&format!(
+            "{verb} INTO listings (sub, category, valid_from, valid_until, withdrawn, kind, display_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))?;
         for r in rows {
             put.execute(params![
                 r.sub,

@@ -130,15 +130,12 @@ pub(crate) fn store_artefact(
     bytes: &[u8],
     now: UnixTime,
 ) -> Result<ArtefactRef, HubError> {
-    let sha256 = Digest32::of(bytes);
+    let pinned = ArtefactRef::of(bytes);
     tx.execute(
         "INSERT OR IGNORE INTO artefacts (sha256, bytes, created_at) VALUES (?1, ?2, ?3)",
-        params![sha256.to_hex(), bytes, now.0],
+        params![pinned.sha256.to_hex(), bytes, now.0],
     )?;
-    Ok(ArtefactRef {
-        sha256,
-        length: bytes.len() as u64,
-    })
+    Ok(pinned)
 }
 
 /// Calls `f` with every published listing and exclusion (or only those
@@ -373,10 +370,7 @@ pub(crate) fn plan_eligibility(tx: &Transaction<'_>, have: u64, to: u64) -> Resu
     let (compressed, raw_length) = build_eligibility(tx, from, to)?;
     Ok(Plan::Built {
         eligibility: EligibilityRef {
-            artefact: ArtefactRef {
-                sha256: Digest32::of(&compressed),
-                length: compressed.len() as u64,
-            },
+            artefact: ArtefactRef::of(&compressed),
             from,
             raw_length,
         },

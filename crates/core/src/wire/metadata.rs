@@ -19,6 +19,16 @@ pub struct ArtefactRef {
     pub length: u64,
 }
 
+impl ArtefactRef {
+    /// The reference pinning `bytes`.
+    pub fn of(bytes: &[u8]) -> ArtefactRef {
+        ArtefactRef {
+            sha256: Digest32::of(bytes),
+            length: bytes.len() as u64,
+        }
+    }
+}
+
 /// The eligibility artefact for this terminal: a snapshot, or a delta
 /// from the version the terminal said it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,15 +222,9 @@ mod tests {
             set_hash: Digest32::default(),
             listings: 1,
             exclusions: 0,
-            config: ArtefactRef {
-                sha256: Digest32::of(b"c"),
-                length: 1,
-            },
+            config: ArtefactRef::of(b"c"),
             eligibility: Some(EligibilityRef {
-                artefact: ArtefactRef {
-                    sha256: Digest32::of(b"e"),
-                    length: 1,
-                },
+                artefact: ArtefactRef::of(b"e"),
                 from: 4,
                 raw_length: 10,
             }),
