@@ -74,18 +74,22 @@ pub const STEPS: [Step; 9] = [
     Step::DoubleRqrr,
 ];
 
-/// The cascade for wider frames.
-pub const STEPS_HALF_FIRST: [Step; 9] = [
-    Step::HalfZxing,
-    Step::Zxing,
-    Step::ZxingClassic,
-    Step::HalfStretchedZxing,
-    Step::HalfRqrr,
-    Step::Rqrr,
-    Step::AdaptiveRqrr,
-    Step::DoubleZxing,
-    Step::DoubleRqrr,
-];
+/// The cascade for wider frames: the same, half size moved to the front.
+pub const STEPS_HALF_FIRST: [Step; 9] = to_front(STEPS, Step::HalfZxing);
+
+/// `steps` with `first` moved to the front, the others in their order.
+const fn to_front(mut steps: [Step; 9], first: Step) -> [Step; 9] {
+    let mut i = 0;
+    while i < steps.len() && steps[i] as u8 != first as u8 {
+        i += 1;
+    }
+    while i > 0 && i < steps.len() {
+        steps[i] = steps[i - 1];
+        i -= 1;
+    }
+    steps[0] = first;
+    steps
+}
 
 impl Step {
     /// A short name for reports.
@@ -228,6 +232,13 @@ pub struct FrameDecoder {
 }
 
 impl FrameDecoder {
+    /// Decodes a camera's colour frame (grey first, as `to_luma8` makes
+    /// it, without copying the frame).
+    pub fn decode_rgb(&mut self, rgb: &image::RgbImage) -> Option<String> {
+        let gray: GrayImage = image::buffer::ConvertBuffer::convert(rgb);
+        self.decode(&gray)
+    }
+
     /// Decodes one frame: the first step, then the next fallback in turn.
     pub fn decode(&mut self, gray: &GrayImage) -> Option<String> {
         if too_small(gray) {
@@ -461,7 +472,16 @@ mod tests {
 
     #[test]
     fn wide_frames_start_at_half_size() {
-        assert_eq!(cascade(&GrayImage::new(1280, 720))[0], Step::HalfZxing);
+        assert_eq!(
+            cascade(&GrayImage::new(1280, 720))[..4],
+            [
+                Step::HalfZxing,
+                Step::Zxing,
+                Step::ZxingClassic,
+                Step::HalfStretchedZxing
+            ]
+        );
+        assert_eq!(STEPS_HALF_FIRST[4..], STEPS[4..]);
         assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::Zxing);
         for steps in [&STEPS, &STEPS_HALF_FIRST] {
             let mut sorted: Vec<_> = steps.iter().map(|s| s.name()).collect();

@@ -78,17 +78,16 @@ struct FrameLoop {
 }
 
 impl FrameLoop {
-    fn frame(&mut self, rgb: image::RgbImage, on_event: &mut OnEvent) {
+    fn frame(&mut self, rgb: &image::RgbImage, on_event: &mut OnEvent) {
         let now = Instant::now();
         if self
             .last_preview
             .is_none_or(|t| now.duration_since(t) >= PREVIEW_EVERY)
         {
             self.last_preview = Some(now);
-            on_event(CameraEvent::Preview(preview(&rgb)));
+            on_event(CameraEvent::Preview(preview(rgb)));
         }
-        let gray = image::DynamicImage::ImageRgb8(rgb).to_luma8();
-        if let Some(text) = self.decoder.decode(&gray)
+        if let Some(text) = self.decoder.decode_rgb(rgb)
             && self.debounce.admit(&text, Instant::now(), IGNORE_SAME_FOR)
         {
             on_event(CameraEvent::Scanned(text));
@@ -126,7 +125,7 @@ fn play_files(dir: &std::path::Path, stop: &std::sync::atomic::AtomicBool, mut o
             // as a camera drops frames.
             next = now + every;
         }
-        frame_loop.frame(rgb.clone(), &mut on_event);
+        frame_loop.frame(rgb, &mut on_event);
     }
 }
 
@@ -284,7 +283,7 @@ mod capture {
                     continue;
                 }
             };
-            frame_loop.frame(rgb, &mut on_event);
+            frame_loop.frame(&rgb, &mut on_event);
         }
         let _ = cam.stop_stream();
     }
