@@ -14,9 +14,9 @@ use std::rc::Rc;
 
 use slint::{ModelRc, SharedString, VecModel};
 
-use super::AppWindow;
 use super::kiosk::Msg;
-use super::view::Delta;
+use super::view::{Delta, MeasureRow};
+use super::{AppWindow, MeasureItem};
 
 /// Where callbacks send their messages.
 pub type Post = Rc<dyn Fn(Msg)>;
@@ -63,4 +63,17 @@ fn s(text: &str) -> SharedString {
 
 fn model<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(rows))
+}
+
+/// A list of measures as the pages show them (scan page, staff settings).
+fn measure_items(rows: &[MeasureRow]) -> ModelRc<MeasureItem> {
+    model(
+        rows.iter()
+            .map(|m| MeasureItem {
+                id: s(&m.id),
+                name: s(&m.name),
+                detail: s(&m.detail),
+            })
+            .collect(),
+    )
 }

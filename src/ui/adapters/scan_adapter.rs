@@ -1,9 +1,9 @@
 //! `ScanAdapter`: camera preview, the site's measures, image files.
 
-use super::{Post, model, s};
+use super::{Post, measure_items, s};
 use crate::ui::kiosk::Msg;
 use crate::ui::view::ScanView;
-use crate::ui::{AppWindow, MeasureItem, ScanAdapter};
+use crate::ui::{AppWindow, ScanAdapter};
 use slint::ComponentHandle as _;
 
 pub fn wire(ui: &AppWindow, post: &Post) {
@@ -21,16 +21,7 @@ pub fn apply(ui: &AppWindow, v: &ScanView) {
     if v.camera_state != 1 {
         g.set_has_preview(false);
     }
-    g.set_measures(model(
-        v.measures
-            .iter()
-            .map(|m| MeasureItem {
-                id: s(&m.id),
-                name: s(&m.name),
-                detail: s(&m.detail),
-            })
-            .collect(),
-    ));
+    g.set_measures(measure_items(&v.measures));
     g.set_measure_index(v.measure_index);
     g.set_message(s(&v.message));
 }

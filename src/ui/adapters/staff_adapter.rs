@@ -1,9 +1,9 @@
 //! `StaffAdapter`: sign-in, shift totals, records, voids, settings.
 
-use super::{Post, model, s};
+use super::{Post, measure_items, model, s};
 use crate::ui::kiosk::Msg;
 use crate::ui::view::StaffView;
-use crate::ui::{AppWindow, MeasureItem, RecordRow, StaffAdapter, TotalRow};
+use crate::ui::{AppWindow, RecordRow, StaffAdapter, TotalRow};
 use slint::ComponentHandle as _;
 
 pub fn wire(ui: &AppWindow, post: &Post) {
@@ -87,14 +87,5 @@ pub fn apply(ui: &AppWindow, v: &StaffView) {
     g.set_camera_device(s(&v.camera_device));
     g.set_language(s(&v.language));
     g.set_site_text(s(&v.site_text));
-    g.set_site_measures(model(
-        v.site_measures
-            .iter()
-            .map(|m| MeasureItem {
-                id: s(&m.id),
-                name: s(&m.name),
-                detail: s(&m.detail),
-            })
-            .collect(),
-    ));
+    g.set_site_measures(measure_items(&v.site_measures));
 }
