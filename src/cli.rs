@@ -337,19 +337,22 @@ fn has_display() -> bool {
         .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
-/// Opens the kiosk window: the enrolled terminal, or the demo when this
-/// machine is not enrolled (or with --demo).
-fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
-    crate::ui::run(
-        paths,
+impl From<KioskArgs> for crate::ui::KioskOptions {
+    fn from(args: KioskArgs) -> Self {
         crate::ui::KioskOptions {
             fullscreen: args.kiosk,
             image: args.image,
             demo: args.demo,
             frames: args.frames,
             measure: args.ui_timings,
-        },
-    )?;
+        }
+    }
+}
+
+/// Opens the kiosk window: the enrolled terminal, or the demo when this
+/// machine is not enrolled (or with --demo).
+fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
+    crate::ui::run(paths, args.into())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -941,4 +944,31 @@ fn tour() -> Result<ExitCode> {
         "Enroll a terminal with a hub to verify codes yourself:  xinyi enroll --hub URL --code CODE"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn options(argv: &[&str]) -> crate::ui::KioskOptions {
+        let args = Args::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
+        args.kiosk.into()
+    }
+
+    #[test]
+    fn kiosk_flags_reach_the_kiosk_options_before_or_after_the_command() {
+        let o = options(&[
+            "xinyi", "--kiosk", "--image", "code.png", "--frames", "frames", "--demo",
+        ]);
+        assert!(o.fullscreen && o.demo);
+        assert_eq!(o.image.as_deref(), Some(Path::new("code.png")));
+        assert_eq!(o.frames.as_deref(), Some(Path::new("frames")));
+        assert_eq!(o.measure, None);
+        let o = options(&["xinyi", "kiosk", "--ui-timings", "t.jsonl"]);
+        assert!(!o.fullscreen && o.image.is_none());
+        assert_eq!(o.measure.as_deref(), Some(Path::new("t.jsonl")));
+        // A command's own flag of the same word is not taken for a kiosk one.
+        assert!(Args::try_parse_from(["xinyi", "verify", "XY1:x", "--measure", "M"]).is_ok());
+    }
 }

@@ -262,3 +262,24 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
     k.press("返回核验");
     assert_eq!(k.screen(), 0);
 }
+
+#[test]
+fn start_options_open_full_screen_with_the_given_picture() {
+    let k = kiosk();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("card.png");
+    xinyi::ui::qr::write_png(&k.code("card"), &png).unwrap();
+    let opts = xinyi::ui::KioskOptions {
+        fullscreen: true,
+        image: Some(png),
+        ..Default::default()
+    };
+    assert!(!k.ui().window().is_fullscreen());
+    xinyi::ui::app::apply_start(k.ui(), &opts, &|m| k.app.post(m));
+    assert!(k.ui().window().is_fullscreen());
+    // The picture was read and its code checked: the OK page, read from a file.
+    assert_eq!(
+        k.app.with_kiosk(|kiosk| kiosk.screen()),
+        Some(xinyi::ui::view::Screen::Ok)
+    );
+}

@@ -289,6 +289,17 @@ pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<(Terminal, Op
     Ok((term, Some(demo)))
 }
 
+/// What the start options do to a wired window: full screen (`--kiosk`)
+/// and the picture to present first (`--image`).
+pub fn apply_start(ui: &AppWindow, opts: &KioskOptions, post: &dyn Fn(Msg)) {
+    if opts.fullscreen {
+        adapters::app_adapter::set_fullscreen(ui, true);
+    }
+    if let Some(image) = &opts.image {
+        post(Msg::OpenImage(image.display().to_string()));
+    }
+}
+
 /// Slint's software renderer unless `SLINT_BACKEND` says otherwise. The
 /// kiosk's pages are mostly still, and the software renderer redraws only
 /// what changed (the camera preview, a countdown); an OpenGL renderer maps
@@ -319,18 +330,13 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
     let kiosk = Kiosk::new(term, world);
     choose_renderer();
     let ui = AppWindow::new().context("opening the kiosk window")?;
-    if opts.fullscreen {
-        adapters::app_adapter::set_fullscreen(&ui, true);
-    }
     let (tx, rx) = mpsc::channel::<Msg>();
     let post_tx = tx.clone();
     let post: Post = Rc::new(move |m| {
         let _ = post_tx.send(m);
     });
     adapters::wire(&ui, &post, monotonic_ms());
-    if let Some(image) = &opts.image {
-        post(Msg::OpenImage(image.display().to_string()));
-    }
+    apply_start(&ui, &opts, &*post);
 
     let weak = ui.as_weak();
     let preview_weak = ui.as_weak();
