@@ -133,17 +133,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(rng: &mut Rng, today: Date) -> anyhow::Result<Publisher> {
-        let issuer = IssuerKey::from_seed(Iss::Yss, rng.bytes());
-        let now = today.start_utc8();
-        let trusted = TrustedKey::new(
-            Iss::Yss,
-            issuer.public_key(),
-            UnixTime(now.0 - 365 * 86_400),
-            UnixTime(now.0 + 365 * 86_400),
-            false,
-            None,
-        )
-        .map_err(|e| anyhow!("trust entry: {e}"))?;
+        let (_, trusted) = issuer(rng, today.start_utc8())?;
         let config = Config {
             trust: vec![TrustEntry::of(&trusted)],
             revoked_cards: Vec::new(),
@@ -202,6 +192,22 @@ impl Publisher {
         let sealed = meta.seal(&self.key);
         Metadata::open(&sealed, &self.key.verifying_key()).map_err(|e| anyhow!("metadata: {e}"))
     }
+}
+
+/// A 粤省事 issuer key and its trust entry, valid a year either side of
+/// `now`.
+pub fn issuer(rng: &mut Rng, now: UnixTime) -> anyhow::Result<(IssuerKey, TrustedKey)> {
+    let key = IssuerKey::from_seed(Iss::Yss, rng.bytes());
+    let trusted = TrustedKey::new(
+        Iss::Yss,
+        key.public_key(),
+        UnixTime(now.0 - 365 * 86_400),
+        UnixTime(now.0 + 365 * 86_400),
+        false,
+        None,
+    )
+    .map_err(|e| anyhow!("trust entry: {e}"))?;
+    Ok((key, trusted))
 }
 
 /// An eligibility artefact of listings, as the hub encodes one.

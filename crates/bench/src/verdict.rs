@@ -19,8 +19,6 @@ use xinyi_core::cbor::{self, Value};
 use xinyi_core::credential::{self, Cti, Form, Iss};
 use xinyi_core::eligibility::{EligibilityEntry, EligibilitySet};
 use xinyi_core::history::MemoryHistory;
-use xinyi_core::issue::IssuerKey;
-use xinyi_core::trust::TrustedKey;
 use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, DEFAULT_SKEW_S, MemoryData};
 use xinyi_core::{Catalogue, Claims, Context, Kind, UnixTime, Verdict, decide};
 
@@ -90,16 +88,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let now = now();
     let today = now.date_utc8();
     let mut rng = Rng::from_seed(0x0076_6572_6469_6374);
-    let issuer = IssuerKey::from_seed(Iss::Yss, rng.bytes());
-    let trusted = TrustedKey::new(
-        Iss::Yss,
-        issuer.public_key(),
-        UnixTime(now.0 - 365 * 86_400),
-        UnixTime(now.0 + 365 * 86_400),
-        false,
-        None,
-    )
-    .map_err(|e| anyhow!("trust entry: {e}"))?;
+    let (issuer, trusted) = crate::store::issuer(&mut rng, now)?;
     let public: VerifyingKey = trusted.public_key;
 
     // The listings: `listed` persons, one listing each, in force today.
