@@ -96,6 +96,8 @@ fn render_all(dir: &Path) {
     press(&ui, "下一位");
 
     press(&ui, "工作人员");
+    // The demo opens with its clerk signed in: sign out to show the sign-in.
+    press(&ui, "退出登录");
     shot(&ui, dir, "staff-sign-in");
     for k in ["1", "0", "0", "1"] {
         press(&ui, &format!("签到键盘 {k}"));

@@ -15,10 +15,37 @@ use xinyi_hub::demo::DemoWorld;
 
 use crate::reasons;
 use crate::store::JournalEntry;
-use crate::terminal::{Paths, Scan, Terminal, now};
+use crate::terminal::{Paths, Scan, Staff, Supervisor, Terminal, now};
 
 /// Exit code of a refused verdict (0 is OK, 1 an error).
 const EXIT_REFUSED: u8 = 3;
+/// The largest CA certificate file read at enrollment.
+const MAX_CA_FILE: u64 = 256 * 1024;
+
+/// Writes a line to standard output. A reader that went away
+/// (`xinyi records | head`) ends the program quietly, as command-line
+/// tools do, instead of a panic; any other failure to write is an error.
+macro_rules! say {
+    () => { $crate::cli::say_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::say_line(format_args!($($arg)*)) };
+}
+
+#[doc(hidden)]
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("xinyi: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,9 +106,17 @@ enum Command {
         /// A name for this counter in the registry's records.
         #[arg(long, default_value = "")]
         label: String,
-        /// The registry key's fingerprint, to check the hub's identity.
+        /// The registry key's fingerprint, as the credit office gave it:
+        /// eight groups of five digits (`xinyi-hub init` prints it). The
+        /// hub is trusted only if its key matches.
         #[arg(long)]
-        fingerprint: Option<String>,
+        fingerprint: String,
+        /// The certificate (PEM) the hub's TLS certificate must chain to,
+        /// when the credit office runs its own CA or a self-signed
+        /// certificate (`xinyi-hub tls self-signed`). Without it, the
+        /// system's trusted roots.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
     },
     /// Show the data version, its age, the offline countdown and unsent records.
     Status {
@@ -121,9 +156,10 @@ enum Command {
         /// Record the redemption (the clerk's confirm) when the verdict is OK.
         #[arg(long)]
         confirm: bool,
-        /// The operator's id, written in the journal.
-        #[arg(long, default_value = "cli")]
-        operator: String,
+        /// The operator who confirms (their PIN is read from standard
+        /// input). Needed unless the site is a self-service point.
+        #[arg(long)]
+        operator: Option<String>,
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
@@ -135,10 +171,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Void a redemption (a supervisor, within the void window).
+    /// Void a redemption (a supervisor, within the site's void window).
     Void {
         /// The record id, as `xinyi records` shows it.
         id: String,
+        /// The supervisor's id; their PIN is read from standard input.
         #[arg(long)]
         supervisor: String,
         #[arg(long)]
@@ -158,14 +195,16 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum SettingsCommand {
-    /// Set one: void-window-minutes (30) or retention-days (90).
+    /// Set one: retention-days (90). The void window is the registry's.
     Set { key: String, value: String },
 }
 
 #[derive(Debug, Subcommand)]
 enum OperatorCommand {
-    /// Add an operator, or replace the name, role and PIN of one. The PIN
-    /// is read from standard input unless --pin gives it.
+    /// Add an operator, or replace the name, role and PIN of one. Once a
+    /// supervisor exists, a supervisor signs for it (--as); PINs are read
+    /// from standard input, one line each: the supervisor's first, then
+    /// the new one (unless --pin gives it).
     Add {
         /// The staff number, e.g. 1001.
         id: String,
@@ -174,14 +213,22 @@ enum OperatorCommand {
         /// clerk (verifies and confirms) or supervisor (also voids).
         #[arg(long, default_value = "clerk")]
         role: String,
-        /// 4–12 digits (avoid: it stays in the shell's history).
+        /// 4–12 digits, 6–12 for a supervisor (avoid: it stays in the
+        /// shell's history).
         #[arg(long)]
         pin: Option<String>,
+        /// The supervisor making the change.
+        #[arg(long = "as", value_name = "SUPERVISOR")]
+        by: Option<String>,
     },
     /// List the operators.
     List,
-    /// Remove an operator.
-    Remove { id: String },
+    /// Remove an operator (a supervisor signs for it with --as).
+    Remove {
+        id: String,
+        #[arg(long = "as", value_name = "SUPERVISOR")]
+        by: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,22 +274,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
             code,
             label,
             fingerprint,
+            ca,
         }) => {
             let label = if label.is_empty() { hostname() } else { label };
+            let fingerprint = xinyi_core::wire::Fingerprint::parse(&fingerprint)
+                .map_err(|e| anyhow::anyhow!("--fingerprint: {e}"))?;
+            let ca = ca.as_deref().map(read_ca).transpose()?;
             let rt = runtime()?;
             let mut t = rt.block_on(Terminal::enroll(
                 &paths,
                 &hub,
                 &code,
                 &label,
-                fingerprint.as_deref(),
+                &fingerprint,
+                ca.as_deref(),
             ))?;
-            println!(
+            say!(
                 "enrolled: terminal {} at site {}",
                 t.identity().terminal_id,
                 t.identity().site_id
             );
-            println!("data dir: {}", paths.dir.display());
+            say!("data dir: {}", paths.dir.display());
             let (down, up) = rt.block_on(t.sync(now()))?;
             report_sync(&down, &up);
             Ok(if down.is_ok() {
@@ -256,11 +308,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ..
         }) => {
             let mut t = Terminal::open(&paths)?;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let d = t.import_bundle(&bytes, now())?;
+            let d = t.import_bundle_file(&file, now())?;
             report_sync(&Ok(d), &Ok(crate::sync::Uploaded::default()));
-            println!(
+            say!(
                 "records: {} not yet confirmed by the hub (`xinyi export-records --out FILE`)",
                 t.status(now())?.unsent
             );
@@ -271,7 +321,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let (n, bytes) = t.export_records()?;
             std::fs::write(&out, &bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!(
+            say!(
                 "wrote {n} record(s) to {}; at the registry: `xinyi-hub ingest FILE`",
                 out.display()
             );
@@ -303,8 +353,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &measure,
             amount.map(Fen),
             companions,
-            confirm,
-            &operator,
+            confirm.then_some(operator),
             json,
         ),
         Some(Command::Records { limit, json }) => records(&paths, limit, json),
@@ -315,8 +364,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             reason,
         }) => {
             let mut t = Terminal::open(&paths)?;
-            let e = t.void(&id, &supervisor, &reason, now())?;
-            println!(
+            let sup = supervisor_signs(&mut t, &supervisor, "void a redemption")?;
+            let e = t.void(&id, &sup, &reason, now())?;
+            say!(
                 "voided {id}: void record {} (seq {})",
                 xinyi_core::hex::encode(&e.id),
                 e.seq
@@ -356,58 +406,100 @@ fn kiosk(paths: &Paths, args: KioskArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads one line (a PIN) from standard input, after a prompt on stderr.
+fn read_pin(prompt: &str) -> Result<String> {
+    eprintln!("{prompt}, then Enter:");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading a PIN from standard input")?;
+    Ok(line.trim().to_owned())
+}
+
+/// Signs `id` in with the PIN read from standard input.
+fn sign_in(t: &mut Terminal, id: &str) -> Result<Staff> {
+    let pin = read_pin(&format!("PIN for {id}"))?;
+    Ok(t.sign_in(id, &pin, now())?)
+}
+
+/// Signs a supervisor in to `what`.
+fn supervisor_signs(t: &mut Terminal, id: &str, what: &'static str) -> Result<Supervisor> {
+    sign_in(t, id)?
+        .supervisor()
+        .ok_or_else(|| crate::terminal::TerminalError::NotSupervisor(what).into())
+}
+
+/// Reads the hub's CA certificate file given at enrollment.
+fn read_ca(path: &std::path::Path) -> Result<String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut text = String::new();
+    f.take(MAX_CA_FILE + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{} is not a PEM text file", path.display()))?;
+    if text.len() as u64 > MAX_CA_FILE {
+        bail!(
+            "{} is larger than a certificate file ({MAX_CA_FILE} bytes)",
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
 fn operator(paths: &Paths, what: OperatorCommand) -> Result<ExitCode> {
-    let store = crate::store::Store::open(&paths.db)?;
+    let mut t = Terminal::open(paths)?;
     match what {
         OperatorCommand::Add {
             id,
             name,
             role,
             pin,
+            by,
         } => {
             let role = crate::store::Role::parse(&role)
                 .with_context(|| format!("role must be clerk or supervisor, not {role:?}"))?;
+            let by = by
+                .map(|s| supervisor_signs(&mut t, &s, "change the operators"))
+                .transpose()?;
             let pin = match pin {
                 Some(p) => p,
-                None => {
-                    eprintln!("PIN for {id} (4–12 digits), then Enter:");
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .read_line(&mut line)
-                        .context("reading the PIN from standard input")?;
-                    line.trim().to_owned()
-                }
+                None => read_pin(&format!("PIN for {id} ({}–12 digits)", role.min_pin()))?,
             };
-            store.put_operator(
+            t.put_operator(
                 &crate::store::NewOperator {
                     id: &id,
                     name: &name,
                     role,
                     pin: &pin,
                 },
+                by.as_ref(),
                 now(),
             )?;
-            println!("operator {id} ({name}, {}) saved", role.as_str());
+            say!("operator {id} ({name}, {}) saved", role.as_str());
         }
         OperatorCommand::List => {
-            let ops = store.operators()?;
+            let ops = t.operators()?;
             if ops.is_empty() {
-                println!("no operators yet: add one with `xinyi operator add ID --name NAME`");
+                say!("no operators yet: add one with `xinyi operator add ID --name NAME`");
             }
+            let locked = t.lockouts()?;
             for o in ops {
-                let locked = o
-                    .locked_until
-                    .filter(|u| *u > now())
-                    .map(|u| format!("  locked until {}", u.display_utc8()))
+                let lock = locked
+                    .iter()
+                    .find(|(id, _)| *id == o.id)
+                    .map(|(_, s)| format!("  locked for {} min more", s.div_ceil(60)))
                     .unwrap_or_default();
-                println!("{}\t{}\t{}{locked}", o.id, o.role.as_str(), o.name);
+                say!("{}\t{}\t{}{lock}", o.id, o.role.as_str(), o.name);
             }
         }
-        OperatorCommand::Remove { id } => {
-            if !store.remove_operator(&id)? {
+        OperatorCommand::Remove { id, by } => {
+            let by = by
+                .map(|s| supervisor_signs(&mut t, &s, "change the operators"))
+                .transpose()?;
+            if !t.remove_operator(&id, by.as_ref(), now())? {
                 bail!("no operator {id}");
             }
-            println!("operator {id} removed");
+            say!("operator {id} removed");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -420,7 +512,7 @@ fn demo_codes(out: Option<&std::path::Path>) -> Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     for c in world.sample_codes(now()) {
-        println!("{}\t{}\t{}", c.id, c.expect, c.text);
+        say!("{}\t{}\t{}", c.id, c.expect, c.text);
         if let Some(dir) = out {
             let path = dir.join(format!("{}.png", c.id));
             crate::ui::qr::write_png(&c.text, &path).map_err(anyhow::Error::msg)?;
@@ -443,21 +535,22 @@ fn watch(paths: &Paths) -> Result<ExitCode> {
         .hub_url
         .clone()
         .context("this terminal syncs by file only: it has no hub address")?;
-    let cfg = crate::sync::worker::WorkerConfig::new(
+    let mut cfg = crate::sync::worker::WorkerConfig::new(
         paths.db.clone(),
         paths.downloads.clone(),
         hub.clone(),
         t.key().signing_key().clone(),
     );
+    cfg.hub_ca = id.hub_ca.clone();
     drop(t);
-    println!("syncing with {hub}; Ctrl-C stops");
+    say!("syncing with {hub}; Ctrl-C stops");
     let handle = crate::sync::worker::spawn(
         cfg,
         Box::new(|s| {
             let at = now().display_utc8();
             match (&s.last_error, &s.last_download, &s.last_upload) {
                 (Some(e), _, _) => eprintln!("{at}  {e} (attempt {})", s.failures),
-                (None, d, u) => println!(
+                (None, d, u) => say!(
                     "{at}  online; data {}; records {}",
                     d.as_ref().map_or("-".into(), |(_, d)| format!("{d:?}")),
                     u.as_ref().map_or("-".into(), |(_, u)| format!(
@@ -476,22 +569,13 @@ fn watch(paths: &Paths) -> Result<ExitCode> {
 }
 
 /// The settings people may change: (name, store key, unit in seconds, default, range).
-const SETTINGS: [(&str, &str, i64, i64, std::ops::RangeInclusive<i64>); 2] = [
-    (
-        "void-window-minutes",
-        crate::terminal::SETTING_VOID_WINDOW,
-        60,
-        crate::terminal::DEFAULT_VOID_WINDOW_S,
-        0..=24 * 60,
-    ),
-    (
-        "retention-days",
-        crate::terminal::SETTING_RETENTION,
-        86_400,
-        crate::store::DEFAULT_RETENTION_S,
-        1..=3650,
-    ),
-];
+const SETTINGS: [(&str, &str, i64, i64, std::ops::RangeInclusive<i64>); 1] = [(
+    "retention-days",
+    crate::terminal::SETTING_RETENTION,
+    86_400,
+    crate::store::DEFAULT_RETENTION_S,
+    1..=3650,
+)];
 
 fn settings(paths: &Paths, what: Option<SettingsCommand>) -> Result<ExitCode> {
     let mut t = Terminal::open(paths)?;
@@ -516,8 +600,12 @@ fn settings(paths: &Paths, what: Option<SettingsCommand>) -> Result<ExitCode> {
     }
     for (name, store_key, unit, default, _) in SETTINGS {
         let v = t.setting_i64(store_key, default)?;
-        println!("{name} = {}", v / unit);
+        say!("{name} = {}", v / unit);
     }
+    say!(
+        "void-window-minutes = {} (set by the registry for this site)",
+        t.void_window_s()? / 60
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -533,24 +621,26 @@ fn report_sync(
 ) {
     match down {
         Ok(crate::sync::Downloaded::UpToDate { version }) => {
-            println!("data: up to date (version {version})")
+            say!("data: up to date (version {version})")
         }
         Ok(crate::sync::Downloaded::Applied {
             from,
             to,
             delta,
             listings,
-        }) => println!(
+        }) => say!(
             "data: version {from} → {to} ({}, {listings} listings held)",
             if *delta { "delta" } else { "snapshot" }
         ),
         Err(e) => eprintln!("data: {e}"),
     }
     match up {
-        Ok(u) if u.sent == 0 => println!("records: nothing to upload"),
-        Ok(u) => println!(
+        Ok(u) if u.sent == 0 => say!("records: nothing to upload"),
+        Ok(u) => say!(
             "records: {} sent, {} new at the hub, hub holds through seq {}",
-            u.sent, u.stored, u.held_through
+            u.sent,
+            u.stored,
+            u.held_through
         ),
         Err(e) => eprintln!("records: {e}"),
     }
@@ -575,7 +665,7 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
         .data_as_of
         .map(|d| site.max_offline_age_s - (at.0 - d.0));
     if as_json {
-        println!(
+        say!(
             "{}",
             json!({
                 "terminal": t.identity().terminal_id,
@@ -599,15 +689,15 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|s| format!(" ({} · {})", s.name, s.unit))
         .unwrap_or_default();
-    println!("terminal  {}", id.terminal_id);
-    println!("site      {}{site_name}", id.site_id);
-    println!(
+    say!("terminal  {}", id.terminal_id);
+    say!("site      {}{site_name}", id.site_id);
+    say!(
         "hub       {}",
         id.hub_url.as_deref().unwrap_or("none (file sync)")
     );
     match (&st.data, fresh_left) {
         (Some(d), Some(left)) => {
-            println!(
+            say!(
                 "data      version {}, published {} ({} ago); hub last confirmed it {} ago",
                 d.version,
                 d.published_at.display_utc8(),
@@ -615,18 +705,18 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
                 duration(st.since_hub_s.unwrap_or(0))
             );
             if left > 0 {
-                println!(
+                say!(
                     "offline   verdicts stay valid for {} more (max offline age {})",
                     duration(left),
                     duration(site.max_offline_age_s)
                 );
             } else {
-                println!(
+                say!(
                     "offline   STALE: every verdict is refused until the terminal syncs: run `xinyi sync`"
                 );
             }
         }
-        _ => println!("data      none yet: run `xinyi sync`"),
+        _ => say!("data      none yet: run `xinyi sync`"),
     }
     if !site.measures.is_empty() {
         let ms: Vec<String> = site
@@ -634,18 +724,18 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
             .iter()
             .map(|m| format!("{} {}", m.id, m.name_zh))
             .collect();
-        println!("measures  {}", ms.join("; "));
+        say!("measures  {}", ms.join("; "));
     }
     match st.oldest_unsent_at {
-        Some(o) => println!(
+        Some(o) => say!(
             "records   {} not yet uploaded (oldest {})",
             st.unsent,
             o.display_utc8()
         ),
-        None => println!("records   all uploaded"),
+        None => say!("records   all uploaded"),
     }
     if st.metadata_expired {
-        println!(
+        say!(
             "hub       the hub's signed metadata has expired: new data cannot be trusted until the terminal reaches the hub (`xinyi sync`)"
         );
     }
@@ -663,32 +753,40 @@ fn try_upload(t: &mut Terminal) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `confirm`: `None` to verify only; `Some(Some(operator))` to record the
+/// redemption, confirmed by that operator (PIN from standard input);
+/// `Some(None)` to record it unattended, where the site allows that.
 fn verify(
     paths: &Paths,
     code: &str,
     measure: &str,
     amount: Option<Fen>,
     companions: u32,
-    confirm: bool,
-    operator: &str,
+    confirm: Option<Option<String>>,
     as_json: bool,
 ) -> Result<ExitCode> {
     let mut t = Terminal::open(paths)?;
+    // Whoever confirms signs in before the scan, so a refusal names them.
+    let by = match &confirm {
+        Some(Some(op)) => Some(sign_in(&mut t, op)?),
+        Some(None) => Some(t.unattended()?),
+        None => None,
+    };
+    let operator = by.as_ref().map_or("cli".to_owned(), |s| s.id().to_owned());
     let at = now();
-    match t.scan(code, measure, operator, at)? {
+    match t.scan(code, measure, &operator, at)? {
         Scan::Refused { refusal, record } => {
             if as_json {
-                println!("{}", refused_json(&refusal, Some(&record)));
+                say!("{}", refused_json(&refusal, Some(&record)));
             } else {
                 print_refusal(&refusal);
-                println!("    reference: {}", xinyi_core::hex::encode(&record.id));
+                say!("    reference: {}", xinyi_core::hex::encode(&record.id));
             }
             try_upload(&mut t);
             Ok(ExitCode::from(EXIT_REFUSED))
         }
         Scan::Ok(approval) => {
-            if approval.measure.benefit.takes_amount() && amount.is_none() && confirm {
+            if approval.measure.benefit.takes_amount() && amount.is_none() && by.is_some() {
                 bail!("this measure needs the amount: give --amount FEN");
             }
             let amounts = match amount {
@@ -698,23 +796,21 @@ fn verify(
                 }
                 None => None,
             };
-            let record = if confirm {
-                let (entry, _) = t.confirm(&approval, amount, companions, operator, at)?;
-                Some(entry)
-            } else {
-                None
+            let record = match &by {
+                Some(by) => Some(t.confirm(&approval, amount, companions, by, at)?.0),
+                None => None,
             };
             if as_json {
-                println!("{}", ok_json(&approval, amounts.as_ref(), record.as_ref()));
+                say!("{}", ok_json(&approval, amounts.as_ref(), record.as_ref()));
             } else {
                 print_approval(&approval, amounts.as_ref());
                 match &record {
-                    Some(r) => println!(
+                    Some(r) => say!(
                         "    confirmed: record {} (seq {})",
                         xinyi_core::hex::encode(&r.id),
                         r.seq
                     ),
-                    None => println!("    not recorded: add --confirm to record the redemption"),
+                    None => say!("    not recorded: add --confirm to record the redemption"),
                 }
             }
             if record.is_some() {
@@ -730,11 +826,11 @@ fn records(paths: &Paths, limit: usize, as_json: bool) -> Result<ExitCode> {
     let entries = t.records(limit)?;
     if as_json {
         let rows: Vec<serde_json::Value> = entries.iter().map(record_json).collect();
-        println!("{}", serde_json::Value::Array(rows));
+        say!("{}", serde_json::Value::Array(rows));
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        println!("no records yet");
+        say!("no records yet");
     }
     for e in &entries {
         let r = &e.record;
@@ -759,13 +855,20 @@ fn records(paths: &Paths, limit: usize, as_json: bool) -> Result<ExitCode> {
                 "void       of {} ({reason})",
                 xinyi_core::hex::encode(target)
             ),
+            Body::Staff { event, staff, role } => format!(
+                "staff      {} {staff}{}",
+                event.as_str(),
+                role.as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
         };
         let sent = if e.uploaded_at.is_some() {
             "uploaded"
         } else {
             "unsent"
         };
-        println!(
+        say!(
             "{:>5}  {}  {}  {}  {what}  [{sent}]",
             e.seq,
             r.at.display_utc8(),
@@ -812,6 +915,11 @@ fn record_json(e: &JournalEntry) -> serde_json::Value {
             v["target"] = json!(xinyi_core::hex::encode(target));
             v["reason"] = json!(reason);
         }
+        Body::Staff { event, staff, role } => {
+            v["event"] = json!(event.as_str());
+            v["staff"] = json!(staff);
+            v["role"] = json!(role);
+        }
     }
     v
 }
@@ -857,23 +965,25 @@ fn print_approval(a: &Approval, amounts: Option<&Amounts>) {
         .iter()
         .map(|c| format!("{c} {}", c.name_zh()))
         .collect();
-    println!("OK  {} ({})", a.measure.name_zh, a.measure.id);
-    println!(
+    say!("OK  {} ({})", a.measure.name_zh, a.measure.id);
+    say!(
         "    {} · {} · {}",
         a.claims.name,
         a.claims.kind,
         cats.join(", ")
     );
     match (&a.measure.benefit, amounts) {
-        (xinyi_core::Benefit::Privilege { what }, _) => println!("    {what}"),
-        (_, Some(m)) => println!(
+        (xinyi_core::Benefit::Privilege { what }, _) => say!("    {what}"),
+        (_, Some(m)) => say!(
             "    original {}  discount {}  payable {}",
-            m.original, m.discount, m.payable
+            m.original,
+            m.discount,
+            m.payable
         ),
-        (_, None) => println!("    (give --amount FEN to compute what the citizen pays)"),
+        (_, None) => say!("    (give --amount FEN to compute what the citizen pays)"),
     }
     if let Some((used, limit)) = a.used {
-        println!(
+        say!(
             "    uses this {}: {used} of {}",
             limit.per.as_str(),
             limit.count
@@ -883,9 +993,9 @@ fn print_approval(a: &Approval, amounts: Option<&Amounts>) {
 
 fn print_refusal(r: &Refusal) {
     let w = reasons::words(r.reason);
-    println!("REFUSED  {}  {} / {}", r.reason, w.title_zh, w.title_en);
-    println!("    {}", w.advice_zh);
-    println!("    detail: {}", r.detail);
+    say!("REFUSED  {}  {} / {}", r.reason, w.title_zh, w.title_en);
+    say!("    {}", w.advice_zh);
+    say!("    detail: {}", r.detail);
 }
 
 fn demo_world() -> Result<DemoWorld> {
@@ -912,7 +1022,7 @@ fn tour() -> Result<ExitCode> {
     };
     let data = world.verifier_data();
     let mut history = MemoryHistory::new();
-    println!(
+    say!(
         "xinyi demo: bus top-up counter, a ¥100.00 top-up, {}\n",
         at.display_utc8()
     );
@@ -923,7 +1033,7 @@ fn tour() -> Result<ExitCode> {
         .map(|c| (c.label_en, c.text.as_str()))
         .chain(replay.as_deref().map(|t| ("The first code again", t)));
     for (label, text) in presented {
-        println!("▶ {label}");
+        say!("▶ {label}");
         match decide(&ctx, &data, &history, text, "XYX-BUS-TOPUP", at)? {
             Verdict::Ok(a) => {
                 let amounts = a.amounts(Fen(10_000), 0)?;
@@ -934,13 +1044,13 @@ fn tour() -> Result<ExitCode> {
                     at,
                     cti: a.claims.cti.clone(),
                 });
-                println!("    confirmed");
+                say!("    confirmed");
             }
             Verdict::Refused(r) => print_refusal(&r),
         }
-        println!();
+        say!();
     }
-    println!(
+    say!(
         "Enroll a terminal with a hub to verify codes yourself:  xinyi enroll --hub URL --code CODE"
     );
     Ok(ExitCode::SUCCESS)

@@ -2,27 +2,51 @@
 //! identity, and the operations a counter performs — scan, confirm, void,
 //! sync, status. The command line and the kiosk both call this; it holds
 //! no UI types.
+//!
+//! Who may do what is decided here, once, for every path: confirming needs
+//! a [`Staff`] (an operator who gave their PIN, or the site's unattended
+//! marker where the registry allows it), voiding a [`Supervisor`]; only
+//! [`Terminal::authenticate`] and [`Terminal::unattended`] make them.
+//! Wrong PINs lock the id typed out for longer each time, counted on the
+//! monotonic clock, and every failure is journaled.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use xinyi_core::history::DataError;
 use xinyi_core::money::AmountError;
 use xinyi_core::verdict::DEFAULT_SKEW_S;
+use xinyi_core::wire::Fingerprint;
+use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, UNATTENDED};
+use xinyi_core::wire::journal::StaffEvent;
 use xinyi_core::{Amounts, Approval, Fen, Refusal, UnixTime, Verdict, decide};
 
 use crate::keys::{KeyError, TerminalKey};
 use crate::store::{
-    DEFAULT_RETENTION_S, Identity, JournalEntry, SiteContext, Status, Store, StoreError,
+    Failures, Identity, JournalEntry, NewOperator, Role, SETUP, SiteContext, Status, Store,
+    StoreError, typed_id,
 };
 use crate::sync::client::{self, HubClient};
 use crate::sync::{Downloaded, SyncError, Uploaded};
 
-/// Default window in which a supervisor may void a redemption.
-pub const DEFAULT_VOID_WINDOW_S: i64 = 30 * 60;
-/// Settings keys.
-pub const SETTING_VOID_WINDOW: &str = "void_window_s";
-pub const SETTING_RETENTION: &str = "retention_s";
+pub use crate::store::SETTING_RETENTION;
+
+/// Wrong PINs in a row before the id typed is locked out.
+pub const MAX_FAILURES: u32 = 5;
+/// The first lockout; each one after it in a row lasts three times longer.
+pub const LOCKOUT_S: u64 = 5 * 60;
+/// The longest lockout.
+pub const MAX_LOCKOUT_S: u64 = 24 * 3600;
+
+/// The lockout after the `n`th lockout in a row (1, 2, …).
+pub fn lockout_s(n: u32) -> u64 {
+    let mut s = LOCKOUT_S;
+    for _ in 1..n {
+        s = s.saturating_mul(3).min(MAX_LOCKOUT_S);
+    }
+    s.min(MAX_LOCKOUT_S)
+}
 
 /// Where a terminal keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +111,14 @@ pub enum TerminalError {
     BadRecordId(String),
     #[error("this terminal syncs by file only: it was enrolled without a hub address")]
     NoHub,
+    #[error(
+        "a redemption is confirmed by a signed-in operator: sign in first (this site is not a self-service point)"
+    )]
+    NotSignedIn,
+    #[error("only a supervisor may {0}")]
+    NotSupervisor(&'static str),
+    #[error("sign-in refused: {0}")]
+    SignIn(SignIn),
 }
 
 /// The terminal's clock.
@@ -111,6 +143,86 @@ pub enum Scan {
     },
 }
 
+/// Someone the terminal let in to confirm: an operator who gave their PIN,
+/// or — at a site the registry made a self-service point — nobody, recorded
+/// as `unattended`. Only [`Terminal::authenticate`] and
+/// [`Terminal::unattended`] make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    id: String,
+    name: String,
+    role: Option<Role>,
+}
+
+impl Staff {
+    /// The id written in the records this staff member makes.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `None` for the unattended marker.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// The authority to void and to change the roster, if this is a
+    /// supervisor.
+    pub fn supervisor(&self) -> Option<Supervisor> {
+        (self.role == Some(Role::Supervisor)).then(|| Supervisor {
+            id: self.id.clone(),
+        })
+    }
+}
+
+/// A supervisor who gave their PIN: what voids and roster changes need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supervisor {
+    id: String,
+}
+
+impl Supervisor {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The outcome of a sign-in. An unknown id is answered exactly like a
+/// wrong PIN (and locked out like one), so ids cannot be probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    Ok(Staff),
+    /// Wrong id or PIN; this many tries are left before the lockout.
+    Refused {
+        tries_left: u32,
+    },
+    /// Too many wrong PINs: sign-in for this id is refused for this long.
+    Locked {
+        left_s: u64,
+    },
+}
+
+impl std::fmt::Display for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignIn::Ok(s) => write!(f, "signed in as {}", s.id),
+            SignIn::Refused { tries_left } => write!(
+                f,
+                "wrong id or PIN ({tries_left} tries left before a lockout)"
+            ),
+            SignIn::Locked { left_s } => write!(
+                f,
+                "too many wrong PINs: locked for {} min {:02} s more",
+                left_s / 60,
+                left_s % 60
+            ),
+        }
+    }
+}
+
 /// One enrolled terminal.
 #[derive(Debug)]
 pub struct Terminal {
@@ -121,17 +233,22 @@ pub struct Terminal {
     /// The site's verdict setting, parsed once per data version (the
     /// catalogue is not re-read on every scan).
     site: Option<(Option<u64>, SiteContext)>,
-    /// The hub's signed time at the last sync and the monotonic instant it
-    /// arrived: a wall clock set back while running shows against it.
-    anchor: Option<(UnixTime, std::time::Instant)>,
+    /// The trusted-time floor last read from the store and the monotonic
+    /// instant it was read: the floor is carried forward by the monotonic
+    /// clock while this process runs, so a wall clock set back shows.
+    anchor: Option<(UnixTime, Instant)>,
+    /// Ids locked out, and when (monotonic) their lockout ends.
+    locks: HashMap<String, Instant>,
 }
 
 impl Terminal {
     /// Opens an enrolled terminal.
     pub fn open(paths: &Paths) -> Result<Terminal, TerminalError> {
         let key = TerminalKey::load(&paths.key)?;
-        let store = Store::open(&paths.db)?;
+        let mut store = Store::open(&paths.db)?;
         let identity = store.require_identity()?;
+        // Operators added before roster changes were journaled.
+        store.journal_roster(key.signing_key(), now())?;
         Ok(Terminal::assemble(paths, store, key, identity))
     }
 
@@ -143,17 +260,23 @@ impl Terminal {
             identity,
             site: None,
             anchor: None,
+            locks: HashMap::new(),
         }
     }
 
-    /// Enrolls this machine with a hub: makes the terminal key, presents the
-    /// one-time code and pins the registry key. The caller syncs next.
+    /// Enrolls this machine with a hub: makes the terminal key, proves it
+    /// holds the one-time code and pins the registry key, which must have
+    /// the `fingerprint` the credit office gave. `ca` (PEM) is the
+    /// certificate the hub's TLS certificate must chain to, when the credit
+    /// office runs its own; it is kept for every later sync. The caller
+    /// syncs next.
     pub async fn enroll(
         paths: &Paths,
         hub_url: &str,
         code: &str,
         label: &str,
-        fingerprint: Option<&str>,
+        fingerprint: &Fingerprint,
+        ca: Option<&str>,
     ) -> Result<Terminal, TerminalError> {
         std::fs::create_dir_all(&paths.dir).map_err(|source| TerminalError::Dir {
             path: paths.dir.clone(),
@@ -171,14 +294,15 @@ impl Terminal {
             Err(e) => return Err(e.into()),
         };
         let (grant, registry_key) =
-            client::enroll(hub_url, code, label, key.signing_key(), fingerprint)
+            client::enroll(hub_url, code, label, key.signing_key(), fingerprint, ca)
                 .await
                 .map_err(SyncError::from)?;
         let identity = Identity {
             terminal_id: grant.terminal_id,
             site_id: grant.site,
             registry_key: registry_key.to_bytes(),
-            hub_url: Some(hub_url.trim().trim_end_matches('/').to_owned()),
+            hub_url: Some(client::normalize(hub_url).map_err(SyncError::from)?),
+            hub_ca: ca.map(str::to_owned),
         };
         store.set_identity(&identity)?;
         Ok(Terminal::assemble(paths, store, key, identity))
@@ -224,7 +348,7 @@ impl Terminal {
     ) -> Result<Scan, TerminalError> {
         let site = self.site_context()?;
         let mut ctx = site.context(DEFAULT_SKEW_S);
-        ctx.clock_floor = self.clock_floor(&site)?;
+        ctx.clock_floor = self.clock_floor()?;
         let verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
         Ok(match verdict {
             Verdict::Ok(a) => Scan::Ok(a),
@@ -257,51 +381,200 @@ impl Terminal {
         }
     }
 
-    /// The latest time already trusted: the hub's signed time (from the
-    /// site setting, re-read when it changes), the last record (read on
-    /// every scan: it moves with each one), and, while this process runs,
-    /// the hub's time carried forward by the monotonic clock since the
-    /// last sync.
-    pub fn clock_floor(&self, site: &SiteContext) -> Result<Option<UnixTime>, TerminalError> {
+    /// The latest time already trusted: the store's high-water mark of
+    /// the hub's signed times and of the records made here (read on every
+    /// scan: it moves with each record), carried forward by the monotonic
+    /// clock while this process runs.
+    pub fn clock_floor(&mut self) -> Result<Option<UnixTime>, TerminalError> {
+        let stored = self.store.clock_floor()?;
+        match (stored, self.anchor) {
+            (Some(f), Some((base, _))) if f == base => {}
+            (Some(f), _) => self.anchor = Some((f, Instant::now())),
+            (None, _) => self.anchor = None,
+        }
         let carried = self
             .anchor
-            .map(|(hub, since)| UnixTime(hub.0.saturating_add(since.elapsed().as_secs() as i64)));
-        Ok(site
-            .clock_floor
-            .max(self.store.last_record_at()?)
-            .max(carried))
+            .map(|(f, since)| UnixTime(f.0.saturating_add(since.elapsed().as_secs() as i64)));
+        Ok(stored.max(carried))
     }
 
-    /// Records the clerk's confirmation; committed before it returns.
+    /// Checks an operator's PIN. A wrong PIN and an unknown id get the same
+    /// answer and count towards the same lockout, which lasts three times
+    /// longer with each one in a row and is served on the monotonic clock
+    /// (a restart serves what was left of it again; the wall clock does
+    /// not matter). Every failure and lockout is journaled for the
+    /// registry.
+    pub fn authenticate(
+        &mut self,
+        id: &str,
+        pin: &str,
+        at: UnixTime,
+    ) -> Result<SignIn, TerminalError> {
+        let typed = typed_id(id);
+        let mut f = self.store.failures(&typed)?;
+        if f.lock_left_s > 0 {
+            let now = Instant::now();
+            let ends = *self
+                .locks
+                .entry(typed.clone())
+                .or_insert_with(|| now + Duration::from_secs(f.lock_left_s));
+            let left = ends.saturating_duration_since(now).as_secs();
+            if left > 0 {
+                f.lock_left_s = left;
+                self.store.set_failures(&typed, f, at)?;
+                return Ok(SignIn::Locked { left_s: left });
+            }
+            self.locks.remove(&typed);
+            f.lock_left_s = 0;
+            f.failed = 0;
+            self.store.set_failures(&typed, f, at)?;
+        }
+        if let Some(op) = self.store.check_pin(id.trim(), pin)? {
+            self.store.set_failures(&typed, Failures::default(), at)?;
+            return Ok(SignIn::Ok(Staff {
+                id: op.id,
+                name: op.name,
+                role: Some(op.role),
+            }));
+        }
+        let key = self.key.signing_key();
+        self.store
+            .record_staff(key, &typed, at, StaffEvent::SignInFailed, &typed, None)?;
+        f.failed += 1;
+        if f.failed < MAX_FAILURES {
+            self.store.set_failures(&typed, f, at)?;
+            return Ok(SignIn::Refused {
+                tries_left: MAX_FAILURES - f.failed,
+            });
+        }
+        f.failed = 0;
+        f.lockouts = f.lockouts.saturating_add(1);
+        f.lock_left_s = lockout_s(f.lockouts);
+        self.locks.insert(
+            typed.clone(),
+            Instant::now() + Duration::from_secs(f.lock_left_s),
+        );
+        self.store.set_failures(&typed, f, at)?;
+        self.store
+            .record_staff(key, &typed, at, StaffEvent::LockedOut, &typed, None)?;
+        tracing::warn!(id = %typed, lockout_s = f.lock_left_s, "operator sign-in locked out");
+        Ok(SignIn::Locked {
+            left_s: f.lock_left_s,
+        })
+    }
+
+    /// [`Terminal::authenticate`] where only success will do.
+    pub fn sign_in(&mut self, id: &str, pin: &str, at: UnixTime) -> Result<Staff, TerminalError> {
+        match self.authenticate(id, pin, at)? {
+            SignIn::Ok(s) => Ok(s),
+            other => Err(TerminalError::SignIn(other)),
+        }
+    }
+
+    /// Nobody signed in, at a site the registry made a self-service point:
+    /// redemptions are recorded as confirmed by `unattended`.
+    pub fn unattended(&mut self) -> Result<Staff, TerminalError> {
+        let site = self.site_context()?;
+        if !site.site.as_ref().is_some_and(|s| s.unattended) {
+            return Err(TerminalError::NotSignedIn);
+        }
+        Ok(Staff {
+            id: UNATTENDED.to_owned(),
+            name: String::new(),
+            role: None,
+        })
+    }
+
+    /// Records the confirmation of `by`; committed before it returns.
     pub fn confirm(
         &mut self,
         approval: &Approval,
         amount: Option<Fen>,
         companions: u32,
-        operator: &str,
+        by: &Staff,
         at: UnixTime,
     ) -> Result<(JournalEntry, Amounts), TerminalError> {
         let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
         let entry = self
             .store
-            .redeem(self.key.signing_key(), operator, at, approval, &amounts)?;
+            .redeem(self.key.signing_key(), &by.id, at, approval, &amounts)?;
         Ok((entry, amounts))
     }
 
-    /// Voids a redemption (by its record id in hex) within the window.
+    /// The site's void window, as the registry set it.
+    pub fn void_window_s(&mut self) -> Result<i64, TerminalError> {
+        Ok(self
+            .site_context()?
+            .site
+            .map_or(DEFAULT_VOID_WINDOW_S, |s| s.void_window_s))
+    }
+
+    /// Voids a redemption (by its record id in hex) within the site's void
+    /// window, on a supervisor's authority.
     pub fn void(
         &mut self,
         id_hex: &str,
-        supervisor: &str,
+        supervisor: &Supervisor,
         reason: &str,
         at: UnixTime,
     ) -> Result<JournalEntry, TerminalError> {
         let id: [u8; 16] = xinyi_core::hex::decode_array(id_hex.trim())
             .map_err(|_| TerminalError::BadRecordId(id_hex.to_owned()))?;
-        let window = self.setting_i64(SETTING_VOID_WINDOW, DEFAULT_VOID_WINDOW_S)?;
+        let window = self.void_window_s()?;
+        Ok(self.store.void(
+            self.key.signing_key(),
+            &supervisor.id,
+            id,
+            reason,
+            at,
+            window,
+        )?)
+    }
+
+    /// Adds an operator or changes one. Once the roster has a supervisor,
+    /// only a supervisor may change it; the first operators are added at
+    /// set-up. Journaled either way.
+    pub fn put_operator(
+        &mut self,
+        op: &NewOperator<'_>,
+        by: Option<&Supervisor>,
+        at: UnixTime,
+    ) -> Result<(), TerminalError> {
+        let by = self.roster_authority(by)?;
         Ok(self
             .store
-            .void(self.key.signing_key(), supervisor, id, reason, at, window)?)
+            .put_operator(self.key.signing_key(), op, &by, at)?)
+    }
+
+    /// Removes an operator (as [`Terminal::put_operator`]); whether one was.
+    pub fn remove_operator(
+        &mut self,
+        id: &str,
+        by: Option<&Supervisor>,
+        at: UnixTime,
+    ) -> Result<bool, TerminalError> {
+        let by = self.roster_authority(by)?;
+        Ok(self
+            .store
+            .remove_operator(self.key.signing_key(), id, &by, at)?)
+    }
+
+    fn roster_authority(&self, by: Option<&Supervisor>) -> Result<String, TerminalError> {
+        match by {
+            Some(s) => Ok(s.id.clone()),
+            None if !self.store.has_supervisor()? => Ok(SETUP.to_owned()),
+            None => Err(TerminalError::NotSupervisor("change the operators")),
+        }
+    }
+
+    /// The operators.
+    pub fn operators(&self) -> Result<Vec<crate::store::Operator>, TerminalError> {
+        Ok(self.store.operators()?)
+    }
+
+    /// Ids locked out after wrong PINs, with the seconds still to serve.
+    pub fn lockouts(&self) -> Result<Vec<(String, u64)>, TerminalError> {
+        Ok(self.store.lockouts()?)
     }
 
     pub fn status(&self, at: UnixTime) -> Result<Status, TerminalError> {
@@ -318,7 +591,12 @@ impl Terminal {
             .hub_url
             .as_deref()
             .ok_or(TerminalError::NoHub)?;
-        Ok(HubClient::new(url, self.key.signing_key().clone()).map_err(SyncError::from)?)
+        Ok(HubClient::new(
+            url,
+            self.key.signing_key().clone(),
+            self.identity.hub_ca.as_deref(),
+        )
+        .map_err(SyncError::from)?)
     }
 
     /// Downloads and applies new data, then uploads the journal. Each half
@@ -332,10 +610,6 @@ impl Terminal {
         // A rotation may have re-pinned the registry key.
         self.identity = self.store.require_identity()?;
         let up = crate::sync::upload(&mut self.store, &client, at).await;
-        if up.is_ok() {
-            let retention = self.setting_i64(SETTING_RETENTION, DEFAULT_RETENTION_S)?;
-            self.store.purge(at, retention)?;
-        }
         Ok((down, up))
     }
 
@@ -345,11 +619,21 @@ impl Terminal {
         bytes: &[u8],
         at: UnixTime,
     ) -> Result<Downloaded, TerminalError> {
-        let d = crate::sync::import_bundle(&mut self.store, bytes, at)?;
+        let d = crate::sync::import_bundle(&mut self.store, bytes, bytes.len() as u64, at)?;
         self.identity = self.store.require_identity()?;
-        if let Some(state) = self.store.data_state()? {
-            self.anchor = Some((state.hub_issued_at, std::time::Instant::now()));
-        }
+        Ok(d)
+    }
+
+    /// Applies a data bundle from a file: its signed metadata is read and
+    /// checked before the rest, which is read only if its size is what the
+    /// metadata describes.
+    pub fn import_bundle_file(
+        &mut self,
+        path: &Path,
+        at: UnixTime,
+    ) -> Result<Downloaded, TerminalError> {
+        let d = crate::sync::import_bundle_file(&mut self.store, path, at)?;
+        self.identity = self.store.require_identity()?;
         Ok(d)
     }
 

@@ -2,23 +2,28 @@
 //! SQLite's atomic commit): a tampering proxy on 127.0.0.1 between a real
 //! terminal and a real hub forges, replays, freezes, swaps, inflates and
 //! cuts what the hub sends; each attack is refused with its own error
-//! while the data held before stays intact and in use. Also: the hub down
-//! for a while, resumed downloads, retried uploads, registry key rotation,
-//! a clock set back, remote revocation, and sneakernet (bundle and records
-//! files) giving the same result as HTTP.
+//! while the data held before stays intact and in use. Also: forged and
+//! foreign receipts and standings, an impostor hub, an eavesdropper of the
+//! enrollment, plain HTTP, endless error answers, the hub down for a
+//! while, a hub that lost records, resumed downloads, retried uploads,
+//! registry key rotation, a clock set back, remote revocation (real and
+//! forged), and sneakernet (bundle and records files) giving the same
+//! result as HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use ed25519_dalek::SigningKey;
+use xinyi::store::{NewOperator, Role};
 use xinyi::sync::{Downloaded, SyncError};
-use xinyi::terminal::{Paths, Scan, Terminal, TerminalError, now};
+use xinyi::terminal::{Paths, Scan, Staff, Terminal, TerminalError, now};
 use xinyi_core::wire::WireError;
 use xinyi_core::wire::envelope;
 use xinyi_core::wire::metadata::MetadataError;
@@ -47,6 +52,16 @@ enum Tamper {
     CutArtefact(usize),
     /// Uploads reach the hub but the answer is lost.
     LoseUploadAnswer,
+    /// Uploads never reach the hub; the proxy answers this body itself
+    /// (a forged receipt).
+    ForgeReceipt(Vec<u8>),
+    /// Metadata answered with a 500 whose body goes on for this many bytes.
+    HugeError(u64),
+    /// Metadata answered as for a revoked terminal, with this notice.
+    Revoke(Vec<u8>),
+    /// Enrollment answered by an impostor hub: a grant for the terminal's
+    /// key, signed with this key of its own.
+    ImpostorGrant([u8; 32]),
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +72,10 @@ struct ProxyState {
     last_metadata: Mutex<Vec<u8>>,
     /// Range headers seen on artefact requests.
     ranges: Mutex<Vec<String>>,
+    /// Enrollment request bodies seen (what an eavesdropper reads).
+    enrollments: Mutex<Vec<Vec<u8>>>,
+    /// Bytes of a huge error answer the client pulled.
+    pulled: Arc<AtomicU64>,
 }
 
 struct Proxy {
@@ -99,6 +118,64 @@ async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
     let body = axum::body::to_bytes(req.into_body(), 64 << 20)
         .await
         .unwrap();
+    if path.starts_with("/v1/enroll") {
+        p.enrollments.lock().unwrap().push(body.to_vec());
+    }
+    let tamper = p.tamper.lock().unwrap().clone();
+    match &tamper {
+        Tamper::ForgeReceipt(answer) if path.starts_with("/v1/records") => {
+            return Response::builder()
+                .status(200)
+                .body(Body::from(answer.clone()))
+                .unwrap();
+        }
+        Tamper::HugeError(n) if path.starts_with("/v1/metadata") => {
+            // Generated as it is read: the test holds no such body.
+            let (n, pulled) = (*n, p.pulled.clone());
+            let stream = futures_util::stream::unfold(0u64, move |sent| {
+                let pulled = pulled.clone();
+                async move {
+                    (sent < n).then(|| {
+                        let chunk = vec![b'x'; 64 * 1024];
+                        pulled.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        (Ok::<Vec<u8>, std::io::Error>(chunk), sent + 64 * 1024)
+                    })
+                }
+            });
+            return Response::builder()
+                .status(500)
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Tamper::ImpostorGrant(seed) if path.starts_with("/v1/enroll") => {
+            let req: xinyi_core::wire::enroll::EnrollRequest =
+                serde_json::from_slice(&body).unwrap();
+            let terminal: [u8; 32] = xinyi_core::hex::decode_array(&req.public_key).unwrap();
+            let rogue = SigningKey::from_bytes(seed);
+            let grant = xinyi_core::wire::enroll::EnrollGrant {
+                terminal_id: xinyi_core::wire::key_id(&terminal),
+                site: "demo-bus".into(),
+                registry_key: xinyi_core::hex::encode(rogue.verifying_key().as_bytes()),
+                issued_at: now().0,
+            };
+            return Response::builder()
+                .status(200)
+                .body(Body::from(grant.seal(&rogue)))
+                .unwrap();
+        }
+        Tamper::Revoke(notice) if path.starts_with("/v1/metadata") => {
+            let body = serde_json::json!({
+                "error": "this terminal was revoked by the registry",
+                "code": "terminal_revoked",
+                "notice": String::from_utf8_lossy(notice),
+            });
+            return Response::builder()
+                .status(403)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+        }
+        _ => {}
+    }
     if path.starts_with("/v1/artefacts/")
         && let Some(r) = headers.get("range")
     {
@@ -117,7 +194,6 @@ async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
     let status = resp.status();
     let resp_headers = resp.headers().clone();
     let mut bytes = resp.bytes().await.unwrap().to_vec();
-    let tamper = p.tamper.lock().unwrap().clone();
     if path.starts_with("/v1/metadata") && status.is_success() {
         *p.last_metadata.lock().unwrap() = bytes.clone();
         match &tamper {
@@ -204,16 +280,7 @@ async fn rig() -> Rig {
     let hub = Arc::new(hub.with_clock(clock.clone()));
     let server = Server::start(hub.clone()).await.unwrap();
     let proxy = Proxy::start(server.url()).await;
-    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
-    let mut terminal = Terminal::enroll(
-        &Paths::new(tmp.path().join("terminal")),
-        &proxy.url(),
-        &code,
-        "bus",
-        None,
-    )
-    .await
-    .unwrap();
+    let mut terminal = enroll(&hub, &proxy.url(), &tmp.path().join("terminal"), "bus").await;
     let (down, up) = terminal.sync(clock.now()).await.unwrap();
     down.unwrap();
     up.unwrap();
@@ -270,6 +337,41 @@ impl Rig {
 
 /// The measure every test scans at.
 const TOPUP: &str = "XYX-BUS-TOPUP";
+/// The clerk every test terminal has.
+const CLERK: (&str, &str) = ("1001", "1234");
+
+/// A terminal at the demo bus site of `hub`, enrolled through `url` (the
+/// proxy or the hub) with the registry fingerprint, with a clerk.
+async fn enroll(hub: &Hub, url: &str, dir: &Path, label: &str) -> Terminal {
+    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+    let mut t = Terminal::enroll(
+        &Paths::new(dir),
+        url,
+        &code,
+        label,
+        &hub.registry_fingerprint(),
+        None,
+    )
+    .await
+    .unwrap();
+    t.put_operator(
+        &NewOperator {
+            id: CLERK.0,
+            name: "王丽",
+            role: Role::Clerk,
+            pin: CLERK.1,
+        },
+        None,
+        now(),
+    )
+    .unwrap();
+    t
+}
+
+/// The clerk, signed in.
+fn clerk(t: &mut Terminal) -> Staff {
+    t.sign_in(CLERK.0, CLERK.1, now()).unwrap()
+}
 
 /// The printed demo card's code: reusable, so a test can present it again.
 fn card(world: &DemoWorld, at: UnixTime) -> String {
@@ -300,7 +402,8 @@ fn redeem(t: &mut Terminal, code: &str, fen: u64, at: UnixTime) {
     let Scan::Ok(a) = scan(t, code, at) else {
         panic!("the card was refused at {at:?}")
     };
-    t.confirm(&a, Some(Fen(fen)), 0, "op", at).unwrap();
+    let by = clerk(t);
+    t.confirm(&a, Some(Fen(fen)), 0, &by, at).unwrap();
 }
 
 fn wire_err(e: &SyncError) -> Option<&WireError> {
@@ -404,11 +507,8 @@ async fn swapped_and_endless_artefacts_are_refused() {
 async fn a_cut_download_resumes_where_it_stopped() {
     let r = rig().await;
     // A new terminal needs the whole snapshot: cut it after 100 bytes.
-    let code = r.hub.create_enrollment_code("demo-bus", None).unwrap().code;
     let dir = r._tmp.path().join("second");
-    let mut t = Terminal::enroll(&Paths::new(&dir), &r.proxy.url(), &code, "second", None)
-        .await
-        .unwrap();
+    let mut t = enroll(&r.hub, &r.proxy.url(), &dir, "second").await;
     r.proxy.set(Tamper::CutArtefact(100));
     let (down, _) = t.sync(r.now()).await.unwrap();
     let e = down.unwrap_err();
@@ -456,16 +556,7 @@ async fn the_hub_down_for_a_while_loses_nothing() {
     let hub = Arc::new(hub);
     let server = Server::start(hub.clone()).await.unwrap();
     let addr = server.addr();
-    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
-    let mut t = Terminal::enroll(
-        &Paths::new(tmp.path().join("t")),
-        &server.url(),
-        &code,
-        "bus",
-        None,
-    )
-    .await
-    .unwrap();
+    let mut t = enroll(&hub, &server.url(), &tmp.path().join("t"), "bus").await;
     t.sync(now()).await.unwrap().0.unwrap();
     server.stop().await.unwrap();
     // Offline: verdicts and redemptions go on; uploads fail and wait.
@@ -599,11 +690,8 @@ async fn sneakernet_round_trip_equals_http() {
     let mut r = rig().await;
     // A second terminal at a site with no network: enrolled once, then
     // only files move.
-    let code = r.hub.create_enrollment_code("demo-bus", None).unwrap().code;
     let dir = r._tmp.path().join("offline");
-    let mut off = Terminal::enroll(&Paths::new(&dir), &r.server.url(), &code, "offline", None)
-        .await
-        .unwrap();
+    let mut off = enroll(&r.hub, &r.server.url(), &dir, "offline").await;
     assert!(dir_of(&off).exists());
     r.publish_something();
     r.sync_down().await.unwrap();
@@ -623,11 +711,12 @@ async fn sneakernet_round_trip_equals_http() {
     // Records go the other way, exactly once however often they are carried.
     let at = r.now();
     redeem(&mut off, &card(&r.world, at), 800, at);
+    // The redemption and the clerk's roster record.
     let (n, file) = off.export_records().unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
     let (_, first) = r.hub.ingest_records(&file).unwrap();
     let (_, again) = r.hub.ingest_records(&file).unwrap();
-    assert_eq!((first.stored, again.stored, again.duplicates), (1, 0, 1));
+    assert_eq!((first.stored, again.stored, again.duplicates), (2, 0, 2));
     // The next bundle for this terminal confirms them.
     let bundle = r
         .hub
@@ -652,5 +741,429 @@ async fn sneakernet_round_trip_equals_http() {
     let mut forged = file.clone();
     forged[6] ^= 0x01;
     assert!(r.hub.ingest_records(&forged).is_err());
+    // Nor from a revoked one.
+    assert!(r.hub.revoke_terminal(&off.identity().terminal_id).unwrap());
+    let e = r.hub.ingest_records(&file).unwrap_err();
+    assert!(e.to_string().contains("revoked"), "{e}");
+    r.server.stop().await.unwrap();
+}
+
+/// How many of this terminal's records are not yet confirmed by the hub.
+fn unsent(t: &Terminal, at: UnixTime) -> u64 {
+    t.status(at).unwrap().unsent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_upload_receipt_marks_nothing_and_nothing_is_purged() {
+    let mut r = rig().await;
+    let at = r.now();
+    redeem(&mut r.terminal, &card(&r.world, at), 1000, at);
+    // A proxy drops the upload and answers the hub's receipt in plain JSON,
+    // claiming everything: the records stay unsent.
+    let plain = serde_json::json!({
+        "terminal": r.terminal.identity().terminal_id,
+        "stored": 1, "duplicates": 0, "held_through": 1_000_000,
+        "held_hash": null, "issued_at": at.0,
+    });
+    r.proxy
+        .set(Tamper::ForgeReceipt(plain.to_string().into_bytes()));
+    let e = r.terminal.upload(at).await.unwrap_err();
+    assert!(e.to_string().contains("signed envelope"), "{e}");
+    assert_eq!(unsent(&r.terminal, at), 1);
+    // A receipt signed by any key but the registry's: refused too.
+    let rogue = SigningKey::from_bytes(&[0x66; 32]);
+    let receipt = xinyi_core::wire::receipt::UploadReceipt {
+        terminal: r.terminal.identity().terminal_id.clone(),
+        stored: 1,
+        duplicates: 0,
+        held_through: 1_000_000,
+        held_hash: None,
+        issued_at: at.0,
+    };
+    r.proxy.set(Tamper::ForgeReceipt(receipt.seal(&rogue)));
+    let e = r.terminal.upload(at).await.unwrap_err();
+    assert!(
+        matches!(&e, TerminalError::Sync(s) if matches!(wire_err(s), Some(WireError::WrongKey { .. }))),
+        "{e}"
+    );
+    assert_eq!(unsent(&r.terminal, at), 1);
+    // Syncing long after the retention period purges nothing the hub never
+    // held.
+    let held = r.terminal.records(100).unwrap().len();
+    let later = UnixTime(at.0 + 400 * 86_400);
+    let _ = r.terminal.upload(later).await;
+    assert_eq!(r.terminal.records(100).unwrap().len(), held);
+    assert_eq!(unsent(&r.terminal, at), 1);
+    // The real hub gets it and signs for it; later uploads still work (the
+    // chain was never broken by a receipt nobody signed).
+    r.proxy.set(Tamper::Pass);
+    let up = r.terminal.upload(at).await.unwrap();
+    assert_eq!(up.stored, 1, "{up:?}");
+    assert_eq!(unsent(&r.terminal, at), 0);
+    redeem(&mut r.terminal, &card(&r.world, at), 500, at);
+    assert_eq!(r.terminal.upload(at).await.unwrap().stored, 1);
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_a_restored_hub_lost_are_sent_again() {
+    let mut r = rig().await;
+    let addr = r.server.addr();
+    let hub_dir = r.hub.dir().to_owned();
+    // The credit office's last backup, taken now.
+    let backup = r._tmp.path().join("hub-backup");
+    copy_dir(&hub_dir, &backup);
+    let at = r.now();
+    for fen in [100, 200, 300] {
+        redeem(&mut r.terminal, &card(&r.world, at), fen, at);
+    }
+    assert_eq!(r.terminal.upload(at).await.unwrap().stored, 3);
+    assert_eq!(unsent(&r.terminal, at), 0);
+    // The hub's disk dies; it is restored from the backup, which never had
+    // the three records, and serves on the same address.
+    let Rig { server, clock, .. } = r;
+    server.stop().await.unwrap();
+    let restored = Arc::new(Hub::open(&backup).unwrap().with_clock(clock.clone()));
+    let server = Server::bind(restored.clone(), addr).await.unwrap();
+    // Its signed standing says it holds less: the three are sent again.
+    r.terminal.sync(clock.now()).await.unwrap().0.unwrap();
+    assert_eq!(unsent(&r.terminal, clock.now()), 0);
+    assert_eq!(
+        restored
+            .usage_report()
+            .unwrap()
+            .iter()
+            .map(|u| u.redemptions)
+            .sum::<u64>(),
+        3
+    );
+    server.stop().await.unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_about_another_terminal_is_refused() {
+    let mut r = rig().await;
+    let at = r.now();
+    // A second terminal with records the hub holds.
+    let mut other = enroll(&r.hub, &r.proxy.url(), &r._tmp.path().join("t2"), "t2").await;
+    other.sync(at).await.unwrap().0.unwrap();
+    for fen in [100, 200, 300] {
+        redeem(&mut other, &card(&r.world, at), fen, at);
+    }
+    other.sync(at).await.unwrap().1.unwrap();
+    other.sync(at).await.unwrap().0.unwrap();
+    let others = r.proxy.state.last_metadata.lock().unwrap().clone();
+    // This terminal has one record the hub has not got; a proxy answers
+    // its metadata request with the other terminal's.
+    redeem(&mut r.terminal, &card(&r.world, at), 100, at);
+    r.proxy.set(Tamper::Replay(others));
+    let (down, up) = r.terminal.sync(at).await.unwrap();
+    let e = down.unwrap_err();
+    assert!(matches!(e, SyncError::ForeignStanding { .. }), "{e}");
+    // The record was not marked by the other terminal's standing: it was
+    // uploaded, and the hub holds this terminal's whole journal.
+    assert_eq!(up.unwrap().stored, 1);
+    let (head, _) = r.terminal.store().journal_head().unwrap();
+    let id = r.terminal.identity().terminal_id.clone();
+    assert_eq!(r.hub.upload_status(&id).unwrap().held_through, head);
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_made_for_another_terminal_applies_its_lists_and_nothing_else() {
+    let mut r = rig().await;
+    let at = r.now();
+    // This terminal's records reach the hub; then it is revoked.
+    redeem(&mut r.terminal, &card(&r.world, at), 100, at);
+    r.terminal.upload(at).await.unwrap();
+    let first = r.terminal.identity().terminal_id.clone();
+    // A second terminal at a site with no network, with a record unsent.
+    let mut off = enroll(&r.hub, &r.server.url(), &r._tmp.path().join("off"), "off").await;
+    off.import_bundle(&r.hub.export_bundle(None).unwrap(), at)
+        .unwrap();
+    redeem(&mut off, &card(&r.world, at), 100, at);
+    let pending = unsent(&off, at);
+    assert!(r.hub.revoke_terminal(&first).unwrap());
+    r.publish_something();
+    // The first terminal's bundle, carried to the wrong counter.
+    let wrong = r.hub.export_bundle(Some(&first)).unwrap();
+    let d = off.import_bundle(&wrong, r.now()).unwrap();
+    assert!(matches!(d, Downloaded::Applied { .. }), "{d:?}");
+    assert_eq!(
+        unsent(&off, at),
+        pending,
+        "another terminal's receipt marked records"
+    );
+    assert!(
+        off.store().listings_count().unwrap() > 0,
+        "another terminal's revocation wiped this one"
+    );
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_except_to_this_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, _) = demo_hub(&tmp.path().join("hub"), now().date_utc8()).unwrap();
+    for url in [
+        "http://192.0.2.7:8470",
+        "http://credit.example.gov.cn",
+        "ftp://127.0.0.1",
+    ] {
+        let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+        let e = Terminal::enroll(
+            &Paths::new(tmp.path().join("t")),
+            url,
+            &code,
+            "bus",
+            &hub.registry_fingerprint(),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("https://"), "{url}: {e}");
+    }
+    for ok in [
+        "http://127.0.0.1:8470",
+        "http://localhost:1/",
+        "http://[::1]:8470",
+        "https://credit.example.gov.cn",
+    ] {
+        assert!(xinyi::sync::client::normalize(ok).is_ok(), "{ok}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_hub_cannot_enroll_a_terminal_that_knows_the_fingerprint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (real, _) = demo_hub(&tmp.path().join("real"), now().date_utc8()).unwrap();
+    let real = Arc::new(real);
+    let server = Server::start(real.clone()).await.unwrap();
+    // An impostor in the way answers the enrollment with a grant of its
+    // own key; the technician has the real registry's fingerprint from the
+    // credit office's letter.
+    let proxy = Proxy::start(server.url()).await;
+    proxy.set(Tamper::ImpostorGrant([0x77; 32]));
+    let code = real.create_enrollment_code("demo-bus", None).unwrap().code;
+    let paths = Paths::new(tmp.path().join("t"));
+    let e = Terminal::enroll(
+        &paths,
+        &proxy.url(),
+        &code,
+        "bus",
+        &real.registry_fingerprint(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, TerminalError::Sync(s) if matches!(wire_err(s), Some(WireError::WrongKey { .. }))),
+        "{e}"
+    );
+    // Nothing was pinned: the terminal is not enrolled, and enrolls with
+    // the real hub once the impostor is gone (its code was never spent).
+    let store = xinyi::store::Store::open(&paths.db).unwrap();
+    assert!(store.identity().unwrap().is_none());
+    drop(store);
+    proxy.set(Tamper::Pass);
+    let t = Terminal::enroll(
+        &paths,
+        &proxy.url(),
+        &code,
+        "bus",
+        &real.registry_fingerprint(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        t.identity().registry_key,
+        real.registry_public_key().to_bytes()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eavesdropped_enrollment_enrolls_no_other_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, _) = demo_hub(&tmp.path().join("hub"), now().date_utc8()).unwrap();
+    let hub = Arc::new(hub);
+    let server = Server::start(hub.clone()).await.unwrap();
+    let proxy = Proxy::start(server.url()).await;
+    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+    // The eavesdropper sees the request of a terminal that enrolls...
+    let key = SigningKey::from_bytes(&[0x21; 32]);
+    let thief = SigningKey::from_bytes(&[0x22; 32]);
+    let seen = {
+        let _ = xinyi::sync::client::enroll(
+            &proxy.url(),
+            &code,
+            "bus",
+            &key,
+            &hub.registry_fingerprint(),
+            None,
+        )
+        .await
+        .unwrap();
+        proxy.state.enrollments.lock().unwrap()[0].clone()
+    };
+    // ...which does not carry the code,
+    let text = String::from_utf8(seen.clone()).unwrap();
+    for part in code.split('-') {
+        assert!(!text.contains(part), "the code crossed the wire: {text}");
+    }
+    // and does not enroll the eavesdropper's key, with its proof or anew.
+    let mut req: serde_json::Value = serde_json::from_slice(&seen).unwrap();
+    req["public_key"] =
+        serde_json::json!(xinyi_core::hex::encode(thief.verifying_key().as_bytes()));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/enroll", server.url()))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "{}", resp.text().await.unwrap());
+    assert!(
+        hub.terminal(&xinyi_core::wire::key_id(thief.verifying_key().as_bytes()))
+            .unwrap()
+            .is_none()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_at_a_clock_set_back_does_not_lower_the_trusted_time() {
+    let mut r = rig().await;
+    let at = r.now();
+    let card = card(&r.world, at);
+    // The counter works on, two hours past the hub's last signed time.
+    let ahead = UnixTime(at.0 + 7200);
+    redeem(&mut r.terminal, &card, 100, ahead);
+    // The clock is set back an hour: suspect, and it stays suspect for
+    // every scan until the clock is right again, though each refusal is
+    // journaled at the set-back time.
+    let paths = r.terminal.paths().clone();
+    let back = UnixTime(ahead.0 - 3600);
+    for _ in 0..3 {
+        // A fresh process each time: no monotonic carry helps.
+        let mut t = Terminal::open(&paths).unwrap();
+        assert_eq!(refused(&scan(&mut t, &card, back)), Some("CLOCK_SUSPECT"));
+    }
+    let mut t = Terminal::open(&paths).unwrap();
+    assert_eq!(refused(&scan(&mut t, &card, UnixTime(ahead.0 + 60))), None);
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_error_answer_is_not_read() {
+    let mut r = rig().await;
+    // 256 MiB of error body: the terminal reads a line's worth and stops.
+    r.proxy.set(Tamper::HugeError(256 << 20));
+    let e = r.sync_down().await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    let pulled = r.proxy.state.pulled.load(Ordering::Relaxed);
+    assert!(
+        pulled < 32 << 20,
+        "the client pulled {pulled} bytes of an error answer"
+    );
+    r.card_still_verifies();
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_file_is_checked_before_the_rest_is_read() {
+    let mut r = rig().await;
+    r.publish_something();
+    let dir = r._tmp.path();
+    let bundle = r.hub.export_bundle(None).unwrap();
+    // Padded with a gigabyte (sparse: the disk holds nothing): refused from
+    // the signed sizes, before a byte past the metadata is read.
+    let padded = dir.join("padded.xyb");
+    std::fs::write(&padded, &bundle).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&padded)
+        .unwrap()
+        .set_len(bundle.len() as u64 + (1 << 30))
+        .unwrap();
+    let e = r.terminal.import_bundle_file(&padded, r.now()).unwrap_err();
+    assert!(
+        matches!(&e, TerminalError::Sync(SyncError::BundleSize { .. })),
+        "{e}"
+    );
+    // A header claiming 4 GiB of metadata: refused from the header.
+    let mut huge = bundle.clone();
+    huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+    let path = dir.join("huge.xyb");
+    std::fs::write(&path, &huge).unwrap();
+    let e = r.terminal.import_bundle_file(&path, r.now()).unwrap_err();
+    assert!(e.to_string().contains("allows"), "{e}");
+    // The bundle itself applies.
+    let good = dir.join("good.xyb");
+    std::fs::write(&good, &bundle).unwrap();
+    r.terminal.import_bundle_file(&good, r.now()).unwrap();
+    r.card_still_verifies();
+    r.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_revocation_wipes_nothing_and_a_real_one_leaves_no_list_on_disk() {
+    let mut r = rig().await;
+    let id = r.terminal.identity().terminal_id.clone();
+    // A notice for this terminal signed by another key, and one signed by
+    // the registry for another terminal: neither wipes anything.
+    let rogue = SigningKey::from_bytes(&[0x66; 32]);
+    let notice = |terminal: &str| xinyi_core::wire::receipt::RevocationNotice {
+        terminal: terminal.to_owned(),
+        revoked_at: r.now().0,
+        issued_at: r.now().0,
+    };
+    r.proxy.set(Tamper::Revoke(notice(&id).seal(&rogue)));
+    assert!(!matches!(
+        r.sync_down().await.unwrap_err(),
+        SyncError::Revoked
+    ));
+    r.card_still_verifies();
+    // The real thing.
+    r.proxy.set(Tamper::Pass);
+    let held: Vec<String> = r
+        .world
+        .registry
+        .eligibility(&r.world.k_pseudo)
+        .listings()
+        .map(|l| l.sub.to_string())
+        .collect();
+    assert!(r.hub.revoke_terminal(&id).unwrap());
+    assert!(matches!(
+        r.sync_down().await.unwrap_err(),
+        SyncError::Revoked
+    ));
+    // No listing's pseudonym is left in the terminal's files (the journal,
+    // kept for upload, names only subjects it served: none here).
+    let journal: Vec<String> = r
+        .terminal
+        .records(1000)
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.record.body.sub().map(str::to_owned))
+        .collect();
+    let mut bytes = std::fs::read(&r.terminal.paths().db).unwrap();
+    if let Ok(wal) = std::fs::read(r.terminal.paths().db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    for sub in held.iter().filter(|s| !journal.contains(s)) {
+        assert!(
+            !bytes.windows(sub.len()).any(|w| w == sub.as_bytes()),
+            "pseudonym {sub} is still in the terminal's files"
+        );
+    }
     r.server.stop().await.unwrap();
 }

@@ -696,7 +696,7 @@ fn the_journal_chain_holds_across_reopen() {
 }
 
 #[test]
-fn uploads_are_marked_through_a_seq() {
+fn uploads_are_marked_only_by_the_registrys_latest_statement() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(db_path(dir.path())).unwrap();
     let key = terminal_key(3);
@@ -706,9 +706,54 @@ fn uploads_are_marked_through_a_seq() {
             .unwrap();
     }
     assert_eq!(store.unsent_count().unwrap(), 5);
-    assert_eq!(store.mark_uploaded(3, UnixTime(T0 + 100)).unwrap(), 3);
+    let s = hub_holds(&mut store, &key, 3, T0 + 100).unwrap();
+    assert_eq!((s.marked, s.unmarked), (3, 0));
     assert_eq!(store.unsent_count().unwrap(), 2);
-    assert_eq!(store.mark_uploaded(3, UnixTime(T0 + 200)).unwrap(), 0);
+    assert_eq!(hub_holds(&mut store, &key, 3, T0 + 200).unwrap().marked, 0);
+    // An older statement changes nothing, whatever it claims.
+    let s = hub_holds(&mut store, &key, 5, T0 + 150).unwrap();
+    assert!(s.stale);
+    assert_eq!(store.unsent_count().unwrap(), 2);
+    // A statement about another terminal is refused.
+    let other = store.settle_holding(
+        &xinyi_core::wire::receipt::Holding {
+            terminal: "another".into(),
+            through: 5,
+            hash: None,
+            as_of: T0 + 300,
+        },
+        &xinyi_core::wire::key_id(key.verifying_key().as_bytes()),
+        UnixTime(T0 + 300),
+    );
+    assert!(
+        matches!(other, Err(StoreError::ForeignStatement { .. })),
+        "{other:?}"
+    );
+    // A hash that is not this terminal's record is refused.
+    let mismatch = store.settle_holding(
+        &xinyi_core::wire::receipt::Holding {
+            terminal: xinyi_core::wire::key_id(key.verifying_key().as_bytes()),
+            through: 4,
+            hash: Some(Digest32::of(b"some other record")),
+            as_of: T0 + 300,
+        },
+        &xinyi_core::wire::key_id(key.verifying_key().as_bytes()),
+        UnixTime(T0 + 300),
+    );
+    assert!(
+        matches!(mismatch, Err(StoreError::HoldingMismatch { seq: 4 })),
+        "{mismatch:?}"
+    );
+    // A claim past the last record made here is taken only up to it.
+    let s = hub_holds(&mut store, &key, 1_000_000, T0 + 300).unwrap();
+    assert!(s.capped);
+    assert_eq!(store.unsent_count().unwrap(), 0);
+    assert_eq!(store.hub_holds_through().unwrap(), 5);
+    // The registry lost records 4 and 5 (a restored backup): they are
+    // unsent again, to be sent again.
+    let s = hub_holds(&mut store, &key, 3, T0 + 400).unwrap();
+    assert_eq!(s.unmarked, 2);
+    assert_eq!(store.unsent_count().unwrap(), 2);
     let unsent = store.unsent(10).unwrap();
     let seqs: Vec<u64> = unsent
         .iter()
@@ -950,7 +995,7 @@ fn purge_keeps_unsent_records_the_chain_head_and_a_year_of_uses() {
             redemption(1, "XYX-BUS-TOPUP", 2, 1),
         )
         .unwrap();
-    store.mark_uploaded(2, UnixTime(T0 + 10)).unwrap();
+    hub_holds(&mut store, &key, 2, T0 + 10).unwrap();
     store
         .append(&key, "op", UnixTime(T0 + 3), refusal(3))
         .unwrap();
@@ -979,7 +1024,7 @@ fn purge_keeps_unsent_records_the_chain_head_and_a_year_of_uses() {
     assert_eq!(uses(&store), 2);
 
     // Everything uploaded: all but the last record go.
-    store.mark_uploaded(4, UnixTime(T0 + 100 * DAY)).unwrap();
+    hub_holds(&mut store, &key, 4, T0 + 100 * DAY).unwrap();
     let report = store
         .purge(UnixTime(T0 + 200 * DAY), xinyi::store::DEFAULT_RETENTION_S)
         .unwrap();

@@ -155,6 +155,10 @@ fn upgrade_from_the_first_schema() {
     );
     assert!(store.cti_redeemed(&Cti::new(vec![1; 12]).unwrap()).unwrap());
     assert_eq!(store.unsent(10).unwrap(), std::slice::from_ref(&first));
+    // The trusted time starts from what the old schema held: its records
+    // and the hub's signed time; the registry holds nothing yet.
+    assert_eq!(store.clock_floor().unwrap(), Some(UnixTime(T0)));
+    assert_eq!(store.hub_holds_through().unwrap(), 0);
 
     // The journal continues the chain the old schema started.
     let next = store

@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
+use xinyi::store::{NewOperator, Role};
 use xinyi::sync::Downloaded;
 use xinyi::sync::client::HubClient;
-use xinyi::terminal::{Paths, Scan, Terminal};
+use xinyi::terminal::{Paths, Scan, Staff, Terminal};
 use xinyi_core::verdict::CLOCK_TOLERANCE_S;
+use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, ManualClock, NewIssuerKey, SiteSpec};
@@ -64,9 +66,18 @@ fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
             .map(|m| m.id.to_string())
             .collect(),
         max_offline_hours: None,
+        ..Default::default()
     })
     .unwrap();
     (hub, clock)
+}
+
+/// The clerk of every test counter.
+const CLERK: (&str, &str) = ("1001", "1234");
+
+/// The clerk, signed in at `at`.
+fn clerk(t: &mut Terminal, at: UnixTime) -> Staff {
+    t.sign_in(CLERK.0, CLERK.1, at).unwrap()
 }
 
 /// Enrolls a terminal and syncs it at `at` (the hub's clock set to it).
@@ -78,9 +89,22 @@ async fn enroll(hub: &Hub, clock: &ManualClock, url: &str, dir: &Path, at: UnixT
         url,
         &code,
         "test counter",
-        Some(&hub.registry_key_id()),
+        &hub.registry_fingerprint(),
+        None,
     )
     .await
+    .unwrap();
+    // A clerk on the roster, added when the counter started.
+    t.put_operator(
+        &NewOperator {
+            id: CLERK.0,
+            name: "测试",
+            role: Role::Clerk,
+            pin: CLERK.1,
+        },
+        None,
+        at,
+    )
     .unwrap();
     let (down, up) = t.sync(at).await.unwrap();
     assert!(
@@ -178,9 +202,8 @@ async fn full_loop_with_the_vectors() {
             if step["confirm"].as_bool().unwrap_or(false) {
                 let amount = step["amount_fen"].as_u64().map(Fen);
                 let companions = step["companions"].as_u64().unwrap_or(0) as u32;
-                let (entry, amounts) = t
-                    .confirm(&approval, amount, companions, "op-1", at)
-                    .unwrap();
+                let by = clerk(&mut t, at);
+                let (entry, amounts) = t.confirm(&approval, amount, companions, &by, at).unwrap();
                 assert_eq!(entry.record.body.kind(), "redemption");
                 if let Some(d) = step["expect_discount_fen"].as_u64() {
                     assert_eq!(amounts.discount, Fen(d), "{label}");
@@ -295,17 +318,20 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
             .scan(step["qr"].as_str().unwrap(), "XYX-BUS-TOPUP", "op", at)
             .unwrap()
         {
-            t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, "op", at)
+            let by = clerk(&mut t, at);
+            t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, &by, at)
                 .unwrap();
         }
     }
     let batch = t.store().unsent(100).unwrap();
     assert!(batch.len() >= 5);
-    let client = HubClient::new(&server.url(), t.key().signing_key().clone()).unwrap();
+    let client = HubClient::new(&server.url(), t.key().signing_key().clone(), None).unwrap();
     let end = UnixTime(start.0 + 600);
     clock.set(end);
-    let first = client.upload(&batch, end).await.unwrap();
-    let second = client.upload(&batch, end).await.unwrap();
+    let registry = hub.registry_public_key();
+    let receipt = |bytes: Vec<u8>| UploadReceipt::open(&bytes, &registry).unwrap();
+    let first = receipt(client.upload(&batch, end).await.unwrap());
+    let second = receipt(client.upload(&batch, end).await.unwrap());
     assert_eq!(first.stored, batch.len() as u64);
     assert_eq!(second.stored, 0);
     assert_eq!(second.duplicates, batch.len() as u64);

@@ -116,13 +116,20 @@ fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
     assert_eq!(ok.get_discount(), "¥5.01");
     assert_eq!(ok.get_payable(), "¥5.00");
     assert!(k.has("应付 ¥5.00"));
-    assert!(k.records().is_empty(), "nothing is recorded before confirm");
+    // Only the demo operators' roster records before the confirm.
+    let redemptions = |k: &Kiosk_| {
+        k.records()
+            .into_iter()
+            .filter(|e| e.record.body.kind() == "redemption")
+            .count()
+    };
+    assert_eq!(redemptions(&k), 0, "nothing is recorded before confirm");
 
     k.press("确认优惠");
     assert!(ok.get_confirmed());
     assert!(ok.get_receipt().contains("已记录"), "{}", ok.get_receipt());
     let records = k.records();
-    assert_eq!(records.len(), 1);
+    assert_eq!(redemptions(&k), 1);
     match &records[0].record.body {
         Body::Redemption {
             measure,
@@ -202,6 +209,9 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
     k.press("工作人员");
     assert_eq!(k.screen(), 4);
     let staff = k.ui().global::<StaffAdapter>();
+    // The demo opens with its clerk signed in; sign out and in again.
+    assert!(staff.get_signed_in());
+    k.press("退出登录");
     assert!(!staff.get_signed_in());
     // A wrong PIN is refused and counted.
     k.keypad("签到键盘", "1001");
@@ -243,7 +253,7 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
     }
     k.keypad("主管键盘", "9001");
     k.press("主管密码");
-    k.keypad("主管键盘", "9999");
+    k.keypad("主管键盘", xinyi::ui::kiosk::DEMO_SUPERVISOR.2);
     k.press("确认作废");
     assert!(!staff.get_void_open(), "{}", staff.get_void_error());
     let records = k.records();
@@ -282,4 +292,58 @@ fn start_options_open_full_screen_with_the_given_picture() {
         k.app.with_kiosk(|kiosk| kiosk.screen()),
         Some(xinyi::ui::view::Screen::Ok)
     );
+}
+
+#[test]
+fn confirming_needs_someone_signed_in() {
+    let k = kiosk();
+    k.press("工作人员");
+    k.press("退出登录");
+    k.press("返回核验");
+    k.scan(&k.code("card"));
+    assert_eq!(k.screen(), 1);
+    k.press("快捷金额 20");
+    k.press("确认优惠");
+    let ok = k.ui().global::<OkAdapter>();
+    assert!(!ok.get_confirmed());
+    assert!(ok.get_error().contains("签到"), "{}", ok.get_error());
+    assert!(
+        !k.records()
+            .iter()
+            .any(|e| e.record.body.kind() == "redemption"),
+        "a redemption was recorded with nobody signed in"
+    );
+}
+
+#[test]
+fn a_terminal_that_cannot_be_opened_never_falls_back_to_the_demo() {
+    use xinyi::terminal::Paths;
+    use xinyi::ui::{KioskOptions, Opened};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::new(dir.path());
+    // A damaged database file.
+    std::fs::write(&paths.db, b"not a database, but some terminal's file").unwrap();
+    let opened = xinyi::ui::app::open_terminal(&paths, &KioskOptions::default()).unwrap();
+    assert!(matches!(opened, Opened::Broken(_)), "{opened:?}");
+    // An enrolled terminal whose key file is gone.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::new(dir.path());
+    let mut store = xinyi::store::Store::open(&paths.db).unwrap();
+    store
+        .set_identity(&xinyi::store::Identity {
+            terminal_id: "t".into(),
+            site_id: "demo-bus".into(),
+            registry_key: ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                .verifying_key()
+                .to_bytes(),
+            hub_url: None,
+            hub_ca: None,
+        })
+        .unwrap();
+    drop(store);
+    let opened = xinyi::ui::app::open_terminal(&paths, &KioskOptions::default()).unwrap();
+    match opened {
+        Opened::Broken(e) => assert!(format!("{e:#}").contains("key"), "{e:#}"),
+        Opened::Terminal(..) => panic!("opened a terminal without its key"),
+    }
 }

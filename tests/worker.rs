@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use xinyi::store::{NewOperator, Role};
 use xinyi::sync::worker::{self, SyncStatus, WorkerConfig};
 use xinyi::terminal::{Paths, Scan, Terminal, now};
 use xinyi_core::Fen;
@@ -41,8 +42,29 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     let hub = Arc::new(hub);
     let server = Server::start(hub.clone()).await.unwrap();
     let paths = Paths::new(tmp.path().join("terminal"));
-    let mut t = Terminal::enroll(&paths, &server.url(), &code, "kiosk", None)
-        .await
+    let mut t = Terminal::enroll(
+        &paths,
+        &server.url(),
+        &code,
+        "kiosk",
+        &hub.registry_fingerprint(),
+        None,
+    )
+    .await
+    .unwrap();
+    t.put_operator(
+        &NewOperator {
+            id: "1001",
+            name: "王丽",
+            role: Role::Clerk,
+            pin: "1234",
+        },
+        None,
+        now(),
+    )
+    .unwrap();
+    // Uploaded records are kept no time at all: the worker purges them.
+    t.set_setting(xinyi::terminal::SETTING_RETENTION, "0")
         .unwrap();
 
     let mut cfg = WorkerConfig::new(
@@ -63,20 +85,39 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     let Scan::Ok(a) = t.scan(&person.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
         panic!("demo code refused")
     };
-    t.confirm(&a, Some(Fen(2000)), 0, "op", now()).unwrap();
+    let by = t.sign_in("1001", "1234", now()).unwrap();
+    let (made, _) = t.confirm(&a, Some(Fen(2000)), 0, &by, now()).unwrap();
     assert_eq!(t.status(now()).unwrap().unsent, 1);
+    // A second, so the redemption is not the last record (which stays).
+    let card = &world.sample_codes(now())[1];
+    let Scan::Ok(b) = t.scan(&card.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
+        panic!("demo card refused")
+    };
+    t.confirm(&b, Some(Fen(100)), 0, &by, now()).unwrap();
     handle.upload_now();
-    wait_for(&handle, "upload of the redemption", |s| {
-        s.last_upload.is_some_and(|(_, u)| u.stored == 1)
+    wait_for(&handle, "upload of the redemptions", |s| {
+        s.last_upload.is_some_and(|(_, u)| u.stored == 2)
     });
     assert_eq!(t.status(now()).unwrap().unsent, 0);
+    // The worker purges what the hub confirmed (the kiosk never runs the
+    // command line's sync) once the retention has passed: here, the next
+    // second.
+    let since = Instant::now();
+    while t.store().entry(&made.id).unwrap().is_some() {
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "the worker never purged"
+        );
+        handle.upload_now();
+        std::thread::sleep(Duration::from_millis(300));
+    }
     assert_eq!(
         hub.usage_report()
             .unwrap()
             .iter()
             .map(|r| r.redemptions)
             .sum::<u64>(),
-        1
+        2
     );
 
     // The hub goes away: the worker says so and the data stays.

@@ -472,6 +472,34 @@ impl From<StoreError> for ItemError {
     }
 }
 
+/// How far a trusted-time floor may stand above a fresh signed time from
+/// the hub before it is taken for a clock that was once set ahead (records
+/// dated in the future) and brought down to the hub's time.
+pub const FLOOR_RESET_S: i64 = 86_400;
+
+/// Raises the trusted-time floor to the hub's signed time `hub` (just
+/// accepted as newer than any held): the floor never goes below it, and a
+/// floor more than [`FLOOR_RESET_S`] above it — left by records made while
+/// the clock was far ahead — comes down to it, or the terminal would stay
+/// CLOCK_SUSPECT until that future date.
+fn raise_floor_to_hub(tx: &Transaction<'_>, hub: UnixTime) -> Result<(), StoreError> {
+    let floor: i64 = tx.query_row("SELECT floor FROM trusted_time WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    let new = if floor > hub.0.saturating_add(FLOOR_RESET_S) {
+        tracing::warn!(
+            floor = %UnixTime(floor).display_utc8(),
+            hub = %hub.display_utc8(),
+            "records are dated far after the hub's signed time: this terminal's clock was ahead; trusting the hub's time"
+        );
+        hub.0
+    } else {
+        floor.max(hub.0)
+    };
+    tx.execute("UPDATE trusted_time SET floor = ?1 WHERE id = 1", [new])?;
+    Ok(())
+}
+
 /// Replaces the trust list, revocations, catalogue and sites.
 fn replace_config(
     tx: &Transaction<'_>,
@@ -513,20 +541,29 @@ fn replace_config(
             put.execute([cti.as_bytes()])?;
         }
         let mut put = tx.prepare(
-            "INSERT INTO sites (id, name, unit, measures, max_offline_age_s)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
+                unattended)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for s in &parsed.sites {
             let measures = serde_json::to_string(&s.measures)
                 .map_err(|e| refuse(format!("site {}: {e}", s.id)))?;
-            put.execute(params![s.id, s.name, s.unit, measures, s.max_offline_age_s])
-                .map_err(|e| {
-                    if is_constraint(&e) {
-                        refuse(format!("site {} appears twice or is invalid", s.id))
-                    } else {
-                        e.into()
-                    }
-                })?;
+            put.execute(params![
+                s.id,
+                s.name,
+                s.unit,
+                measures,
+                s.max_offline_age_s,
+                s.void_window_s,
+                s.unattended
+            ])
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    refuse(format!("site {} appears twice or is invalid", s.id))
+                } else {
+                    e.into()
+                }
+            })?;
         }
     }
     tx.execute(
@@ -738,6 +775,7 @@ impl Store {
                 now.0,
             ],
         )?;
+        raise_floor_to_hub(&tx, UnixTime(meta.issued_at))?;
         tx.commit()?;
         if artefact == Some(ArtefactKind::Snapshot) {
             // A snapshot rewrites the whole table into the WAL; fold it into
@@ -799,6 +837,7 @@ impl Store {
              WHERE id = 1",
             params![meta.issued_at, now.0, meta.expires_at],
         )?;
+        raise_floor_to_hub(&tx, UnixTime(meta.issued_at))?;
         tx.commit()?;
         Ok(true)
     }
@@ -821,6 +860,10 @@ impl Store {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
         tx.commit()?;
+        // secure_delete zeroed the freed pages in the database; the WAL
+        // still holds copies until it is folded in and truncated.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -877,11 +920,18 @@ impl Store {
         super::from_sql_int(n, "the listings count")
     }
 
-    /// The latest time this terminal already trusts: the hub's signed time
-    /// of the data held, and the time of its own last journal record.
+    /// The latest time this terminal already trusts: the high-water mark
+    /// of the hub's signed times and of its own records' times. No record
+    /// lowers it (a refusal made while the clock was set back included);
+    /// only a fresh signed time from the hub far below it (the clock was
+    /// once set ahead) brings it down to the hub's time.
     pub fn clock_floor(&self) -> Result<Option<UnixTime>, StoreError> {
-        let hub = self.data_state()?.map(|s| s.hub_issued_at);
-        Ok(hub.max(self.last_record_at()?))
+        let floor: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT floor FROM trusted_time WHERE id = 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(floor.filter(|f| *f > 0).map(UnixTime))
     }
 
     /// The time of the last journal record, if any.
@@ -896,23 +946,32 @@ impl Store {
 
     /// A site from the synced config.
     pub fn site(&self, id: &str) -> Result<Option<Site>, StoreError> {
-        let row: Option<(String, String, String, String, i64)> = self
+        let row: Option<(Site, String)> = self
             .conn
             .prepare_cached(
-                "SELECT id, name, unit, measures, max_offline_age_s FROM sites WHERE id = ?1",
+                "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended
+                 FROM sites WHERE id = ?1",
             )?
             .query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    Site {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        unit: r.get(2)?,
+                        measures: Vec::new(),
+                        max_offline_age_s: r.get(4)?,
+                        void_window_s: r.get(5)?,
+                        unattended: r.get(6)?,
+                    },
+                    r.get(3)?,
+                ))
             })
             .optional()?;
-        row.map(|(id, name, unit, measures, max_offline_age_s)| {
+        row.map(|(site, measures)| {
             Ok(Site {
                 measures: serde_json::from_str(&measures)
-                    .map_err(|e| corrupt(format!("site {id}: measures: {e}")))?,
-                id,
-                name,
-                unit,
-                max_offline_age_s,
+                    .map_err(|e| corrupt(format!("site {}: measures: {e}", site.id)))?,
+                ..site
             })
         })
         .transpose()

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_operators",
         sql: include_str!("migrations/0003_operators.sql"),
     },
+    Migration {
+        name: "0004_trust",
+        sql: include_str!("migrations/0004_trust.sql"),
+    },
 ];
 
 /// How long a connection waits for another one's write lock. Long enough
@@ -119,6 +123,9 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
     // 16 MiB of page cache: a snapshot of a million listings is written
     // in one transaction.
     conn.pragma_update(None, "cache_size", -16_384)?;
+    // Deleted rows (a revoked terminal's wiped lists, purged records) are
+    // overwritten, not left in free pages for whoever copies the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

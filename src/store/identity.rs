@@ -15,6 +15,9 @@ const TERMINAL_ID: &str = "identity.terminal_id";
 const SITE_ID: &str = "identity.site_id";
 const REGISTRY_KEY: &str = "identity.registry_key";
 const HUB_URL: &str = "identity.hub_url";
+const HUB_CA: &str = "identity.hub_ca";
+/// The retention of uploaded records, in seconds (an operator setting).
+pub const SETTING_RETENTION: &str = "retention_s";
 
 /// What enrollment established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,9 @@ pub struct Identity {
     pub registry_key: [u8; 32],
     /// Where the hub is; `None` for sites that sync by file only.
     pub hub_url: Option<String>,
+    /// The certificate (PEM) the hub's TLS certificate must chain to, when
+    /// the credit office gave one at enrollment; else the system's roots.
+    pub hub_ca: Option<String>,
 }
 
 impl Identity {
@@ -55,6 +61,7 @@ impl Store {
         let site_id = self.setting(SITE_ID)?;
         let registry_key = self.setting(REGISTRY_KEY)?;
         let hub_url = self.setting(HUB_URL)?;
+        let hub_ca = self.setting(HUB_CA)?;
         match (terminal_id, site_id, registry_key) {
             (None, None, None) => Ok(None),
             (Some(terminal_id), Some(site_id), Some(key)) => {
@@ -66,6 +73,7 @@ impl Store {
                     site_id,
                     registry_key,
                     hub_url,
+                    hub_ca,
                 }))
             }
             _ => Err(StoreError::Corrupt(
@@ -100,12 +108,14 @@ impl Store {
             put.execute(params![TERMINAL_ID, id.terminal_id])?;
             put.execute(params![SITE_ID, id.site_id])?;
             put.execute(params![REGISTRY_KEY, hex::encode(&id.registry_key)])?;
-            match &id.hub_url {
-                Some(url) => {
-                    put.execute(params![HUB_URL, url])?;
-                }
-                None => {
-                    tx.execute("DELETE FROM settings WHERE key = ?1", [HUB_URL])?;
+            for (key, value) in [(HUB_URL, &id.hub_url), (HUB_CA, &id.hub_ca)] {
+                match value {
+                    Some(v) => {
+                        put.execute(params![key, v])?;
+                    }
+                    None => {
+                        tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+                    }
                 }
             }
         }
@@ -120,6 +130,15 @@ impl Store {
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
             .query_row([key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// How long uploaded records are kept before they are purged.
+    pub fn retention_s(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .setting(SETTING_RETENTION)?
+            .and_then(|v| v.parse().ok())
+            .filter(|v: &i64| *v >= 0)
+            .unwrap_or(super::DEFAULT_RETENTION_S))
     }
 
     /// Sets an operator setting. Enrollment keys (`identity.*`) are refused:

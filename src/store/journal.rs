@@ -6,10 +6,11 @@
 //! with `synchronous = FULL` before the call returns: a confirmed
 //! redemption survives a crash or a power cut.
 //!
-//! Records stay until the hub has confirmed them and the retention period
-//! has passed; the uses table outlives them (limits run up to a calendar
-//! year), and the seen credential ids are dropped once the code could not
-//! pass the EXPIRED check any more.
+//! Records stay until the registry has confirmed them — in a statement
+//! signed with its key that names this terminal (`wire::receipt`) — and
+//! the retention period has passed; the uses table outlives them (limits
+//! run up to a calendar year), and the seen credential ids are dropped
+//! once the code could not pass the EXPIRED check any more.
 
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -19,7 +20,8 @@ use xinyi_core::ids::SubjectId;
 use xinyi_core::measures::MeasureId;
 use xinyi_core::verdict::DEFAULT_SKEW_S;
 use xinyi_core::wire::Digest32;
-use xinyi_core::wire::journal::{Body, Record, RecordId, SignedRecord};
+use xinyi_core::wire::journal::{Body, Record, RecordId, SignedRecord, StaffEvent};
+use xinyi_core::wire::receipt::Holding;
 use xinyi_core::{Amounts, Approval, UnixTime, hex};
 
 use super::data::read_state;
@@ -52,6 +54,21 @@ pub struct JournalEntry {
     pub uploaded_at: Option<UnixTime>,
     /// For a redemption: a later void record voided it.
     pub voided: bool,
+}
+
+/// What [`Store::settle_holding`] did with a statement of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settled {
+    /// Records newly marked as held by the registry.
+    pub marked: usize,
+    /// Records the registry no longer holds (it lost them): marked unsent
+    /// again, to be sent again.
+    pub unmarked: usize,
+    /// The statement claimed more records than this terminal made; it was
+    /// taken only up to the last record made here.
+    pub capped: bool,
+    /// The statement was older than one already taken, and changed nothing.
+    pub stale: bool,
 }
 
 /// What [`Store::purge`] deleted.
@@ -150,7 +167,7 @@ fn head(conn: &Connection) -> Result<(u64, Digest32), StoreError> {
 
 /// Signs the next record and writes it, with the use and the seen code id
 /// for a redemption, inside the caller's transaction.
-fn write(
+pub(super) fn write(
     tx: &Transaction<'_>,
     key: &SigningKey,
     operator: &str,
@@ -177,6 +194,10 @@ fn write(
     };
     let signed = record.sign(key);
     let hash = signed.hash();
+    // The trusted-time floor is a high-water mark: a record made while the
+    // clock is set back is journaled at that time but does not lower it.
+    tx.prepare_cached("UPDATE trusted_time SET floor = max(floor, ?1) WHERE id = 1")?
+        .execute([at.0])?;
     let body = &record.body;
     let amounts = body.amounts();
     tx.prepare_cached(
@@ -285,6 +306,26 @@ impl Store {
         self.append_inner(key, operator, at, body, Some(c.exp))
     }
 
+    /// Records a change to the roster or a failed sign-in (a staff
+    /// record), made by `operator` (the supervisor who changed the roster,
+    /// or the id typed at a failed sign-in).
+    pub fn record_staff(
+        &mut self,
+        key: &SigningKey,
+        operator: &str,
+        at: UnixTime,
+        event: StaffEvent,
+        staff: &str,
+        role: Option<&str>,
+    ) -> Result<JournalEntry, StoreError> {
+        let body = Body::Staff {
+            event,
+            staff: staff.to_owned(),
+            role: role.map(str::to_owned),
+        };
+        self.append_inner(key, operator, at, body, None)
+    }
+
     /// Records a refused scan: the reason code and detail, and the subject
     /// and code id when the code could be decoded; no amounts.
     pub fn record_refusal(
@@ -315,6 +356,14 @@ impl Store {
     ) -> Result<JournalEntry, StoreError> {
         check_operator(operator)?;
         check_redemption(&body)?;
+        if let Body::Staff { staff, .. } = &body
+            && (staff.is_empty() || staff.len() > xinyi_core::wire::journal::MAX_STAFF_ID)
+        {
+            return Err(StoreError::Invalid(format!(
+                "a staff record names an operator of 1–{} bytes",
+                xinyi_core::wire::journal::MAX_STAFF_ID
+            )));
+        }
         if matches!(body, Body::Void { .. }) {
             return Err(StoreError::Invalid(
                 "a void is recorded with Store::void, which checks its target".into(),
@@ -440,13 +489,106 @@ impl Store {
         from_sql_int(n, "the unsent count")
     }
 
-    /// The hub confirmed it holds every record through `through_seq`:
-    /// marks them uploaded at `at`. Returns how many were newly marked.
-    pub fn mark_uploaded(&mut self, through_seq: u64, at: UnixTime) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
+    /// Takes a statement of what the registry holds of this terminal's
+    /// records — from an upload receipt or from metadata, already opened
+    /// with the pinned registry key — and marks the journal by it:
+    ///
+    /// - a statement about another terminal is refused (a bundle exported
+    ///   for another terminal must not touch this one's records);
+    /// - one older than the statement already taken changes nothing (a
+    ///   replayed receipt cannot undo a newer one);
+    /// - records through its `through` are marked uploaded, but never past
+    ///   the last record made here (the registry cannot hold what was never
+    ///   made); a hash that differs from the record held here is refused;
+    /// - records after `through` that were marked are unmarked, to be sent
+    ///   again: the registry lost them (a restored backup).
+    pub fn settle_holding(
+        &mut self,
+        h: &Holding,
+        terminal_id: &str,
+        at: UnixTime,
+    ) -> Result<Settled, StoreError> {
+        if h.terminal != terminal_id {
+            return Err(StoreError::ForeignStatement {
+                names: h.terminal.clone(),
+                this: terminal_id.to_owned(),
+            });
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let taken: Option<i64> = tx
+            .query_row("SELECT as_of FROM hub_holding WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if taken.is_some_and(|t| h.as_of < t) {
+            return Ok(Settled {
+                stale: true,
+                ..Settled::default()
+            });
+        }
+        let (last, _) = head(&tx)?;
+        let capped = h.through > last;
+        let through = h.through.min(last);
+        if let (Some(hash), false) = (h.hash, capped) {
+            let held: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT hash FROM journal WHERE seq = ?1",
+                    [to_sql_int(through, "seq")?],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if held.is_some_and(|held| held != hash.0) {
+                return Err(StoreError::HoldingMismatch { seq: through });
+            }
+        }
+        let through_sql = to_sql_int(through, "seq")?;
+        let marked = tx.execute(
             "UPDATE journal SET uploaded_at = ?1 WHERE seq <= ?2 AND uploaded_at IS NULL",
-            params![at.0, i64::try_from(through_seq).unwrap_or(i64::MAX)],
-        )?)
+            params![at.0, through_sql],
+        )?;
+        let unmarked = tx.execute(
+            "UPDATE journal SET uploaded_at = NULL WHERE seq > ?1 AND uploaded_at IS NOT NULL",
+            [through_sql],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO hub_holding (id, through, hash, as_of) VALUES (1, ?1, ?2, ?3)",
+            params![through_sql, h.hash.map(|d| d.0.to_vec()), h.as_of],
+        )?;
+        tx.commit()?;
+        if capped {
+            tracing::warn!(
+                claimed = h.through,
+                made = last,
+                "the registry claims records this terminal never made; taken only up to the last one made here"
+            );
+        }
+        if unmarked > 0 {
+            tracing::warn!(
+                unmarked,
+                through,
+                "the registry no longer holds records it had confirmed; they will be sent again"
+            );
+        }
+        Ok(Settled {
+            marked,
+            unmarked,
+            capped,
+            stale: false,
+        })
+    }
+
+    /// The seq through which the registry's latest signed statement says
+    /// it holds this terminal's records (0 before any).
+    pub fn hub_holds_through(&self) -> Result<u64, StoreError> {
+        let n: Option<i64> = self
+            .conn
+            .query_row("SELECT through FROM hub_holding WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        from_sql_int(n.unwrap_or(0), "the registry's holding")
     }
 
     /// The last record's seq and chain hash (0 and zeros before the first).
@@ -505,9 +647,9 @@ impl Store {
 
     /// Deletes uploaded records older than `retention_s` (made and
     /// confirmed before `now − retention_s`), code ids past their keep
-    /// time, and uses older than [`USES_KEEP_S`]. Records the hub has not
-    /// confirmed are never deleted, nor is the last record (the chain
-    /// continues from it).
+    /// time, and uses older than [`USES_KEEP_S`]. Only records within the
+    /// registry's latest signed statement of what it holds are deleted;
+    /// never the last record (the chain continues from it).
     pub fn purge(&mut self, now: UnixTime, retention_s: i64) -> Result<PurgeReport, StoreError> {
         if retention_s < 0 {
             return Err(StoreError::Invalid(format!(
@@ -521,7 +663,8 @@ impl Store {
         let records = tx.execute(
             "DELETE FROM journal
              WHERE uploaded_at IS NOT NULL AND uploaded_at < ?1 AND at < ?1
-               AND seq < (SELECT max(seq) FROM journal)",
+               AND seq < (SELECT max(seq) FROM journal)
+               AND seq <= (SELECT through FROM hub_holding WHERE id = 1)",
             [cutoff],
         )?;
         let seen_cti = tx.execute("DELETE FROM seen_cti WHERE keep_until < ?1", [now.0])?;

@@ -34,11 +34,14 @@ use xinyi_core::wire::WireError;
 use xinyi_core::wire::metadata::MetadataError;
 
 pub use data::{ApplyOutcome, DataState, SiteContext, Status};
-pub use identity::Identity;
+pub use identity::{Identity, SETTING_RETENTION};
 pub use journal::{
-    CTI_KEEP_MARGIN_S, DEFAULT_RETENTION_S, JournalEntry, PurgeReport, ShiftTotals, USES_KEEP_S,
+    CTI_KEEP_MARGIN_S, DEFAULT_RETENTION_S, JournalEntry, PurgeReport, Settled, ShiftTotals,
+    USES_KEEP_S,
 };
-pub use operators::{MeasureTotals, NewOperator, Operator, Role, SignIn};
+pub use operators::{
+    Failures, MeasureTotals, NewOperator, Operator, Role, SETUP, check_pin, typed_id,
+};
 
 /// Why the store could not do what was asked. Refused scans are not
 /// errors: they are verdicts, recorded in the journal.
@@ -98,6 +101,14 @@ pub enum StoreError {
     UnknownSite(String),
     #[error("code {0} was already redeemed here; it is not recorded twice")]
     AlreadyRedeemed(String),
+    #[error(
+        "the registry's statement of records held is about terminal {names}, not this terminal ({this}); it was not applied"
+    )]
+    ForeignStatement { names: String, this: String },
+    #[error(
+        "the registry says it holds record {seq} of this terminal with another hash than the record made here; nothing was marked (ask the credit office to check this terminal's records)"
+    )]
+    HoldingMismatch { seq: u64 },
     #[error("cannot void record {id}: {why}")]
     Void { id: String, why: VoidRefusal },
     #[error("{0}")]

@@ -4,20 +4,36 @@
 //! A PIN is kept only as a salted PBKDF2-HMAC-SHA256 hash. A four-digit
 //! PIN can be guessed from its hash by anyone who copies the database, so
 //! the hash only slows that down; what protects the counter is the lockout
-//! after a few wrong PINs in a row.
+//! after a few wrong PINs in a row (its policy is the terminal's, which
+//! counts it down on the monotonic clock; `sign_in_failures` keeps the
+//! count and the time still to serve), and supervisors' longer PINs.
+//!
+//! Every change to the roster is journaled as a signed staff record in the
+//! same transaction, so the registry knows who may confirm and who may
+//! void at this terminal.
 
-use rusqlite::{OptionalExtension, params};
+use ed25519_dalek::SigningKey;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::Sha256;
 use xinyi_core::UnixTime;
+use xinyi_core::wire::journal::{Body, StaffEvent};
 
+use super::journal::write;
 use super::{Store, StoreError};
 
 /// PBKDF2 rounds for new PINs: about a tenth of a second on a kiosk.
 pub const PIN_ITERATIONS: u32 = 100_000;
-/// Wrong PINs in a row before the operator is locked.
-pub const MAX_FAILURES: u32 = 5;
-/// How long a locked operator waits.
-pub const LOCKOUT_S: i64 = 5 * 60;
+/// The shortest PIN a clerk may have.
+pub const MIN_CLERK_PIN: usize = 4;
+/// The shortest PIN a supervisor may have: a supervisor can void.
+pub const MIN_SUPERVISOR_PIN: usize = 6;
+/// The longest PIN.
+pub const MAX_PIN: usize = 12;
+/// The recorded operator of roster changes made before any supervisor
+/// exists, or journaled when an older terminal is upgraded.
+pub const SETUP: &str = "setup";
+/// Failed sign-ins remembered per typed id (oldest forgotten first).
+const MAX_FAILURE_ROWS: i64 = 1000;
 
 /// What an operator may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +59,14 @@ impl Role {
             _ => None,
         }
     }
+
+    /// The shortest PIN this role may have.
+    pub fn min_pin(self) -> usize {
+        match self {
+            Role::Clerk => MIN_CLERK_PIN,
+            Role::Supervisor => MIN_SUPERVISOR_PIN,
+        }
+    }
 }
 
 /// An operator as listed (no PIN material).
@@ -51,7 +75,6 @@ pub struct Operator {
     pub id: String,
     pub name: String,
     pub role: Role,
-    pub locked_until: Option<UnixTime>,
 }
 
 /// An operator to add.
@@ -63,21 +86,15 @@ pub struct NewOperator<'a> {
     pub pin: &'a str,
 }
 
-/// The outcome of a sign-in attempt (wrong PINs are outcomes, not errors).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignIn {
-    Ok(Operator),
-    /// No such operator (told apart from a wrong PIN only in the result,
-    /// so the UI can say the same thing for both).
-    Unknown,
-    /// Wrong PIN; this many tries are left before the lockout.
-    WrongPin {
-        tries_left: u32,
-    },
-    /// Locked after too many wrong PINs.
-    Locked {
-        until: UnixTime,
-    },
+/// Failed sign-ins for one typed id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failures {
+    /// Wrong PINs in a row since the last lockout or good PIN.
+    pub failed: u32,
+    /// Lockouts in a row since the last good PIN.
+    pub lockouts: u32,
+    /// Lockout time still to serve, in seconds.
+    pub lock_left_s: u64,
 }
 
 /// Totals of one measure over a shift.
@@ -99,16 +116,24 @@ fn check_id(id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether `pin` is acceptable: 4–12 digits.
-pub fn check_pin(pin: &str) -> Result<(), StoreError> {
-    if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StoreError::Invalid("a PIN must be 4 to 12 digits".into()));
+/// Whether `pin` is acceptable for `role`: digits, at least
+/// [`Role::min_pin`] (6 for a supervisor, 4 for a clerk), at most 12.
+pub fn check_pin(pin: &str, role: Role) -> Result<(), StoreError> {
+    let min = role.min_pin();
+    if !(min..=MAX_PIN).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(StoreError::Invalid(format!(
+            "a {}'s PIN must be {min} to {MAX_PIN} digits",
+            role.as_str()
+        )));
     }
     Ok(())
 }
 
-/// An operator's row: name, role, salt, hash, iterations, failures, lock.
-type PinRow = (String, String, Vec<u8>, Vec<u8>, i64, i64, Option<i64>);
+/// A typed id as kept for failure counting: cut to 32 characters.
+pub fn typed_id(id: &str) -> String {
+    let t: String = id.trim().chars().take(32).collect();
+    if t.is_empty() { "-".to_owned() } else { t }
+}
 
 fn hash_pin(pin: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -121,14 +146,22 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-// Writes take `&self`: each is one statement (its own transaction), and
-// the kiosk reaches the store through `Terminal::store()`.
+/// An operator's row for a PIN check: name, role, salt, hash, iterations.
+type PinRow = (String, String, Vec<u8>, Vec<u8>, i64);
+
 impl Store {
     /// Adds an operator, or replaces the name, role and PIN of an existing
-    /// one (and lifts a lockout).
-    pub fn put_operator(&self, op: &NewOperator<'_>, at: UnixTime) -> Result<(), StoreError> {
+    /// one, and journals the change (made `by` a supervisor, or [`SETUP`])
+    /// in the same transaction.
+    pub fn put_operator(
+        &mut self,
+        key: &SigningKey,
+        op: &NewOperator<'_>,
+        by: &str,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
         check_id(op.id)?;
-        check_pin(op.pin)?;
+        check_pin(op.pin, op.role)?;
         let name = op.name.trim();
         if name.is_empty() || name.chars().count() > 32 {
             return Err(StoreError::Invalid(
@@ -137,12 +170,16 @@ impl Store {
         }
         let salt = super::random_id()?;
         let hash = hash_pin(op.pin, &salt, PIN_ITERATIONS);
-        self.conn.execute(
-            "INSERT INTO operators (id, name, role, pin_salt, pin_hash, iterations, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO operators (id, name, role, pin_salt, pin_hash, iterations, created_at,
+                journaled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
                  pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash,
-                 iterations = excluded.iterations, failed = 0, locked_until = NULL",
+                 iterations = excluded.iterations, journaled = 1",
             params![
                 op.id,
                 name,
@@ -153,6 +190,20 @@ impl Store {
                 at.0
             ],
         )?;
+        tx.execute("DELETE FROM sign_in_failures WHERE id = ?1", [op.id])?;
+        write(
+            &tx,
+            key,
+            by,
+            at,
+            Body::Staff {
+                event: StaffEvent::OperatorSet,
+                staff: op.id.to_owned(),
+                role: Some(op.role.as_str().to_owned()),
+            },
+            None,
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -160,90 +211,187 @@ impl Store {
     pub fn operators(&self) -> Result<Vec<Operator>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, name, role, locked_until FROM operators ORDER BY id")?;
+            .prepare_cached("SELECT id, name, role FROM operators ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, name, role, locked) = row?;
+            let (id, name, role) = row?;
             Ok(Operator {
                 role: Role::parse(&role)
                     .ok_or_else(|| StoreError::Corrupt(format!("operator {id} has role {role}")))?,
                 id,
                 name,
-                locked_until: locked.map(UnixTime),
             })
         })
         .collect()
     }
 
-    /// Removes an operator; whether one was removed.
-    pub fn remove_operator(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM operators WHERE id = ?1", [id])?
-            > 0)
+    /// Whether any supervisor is on the roster.
+    pub fn has_supervisor(&self) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM operators WHERE role = 'supervisor')",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
-    /// Checks `pin` for operator `id` at `at`, counting wrong PINs and
-    /// locking after [`MAX_FAILURES`] in a row.
-    pub fn sign_in(&self, id: &str, pin: &str, at: UnixTime) -> Result<SignIn, StoreError> {
+    /// Removes an operator and journals it; whether one was removed.
+    pub fn remove_operator(
+        &mut self,
+        key: &SigningKey,
+        id: &str,
+        by: &str,
+        at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.execute("DELETE FROM operators WHERE id = ?1", [id])? == 0 {
+            return Ok(false);
+        }
+        write(
+            &tx,
+            key,
+            by,
+            at,
+            Body::Staff {
+                event: StaffEvent::OperatorRemoved,
+                staff: id.to_owned(),
+                role: None,
+            },
+            None,
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Journals the operators added before roster changes were journaled
+    /// (an upgraded terminal), as set up by [`SETUP`]; how many.
+    pub fn journal_roster(&mut self, key: &SigningKey, at: UnixTime) -> Result<usize, StoreError> {
+        // Almost always nothing is pending: no write lock for that.
+        let pending: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM operators WHERE journaled = 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        if !pending {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pending: Vec<(String, String)> = tx
+            .prepare("SELECT id, role FROM operators WHERE journaled = 0 ORDER BY id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, role) in &pending {
+            write(
+                &tx,
+                key,
+                SETUP,
+                at,
+                Body::Staff {
+                    event: StaffEvent::OperatorSet,
+                    staff: id.clone(),
+                    role: Some(role.clone()),
+                },
+                None,
+            )?;
+        }
+        tx.execute("UPDATE operators SET journaled = 1 WHERE journaled = 0", [])?;
+        tx.commit()?;
+        Ok(pending.len())
+    }
+
+    /// The operator `id` if `pin` is theirs. An unknown id costs the same
+    /// hashing as a wrong PIN, so timing tells the two apart no better
+    /// than the answer does (which is the same).
+    pub fn check_pin(&self, id: &str, pin: &str) -> Result<Option<Operator>, StoreError> {
         let row: Option<PinRow> = self
             .conn
             .prepare_cached(
-                "SELECT name, role, pin_salt, pin_hash, iterations, failed, locked_until
-                 FROM operators WHERE id = ?1",
+                "SELECT name, role, pin_salt, pin_hash, iterations FROM operators WHERE id = ?1",
             )?
             .query_row([id], |r| r.try_into())
             .optional()?;
-        let Some((name, role, salt, stored, iterations, failed, locked)) = row else {
-            return Ok(SignIn::Unknown);
+        let Some((name, role, salt, stored, iterations)) = row else {
+            hash_pin(pin, &[0u8; 16], PIN_ITERATIONS);
+            return Ok(None);
         };
-        if let Some(until) = locked.filter(|u| *u > at.0) {
-            return Ok(SignIn::Locked {
-                until: UnixTime(until),
-            });
-        }
         let iterations = u32::try_from(iterations).unwrap_or(PIN_ITERATIONS);
-        if same(&hash_pin(pin, &salt, iterations), &stored) {
-            self.conn.execute(
-                "UPDATE operators SET failed = 0, locked_until = NULL WHERE id = ?1",
-                [id],
-            )?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| StoreError::Corrupt(format!("operator {id} has role {role}")))?;
-            return Ok(SignIn::Ok(Operator {
-                id: id.to_owned(),
-                name,
-                role,
-                locked_until: None,
-            }));
+        if !same(&hash_pin(pin, &salt, iterations), &stored) {
+            return Ok(None);
         }
-        // A lockout that has run out starts a fresh count.
-        let failed = if locked.is_some() { 1 } else { failed + 1 };
-        let failed_u = u32::try_from(failed).unwrap_or(MAX_FAILURES);
-        if failed_u >= MAX_FAILURES {
-            let until = at.0.saturating_add(LOCKOUT_S);
-            self.conn.execute(
-                "UPDATE operators SET failed = ?2, locked_until = ?3 WHERE id = ?1",
-                params![id, failed, until],
-            )?;
-            return Ok(SignIn::Locked {
-                until: UnixTime(until),
-            });
+        let role = Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("operator {id} has role {role}")))?;
+        Ok(Some(Operator {
+            id: id.to_owned(),
+            name,
+            role,
+        }))
+    }
+
+    /// The failed sign-ins counted for a typed id.
+    pub fn failures(&self, id: &str) -> Result<Failures, StoreError> {
+        let row: Option<(i64, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT failed, lockouts, lock_left_s FROM sign_in_failures WHERE id = ?1",
+            )?
+            .query_row([typed_id(id)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        Ok(row.map_or_else(Failures::default, |(f, l, left)| Failures {
+            failed: u32::try_from(f).unwrap_or(u32::MAX),
+            lockouts: u32::try_from(l).unwrap_or(u32::MAX),
+            lock_left_s: u64::try_from(left).unwrap_or(0),
+        }))
+    }
+
+    /// Records the failed sign-ins of a typed id (all zero: forgets them).
+    pub fn set_failures(&self, id: &str, f: Failures, at: UnixTime) -> Result<(), StoreError> {
+        let id = typed_id(id);
+        if f == Failures::default() {
+            self.conn
+                .execute("DELETE FROM sign_in_failures WHERE id = ?1", [&id])?;
+            return Ok(());
         }
         self.conn.execute(
-            "UPDATE operators SET failed = ?2, locked_until = NULL WHERE id = ?1",
-            params![id, failed],
+            "INSERT OR REPLACE INTO sign_in_failures (id, failed, lockouts, lock_left_s, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                f.failed,
+                f.lockouts,
+                i64::try_from(f.lock_left_s).unwrap_or(i64::MAX),
+                at.0
+            ],
         )?;
-        Ok(SignIn::WrongPin {
-            tries_left: MAX_FAILURES - failed_u,
-        })
+        // Ids typed at random must not grow the table without bound.
+        self.conn.execute(
+            "DELETE FROM sign_in_failures WHERE lock_left_s = 0 AND id NOT IN
+                (SELECT id FROM sign_in_failures ORDER BY updated_at DESC LIMIT ?1)",
+            [MAX_FAILURE_ROWS],
+        )?;
+        Ok(())
+    }
+
+    /// Ids with lockout time still to serve, and how much.
+    pub fn lockouts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, lock_left_s FROM sign_in_failures WHERE lock_left_s > 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Per-measure totals of the redemptions (not voided) made at
@@ -285,65 +433,84 @@ mod tests {
         (dir, s)
     }
 
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[3; 32])
+    }
+
     #[test]
-    fn sign_in_checks_the_pin_and_locks_after_repeated_failures() {
-        let (_d, s) = store();
+    fn pins_check_and_roster_changes_are_journaled() {
+        let (_d, mut s) = store();
         let t = UnixTime(1_800_000_000);
         s.put_operator(
+            &key(),
             &NewOperator {
                 id: "1001",
                 name: "王丽",
                 role: Role::Clerk,
                 pin: "1234",
             },
+            SETUP,
             t,
         )
         .unwrap();
-        assert!(
-            matches!(s.sign_in("1001", "1234", t).unwrap(), SignIn::Ok(o) if o.role == Role::Clerk)
-        );
-        assert_eq!(s.sign_in("nobody", "1234", t).unwrap(), SignIn::Unknown);
-        for left in (1..MAX_FAILURES).rev() {
-            assert_eq!(
-                s.sign_in("1001", "0000", t).unwrap(),
-                SignIn::WrongPin { tries_left: left }
-            );
-        }
-        let locked = SignIn::Locked {
-            until: UnixTime(t.0 + LOCKOUT_S),
+        assert!(matches!(s.check_pin("1001", "1234").unwrap(), Some(o) if o.role == Role::Clerk));
+        assert_eq!(s.check_pin("1001", "0000").unwrap(), None);
+        assert_eq!(s.check_pin("nobody", "1234").unwrap(), None);
+        assert!(s.remove_operator(&key(), "1001", "9001", t).unwrap());
+        assert!(!s.remove_operator(&key(), "1001", "9001", t).unwrap());
+        let kinds: Vec<String> = s
+            .recent(10)
+            .unwrap()
+            .iter()
+            .map(|e| e.record.body.reason().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(kinds, ["operator_removed", "operator_set"]);
+    }
+
+    #[test]
+    fn failures_are_kept_per_typed_id_and_forgotten_when_cleared() {
+        let (_d, s) = store();
+        let t = UnixTime(1_800_000_000);
+        let f = Failures {
+            failed: 2,
+            lockouts: 1,
+            lock_left_s: 300,
         };
-        assert_eq!(s.sign_in("1001", "0000", t).unwrap(), locked);
-        // Even the right PIN waits out the lockout.
-        assert_eq!(
-            s.sign_in("1001", "1234", UnixTime(t.0 + 10)).unwrap(),
-            locked
-        );
-        assert!(matches!(
-            s.sign_in("1001", "1234", UnixTime(t.0 + LOCKOUT_S + 1))
-                .unwrap(),
-            SignIn::Ok(_)
-        ));
+        s.set_failures("anyone", f, t).unwrap();
+        assert_eq!(s.failures("anyone").unwrap(), f);
+        assert_eq!(s.lockouts().unwrap(), vec![("anyone".to_owned(), 300)]);
+        s.set_failures("anyone", Failures::default(), t).unwrap();
+        assert_eq!(s.failures("anyone").unwrap(), Failures::default());
     }
 
     #[test]
     fn bad_operator_input_is_refused() {
-        let (_d, s) = store();
+        let (_d, mut s) = store();
         let t = UnixTime(1_800_000_000);
-        for (id, name, pin) in [
-            ("", "a", "1234"),
-            ("a b", "a", "1234"),
-            ("1", "", "1234"),
-            ("1", "a", "12"),
-            ("1", "a", "12ab"),
+        for (id, name, role, pin) in [
+            ("", "a", Role::Clerk, "1234"),
+            ("a b", "a", Role::Clerk, "1234"),
+            ("1", "", Role::Clerk, "1234"),
+            ("1", "a", Role::Clerk, "12"),
+            ("1", "a", Role::Clerk, "12ab"),
+            // A supervisor needs six digits or more.
+            ("1", "a", Role::Supervisor, "12345"),
         ] {
             let op = NewOperator {
                 id,
                 name,
-                role: Role::Clerk,
+                role,
                 pin,
             };
-            assert!(s.put_operator(&op, t).is_err(), "{id:?} {name:?} {pin:?}");
+            assert!(
+                s.put_operator(&key(), &op, SETUP, t).is_err(),
+                "{id:?} {name:?} {pin:?}"
+            );
         }
         assert!(s.operators().unwrap().is_empty());
+        assert!(
+            s.recent(1).unwrap().is_empty(),
+            "a refused change journaled nothing"
+        );
     }
 }

@@ -2,6 +2,12 @@
 //! metadata, resumable artefact downloads and journal uploads. Bytes only:
 //! every answer is checked by the caller against the pinned registry key
 //! and the metadata before anything is trusted.
+//!
+//! The channel is HTTPS: a hub address that is `http://` is refused unless
+//! it is this machine (the demo, tests, a local proxy). The hub's
+//! certificate is checked against the system's roots, or — when the credit
+//! office gave its own CA or self-signed certificate at enrollment — against
+//! that alone. Every body read is bounded, error answers included.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,14 +16,16 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 use xinyi_core::UnixTime;
-use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest, UploadReceipt};
+use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
 use xinyi_core::wire::journal::{SignedRecord, encode_batch};
 use xinyi_core::wire::metadata::ArtefactRef;
 use xinyi_core::wire::request::RequestAuth;
-use xinyi_core::wire::{Digest32, WireError};
+use xinyi_core::wire::{Digest32, Fingerprint, WireError};
 
 /// The most a metadata answer may be: it is a few kilobytes.
 const MAX_METADATA: u64 = 256 * 1024;
+/// The most of an error answer that is read: its JSON is a line or two.
+const MAX_ERROR_BODY: u64 = 16 * 1024;
 
 /// Why talking to the hub failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +47,21 @@ pub enum ClientError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("bad hub URL {0:?}: it must start with http:// or https://")]
+    #[error("bad hub URL {0:?}: it must start with https:// (or http:// to this machine)")]
     BadUrl(String),
+    #[error(
+        "refusing plain http:// to {0}: the hub must be reached over https:// (plain http only to this machine, 127.0.0.1 or localhost)"
+    )]
+    PlainHttp(String),
+    #[error("the hub's CA certificate is not usable: {0}")]
+    BadCa(String),
+    #[error("the hub says this terminal was revoked")]
+    Revoked {
+        /// The hub's signed notice, still to be checked with the pinned key.
+        notice: Vec<u8>,
+    },
+    #[error("the hub granted enrollment to terminal {granted}, not to this terminal's key ({own})")]
+    WrongGrant { granted: String, own: String },
 }
 
 impl ClientError {
@@ -64,33 +85,79 @@ pub struct HubClient {
     terminal_id: String,
 }
 
-fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+/// An HTTP client for the hub. With `ca` (PEM: the credit office's CA or
+/// its self-signed certificate), only certificates it vouches for are
+/// accepted; without, the system's roots.
+fn http_client(timeout: Duration, ca: Option<&str>) -> Result<reqwest::Client, ClientError> {
+    let mut b = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
-        .user_agent(concat!("xinyi/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|source| ClientError::Unreachable {
-            url: String::new(),
-            source,
-        })
+        .user_agent(concat!("xinyi/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = ca {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| ClientError::BadCa(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ClientError::BadCa("the file holds no certificate".into()));
+        }
+        b = b.tls_certs_only(certs);
+    }
+    b.build().map_err(|source| ClientError::Unreachable {
+        url: String::new(),
+        source,
+    })
 }
 
-fn normalize(url: &str) -> Result<String, ClientError> {
+/// Whether `host` (as in a URL) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The hub's base URL without a trailing slash: `https://…`, or `http://`
+/// to this machine only.
+pub fn normalize(url: &str) -> Result<String, ClientError> {
     let u = url.trim().trim_end_matches('/');
-    if !(u.starts_with("http://") || u.starts_with("https://")) {
+    if u.starts_with("https://") {
+        return Ok(u.to_owned());
+    }
+    let Some(rest) = u.strip_prefix("http://") else {
         return Err(ClientError::BadUrl(url.to_owned()));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        // host:port, or an IPv6 literal [..]:port
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    if !is_loopback(host) {
+        return Err(ClientError::PlainHttp(authority.to_owned()));
     }
     Ok(u.to_owned())
 }
 
 async fn refused(what: &str, resp: reqwest::Response) -> ClientError {
     let status = resp.status().as_u16();
-    let body = resp.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(200).collect());
+    // An error answer is a line of JSON; more than that is not read.
+    let body = read_limited(what, resp, MAX_ERROR_BODY, "")
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| "(an error answer too large to read)".to_owned());
+    let json = serde_json::from_str::<serde_json::Value>(&body).ok();
+    let field = |k: &str| {
+        json.as_ref()
+            .and_then(|v| v.get(k).and_then(|e| e.as_str()).map(str::to_owned))
+    };
+    if status == 403
+        && field("code").as_deref() == Some("terminal_revoked")
+        && let Some(notice) = field("notice")
+    {
+        return ClientError::Revoked {
+            notice: notice.into_bytes(),
+        };
+    }
+    let message = field("error").unwrap_or_else(|| body.chars().take(200).collect());
     ClientError::Refused {
         what: what.to_owned(),
         status,
@@ -132,23 +199,21 @@ async fn read_limited(
     Ok(out)
 }
 
-/// Enrolls with a one-time code: returns the grant and the registry key to
-/// pin. `fingerprint` (the registry key's id) is checked when given.
+/// Enrolls with a one-time code: proves the code is held (without sending
+/// it), and returns the grant and the registry key to pin, which must have
+/// the `fingerprint` the operator gave.
 pub async fn enroll(
     hub_url: &str,
     code: &str,
     label: &str,
     key: &SigningKey,
-    fingerprint: Option<&str>,
+    fingerprint: &Fingerprint,
+    ca: Option<&str>,
 ) -> Result<(EnrollGrant, VerifyingKey), ClientError> {
     let base = normalize(hub_url)?;
     let url = format!("{base}/v1/enroll");
-    let req = EnrollRequest {
-        code: code.trim().to_owned(),
-        public_key: xinyi_core::hex::encode(key.verifying_key().as_bytes()),
-        label: label.to_owned(),
-    };
-    let resp = http_client(Duration::from_secs(30))?
+    let req = EnrollRequest::new(code, &key.verifying_key(), fingerprint, label);
+    let resp = http_client(Duration::from_secs(30), ca)?
         .post(&url)
         .json(&req)
         .send()
@@ -161,14 +226,24 @@ pub async fn enroll(
         return Err(refused("enrollment", resp).await);
     }
     let body = read_limited("enrollment", resp, MAX_METADATA, &url).await?;
-    Ok(EnrollGrant::open(&body, fingerprint)?)
+    let (grant, registry) = EnrollGrant::open(&body, fingerprint)?;
+    let own = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
+    if grant.terminal_id != own {
+        return Err(ClientError::WrongGrant {
+            granted: grant.terminal_id,
+            own,
+        });
+    }
+    Ok((grant, registry))
 }
 
 impl HubClient {
-    pub fn new(hub_url: &str, key: SigningKey) -> Result<HubClient, ClientError> {
+    /// A client of the hub at `hub_url` signing with `key`; `ca` as for
+    /// enrollment.
+    pub fn new(hub_url: &str, key: SigningKey, ca: Option<&str>) -> Result<HubClient, ClientError> {
         let terminal_id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
         Ok(HubClient {
-            http: http_client(Duration::from_secs(120))?,
+            http: http_client(Duration::from_secs(120), ca)?,
             base: normalize(hub_url)?,
             key,
             terminal_id,
@@ -322,20 +397,19 @@ impl HubClient {
         Ok(bytes)
     }
 
-    /// Uploads a batch of signed records; the hub answers with what it holds.
+    /// Uploads a batch of signed records; the hub answers with its signed
+    /// receipt (bytes, for the caller to open with the pinned key).
     pub async fn upload(
         &self,
         records: &[SignedRecord],
         now: UnixTime,
-    ) -> Result<UploadReceipt, ClientError> {
+    ) -> Result<Vec<u8>, ClientError> {
         let body = encode_batch(records);
         let rb = self
             .signed(reqwest::Method::POST, "/v1/records", &body, now)
             .header(reqwest::header::CONTENT_TYPE, "application/cbor")
             .body(body);
         let resp = self.send("upload", rb).await?;
-        let bytes = read_limited("upload receipt", resp, MAX_METADATA, &self.base).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Wire(WireError::malformed("upload receipt", e.to_string())))
+        read_limited("upload receipt", resp, MAX_METADATA, &self.base).await
     }
 }

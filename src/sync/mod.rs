@@ -5,9 +5,14 @@
 //! be signed by the registry key pinned at enrollment, no older than what
 //! is held and not expired; artefacts must match the hashes and sizes the
 //! metadata pins; the eligibility artefact is applied in one transaction
-//! and proven by the set hash before it commits. [`worker`] runs all of it
-//! on its own thread with its own tokio runtime, on a timer and right after
-//! a redemption, backing off with jitter while the hub is unreachable.
+//! and proven by the set hash before it commits. What the registry says
+//! about this terminal — the records it holds, that it is revoked — is
+//! acted on only when signed by the registry key and naming this terminal:
+//! a standing for another terminal (a bundle made for another counter) is
+//! ignored, an unsigned receipt is refused. After an upload the records
+//! confirmed long enough ago are purged. [`worker`] runs all of it on its
+//! own thread with its own tokio runtime, on a timer and right after a
+//! redemption, backing off with jitter while the hub is unreachable.
 
 pub mod client;
 pub mod worker;
@@ -18,9 +23,10 @@ use std::path::Path;
 use ed25519_dalek::VerifyingKey;
 use flate2::read::ZlibDecoder;
 use xinyi_core::UnixTime;
-use xinyi_core::wire::bundle::{Bundle, records_to_bytes};
+use xinyi_core::wire::bundle::{BUNDLE_HEAD, Bundle, records_to_bytes};
 use xinyi_core::wire::config::Config;
-use xinyi_core::wire::metadata::{ArtefactRef, Metadata, MetadataError};
+use xinyi_core::wire::metadata::{ArtefactRef, Metadata, MetadataError, TerminalStanding};
+use xinyi_core::wire::receipt::{RevocationNotice, UploadReceipt};
 use xinyi_core::wire::{Digest32, WireError};
 
 use crate::store::{Store, StoreError};
@@ -46,6 +52,21 @@ pub enum SyncError {
     Revoked,
     #[error("not enrolled: run `xinyi enroll --hub URL --code CODE`")]
     NotEnrolled,
+    #[error(
+        "the hub's metadata is about terminal {names}, not this terminal ({this}): refused (a man in the middle, or a misconfigured hub)"
+    )]
+    ForeignStanding { names: String, this: String },
+    #[error("the hub's answer about this terminal is for terminal {names}, not {this}: refused")]
+    ForeignReceipt { names: String, this: String },
+    #[error("cannot read the data bundle {}: {source}", .path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the data bundle is {found} bytes, but its signed metadata describes one of {expected}: refused"
+    )]
+    BundleSize { expected: u64, found: u64 },
 }
 
 impl SyncError {
@@ -116,42 +137,108 @@ fn pinned(what: &'static str, bytes: &[u8], pin: ArtefactRef) -> Result<(), Wire
     Ok(())
 }
 
+/// Where metadata came from: an answer to this terminal's own signed
+/// request must be about this terminal; a bundle carried by hand may have
+/// been made for another terminal (its list data still applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Hub,
+    Bundle,
+}
+
+/// Metadata opened with the pinned key and checked, with this terminal's
+/// own standing (`None` when it carries none, or one for another terminal
+/// in a bundle).
+struct Opened {
+    meta: Metadata,
+    held: u64,
+    rotated: Option<VerifyingKey>,
+    standing: Option<TerminalStanding>,
+}
+
 /// Opens metadata with the pinned registry key (or a key it signed over)
 /// and checks it against what is held: the first step of every sync,
-/// over HTTP or from a file.
+/// over HTTP or from a file. A standing that revokes this terminal wipes
+/// its list data.
 fn open_metadata(
     store: &mut Store,
     bytes: &[u8],
     now: UnixTime,
-) -> Result<(Metadata, u64, Option<VerifyingKey>), SyncError> {
+    source: Source,
+) -> Result<Opened, SyncError> {
     let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
     let pinned = identity.registry_verifying_key()?;
     let (meta, rotated) = Metadata::open_following(bytes, &pinned)?;
     let held = store.data_state()?.map_or(0, |s| s.version);
     meta.check(held, now)?;
-    if meta.terminal.as_ref().is_some_and(|t| t.revoked) {
+    let standing = match &meta.terminal {
+        Some(t) if t.id == identity.terminal_id => Some(t.clone()),
+        Some(t) if source == Source::Hub => {
+            return Err(SyncError::ForeignStanding {
+                names: t.id.clone(),
+                this: identity.terminal_id,
+            });
+        }
+        Some(t) => {
+            tracing::warn!(
+                bundle_for = %t.id,
+                "the data bundle was made for another terminal: its list data applies, its standing is ignored"
+            );
+            None
+        }
+        None => None,
+    };
+    if standing.as_ref().is_some_and(|t| t.revoked) {
         store.wipe_eligibility()?;
         return Err(SyncError::Revoked);
     }
-    Ok((meta, held, rotated))
+    Ok(Opened {
+        meta,
+        held,
+        rotated,
+        standing,
+    })
+}
+
+/// The hub answered a revoked terminal with a notice: wipe only when it is
+/// signed by the registry key and names this terminal.
+fn revoked(store: &mut Store, notice: &[u8]) -> SyncError {
+    let check = || -> Result<(), SyncError> {
+        let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+        let n = RevocationNotice::open(notice, &identity.registry_verifying_key()?)?;
+        if n.terminal != identity.terminal_id {
+            return Err(SyncError::ForeignReceipt {
+                names: n.terminal,
+                this: identity.terminal_id,
+            });
+        }
+        Ok(())
+    };
+    match check() {
+        Ok(()) => match store.wipe_eligibility() {
+            Ok(()) => SyncError::Revoked,
+            Err(e) => e.into(),
+        },
+        Err(e) => e,
+    }
 }
 
 /// After the metadata was used: pin a rotated registry key, and take the
-/// hub's word for the records it holds.
-fn settle(
-    store: &mut Store,
-    meta: &Metadata,
-    rotated: Option<VerifyingKey>,
-    now: UnixTime,
-) -> Result<(), SyncError> {
-    if let Some(new) = rotated {
+/// registry's signed word for the records it holds of this terminal.
+fn settle(store: &mut Store, opened: &Opened, now: UnixTime) -> Result<(), SyncError> {
+    if let Some(new) = opened.rotated {
         let mut identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
         tracing::info!(new_key = %xinyi_core::wire::key_id(new.as_bytes()), "following the registry's key rotation");
         identity.registry_key = new.to_bytes();
         store.set_identity(&identity)?;
     }
-    if let Some(through) = meta.terminal.as_ref().and_then(|t| t.held_through) {
-        store.mark_uploaded(through, now)?;
+    if let Some(h) = opened
+        .standing
+        .as_ref()
+        .and_then(|t| t.holding(opened.meta.issued_at))
+    {
+        let id = store.require_identity()?.terminal_id;
+        store.settle_holding(&h, &id, now)?;
     }
     Ok(())
 }
@@ -201,12 +288,11 @@ fn config_needed(store: &Store, meta: &Metadata) -> Result<bool, SyncError> {
 /// settle the key and the record receipt.
 fn finish(
     store: &mut Store,
-    meta: &Metadata,
-    rotated: Option<VerifyingKey>,
-    held: u64,
+    opened: &Opened,
     artefacts: Option<(Option<Vec<u8>>, &[u8])>,
     now: UnixTime,
 ) -> Result<Downloaded, SyncError> {
+    let (meta, held) = (&opened.meta, opened.held);
     let outcome = match artefacts {
         None => {
             store.record_hub_contact(meta, now)?;
@@ -224,7 +310,7 @@ fn finish(
             }
         }
     };
-    settle(store, meta, rotated, now)?;
+    settle(store, opened, now)?;
     Ok(outcome)
 }
 
@@ -236,46 +322,91 @@ pub async fn download(
     now: UnixTime,
 ) -> Result<Downloaded, SyncError> {
     let held_before = store.data_state()?.map_or(0, |s| s.version);
-    let meta_bytes = client.metadata(held_before, now).await?;
-    let (meta, held, rotated) = open_metadata(store, &meta_bytes, now)?;
-    let Some(elig) = meta.eligibility else {
-        return finish(store, &meta, rotated, held, None, now);
+    let meta_bytes = match client.metadata(held_before, now).await {
+        Err(ClientError::Revoked { notice }) => return Err(revoked(store, &notice)),
+        other => other?,
     };
-    let config = if config_needed(store, &meta)? {
-        Some(client.artefact(meta.config, downloads, now).await?)
+    let opened = open_metadata(store, &meta_bytes, now, Source::Hub)?;
+    let Some(elig) = opened.meta.eligibility else {
+        return finish(store, &opened, None, now);
+    };
+    let config = if config_needed(store, &opened.meta)? {
+        Some(client.artefact(opened.meta.config, downloads, now).await?)
     } else {
         None
     };
     let packed = client.artefact(elig.artefact, downloads, now).await?;
-    finish(store, &meta, rotated, held, Some((config, &packed)), now)
+    finish(store, &opened, Some((config, &packed)), now)
 }
 
 /// Applies a data bundle carried by hand (`xinyi-hub bundle export`): the
 /// same checks as over HTTP — pinned key, version, expiry, pinned hashes and
-/// sizes, set hash.
+/// sizes, set hash. The metadata is read and checked first, and the rest
+/// only when the bundle's size is what that signed metadata describes: a
+/// file of any other size is refused before it is read.
 pub fn import_bundle(
     store: &mut Store,
-    bytes: &[u8],
+    mut bundle: impl Read,
+    size: u64,
     now: UnixTime,
 ) -> Result<Downloaded, SyncError> {
-    let bundle = Bundle::parse(bytes)?;
-    let (meta, held, rotated) = open_metadata(store, &bundle.metadata, now)?;
-    if meta.version == held {
-        return finish(store, &meta, rotated, held, None, now);
+    let io = |source| SyncError::File {
+        path: "(bundle)".into(),
+        source,
+    };
+    let mut head = [0u8; BUNDLE_HEAD];
+    bundle
+        .read_exact(&mut head)
+        .map_err(|_| WireError::malformed("data bundle", "shorter than a bundle's header"))?;
+    let meta_len = Bundle::metadata_len(&head)?;
+    let mut metadata = vec![0u8; meta_len as usize];
+    bundle
+        .read_exact(&mut metadata)
+        .map_err(|_| WireError::malformed("data bundle", "ends inside its metadata"))?;
+    let opened = open_metadata(store, &metadata, now, Source::Bundle)?;
+    let expected = Bundle::size(
+        u64::from(meta_len),
+        opened.meta.config.length,
+        opened.meta.eligibility.map_or(0, |e| e.artefact.length),
+    );
+    if size != expected {
+        return Err(SyncError::BundleSize {
+            expected,
+            found: size,
+        });
     }
-    let config = if config_needed(store, &meta)? {
-        Some(bundle.config)
+    let mut whole = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    whole.extend_from_slice(&head);
+    whole.extend_from_slice(&metadata);
+    bundle
+        .take(expected - whole.len() as u64)
+        .read_to_end(&mut whole)
+        .map_err(io)?;
+    let parsed = Bundle::parse(&whole)?;
+    if opened.meta.version == opened.held {
+        return finish(store, &opened, None, now);
+    }
+    let config = if config_needed(store, &opened.meta)? {
+        Some(parsed.config)
     } else {
         None
     };
-    finish(
-        store,
-        &meta,
-        rotated,
-        held,
-        Some((config, &bundle.eligibility)),
-        now,
-    )
+    finish(store, &opened, Some((config, &parsed.eligibility)), now)
+}
+
+/// [`import_bundle`] from a file.
+pub fn import_bundle_file(
+    store: &mut Store,
+    path: &Path,
+    now: UnixTime,
+) -> Result<Downloaded, SyncError> {
+    let io = |source| SyncError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    import_bundle(store, std::io::BufReader::new(file), size, now)
 }
 
 /// Every record not yet confirmed by the hub, as a records file for
@@ -290,7 +421,23 @@ pub fn export_records(store: &Store) -> Result<(usize, Vec<u8>), SyncError> {
     ))
 }
 
-/// Uploads every record not yet confirmed by the hub, in batches.
+/// Opens an upload receipt: signed by the pinned registry key and about
+/// this terminal, or refused.
+fn open_receipt(store: &Store, bytes: &[u8]) -> Result<UploadReceipt, SyncError> {
+    let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
+    let receipt = UploadReceipt::open(bytes, &identity.registry_verifying_key()?)?;
+    if receipt.terminal != identity.terminal_id {
+        return Err(SyncError::ForeignReceipt {
+            names: receipt.terminal,
+            this: identity.terminal_id,
+        });
+    }
+    Ok(receipt)
+}
+
+/// Uploads every record not yet confirmed by the hub, in batches, marking
+/// them by the registry's signed receipts; then purges what was confirmed
+/// longer ago than the retention period.
 pub async fn upload(
     store: &mut Store,
     client: &HubClient,
@@ -300,19 +447,23 @@ pub async fn upload(
     loop {
         let batch = store.unsent(UPLOAD_BATCH)?;
         if batch.is_empty() {
-            return Ok(total);
+            break;
         }
-        let receipt = client.upload(&batch, now).await?;
+        let receipt = open_receipt(store, &client.upload(&batch, now).await?)?;
         total.sent += batch.len();
         total.stored += receipt.stored;
         total.duplicates += receipt.duplicates;
         total.held_through = receipt.held_through;
         let before = store.unsent_count()?;
-        store.mark_uploaded(receipt.held_through, now)?;
-        if store.unsent_count()? == before {
+        let id = store.require_identity()?.terminal_id;
+        store.settle_holding(&receipt.holding(), &id, now)?;
+        if store.unsent_count()? >= before {
             // The hub holds less than we sent and nothing moved: stop
             // rather than loop; the next round tries again.
-            return Ok(total);
+            break;
         }
     }
+    let retention = store.retention_s()?;
+    store.purge(now, retention)?;
+    Ok(total)
 }

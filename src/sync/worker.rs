@@ -22,6 +22,8 @@ pub struct WorkerConfig {
     pub db_path: PathBuf,
     pub downloads: PathBuf,
     pub hub_url: String,
+    /// The hub's CA certificate (PEM), when enrollment gave one.
+    pub hub_ca: Option<String>,
     pub key: SigningKey,
     pub download_every: Duration,
     pub upload_every: Duration,
@@ -40,6 +42,7 @@ impl WorkerConfig {
             db_path,
             downloads,
             hub_url,
+            hub_ca: None,
             key,
             download_every: Duration::from_secs(300),
             upload_every: Duration::from_secs(60),
@@ -170,7 +173,7 @@ async fn run(
     status: Arc<Mutex<SyncStatus>>,
     on_change: Box<dyn Fn(&SyncStatus) + Send>,
 ) {
-    let client = match HubClient::new(&cfg.hub_url, cfg.key.clone()) {
+    let client = match HubClient::new(&cfg.hub_url, cfg.key.clone(), cfg.hub_ca.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("sync worker: {e}");

@@ -180,12 +180,13 @@ impl Counter {
             return;
         };
         let paths = t.paths();
-        let cfg = WorkerConfig::new(
+        let mut cfg = WorkerConfig::new(
             paths.db.clone(),
             paths.downloads.clone(),
             hub,
             t.key().signing_key().clone(),
         );
+        cfg.hub_ca = t.identity().hub_ca.clone();
         let tx = self.events.clone();
         match worker::spawn(
             cfg,
@@ -266,19 +267,45 @@ impl Counter {
     }
 }
 
-/// Opens the terminal to show: the enrolled one, or the demo's.
-pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<(Terminal, Option<DemoHub>)> {
-    let enrolled = paths.db.exists()
-        && crate::store::Store::open(&paths.db)
-            .ok()
-            .and_then(|s| s.identity().ok().flatten())
-            .is_some();
-    if enrolled && !opts.demo {
-        return Ok((Terminal::open(paths)?, None));
+/// What the kiosk opens on (once, at start: the size of the variants
+/// does not matter).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Opened {
+    /// The enrolled terminal, or the demo's (with its embedded hub).
+    Terminal(Terminal, Option<DemoHub>),
+    /// This machine holds a terminal that cannot be opened: an error
+    /// screen, never the demo.
+    Broken(anyhow::Error),
+}
+
+/// Opens the terminal to show: the enrolled one; the demo only when this
+/// machine holds no enrolled terminal (or with `--demo`). A terminal
+/// database that exists but cannot be read is [`Opened::Broken`]: falling
+/// back to the demo would accept codes signed with demo keys anyone can
+/// derive.
+pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<Opened> {
+    if !opts.demo && paths.db.exists() {
+        let enrolled = crate::store::Store::open(&paths.db)
+            .and_then(|s| s.identity())
+            .with_context(|| format!("the terminal database {}", paths.db.display()));
+        match enrolled {
+            Ok(Some(_)) => {
+                return Ok(match Terminal::open(paths) {
+                    Ok(t) => Opened::Terminal(t, None),
+                    Err(e) => Opened::Broken(
+                        anyhow::Error::from(e)
+                            .context(format!("the enrolled terminal in {}", paths.dir.display())),
+                    ),
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(Opened::Broken(e)),
+        }
     }
     eprintln!(
         "xinyi: {}: starting the demo (an embedded registry hub on 127.0.0.1 with sample data)",
-        if enrolled {
+        if opts.demo {
             "--demo"
         } else {
             "this terminal is not enrolled"
@@ -286,7 +313,22 @@ pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<(Terminal, Op
     );
     let mut demo = DemoHub::start()?;
     let term = demo.terminal("demo-bus")?;
-    Ok((term, Some(demo)))
+    Ok(Opened::Terminal(term, Some(demo)))
+}
+
+/// Shows why the terminal cannot start, until the window is closed; then
+/// the error is returned (the program exits with it).
+fn show_broken(e: anyhow::Error, opts: &KioskOptions) -> Result<()> {
+    choose_renderer();
+    let detail = format!("{e:#}");
+    eprintln!("xinyi: this terminal cannot start: {detail}");
+    let w = super::ErrorWindow::new().context("opening the error window")?;
+    w.set_detail(detail.into());
+    if opts.fullscreen {
+        w.window().set_fullscreen(true);
+    }
+    w.run().context("showing the error window")?;
+    Err(e.context("this terminal cannot start (nothing was verified)"))
 }
 
 /// What the start options do to a wired window: full screen (`--kiosk`)
@@ -325,7 +367,10 @@ fn monotonic_ms() -> Rc<dyn Fn() -> u64> {
 
 /// Runs the kiosk until its window closes.
 pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
-    let (term, demo) = open_terminal(paths, &opts)?;
+    let (term, demo) = match open_terminal(paths, &opts)? {
+        Opened::Terminal(t, d) => (t, d),
+        Opened::Broken(e) => return show_broken(e, &opts),
+    };
     let world = demo.as_ref().map(|d| (d.world(), "demo-bus".to_owned()));
     let kiosk = Kiosk::new(term, world);
     choose_renderer();

@@ -81,7 +81,7 @@ impl DemoHub {
             .create_enrollment_code(site, None)
             .with_context(|| format!("demo enrollment code for {site}"))?
             .code;
-        let fingerprint = self.hub.registry_key_id();
+        let fingerprint = self.hub.registry_fingerprint();
         let mut term = self
             .runtime
             .block_on(Terminal::enroll(
@@ -89,7 +89,8 @@ impl DemoHub {
                 &self.url,
                 &code,
                 &format!("demo {site}"),
-                Some(&fingerprint),
+                &fingerprint,
+                None,
             ))
             .context("enrolling the demo terminal")?;
         let (down, _) = self
@@ -106,17 +107,17 @@ impl DemoHub {
                 Role::Supervisor,
             ),
         ] {
-            term.store()
-                .put_operator(
-                    &NewOperator {
-                        id,
-                        name,
-                        role,
-                        pin,
-                    },
-                    now(),
-                )
-                .context("adding the demo operators")?;
+            term.put_operator(
+                &NewOperator {
+                    id,
+                    name,
+                    role,
+                    pin,
+                },
+                None,
+                now(),
+            )
+            .context("adding the demo operators")?;
         }
         self.enrolled.insert(site.to_owned(), paths);
         Ok(term)

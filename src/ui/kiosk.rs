@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use image::GrayImage;
 use xinyi_core::measures::Benefit;
-use xinyi_core::wire::journal::Body;
+use xinyi_core::wire::journal::{Body, StaffEvent};
 use xinyi_core::{Approval, Fen, Reason, Refusal, UnixTime};
 use xinyi_hub::demo::DemoWorld;
 
@@ -20,11 +20,11 @@ use super::view::{
 };
 use super::words::{self, Lang};
 use crate::reasons;
-use crate::store::{Operator, Role, SignIn};
+use crate::store::Role;
 use crate::sync::worker::SyncStatus;
-use crate::terminal::{Scan, Terminal};
+use crate::terminal::{Scan, SignIn, Staff, Terminal};
 
-/// The operator id recorded when nobody has signed in.
+/// The operator id recorded on refusals scanned while nobody is signed in.
 pub const NO_OPERATOR: &str = "counter";
 /// Settings the kiosk keeps in the terminal's store.
 pub const SETTING_LANG: &str = "ui.lang";
@@ -38,7 +38,7 @@ pub const VOID_REASONS: [&str; 3] = ["金额输错", "顾客取消", "重复操�
 pub const REPLAY: &str = "replay";
 /// The demo operators.
 pub const DEMO_CLERK: (&str, &str, &str) = ("1001", "王丽", "1234");
-pub const DEMO_SUPERVISOR: (&str, &str, &str) = ("9001", "李强", "9999");
+pub const DEMO_SUPERVISOR: (&str, &str, &str) = ("9001", "李强", "900199");
 
 /// Where a scanned text came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +169,7 @@ pub struct Kiosk {
     refused: Option<RefusedState>,
     stale_clock: bool,
     staff: StaffState,
-    operator: Option<Operator>,
+    operator: Option<Staff>,
     camera: CameraState,
     camera_on: bool,
     camera_device: u32,
@@ -183,7 +183,13 @@ pub struct Kiosk {
 
 impl Kiosk {
     /// A kiosk over an enrolled terminal; `demo` adds the demo drawer.
-    pub fn new(term: Terminal, demo: Option<(Arc<DemoWorld>, String)>) -> Kiosk {
+    pub fn new(mut term: Terminal, demo: Option<(Arc<DemoWorld>, String)>) -> Kiosk {
+        // The demo opens with its clerk signed in, so sample codes can be
+        // confirmed at once (the drawer shows the PINs for the rest).
+        let operator = demo.as_ref().and_then(|_| {
+            term.sign_in(DEMO_CLERK.0, DEMO_CLERK.2, crate::terminal::now())
+                .ok()
+        });
         let lang = term
             .store()
             .setting(SETTING_LANG)
@@ -210,7 +216,7 @@ impl Kiosk {
             refused: None,
             stale_clock: false,
             staff: StaffState::default(),
-            operator: None,
+            operator,
             camera: if camera_on {
                 CameraState::Starting
             } else {
@@ -265,7 +271,10 @@ impl Kiosk {
         self.ok = None;
         self.refused = None;
         self.screen = Screen::Scan;
-        self.operator = None;
+        self.operator = self
+            .term
+            .sign_in(DEMO_CLERK.0, DEMO_CLERK.2, crate::terminal::now())
+            .ok();
         self.sync = None;
         if let Some(d) = &mut self.demo {
             d.site = site.to_owned();
@@ -287,7 +296,7 @@ impl Kiosk {
     fn operator_id(&self) -> String {
         self.operator
             .as_ref()
-            .map_or_else(|| NO_OPERATOR.to_owned(), |o| o.id.clone())
+            .map_or_else(|| NO_OPERATOR.to_owned(), |o| o.id().to_owned())
     }
 
     /// Handles one message at `now`.
@@ -549,9 +558,23 @@ impl Kiosk {
     }
 
     fn confirm(&mut self, now: UnixTime, fx: &mut Vec<Effect>) {
-        let operator = self.operator_id();
         let lang = self.lang;
+        // A signed-in operator confirms; nobody only where the registry made
+        // the site a self-service point.
+        let by = match &self.operator {
+            Some(s) => Ok(s.clone()),
+            None => self.term.unattended(),
+        };
         let Some(ok) = self.ok.as_mut().filter(|o| o.receipt.is_none()) else {
+            return;
+        };
+        let Ok(by) = by else {
+            ok.error = lang
+                .pick(
+                    "请工作人员先在“工作人员”页签到，再确认。",
+                    "A staff member must sign in (Staff page) before confirming.",
+                )
+                .to_owned();
             return;
         };
         let takes = ok.approval.measure.benefit.takes_amount();
@@ -565,7 +588,7 @@ impl Kiosk {
         let amount = if takes { amount } else { None };
         match self
             .term
-            .confirm(&ok.approval, amount, ok.companions, &operator, now)
+            .confirm(&ok.approval, amount, ok.companions, &by, now)
         {
             Ok((entry, amounts)) => {
                 let mut r = match lang {
@@ -601,32 +624,13 @@ impl Kiosk {
                 .to_owned();
             return;
         }
-        match self.term.store().sign_in(&id, &pin, now) {
+        match self.term.authenticate(&id, &pin, now) {
             Ok(SignIn::Ok(op)) => {
                 self.operator = Some(op);
                 self.staff.error.clear();
                 self.staff.field = 0;
             }
-            Ok(SignIn::Unknown) => {
-                self.staff.error = self
-                    .t("工号或密码不正确。", "Wrong staff number or PIN.")
-                    .to_owned();
-            }
-            Ok(SignIn::WrongPin { tries_left }) => {
-                self.staff.error = match self.lang {
-                    Lang::Zh => format!("工号或密码不正确（还可再试 {tries_left} 次）。"),
-                    Lang::En => {
-                        format!("Wrong staff number or PIN ({tries_left} tries left).")
-                    }
-                };
-            }
-            Ok(SignIn::Locked { until }) => {
-                let mins = (until.0 - now.0 + 59) / 60;
-                self.staff.error = match self.lang {
-                    Lang::Zh => format!("密码错误次数过多，请 {mins} 分钟后再试。"),
-                    Lang::En => format!("Too many wrong PINs: try again in {mins} min."),
-                };
-            }
+            Ok(refused) => self.staff.error = sign_in_words(self.lang, &refused),
             Err(e) => self.staff.error = e.to_string(),
         }
     }
@@ -660,31 +664,25 @@ impl Kiosk {
         };
         let (sup, pin) = (v.sup.text().to_owned(), v.pin.text().to_owned());
         v.pin.clear();
-        let outcome = self.term.store().sign_in(&sup, &pin, now);
+        let outcome = self.term.authenticate(&sup, &pin, now);
+        let Some(v) = self.staff.void.as_mut() else {
+            return;
+        };
         let supervisor = match outcome {
-            Ok(SignIn::Ok(op)) if op.role == Role::Supervisor => op,
-            Ok(SignIn::Ok(_)) => {
-                v.error = lang
-                    .pick(
-                        "只有主管可以作废记录。",
-                        "Only a supervisor can void a record.",
-                    )
-                    .to_owned();
-                return;
-            }
-            Ok(SignIn::Locked { .. }) => {
-                v.error = lang
-                    .pick(
-                        "该主管已被锁定，请稍后再试。",
-                        "This supervisor is locked: try later.",
-                    )
-                    .to_owned();
-                return;
-            }
-            Ok(_) => {
-                v.error = lang
-                    .pick("主管工号或密码不正确。", "Wrong supervisor number or PIN.")
-                    .to_owned();
+            Ok(SignIn::Ok(op)) => match op.supervisor() {
+                Some(s) => s,
+                None => {
+                    v.error = lang
+                        .pick(
+                            "只有主管可以作废记录。",
+                            "Only a supervisor can void a record.",
+                        )
+                        .to_owned();
+                    return;
+                }
+            },
+            Ok(refused) => {
+                v.error = sign_in_words(lang, &refused);
                 return;
             }
             Err(e) => {
@@ -694,7 +692,7 @@ impl Kiosk {
         };
         let target = v.target.clone();
         let reason = VOID_REASONS.get(v.reason).copied().unwrap_or("作废");
-        match self.term.void(&target, &supervisor.id, reason, now) {
+        match self.term.void(&target, &supervisor, reason, now) {
             Ok(entry) => {
                 self.staff.void = None;
                 self.staff.note = match lang {
@@ -828,7 +826,7 @@ impl Kiosk {
             Err(e) => e.to_string(),
         };
         let operator = match &self.operator {
-            Some(o) => format!("{} {}（{}）", role_word(lang, o.role), o.name, o.id),
+            Some(o) => staff_words(lang, o),
             None => lang.pick("工作人员未签到", "No staff signed in").to_owned(),
         };
         let (site_name, unit) = site
@@ -1046,6 +1044,20 @@ impl Kiosk {
                 String::new(),
                 false,
             ),
+            Body::Staff { event, staff, .. } => (
+                lang.pick("人员", "Staff"),
+                format!(
+                    "{} {staff}",
+                    match event {
+                        StaffEvent::OperatorSet => lang.pick("设置人员", "operator set"),
+                        StaffEvent::OperatorRemoved => lang.pick("删除人员", "operator removed"),
+                        StaffEvent::SignInFailed => lang.pick("签到失败", "sign-in failed"),
+                        StaffEvent::LockedOut => lang.pick("已锁定", "locked out"),
+                    }
+                ),
+                String::new(),
+                false,
+            ),
         };
         let mut state = if e.uploaded_at.is_some() {
             lang.pick("已上传", "uploaded").to_owned()
@@ -1092,7 +1104,7 @@ impl Kiosk {
         let Some(op) = &self.operator else {
             return v;
         };
-        v.operator = format!("{} {}（{}）", role_word(lang, op.role), op.name, op.id);
+        v.operator = staff_words(lang, op);
         let from = now.date_utc8().start_utc8();
         let until = UnixTime(now.0 + 1);
         let store = self.term.store();
@@ -1230,6 +1242,35 @@ impl Kiosk {
                 ),
             },
             busy: d.busy.clone(),
+        }
+    }
+}
+
+/// "主管 李强（9001）".
+fn staff_words(lang: Lang, s: &Staff) -> String {
+    format!(
+        "{} {}（{}）",
+        role_word(lang, s.role().unwrap_or(Role::Clerk)),
+        s.name(),
+        s.id()
+    )
+}
+
+/// A refused sign-in in words: the same for an unknown id as for a wrong
+/// PIN.
+fn sign_in_words(lang: Lang, outcome: &SignIn) -> String {
+    match outcome {
+        SignIn::Ok(_) => String::new(),
+        SignIn::Refused { tries_left } => match lang {
+            Lang::Zh => format!("工号或密码不正确（还可再试 {tries_left} 次）。"),
+            Lang::En => format!("Wrong staff number or PIN ({tries_left} tries left)."),
+        },
+        SignIn::Locked { left_s } => {
+            let mins = left_s.div_ceil(60);
+            match lang {
+                Lang::Zh => format!("密码错误次数过多，请 {mins} 分钟后再试。"),
+                Lang::En => format!("Too many wrong PINs: try again in {mins} min."),
+            }
         }
     }
 }

@@ -36,8 +36,8 @@ mod generated {
 }
 
 pub use generated::{
-    AppAdapter, AppWindow, DemoAdapter, MeasureItem, OkAdapter, RecordRow, RefusedAdapter,
-    SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
+    AppAdapter, AppWindow, DemoAdapter, ErrorWindow, MeasureItem, OkAdapter, RecordRow,
+    RefusedAdapter, SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
 };
 
-pub use app::{KioskOptions, run};
+pub use app::{KioskOptions, Opened, run};

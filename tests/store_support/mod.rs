@@ -185,6 +185,8 @@ pub fn site(id: &str, measures: &[&str]) -> Site {
         unit: "测试单位".into(),
         measures: measures.iter().map(|m| (*m).to_owned()).collect(),
         max_offline_age_s: 400 * 86_400,
+        void_window_s: xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S,
+        unattended: false,
     }
 }
 
@@ -196,8 +198,31 @@ pub fn enroll(store: &mut Store, terminal_key: &SigningKey, site: &str, registry
             site_id: site.into(),
             registry_key: registry.pinned(),
             hub_url: Some("http://127.0.0.1:1".into()),
+            hub_ca: None,
         })
         .unwrap();
+}
+
+/// The registry's signed word, as the sync takes it after opening a
+/// receipt: it holds the records of `key`'s terminal through `through`,
+/// as of `as_of`. Returns what the store did.
+pub fn hub_holds(
+    store: &mut Store,
+    key: &SigningKey,
+    through: u64,
+    as_of: i64,
+) -> Result<xinyi::store::Settled, xinyi::store::StoreError> {
+    let id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
+    store.settle_holding(
+        &xinyi_core::wire::receipt::Holding {
+            terminal: id.clone(),
+            through,
+            hash: None,
+            as_of,
+        },
+        &id,
+        xinyi_core::UnixTime(as_of),
+    )
 }
 
 pub fn terminal_key(n: u8) -> SigningKey {

@@ -29,6 +29,7 @@ use xinyi_core::ids::SubjectId;
 use xinyi_core::issue::IssuerKey;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::journal::{Body, Record, SignedRecord};
+use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::{Date, UnixTime};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
@@ -71,6 +72,7 @@ pub fn bench_hub(dir: &Path, today: Date, rng: &mut Rng) -> anyhow::Result<Hub> 
         unit: "阳江市公共交通有限公司".into(),
         measures: vec![MEASURE.into()],
         max_offline_hours: None,
+        ..Default::default()
     })?;
     Ok(hub)
 }
@@ -128,15 +130,18 @@ async fn ingest(
     rng: &mut Rng,
 ) -> anyhow::Result<(f64, u64)> {
     let now = now();
+    let fingerprint = hub.registry_fingerprint();
+    let registry = hub.registry_public_key();
     let mut uploaders = Vec::with_capacity(terminals);
     for i in 0..terminals {
         let key = SigningKey::from_bytes(&rng.bytes());
         let code = hub.create_enrollment_code(SITE, None)?.code;
-        let (grant, _) = client::enroll(url, &code, &format!("bench {i}"), &key, None).await?;
+        let (grant, _) =
+            client::enroll(url, &code, &format!("bench {i}"), &key, &fingerprint, None).await?;
         let records = chain(&key, &grant.terminal_id, per_terminal, rng, now);
         let batches: Vec<Vec<SignedRecord>> =
             records.chunks(UPLOAD_BATCH).map(<[_]>::to_vec).collect();
-        uploaders.push((HubClient::new(url, key)?, batches));
+        uploaders.push((HubClient::new(url, key, None)?, batches));
     }
     let start = Instant::now();
     let tasks: Vec<_> = uploaders
@@ -145,7 +150,8 @@ async fn ingest(
             tokio::spawn(async move {
                 let mut stored = 0u64;
                 for batch in &batches {
-                    stored += client.upload(batch, crate::store::now()).await?.stored;
+                    let sealed = client.upload(batch, crate::store::now()).await?;
+                    stored += UploadReceipt::open(&sealed, &registry)?.stored;
                 }
                 Ok::<u64, anyhow::Error>(stored)
             })
@@ -206,7 +212,8 @@ async fn measure(
             &url,
             &code,
             "bench queue",
-            Some(&hub.registry_key_id()),
+            &hub.registry_fingerprint(),
+            None,
         )
         .await?,
     );

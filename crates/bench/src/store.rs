@@ -144,6 +144,8 @@ impl Publisher {
                 unit: "阳江市公共交通有限公司".into(),
                 measures: vec!["XYX-BUS-TOPUP".into()],
                 max_offline_age_s: 72 * 3600,
+                void_window_s: xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S,
+                unattended: false,
             }],
         };
         let config_bytes = config.to_bytes();

@@ -274,7 +274,8 @@ async fn measure(hub: &Arc<Hub>, dir: &Path, setup: &Setup) -> anyhow::Result<Ve
         &relay.url(),
         &code,
         "bench counter",
-        Some(&hub.registry_key_id()),
+        &hub.registry_fingerprint(),
+        None,
     )
     .await?;
     relay.take();

@@ -99,6 +99,8 @@ pub enum CborErrorKind {
     BadIndefinite,
     /// Bytes left over after the item.
     TrailingBytes(usize),
+    /// An array was expected (see [`array_head`]).
+    NotAnArray,
 }
 
 impl fmt::Display for CborError {
@@ -122,6 +124,7 @@ impl fmt::Display for CborError {
             CborErrorKind::TrailingBytes(n) => {
                 write!(f, "{n} byte(s) after the CBOR item, from byte {at}")
             }
+            CborErrorKind::NotAnArray => write!(f, "a CBOR array was expected at byte {at}"),
         }
     }
 }
@@ -339,6 +342,24 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CborError> {
         return Err(r.err(CborErrorKind::TrailingBytes(r.remaining())));
     }
     Ok(v)
+}
+
+/// The number of items an array declares in its head, read without
+/// decoding anything after it: `Some(n)`, or `None` for an array of
+/// indefinite length. An error when `bytes` does not start with an array.
+pub fn array_head(bytes: &[u8]) -> Result<Option<u64>, CborError> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let ib = r.byte()?;
+    if ib >> 5 != 4 {
+        return Err(CborError {
+            offset: 0,
+            kind: CborErrorKind::NotAnArray,
+        });
+    }
+    Ok(match r.uint(ib & 0x1F)? {
+        Head::Len(n) => Some(n),
+        Head::Indefinite => None,
+    })
 }
 
 fn write_head(out: &mut Vec<u8>, major: u8, n: u64) {

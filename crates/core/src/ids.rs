@@ -75,14 +75,18 @@ impl PseudonymKey {
     /// `base32_nopad_upper(HMAC-SHA256(K, letter ":" normalized_id)[0..16])`.
     /// The id is normalised (trimmed, upper-cased) here.
     pub fn pseudonym(&self, kind: Kind, id: &str) -> SubjectId {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable_hmac());
+        let mut mac = hmac_sha256(&self.0);
         let normalized = normalize_id(id);
         mac.update(&[kind.letter() as u8, b':']);
         mac.update(normalized.as_bytes());
         let tag = mac.finalize().into_bytes();
         SubjectId(base32_nopad(&tag[..16]))
     }
+}
+
+/// HMAC-SHA256 keyed with 32 bytes.
+pub(crate) fn hmac_sha256(key: &[u8; 32]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac())
 }
 
 // HMAC accepts keys of any length; this cannot happen.

@@ -216,7 +216,10 @@ proptest! {
         let _ = journal::decode_batch(&bytes);
         let _ = journal::Record::decode(&bytes);
         let _ = config::Config::parse(&bytes);
-        let _ = enroll::EnrollGrant::open(&bytes, None);
+        let _ = enroll::EnrollGrant::open(&bytes, &xinyi_core::wire::Fingerprint::of(key.as_bytes()));
+        let _ = xinyi_core::wire::receipt::UploadReceipt::open(&bytes, &key);
+        let _ = xinyi_core::wire::receipt::RevocationNotice::open(&bytes, &key);
+        let _ = bundle::Bundle::metadata_len(&bytes);
         if let Ok(r) = eligibility::Reader::new(&bytes) {
             for item in r {
                 if item.is_err() { break; }

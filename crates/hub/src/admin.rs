@@ -5,11 +5,11 @@
 //! publishes nothing.
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
-use sha2::{Digest as _, Sha256};
 use xinyi_core::credential::{Cti, Iss, Kid};
 use xinyi_core::time::UnixTime;
 use xinyi_core::trust::TrustedKey;
-use xinyi_core::wire::config::{Site, TrustEntry};
+use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, MAX_VOID_WINDOW_S, Site, TrustEntry};
+use xinyi_core::wire::enroll::CodeSecrets;
 use xinyi_core::{Catalogue, Date};
 
 use crate::error::HubError;
@@ -37,7 +37,7 @@ pub struct NewIssuerKey {
 }
 
 /// A site to add or replace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SiteSpec {
     pub id: String,
     pub name: String,
@@ -46,12 +46,19 @@ pub struct SiteSpec {
     pub measures: Vec<String>,
     /// Default [`DEFAULT_MAX_OFFLINE_HOURS`].
     pub max_offline_hours: Option<i64>,
+    /// How long after a redemption a supervisor may void it, in minutes
+    /// (default 30, at most a day).
+    pub void_window_minutes: Option<i64>,
+    /// Redemptions may be confirmed with nobody signed in (a self-service
+    /// point); they are recorded as confirmed by `unattended`.
+    pub unattended: bool,
 }
 
-/// A freshly made enrollment code: shown once, stored only as a hash.
+/// A freshly made enrollment code: shown once, stored only as its id and
+/// the key that checks proofs of holding it (`wire::enroll`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentCode {
-    /// Like `K7Q2-M9XD-4PLA`.
+    /// Like `K7Q2-M9XD-4PLA-W3ZN` (80 random bits).
     pub code: String,
     pub site: String,
     pub expires_at: UnixTime,
@@ -102,27 +109,29 @@ pub fn parse_instant(s: &str, end_of_day: bool) -> Result<UnixTime, String> {
     })
 }
 
-/// Upper case without spaces and dashes: how codes are compared.
-pub fn normalize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
+/// Characters in an enrollment code: 16 of 32 symbols, 80 bits.
+const CODE_LEN: usize = 16;
+
+/// A label as it may be shown and logged: control characters (a terminal
+/// chooses its label) escaped, so none reaches a log or a console raw.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
         .collect()
 }
 
-/// The stored form of a code.
-pub(crate) fn code_hash(code: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"xinyi/enrollment-code/v1\0");
-    h.update(normalize_code(code).as_bytes());
-    xinyi_core::hex::encode(&h.finalize())
-}
-
 fn new_code() -> Result<String, HubError> {
-    let mut bytes = [0u8; 12];
+    let mut bytes = [0u8; CODE_LEN];
     getrandom::fill(&mut bytes)
         .map_err(|e| HubError::Internal(format!("no randomness from the system: {e}")))?;
-    let mut code = String::with_capacity(14);
+    let mut code = String::with_capacity(CODE_LEN + CODE_LEN / 4);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 && i % 4 == 0 {
             code.push('-');
@@ -388,6 +397,16 @@ impl Hub {
                 return Err(HubError::Invalid(format!("site {field} must not be empty")));
             }
         }
+        let void_window_s = spec
+            .void_window_minutes
+            .map_or(DEFAULT_VOID_WINDOW_S, |m| m.saturating_mul(60));
+        if !(0..=MAX_VOID_WINDOW_S).contains(&void_window_s) {
+            return Err(HubError::Invalid(format!(
+                "the void window must be 0 to {} minutes, got {}",
+                MAX_VOID_WINDOW_S / 60,
+                void_window_s / 60
+            )));
+        }
         let hours = spec.max_offline_hours.unwrap_or(DEFAULT_MAX_OFFLINE_HOURS);
         if !(1..=24 * 365).contains(&hours) {
             return Err(HubError::Invalid(format!(
@@ -411,6 +430,8 @@ impl Hub {
             unit: spec.unit.trim().to_owned(),
             measures,
             max_offline_age_s: hours * 3600,
+            void_window_s,
+            unattended: spec.unattended,
         };
         let now = self.now();
         self.db().write(|tx| {
@@ -428,10 +449,12 @@ impl Hub {
             let measures = serde_json::to_string(&site.measures)
                 .map_err(|e| HubError::Internal(e.to_string()))?;
             tx.execute(
-                "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
+                    unattended, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit = excluded.unit,
                     measures = excluded.measures, max_offline_age_s = excluded.max_offline_age_s,
+                    void_window_s = excluded.void_window_s, unattended = excluded.unattended,
                     updated_at = excluded.updated_at",
                 params![
                     site.id,
@@ -439,6 +462,8 @@ impl Hub {
                     site.unit,
                     measures,
                     site.max_offline_age_s,
+                    site.void_window_s,
+                    site.unattended,
                     now.0
                 ],
             )?;
@@ -480,10 +505,17 @@ impl Hub {
                     hint: ": add it first with `xinyi-hub site add`",
                 });
             }
+            let secrets = CodeSecrets::derive(&code);
             tx.execute(
-                "INSERT INTO enrollment_codes (code_hash, site, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![code_hash(&code), site, now.0, expires_at.0],
+                "INSERT INTO enrollment_codes (code_hash, mac_key, site, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    secrets.id.to_hex(),
+                    xinyi_core::hex::encode(secrets.mac_key()),
+                    site,
+                    now.0,
+                    expires_at.0
+                ],
             )?;
             Ok(())
         })?;
@@ -542,17 +574,24 @@ mod tests {
     #[test]
     fn codes_are_typeable_and_normalised() {
         let c = new_code().unwrap();
-        assert_eq!(c.len(), 14);
-        assert_eq!(c.matches('-').count(), 2);
+        assert_eq!(c.len(), 19);
+        assert_eq!(c.matches('-').count(), 3);
         assert!(
             c.chars()
                 .all(|ch| ch == '-' || CODE_ALPHABET.contains(&(ch as u8)))
         );
-        assert_eq!(
-            code_hash(&c),
-            code_hash(&c.to_lowercase().replace('-', " "))
-        );
-        assert_ne!(code_hash(&c), code_hash("K7Q2-M9XD-4PLA"));
+        let id = |code: &str| CodeSecrets::derive(code).id;
+        assert_eq!(id(&c), id(&c.to_lowercase().replace('-', " ")));
+        assert_ne!(id(&c), id("K7Q2-M9XD-4PLA-W3ZN"));
+        assert_ne!(new_code().unwrap(), c);
+    }
+
+    #[test]
+    fn labels_are_shown_without_control_characters() {
+        assert_eq!(printable("bus 1 · 江城"), "bus 1 · 江城");
+        let shown = printable("bus\n2026-01-01 INFO forged line\u{1b}[2J");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert!(shown.contains("\\n"), "{shown}");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! the HTTP channel (`xinyi_core::wire::bundle`).
 
 use xinyi_core::wire::bundle::{Bundle, parse_records};
-use xinyi_core::wire::enroll::UploadReceipt;
-use xinyi_core::wire::journal::encode_batch;
+use xinyi_core::wire::journal::{MAX_BATCH, encode_batch};
+use xinyi_core::wire::receipt::UploadReceipt;
 
 use crate::error::HubError;
 use crate::hub::Hub;
@@ -47,17 +47,29 @@ impl Hub {
         .to_bytes())
     }
 
-    /// Ingests a terminal's records file exactly as an upload: a known,
-    /// not revoked terminal, good signatures, an unbroken chain, each
-    /// record stored once.
+    /// Ingests a terminal's records file exactly as uploads, in batches of
+    /// [`MAX_BATCH`]: a known, not revoked terminal, good signatures, an
+    /// unbroken chain, each record stored once. The receipt adds up the
+    /// batches.
     pub fn ingest_records(&self, bytes: &[u8]) -> Result<(String, UploadReceipt), HubError> {
         let (id, records) = parse_records(bytes).map_err(|e| HubError::Invalid(e.to_string()))?;
         let t = self.terminal(&id)?.ok_or_else(|| HubError::NotFound {
             what: "terminal",
-            id: id.clone(),
+            id: crate::admin::printable(&id),
             hint: " (the records file names a terminal this hub never enrolled)",
         })?;
-        let receipt = self.upload(&t, &encode_batch(&records))?;
-        Ok((id, receipt))
+        if t.revoked() {
+            return Err(crate::error::AuthError::Revoked(t.id).into());
+        }
+        let mut total = self.upload_status(&t.id)?;
+        for chunk in records.chunks(MAX_BATCH) {
+            let r = self.upload(&t, &encode_batch(chunk))?;
+            total = UploadReceipt {
+                stored: total.stored + r.stored,
+                duplicates: total.duplicates + r.duplicates,
+                ..r
+            };
+        }
+        Ok((id, total))
     }
 }

@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_rotations.sql",
         include_str!("../migrations/0002_rotations.sql"),
     ),
+    (
+        "0003_trust.sql",
+        include_str!("../migrations/0003_trust.sql"),
+    ),
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -85,6 +85,14 @@ impl HubError {
 pub enum EnrollError {
     #[error("unknown enrollment code: check it, or ask the registry for a new one")]
     UnknownCode,
+    #[error(
+        "the enrollment code does not match this terminal's request: check the code and the registry fingerprint (`xinyi-hub init` and `enroll-code` print it)"
+    )]
+    BadProof,
+    #[error(
+        "this enrollment code was made by an older xinyi-hub that kept no proof key: ask the registry for a new one"
+    )]
+    OldCode,
     #[error("this enrollment code was already used: ask the registry for a new one")]
     UsedCode,
     #[error("this enrollment code expired: ask the registry for a new one")]

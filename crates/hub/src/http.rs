@@ -7,10 +7,10 @@
 //! |---|---|---|
 //! | `GET /v1/health` | none | `{"ok":true,"version":N}` |
 //! | `POST /v1/enroll` | one-time code | sealed `EnrollGrant` |
-//! | `GET /v1/metadata?have=V` | signed | sealed `Metadata`, fresh for each request |
+//! | `GET /v1/metadata?have=V` | signed | sealed `Metadata`, fresh for each request; a revoked terminal gets 403 with a sealed `RevocationNotice` |
 //! | `GET /v1/artefacts/{sha256}` | signed | the bytes; `Range: bytes=N-` gives 206 |
-//! | `POST /v1/records` | signed | `UploadReceipt` JSON |
-//! | `GET /v1/records/status` | signed | `UploadReceipt` JSON |
+//! | `POST /v1/records` | signed | sealed `UploadReceipt` |
+//! | `GET /v1/records/status` | signed | sealed `UploadReceipt` |
 //!
 //! Every refusal is JSON `{"error": "...", "code": "..."}`; internal
 //! failures are logged and reach clients only as `internal`.
@@ -44,15 +44,36 @@ const SMALL_BODY: usize = 16 * 1024;
 /// A refusal as clients see it.
 #[derive(Debug)]
 pub enum ApiError {
-    BadRequest { code: &'static str, message: String },
-    Unauthorized { code: &'static str, message: String },
-    Forbidden { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    Unauthorized {
+        code: &'static str,
+        message: String,
+    },
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
     NotFound(String),
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     TooLarge(String),
-    Unprocessable { code: &'static str, message: String },
-    RangeNotSatisfiable { length: u64 },
+    Unprocessable {
+        code: &'static str,
+        message: String,
+    },
+    RangeNotSatisfiable {
+        length: u64,
+    },
     NotReady(String),
+    /// A revoked terminal asked for metadata: the signed notice tells it.
+    Revoked {
+        notice: Vec<u8>,
+    },
     Internal,
 }
 
@@ -78,6 +99,11 @@ impl ApiError {
                 format!("the range starts past the end of the {length} bytes"),
             ),
             ApiError::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, "not_published", m.clone()),
+            ApiError::Revoked { .. } => (
+                StatusCode::FORBIDDEN,
+                "terminal_revoked",
+                "this terminal was revoked by the registry".into(),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -97,11 +123,11 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        let mut resp = (
-            status,
-            axum::Json(json!({ "error": message, "code": code })),
-        )
-            .into_response();
+        let mut body = json!({ "error": message, "code": code });
+        if let ApiError::Revoked { notice } = &self {
+            body["notice"] = json!(String::from_utf8_lossy(notice));
+        }
+        let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::RangeNotSatisfiable { length } = self
             && let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}"))
         {
@@ -273,6 +299,10 @@ async fn metadata(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let terminal = signed(&hub, &method, &uri, &headers, body(b)?).await?;
+    // A revoked terminal gets a small signed notice: nothing is built for it.
+    if let Some(notice) = hub.revocation_notice(&terminal) {
+        return Err(ApiError::Revoked { notice });
+    }
     let have = have_param(&uri)?;
     let sealed = blocking(&hub, move |hub| hub.signed_metadata(&terminal, have)).await?;
     Ok(octets(StatusCode::OK, sealed, "application/json"))
@@ -363,8 +393,11 @@ async fn upload(
     let b = body(b)?;
     let terminal = signed(&hub, &method, &uri, &headers, b.clone()).await?;
     refuse_revoked(&terminal)?;
-    let receipt = blocking(&hub, move |hub| hub.upload(&terminal, &b)).await?;
-    Ok(axum::Json(receipt).into_response())
+    let sealed = blocking(&hub, move |hub| {
+        hub.upload(&terminal, &b).map(|r| hub.seal_receipt(&r))
+    })
+    .await?;
+    Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 
 async fn upload_status(
@@ -375,8 +408,12 @@ async fn upload_status(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let terminal = signed(&hub, &method, &uri, &headers, body(b)?).await?;
-    let receipt = blocking(&hub, move |hub| hub.upload_status(&terminal.id)).await?;
-    Ok(axum::Json(receipt).into_response())
+    let sealed = blocking(&hub, move |hub| {
+        hub.upload_status(&terminal.id)
+            .map(|r| hub.seal_receipt(&r))
+    })
+    .await?;
+    Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 
 async fn not_found(uri: OriginalUri) -> ApiError {

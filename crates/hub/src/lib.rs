@@ -39,6 +39,7 @@
 //!     unit: "公交公司".into(),
 //!     measures: vec!["XYX-BUS-TOPUP".into()],
 //!     max_offline_hours: None,
+//!     ..Default::default()
 //! })?;
 //! let code = hub.create_enrollment_code("bus-1", None)?;
 //! let server = Server::start(Arc::new(hub)).await?;

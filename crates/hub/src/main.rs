@@ -207,6 +207,14 @@ enum SiteCmd {
         /// Past this age of its data a terminal refuses (default 72).
         #[arg(long)]
         max_offline_hours: Option<i64>,
+        /// How long after a redemption a supervisor may void it (default 30,
+        /// at most 1440). Terminals receive it as signed data.
+        #[arg(long)]
+        void_window_minutes: Option<i64>,
+        /// A self-service point: redemptions may be confirmed with nobody
+        /// signed in (recorded as `unattended`).
+        #[arg(long)]
+        unattended: bool,
     },
     /// List the sites.
     List,
@@ -234,6 +242,11 @@ enum Report {
     },
     /// Each terminal's journal integrity.
     Integrity {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Records kept as evidence but flagged as implausible, with why.
+    Flagged {
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -322,7 +335,10 @@ fn run(args: Args) -> Result<ExitCode> {
                 .transpose()?;
             let hub = Hub::init(&args.data_dir, InitOptions { k_pseudo })?;
             println!("created a hub in {}", args.data_dir.display());
-            println!("registry key fingerprint: {}", hub.registry_key_id());
+            println!("registry key fingerprint: {}", hub.registry_fingerprint());
+            println!(
+                "  (give it to whoever enrolls a counter: `xinyi enroll --fingerprint \"…\"`)"
+            );
             println!(
                 "next: `xinyi-hub catalogue publish FILE`, `xinyi-hub import listings FILE`, `xinyi-hub site add ...`"
             );
@@ -478,6 +494,8 @@ fn run(args: Args) -> Result<ExitCode> {
                     unit,
                     measures,
                     max_offline_hours,
+                    void_window_minutes,
+                    unattended,
                 } => {
                     let p = hub.add_site(&SiteSpec {
                         id: id.clone(),
@@ -485,6 +503,8 @@ fn run(args: Args) -> Result<ExitCode> {
                         unit: unit.clone(),
                         measures: measures.clone(),
                         max_offline_hours: *max_offline_hours,
+                        void_window_minutes: *void_window_minutes,
+                        unattended: *unattended,
                     })?;
                     println!("site {id}: {}", said(p));
                 }
@@ -511,10 +531,13 @@ fn run(args: Args) -> Result<ExitCode> {
             let code = hub.create_enrollment_code(site, Some(valid_days.saturating_mul(86_400)))?;
             println!("{}", code.code);
             eprintln!(
-                "one-time code for site {}, valid until {} (UTC+8); registry key fingerprint {}",
+                "one-time code for site {}, valid until {} (UTC+8)",
                 code.site,
                 code.expires_at.display_utc8(),
-                hub.registry_key_id()
+            );
+            eprintln!(
+                "registry key fingerprint (also needed to enroll): {}",
+                hub.registry_fingerprint()
             );
         }
         Command::Terminal { what } => {
@@ -527,7 +550,7 @@ fn run(args: Args) -> Result<ExitCode> {
                             "{},{},{},{},{},{}",
                             t.id,
                             t.site,
-                            t.label,
+                            xinyi_hub::reports::csv_field(&xinyi_hub::admin::printable(&t.label)),
                             t.enrolled_at.display_utc8(),
                             t.revoked(),
                             t.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default()
@@ -583,6 +606,7 @@ fn run(args: Args) -> Result<ExitCode> {
                 Report::Usage { out } => (ReportKind::Usage, out),
                 Report::Overuse { out } => (ReportKind::Overuse, out),
                 Report::Integrity { out } => (ReportKind::Integrity, out),
+                Report::Flagged { out } => (ReportKind::Flagged, out),
             };
             match out {
                 Some(path) => {

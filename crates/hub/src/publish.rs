@@ -236,27 +236,30 @@ pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
 
 pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT id, name, unit, measures, max_offline_age_s FROM sites ORDER BY id",
+        "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended
+         FROM sites ORDER BY id",
     )?;
     let rows = stmt
         .query_map([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                Site {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    unit: r.get(2)?,
+                    measures: Vec::new(),
+                    max_offline_age_s: r.get(4)?,
+                    void_window_s: r.get(5)?,
+                    unattended: r.get(6)?,
+                },
                 r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(id, name, unit, measures, max_offline_age_s)| {
+        .map(|(site, measures)| {
             Ok(Site {
-                id,
-                name,
-                unit,
                 measures: serde_json::from_str(&measures).map_err(HubError::corrupt)?,
-                max_offline_age_s,
+                ..site
             })
         })
         .collect()

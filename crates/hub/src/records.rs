@@ -4,20 +4,36 @@
 //! as duplicates; a record with a held seq but another hash is a conflict.
 //! New records are stored exactly once, as signed, in one transaction;
 //! refused uploads are counted for the integrity report.
+//!
+//! A record that is signed and chained is stored even when it is
+//! implausible — a measure its site does not apply, a discount above the
+//! amount, a void after its window or by someone who is not a supervisor,
+//! a time before enrollment or after the hub's clock. Refusing it would
+//! leave a hole the terminal's chain can never cross, and the record is
+//! evidence; so it is kept with a flag saying why, left out of the usage
+//! report's money, and listed by the integrity and flagged reports. A
+//! flagged void cancels nothing.
+
+use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::WireError;
-use xinyi_core::wire::enroll::UploadReceipt;
+use xinyi_core::wire::config::{Config, Site, UNATTENDED};
 use xinyi_core::wire::journal::{
-    Body, ChainError, Record, SignedRecord, check_chain, decode_batch,
+    Body, ChainError, Record, SignedRecord, StaffEvent, check_chain, decode_batch,
 };
+use xinyi_core::wire::receipt::UploadReceipt;
 
 use crate::admin::TerminalInfo;
 use crate::error::{HubError, UploadError};
 use crate::hub::Hub;
-use crate::publish::{to_i64, to_u64};
+use crate::publish::{current_version, to_i64, to_u64};
+
+/// How far ahead of the hub's clock a record's time may be (a terminal
+/// clock a little fast) before it is flagged.
+const FUTURE_SLACK_S: i64 = 600;
 
 /// The last record held for a terminal: (seq, hash).
 fn last_held(tx: &Transaction<'_>, terminal: &str) -> Result<Option<(u64, Digest32)>, HubError> {
@@ -37,8 +53,8 @@ fn last_held(tx: &Transaction<'_>, terminal: &str) -> Result<Option<(u64, Digest
     .transpose()
 }
 
-/// The highest seq held with no gap before it.
-fn held_through(tx: &Transaction<'_>, terminal: &str) -> Result<u64, HubError> {
+/// The highest seq held with no gap before it, and that record's hash.
+fn held_through(tx: &Transaction<'_>, terminal: &str) -> Result<(u64, Option<Digest32>), HubError> {
     // Records are only ever stored as a continuation of the chain, so the
     // held seqs are 1..=n; counting guards against a damaged database.
     let (max, count): (i64, i64) = tx.query_row(
@@ -46,29 +62,230 @@ fn held_through(tx: &Transaction<'_>, terminal: &str) -> Result<u64, HubError> {
         [terminal],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    if max == count {
-        return to_u64(max);
-    }
-    let mut stmt = tx.prepare_cached("SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query([terminal])?;
-    let mut through = 0i64;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        if seq != through + 1 {
-            break;
+    let through = if max == count {
+        max
+    } else {
+        let mut stmt =
+            tx.prepare_cached("SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([terminal])?;
+        let mut through = 0i64;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            if seq != through + 1 {
+                break;
+            }
+            through = seq;
         }
-        through = seq;
-    }
-    to_u64(through)
+        through
+    };
+    let hash: Option<String> = tx
+        .query_row(
+            "SELECT hash FROM records WHERE terminal = ?1 AND seq = ?2",
+            params![terminal, through],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok((
+        to_u64(through)?,
+        hash.map(|h| Digest32::from_hex(&h).map_err(HubError::corrupt))
+            .transpose()?,
+    ))
 }
+
+/// What the hub knows to judge one terminal's records: its site as each
+/// data version published it, and its roster as its own staff records
+/// built it.
+struct Judge<'a> {
+    tx: &'a Transaction<'a>,
+    terminal: &'a TerminalInfo,
+    /// The site per data version (`None`: the version names no such site).
+    sites: HashMap<u64, Option<Site>>,
+    /// Operator id → role, as of the last record judged.
+    roster: HashMap<String, String>,
+    current: u64,
+    now: i64,
+}
+
+impl<'a> Judge<'a> {
+    fn new(
+        tx: &'a Transaction<'a>,
+        terminal: &'a TerminalInfo,
+        now: i64,
+    ) -> Result<Judge<'a>, HubError> {
+        let mut roster = HashMap::new();
+        let mut stmt = tx.prepare_cached(
+            "SELECT reason, staff, role FROM records
+             WHERE terminal = ?1 AND kind = 'staff' AND flag IS NULL
+               AND reason IN ('operator_set', 'operator_removed')
+             ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([&terminal.id])?;
+        while let Some(r) = rows.next()? {
+            let event: String = r.get(0)?;
+            let staff: String = r.get(1)?;
+            match r.get::<_, Option<String>>(2)? {
+                Some(role) if event == "operator_set" => roster.insert(staff, role),
+                _ => roster.remove(&staff),
+            };
+        }
+        Ok(Judge {
+            tx,
+            terminal,
+            sites: HashMap::new(),
+            roster,
+            current: current_version(tx)?,
+            now,
+        })
+    }
+
+    /// The terminal's site as data version `version` published it.
+    fn site_at(&mut self, version: u64) -> Result<Option<Site>, HubError> {
+        if let Some(s) = self.sites.get(&version) {
+            return Ok(s.clone());
+        }
+        let bytes: Option<Vec<u8>> = self
+            .tx
+            .query_row(
+                "SELECT a.bytes FROM versions v JOIN artefacts a ON a.sha256 = v.config_sha256
+                 WHERE v.version = ?1",
+                [to_i64(version, "data version")?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let site = match bytes {
+            Some(b) => serde_json::from_slice::<Config>(&b)
+                .map_err(HubError::corrupt)?
+                .sites
+                .into_iter()
+                .find(|s| s.id == self.terminal.site),
+            None => None,
+        };
+        self.sites.insert(version, site.clone());
+        Ok(site)
+    }
+
+    fn role(&self, id: &str) -> Option<&str> {
+        self.roster.get(id).map(String::as_str)
+    }
+
+    /// Why `r` is implausible for this terminal, if it is. Staff records
+    /// that pass update the roster.
+    fn judge(&mut self, r: &Record) -> Result<Option<String>, HubError> {
+        if let Some(why) = r.implausible() {
+            return Ok(Some(why));
+        }
+        if r.at.0 > self.now.saturating_add(FUTURE_SLACK_S) {
+            return Ok(Some(format!(
+                "dated {} s after the hub's clock",
+                r.at.0 - self.now
+            )));
+        }
+        if r.at.0 < self.terminal.enrolled_at.0.saturating_sub(FUTURE_SLACK_S) {
+            return Ok(Some("dated before the terminal was enrolled".into()));
+        }
+        if r.data_version > self.current {
+            return Ok(Some(format!(
+                "names data version {}, which was never published (the latest is {})",
+                r.data_version, self.current
+            )));
+        }
+        match &r.body {
+            Body::Redemption { measure, .. } => {
+                let Some(site) = self.site_at(r.data_version)? else {
+                    return Ok(Some(format!(
+                        "a redemption under data version {} that names no site {}",
+                        r.data_version, self.terminal.site
+                    )));
+                };
+                if !site.measures.contains(measure) {
+                    return Ok(Some(format!(
+                        "measure {measure} is not applied at site {}",
+                        site.id
+                    )));
+                }
+                let on_roster = self.role(&r.operator).is_some();
+                let unattended = r.operator == UNATTENDED && site.unattended;
+                if !(on_roster || unattended) {
+                    return Ok(Some(format!(
+                        "confirmed by {:?}, who is not on the terminal's roster{}",
+                        r.operator,
+                        if site.unattended {
+                            ""
+                        } else {
+                            " (the site is not unattended)"
+                        }
+                    )));
+                }
+                Ok(None)
+            }
+            Body::Void {
+                target, supervisor, ..
+            } => {
+                if self.role(supervisor) != Some("supervisor") {
+                    return Ok(Some(format!(
+                        "voided by {supervisor:?}, who is not a supervisor on the terminal's roster"
+                    )));
+                }
+                let held: Option<(i64, Option<String>)> = self
+                    .tx
+                    .query_row(
+                        "SELECT at, voided_by FROM records
+                         WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'",
+                        params![self.terminal.id, xinyi_core::hex::encode(target)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((made_at, voided_by)) = held else {
+                    return Ok(Some("voids a redemption the hub does not hold".into()));
+                };
+                if voided_by.is_some() {
+                    return Ok(Some("voids a redemption already voided".into()));
+                }
+                let window = self
+                    .site_at(r.data_version)?
+                    .map_or(xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S, |s| {
+                        s.void_window_s
+                    });
+                let elapsed = r.at.0.saturating_sub(made_at);
+                if !(0..=window).contains(&elapsed) {
+                    return Ok(Some(format!(
+                        "made {elapsed} s after the redemption; the site's void window is {window} s"
+                    )));
+                }
+                Ok(None)
+            }
+            Body::Staff { event, staff, role } => {
+                match (event, role) {
+                    (StaffEvent::OperatorSet, Some(role)) => {
+                        self.roster.insert(staff.clone(), role.clone());
+                    }
+                    (StaffEvent::OperatorRemoved, _) => {
+                        self.roster.remove(staff);
+                    }
+                    _ => {}
+                }
+                Ok(None)
+            }
+            Body::Refusal { .. } => Ok(None),
+        }
+    }
+}
+
+/// A stored amount: the signed bytes keep the value as made, the column
+/// only a value that fits (flagged records may carry absurd ones).
+fn amount(v: u64) -> Option<i64> {
+    i64::try_from(v).ok()
+}
+
+/// A record as uploaded: its signed form, what it says, its chain hash.
+type Uploaded<'s> = (&'s SignedRecord, &'s Record, Digest32);
 
 fn insert(
     tx: &Transaction<'_>,
     terminal: &TerminalInfo,
     unit: &str,
-    signed: &SignedRecord,
-    r: &Record,
-    hash: Digest32,
+    (signed, r, hash): Uploaded<'_>,
+    flag: Option<&str>,
     now: i64,
 ) -> Result<(), HubError> {
     let hex = xinyi_core::hex::encode;
@@ -79,11 +296,7 @@ fn insert(
     let reason = body.reason();
     let target = body.target().map(|t| hex(t));
     let (original, discount, payable) = match body.amounts() {
-        Some((o, d, p)) => (
-            Some(to_i64(o, "amount")?),
-            Some(to_i64(d, "amount")?),
-            Some(to_i64(p, "amount")?),
-        ),
+        Some((o, d, p)) => (amount(o), amount(d), amount(p)),
         None => (None, None, None),
     };
     let (form, categories, companions) = match body {
@@ -99,13 +312,17 @@ fn insert(
         ),
         _ => (None, None, None),
     };
+    let role = match body {
+        Body::Staff { role, .. } => role.as_deref(),
+        _ => None,
+    };
     let id = hex(&r.id);
     tx.prepare_cached(
         "INSERT INTO records (terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form,
-            categories, original, discount, payable, companions, reason, target, site, unit,
-            data_version, operator, bytes, sig, received_at)
+            categories, original, discount, payable, companions, reason, target, staff, role,
+            site, unit, data_version, operator, flag, bytes, sig, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
     )?
     .execute(params![
         terminal.id,
@@ -126,15 +343,18 @@ fn insert(
         companions,
         reason,
         target,
+        body.staff(),
+        role,
         terminal.site,
         unit,
         to_i64(r.data_version, "data_version")?,
         r.operator,
+        flag,
         signed.bytes,
         signed.sig.as_slice(),
         now,
     ])?;
-    if let Some(target) = target {
+    if let (Some(target), None) = (target, flag) {
         // A void cancels a redemption of the same terminal for reports.
         tx.execute(
             "UPDATE records SET voided_by = ?3
@@ -142,24 +362,41 @@ fn insert(
             params![terminal.id, target, id],
         )?;
     }
+    if let Some(why) = flag {
+        tracing::warn!(
+            terminal = %terminal.id,
+            seq = r.seq,
+            kind = r.body.kind(),
+            why,
+            "record kept but flagged"
+        );
+    }
     Ok(())
 }
 
 impl Hub {
-    /// Ingests an upload (`encode_batch` bytes) from an authenticated
-    /// terminal. All or nothing: a bad signature, a broken chain or a
-    /// conflict stores nothing (and is counted for the integrity report).
+    /// Ingests an upload (`encode_batch` bytes) from an authenticated,
+    /// not revoked terminal. All or nothing: a bad signature, a broken
+    /// chain or a conflict stores nothing (and is counted for the
+    /// integrity report). The receipt is unsigned; [`Hub::seal_receipt`]
+    /// signs it for the terminal.
     pub fn upload(&self, terminal: &TerminalInfo, batch: &[u8]) -> Result<UploadReceipt, HubError> {
         match self.try_upload(terminal, batch) {
             Err(HubError::Upload(e)) => {
                 let now = self.now();
                 let detail = e.to_string();
                 tracing::warn!(terminal = %terminal.id, %detail, "upload refused");
+                // One row per terminal and reason: a terminal retrying a
+                // refused upload every minute adds to a count, not a table.
                 self.db().write(|tx| {
                     tx.execute(
-                        "INSERT INTO upload_rejections (terminal, at, reason, detail)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![terminal.id, now.0, e.reason(), detail],
+                        "INSERT INTO upload_rejection_counts
+                            (terminal, reason, count, first_at, last_at, last_detail)
+                         VALUES (?1, ?2, 1, ?3, ?3, ?4)
+                         ON CONFLICT (terminal, reason) DO UPDATE SET
+                            count = count + 1, last_at = excluded.last_at,
+                            last_detail = excluded.last_detail",
+                        params![terminal.id, e.reason(), now.0, detail],
                     )?;
                     Ok(())
                 })?;
@@ -170,6 +407,9 @@ impl Hub {
     }
 
     fn try_upload(&self, terminal: &TerminalInfo, batch: &[u8]) -> Result<UploadReceipt, HubError> {
+        if terminal.revoked() {
+            return Err(crate::error::AuthError::Revoked(terminal.id.clone()).into());
+        }
         let signed = decode_batch(batch).map_err(|e| match e {
             WireError::TooLarge { limit, found, .. } => UploadError::TooLarge { limit, found },
             other => UploadError::Malformed(other),
@@ -234,25 +474,51 @@ impl Hub {
                 fresh.iter().map(|(r, h, _)| (r.clone(), *h)).collect();
             check_chain(&terminal.id, last_held(tx, &terminal.id)?, &chain)
                 .map_err(UploadError::BrokenChain)?;
+            let mut judge = Judge::new(tx, terminal, now.0)?;
             for (record, hash, s) in &fresh {
-                insert(tx, terminal, &unit, s, record, *hash, now.0)?;
+                // In chain order: a void's redemption and a redemption's
+                // operator may be in the same batch, just before it.
+                let flag = judge.judge(record)?;
+                insert(
+                    tx,
+                    terminal,
+                    &unit,
+                    (s, record, *hash),
+                    flag.as_deref(),
+                    now.0,
+                )?;
             }
+            let (held_through, held_hash) = held_through(tx, &terminal.id)?;
             Ok(UploadReceipt {
+                terminal: terminal.id.clone(),
                 stored: fresh.len() as u64,
                 duplicates,
-                held_through: held_through(tx, &terminal.id)?,
+                held_through,
+                held_hash,
+                issued_at: now.0,
             })
         })
     }
 
-    /// What the hub holds for a terminal.
+    /// What the hub holds for a terminal (unsigned; see [`Hub::seal_receipt`]).
     pub fn upload_status(&self, terminal_id: &str) -> Result<UploadReceipt, HubError> {
+        let now = self.now();
         self.db().read(|tx| {
+            let (held_through, held_hash) = held_through(tx, terminal_id)?;
             Ok(UploadReceipt {
+                terminal: terminal_id.to_owned(),
                 stored: 0,
                 duplicates: 0,
-                held_through: held_through(tx, terminal_id)?,
+                held_through,
+                held_hash,
+                issued_at: now.0,
             })
         })
+    }
+
+    /// A receipt signed with the registry key: the only form a terminal
+    /// acts on.
+    pub fn seal_receipt(&self, receipt: &UploadReceipt) -> Vec<u8> {
+        receipt.seal(&self.registry_key())
     }
 }

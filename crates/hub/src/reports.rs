@@ -1,6 +1,11 @@
 //! Reports from the ingested journals, as CSV: usage per measure, unit and
 //! day (UTC+8); subjects over a measure's use limit across all terminals;
-//! and each terminal's journal integrity.
+//! each terminal's journal integrity; and the records kept but flagged as
+//! implausible (`records.rs`).
+//!
+//! The CSV is opened in spreadsheets: a cell that starts like a formula
+//! (`=`, `+`, `-`, `@`, a tab or a carriage return) — a measure name or a
+//! refusal detail a terminal wrote — gets a leading `'` so it stays text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -18,6 +23,18 @@ pub enum ReportKind {
     Usage,
     Overuse,
     Integrity,
+    Flagged,
+}
+
+/// A record kept as evidence but flagged as implausible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlaggedRow {
+    pub terminal: String,
+    pub seq: u64,
+    pub at: UnixTime,
+    pub kind: String,
+    pub operator: String,
+    pub why: String,
 }
 
 /// Redemptions of one measure at one unit on one day (voided ones left out).
@@ -63,20 +80,28 @@ pub struct IntegrityRow {
     pub rejected_broken_chain: u64,
     pub rejected_conflict: u64,
     pub rejected_malformed: u64,
+    /// Records kept but flagged as implausible.
+    pub flagged: u64,
     pub last_seen_at: Option<UnixTime>,
 }
 
-/// A CSV field, quoted when it needs to be.
-fn field(s: &str) -> String {
+/// A CSV field: text a spreadsheet would run as a formula is made plain
+/// text with a leading `'`, then the field is quoted when it needs to be.
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
 fn line(out: &mut dyn Write, fields: &[String]) -> std::io::Result<()> {
-    let l: Vec<String> = fields.iter().map(|f| field(f)).collect();
+    let l: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     writeln!(out, "{}", l.join(","))
 }
 
@@ -85,7 +110,9 @@ fn n(v: i64) -> u64 {
 }
 
 impl Hub {
-    /// Usage per measure, unit and day (UTC+8).
+    /// Usage per measure, unit and day (UTC+8), flagged records left out.
+    /// Every amount counted is at most what a measure allows (larger ones
+    /// are flagged on ingest), so the sums cannot overflow.
     pub fn usage_report(&self) -> Result<Vec<UsageRow>, HubError> {
         self.db().read(|tx| {
             let mut stmt = tx.prepare(
@@ -93,7 +120,7 @@ impl Hub {
                         COALESCE(SUM(original), 0), COALESCE(SUM(discount), 0),
                         COALESCE(SUM(payable), 0)
                  FROM records
-                 WHERE kind = 'redemption' AND voided_by IS NULL
+                 WHERE kind = 'redemption' AND voided_by IS NULL AND flag IS NULL
                  GROUP BY day, measure, unit
                  ORDER BY day, measure, unit",
             )?;
@@ -164,14 +191,16 @@ impl Hub {
                 "SELECT t.id, t.site, t.revoked_at IS NOT NULL, t.last_seen_at,
                     (SELECT COUNT(*) FROM records r WHERE r.terminal = t.id),
                     (SELECT COALESCE(MAX(seq), 0) FROM records r WHERE r.terminal = t.id),
-                    (SELECT COUNT(*) FROM upload_rejections u
+                    (SELECT COALESCE(SUM(count), 0) FROM upload_rejection_counts u
                         WHERE u.terminal = t.id AND u.reason = 'bad_signature'),
-                    (SELECT COUNT(*) FROM upload_rejections u
+                    (SELECT COALESCE(SUM(count), 0) FROM upload_rejection_counts u
                         WHERE u.terminal = t.id AND u.reason = 'broken_chain'),
-                    (SELECT COUNT(*) FROM upload_rejections u
+                    (SELECT COALESCE(SUM(count), 0) FROM upload_rejection_counts u
                         WHERE u.terminal = t.id AND u.reason = 'conflict'),
-                    (SELECT COUNT(*) FROM upload_rejections u
-                        WHERE u.terminal = t.id AND u.reason = 'malformed')
+                    (SELECT COALESCE(SUM(count), 0) FROM upload_rejection_counts u
+                        WHERE u.terminal = t.id AND u.reason = 'malformed'),
+                    (SELECT COUNT(*) FROM records r
+                        WHERE r.terminal = t.id AND r.flag IS NOT NULL)
                  FROM terminals t ORDER BY t.id",
             )?;
             let rows = stmt
@@ -191,6 +220,7 @@ impl Hub {
                         rejected_broken_chain: n(r.get(7)?),
                         rejected_conflict: n(r.get(8)?),
                         rejected_malformed: n(r.get(9)?),
+                        flagged: n(r.get(10)?),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -218,6 +248,29 @@ impl Hub {
                 out.push(row);
             }
             Ok(out)
+        })
+    }
+
+    /// The records kept but flagged as implausible, oldest first.
+    pub fn flagged_report(&self) -> Result<Vec<FlaggedRow>, HubError> {
+        self.db().read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT terminal, seq, at, kind, operator, flag FROM records
+                 WHERE flag IS NOT NULL ORDER BY at, terminal, seq",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(FlaggedRow {
+                        terminal: r.get(0)?,
+                        seq: n(r.get(1)?),
+                        at: UnixTime(r.get(2)?),
+                        kind: r.get(3)?,
+                        operator: r.get(4)?,
+                        why: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
     }
 
@@ -308,6 +361,7 @@ impl Hub {
                         "rejected_broken_chain",
                         "rejected_conflict",
                         "rejected_malformed",
+                        "flagged",
                         "last_seen",
                     ]
                     .map(String::from),
@@ -328,7 +382,31 @@ impl Hub {
                             s(&r.rejected_broken_chain),
                             s(&r.rejected_conflict),
                             s(&r.rejected_malformed),
+                            s(&r.flagged),
                             r.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default(),
+                        ],
+                    )
+                    .map_err(io)?;
+                }
+                rows.len()
+            }
+            ReportKind::Flagged => {
+                let rows = self.flagged_report()?;
+                line(
+                    out,
+                    &["at", "terminal", "seq", "kind", "operator", "why"].map(String::from),
+                )
+                .map_err(io)?;
+                for r in &rows {
+                    line(
+                        out,
+                        &[
+                            r.at.display_utc8(),
+                            r.terminal.clone(),
+                            s(&r.seq),
+                            r.kind.clone(),
+                            r.operator.clone(),
+                            r.why.clone(),
                         ],
                     )
                     .map_err(io)?;
@@ -344,8 +422,25 @@ impl Hub {
 mod tests {
     #[test]
     fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(super::field("a"), "a");
-        assert_eq!(super::field("a,b"), "\"a,b\"");
-        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("a"), "a");
+        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn formulas_stay_text() {
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        for s in ["+1", "-1", "@SUM(A1)", "\tx"] {
+            assert!(
+                super::csv_field(s)
+                    .trim_start_matches('"')
+                    .starts_with('\''),
+                "{s}"
+            );
+        }
+        assert_eq!(super::csv_field("2026-11-30"), "2026-11-30");
     }
 }

@@ -5,9 +5,12 @@
 //!
 //! The key file is replaced in steps that survive a crash at any point:
 //! the new key is written beside the old one (`registry.key.new`), the
-//! rotation is committed in the database, then the files are renamed (the
-//! old key kept as `registry.key.retired-N`). [`finish_pending`] completes
-//! the renames when the hub opens after a crash between the two.
+//! rotation is committed in the database, then the new file is renamed
+//! over the old one. [`finish_pending`] completes the rename when the hub
+//! opens after a crash between the two. The old key is not kept: the
+//! chain's links are already signed, and a retired key left on disk could
+//! only be stolen (files that older versions kept as
+//! `registry.key.retired-N` are removed too).
 
 use std::path::Path;
 
@@ -53,6 +56,7 @@ pub(crate) fn finish_pending(dir: &Path, db: &Db) -> Result<usize, HubError> {
     let n = count(db)?;
     let pending = dir.join(NEW_KEY_FILE);
     if !pending.exists() {
+        remove_retired(dir)?;
         return Ok(n);
     }
     let committed: Option<String> = db.read(|tx| {
@@ -67,15 +71,33 @@ pub(crate) fn finish_pending(dir: &Path, db: &Db) -> Result<usize, HubError> {
     let new = SigningKey::from_bytes(&keys::read(&pending)?);
     let new_hex = xinyi_core::hex::encode(new.verifying_key().as_bytes());
     if committed.as_deref() == Some(new_hex.as_str()) {
+        // One atomic step: the old key is gone the moment the new one is
+        // in its place.
         let current = dir.join(REGISTRY_KEY_FILE);
-        let retired = dir.join(format!("registry.key.retired-{n}"));
-        std::fs::rename(&current, &retired).map_err(HubError::io(&current))?;
         std::fs::rename(&pending, &current).map_err(HubError::io(&pending))?;
     } else {
         // The rotation never committed: the new key was never used.
         std::fs::remove_file(&pending).map_err(HubError::io(&pending))?;
     }
+    remove_retired(dir)?;
     Ok(n)
+}
+
+/// Removes retired registry keys that earlier versions kept.
+fn remove_retired(dir: &Path) -> Result<(), HubError> {
+    let entries = std::fs::read_dir(dir).map_err(HubError::io(dir))?;
+    for entry in entries {
+        let path = entry.map_err(HubError::io(dir))?.path();
+        let retired = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("registry.key.retired-"));
+        if retired {
+            std::fs::remove_file(&path).map_err(HubError::io(&path))?;
+            tracing::info!(file = %path.display(), "removed a retired registry key");
+        }
+    }
+    Ok(())
 }
 
 impl Hub {

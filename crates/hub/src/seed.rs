@@ -70,6 +70,7 @@ pub fn demo_hub(dir: &Path, today: Date) -> Result<(Hub, DemoWorld), HubError> {
             unit: unit.into(),
             measures: measures.iter().map(|m| (*m).to_owned()).collect(),
             max_offline_hours: None,
+            ..Default::default()
         })?;
     }
     hub.import_listings(demo::listings_csv(today).as_bytes())?;

@@ -5,12 +5,13 @@
 
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{OptionalExtension as _, params};
-use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
-use xinyi_core::wire::key_id;
+use xinyi_core::wire::enroll::{CodeSecrets, EnrollGrant, EnrollRequest};
 use xinyi_core::wire::metadata::{Metadata, SPEC, TerminalStanding};
+use xinyi_core::wire::receipt::RevocationNotice;
 use xinyi_core::wire::request::RequestAuth;
+use xinyi_core::wire::{Digest32, Fingerprint, key_id};
 
-use crate::admin::{TerminalInfo, code_hash, load_terminal};
+use crate::admin::{TerminalInfo, load_terminal, printable};
 use crate::error::{AuthError, EnrollError, HubError};
 use crate::hub::Hub;
 use crate::publish::{current_version, plan_eligibility, version_info};
@@ -29,36 +30,66 @@ fn parse_key(hex: &str) -> Result<VerifyingKey, EnrollError> {
 }
 
 impl Hub {
-    /// Enrolls a terminal: checks and spends the one-time code, registers
-    /// the key for the code's site, and returns the sealed grant. The same
-    /// key presenting its own spent code again gets the grant again (its
-    /// first answer may have been lost on the way).
+    /// The registry key's fingerprint, for people: what a technician types
+    /// at `xinyi enroll --fingerprint`.
+    pub fn registry_fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.registry_public_key().as_bytes())
+    }
+
+    /// Enrolls a terminal: checks the proof that it holds a one-time code
+    /// (bound to its key, this registry's fingerprint and its label),
+    /// spends the code, registers the key for the code's site, and returns
+    /// the sealed grant. The same key presenting its own spent code again
+    /// gets the grant again (its first answer may have been lost on the
+    /// way).
     pub fn enroll(&self, req: &EnrollRequest) -> Result<Vec<u8>, HubError> {
         let key = parse_key(&req.public_key)?;
         let public_key = xinyi_core::hex::encode(key.as_bytes());
         let id = key_id(key.as_bytes());
-        let label: String = req.label.trim().chars().take(MAX_LABEL).collect();
-        let hash = code_hash(&req.code);
+        let code_id = Digest32::from_hex(req.code_id.trim())
+            .map_err(|e| EnrollError::Malformed(format!("code_id: {e}")))?;
+        let proof = xinyi_core::hex::decode(req.proof.trim())
+            .map_err(|e| EnrollError::Malformed(format!("proof: {e}")))?;
+        let fingerprint = self.registry_fingerprint();
+        let label: String = printable(req.label.trim())
+            .chars()
+            .take(MAX_LABEL)
+            .collect();
         let now = self.now();
         let site = self.db().write(|tx| {
             let code = tx
                 .query_row(
-                    "SELECT site, expires_at, used_at, used_by FROM enrollment_codes
+                    "SELECT site, expires_at, used_at, used_by, mac_key FROM enrollment_codes
                      WHERE code_hash = ?1",
-                    [&hash],
+                    [code_id.to_hex()],
                     |r| {
                         Ok((
                             r.get::<_, String>(0)?,
                             r.get::<_, i64>(1)?,
                             r.get::<_, Option<i64>>(2)?,
                             r.get::<_, Option<String>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
                         ))
                     },
                 )
                 .optional()?;
-            let Some((site, expires_at, used_at, used_by)) = code else {
+            let Some((site, expires_at, used_at, used_by, mac_key)) = code else {
                 return Err(EnrollError::UnknownCode.into());
             };
+            let Some(mac_key) = mac_key else {
+                return Err(EnrollError::OldCode.into());
+            };
+            let mac_key = xinyi_core::hex::decode_array::<32>(&mac_key)
+                .map_err(|e| HubError::corrupt(format!("enrollment code key: {e}")))?;
+            // The label the terminal sent is what the proof covers.
+            if !CodeSecrets::from_parts(code_id, mac_key).verify(
+                &proof,
+                key.as_bytes(),
+                &fingerprint,
+                &req.label,
+            ) {
+                return Err(EnrollError::BadProof.into());
+            }
             let held = load_terminal(tx, &id)?;
             if used_at.is_some() {
                 return match (used_by, held) {
@@ -79,7 +110,7 @@ impl Hub {
             }
             tx.execute(
                 "UPDATE enrollment_codes SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1",
-                params![hash, now.0, id],
+                params![code_id.to_hex(), now.0, id],
             )?;
             tx.execute(
                 "INSERT INTO terminals (id, public_key, site, label, enrolled_at)
@@ -193,12 +224,16 @@ impl Hub {
             config: info.config,
             eligibility,
             terminal: match terminal {
-                Some(t) => Some(TerminalStanding {
-                    id: t.id.clone(),
-                    site: t.site.clone(),
-                    revoked: t.revoked(),
-                    held_through: Some(self.upload_status(&t.id)?.held_through),
-                }),
+                Some(t) => {
+                    let held = self.upload_status(&t.id)?;
+                    Some(TerminalStanding {
+                        id: t.id.clone(),
+                        site: t.site.clone(),
+                        revoked: t.revoked(),
+                        held_through: Some(held.held_through),
+                        held_hash: held.held_hash,
+                    })
+                }
                 None => None,
             },
             rotation: crate::rotation::chain(self.db())?,
@@ -209,5 +244,20 @@ impl Hub {
     /// terminal receives.
     pub fn signed_metadata(&self, terminal: &TerminalInfo, have: u64) -> Result<Vec<u8>, HubError> {
         Ok(self.metadata(terminal, have)?.seal(&self.registry_key()))
+    }
+
+    /// What a revoked terminal gets instead of metadata: a small signed
+    /// notice that names it, so it wipes its list data. Nothing is built
+    /// for it. `None` when the terminal is not revoked.
+    pub fn revocation_notice(&self, terminal: &TerminalInfo) -> Option<Vec<u8>> {
+        let revoked_at = terminal.revoked_at?;
+        Some(
+            RevocationNotice {
+                terminal: terminal.id.clone(),
+                revoked_at: revoked_at.0,
+                issued_at: self.now().0,
+            }
+            .seal(&self.registry_key()),
+        )
     }
 }

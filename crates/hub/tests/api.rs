@@ -13,9 +13,9 @@ use std::sync::Arc;
 use common::*;
 use reqwest::Method;
 use xinyi_core::wire::eligibility::ArtefactKind;
-use xinyi_core::wire::enroll::UploadReceipt;
 use xinyi_core::wire::journal::Body;
 use xinyi_core::wire::metadata::Metadata;
+use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_hub::ManualClock;
 use xinyi_hub::http::Server;
 
@@ -55,7 +55,7 @@ async fn enrollment_codes_are_single_use() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
     let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let t = Terminal::new(&server.url());
+    let t = Terminal::new(&hub, &server.url());
     let (grant, registry) = t.enroll(&code.code).await;
     assert_eq!(registry, hub.registry_public_key());
     assert_eq!(grant.terminal_id, t.id);
@@ -64,7 +64,7 @@ async fn enrollment_codes_are_single_use() {
     let (again, _) = t.enroll(&code.code.to_lowercase()).await;
     assert_eq!(again.terminal_id, t.id);
     // Another key with the spent code: refused.
-    let other = Terminal::new(&server.url());
+    let other = Terminal::new(&hub, &server.url());
     let resp = other.enroll_raw(&code.code).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "enrollment_refused");
@@ -97,7 +97,7 @@ async fn expired_codes_are_refused() {
     let server = Server::start(Arc::clone(&hub)).await.unwrap();
     let code = hub.create_enrollment_code(SITE, None).unwrap();
     clock.advance(7 * 86_400 + 1);
-    let t = Terminal::new(&server.url());
+    let t = Terminal::new(&hub, &server.url());
     let resp = t.enroll_raw(&code.code).await;
     assert_eq!(resp.status(), 403);
     let v: serde_json::Value = resp.json().await.unwrap();
@@ -114,7 +114,7 @@ async fn metadata_snapshot_then_delta() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
     let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let t = Terminal::new(&server.url());
+    let t = Terminal::new(&hub, &server.url());
     let (_, registry) = t.enroll(&code.code).await;
 
     let m = t.metadata(0, &registry).await;
@@ -177,7 +177,7 @@ async fn artefact_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
     let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let t = Terminal::new(&server.url());
+    let t = Terminal::new(&hub, &server.url());
     let (_, registry) = t.enroll(&code.code).await;
     let m = t.metadata(0, &registry).await;
     let pin = m.eligibility.unwrap().artefact;
@@ -230,7 +230,7 @@ async fn records_are_stored_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
     let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let mut t = Terminal::new(&server.url());
+    let mut t = Terminal::new(&hub, &server.url());
     t.enroll(&code.code).await;
     let at = now() - 3600;
     let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
@@ -238,23 +238,10 @@ async fn records_are_stored_exactly_once() {
         .map(|i| t.redemption(at + i, sub, 10_000).1)
         .collect();
     let r = t.upload(&batch).await;
-    assert_eq!(
-        r,
-        UploadReceipt {
-            stored: 3,
-            duplicates: 0,
-            held_through: 3
-        }
-    );
+    assert_eq!((r.stored, r.duplicates, r.held_through), (3, 0, 3));
+    assert_eq!(r.held_hash, Some(batch[2].hash()));
     let r = t.upload(&batch).await;
-    assert_eq!(
-        r,
-        UploadReceipt {
-            stored: 0,
-            duplicates: 3,
-            held_through: 3
-        }
-    );
+    assert_eq!((r.stored, r.duplicates, r.held_through), (0, 3, 3));
 
     // A resend overlapping new records: the old ones are duplicates.
     let (_, s4) = t.redemption(at + 10, sub, 2_000);
@@ -274,7 +261,8 @@ async fn records_are_stored_exactly_once() {
     let resp = t.upload_raw(&[s5.clone(), forged]).await;
     assert_eq!(resp.status(), 422);
     assert_eq!(error_code(resp).await, "bad_record_signature");
-    let status: UploadReceipt = t.get("/v1/records/status").await.json().await.unwrap();
+    let status = t.get("/v1/records/status").await.bytes().await.unwrap();
+    let status = UploadReceipt::open(&status, &t.registry).unwrap();
     assert_eq!(status.held_through, 4);
 
     // A different record under a held seq: a conflict.
@@ -285,6 +273,9 @@ async fn records_are_stored_exactly_once() {
         http: reqwest::Client::new(),
         seq: 0,
         prev: Default::default(),
+        registry: t.registry,
+        data_version: t.data_version,
+        clock: None,
     };
     let (_, other1) = fork.redemption(at, sub, 99);
     let resp = t.upload_raw(&[other1]).await;
@@ -319,13 +310,13 @@ async fn records_are_stored_exactly_once() {
 async fn requests_are_authenticated() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
-    let stranger = Terminal::new(&server.url());
+    let stranger = Terminal::new(&hub, &server.url());
     let resp = stranger.get("/v1/metadata?have=0").await;
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "unknown_terminal");
 
     let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let mut t = Terminal::new(&server.url());
+    let mut t = Terminal::new(&hub, &server.url());
     let (_, registry) = t.enroll(&code.code).await;
 
     // Replay: the same nonce twice.
@@ -378,14 +369,24 @@ async fn requests_are_authenticated() {
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "bad_signature");
 
-    // Revoked: uploads refused, metadata says so.
+    // Revoked: uploads refused; instead of metadata (nothing is built for
+    // it), a small notice signed by the registry that names it.
     assert!(hub.revoke_terminal(&t.id).unwrap());
     let (_, s1) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
     let resp = t.upload_raw(&[s1]).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "terminal_revoked");
-    let m = t.metadata(0, &registry).await;
-    assert!(m.terminal.unwrap().revoked);
+    let resp = t.get("/v1/metadata?have=0").await;
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "terminal_revoked");
+    let notice = xinyi_core::wire::receipt::RevocationNotice::open(
+        body["notice"].as_str().unwrap().as_bytes(),
+        &registry,
+    )
+    .unwrap();
+    assert_eq!(notice.terminal, t.id);
+    assert!(body.to_string().len() < 2048, "{body}");
     assert_eq!(hub.upload_status(&t.id).unwrap().held_through, 0);
     server.stop().await.unwrap();
 }
@@ -395,18 +396,21 @@ async fn requests_are_authenticated() {
 #[tokio::test]
 async fn reports_show_uploads() {
     let dir = tempfile::tempdir().unwrap();
-    let (hub, server) = served(dir.path()).await;
+    // 2026-03-10 09:30 UTC+8 and later that month: the bus limit is 4 a month.
+    let day = 1_773_106_200;
+    let clock = Arc::new(ManualClock::new(xinyi_core::UnixTime(day - 3600)));
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
     let mut terminals = Vec::new();
     for _ in 0..2 {
         let code = hub.create_enrollment_code(SITE, None).unwrap();
-        let t = Terminal::new(&server.url());
+        let mut t = Terminal::new(&hub, &server.url());
+        t.clock = Some(clock.clone());
         t.enroll(&code.code).await;
         terminals.push(t);
     }
-    // 2026-03-10 09:30 UTC+8 and later that month: the bus limit is 4 a month.
-    let day = 1_773_106_200;
+    clock.set(xinyi_core::UnixTime(day + 3 * 86_400));
     let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
-    let mut a = Vec::new();
+    let mut a = terminals[0].roster(day - 60);
     for i in 0..3 {
         a.push(terminals[0].redemption(day + i * 60, sub, 10_000).1);
     }
@@ -419,7 +423,7 @@ async fn reports_show_uploads() {
                 Body::Void {
                     target: target.id,
                     reason: "wrong amount".into(),
-                    supervisor: "sup-1".into(),
+                    supervisor: SUPERVISOR.into(),
                 },
             )
             .1,
@@ -439,15 +443,21 @@ async fn reports_show_uploads() {
             .1,
     );
     let t0 = &terminals[0];
-    assert_eq!(t0.upload(&a).await.stored, 6);
-    let b: Vec<_> = (0..2)
-        .map(|i| {
+    assert_eq!(t0.upload(&a).await.stored, 8);
+    let mut b = terminals[1].roster(day);
+    for i in 0..2 {
+        b.push(
             terminals[1]
                 .redemption(day + 86_400 * (i + 1), sub, 1_001)
-                .1
-        })
-        .collect();
-    assert_eq!(terminals[1].upload(&b).await.stored, 2);
+                .1,
+        );
+    }
+    assert_eq!(terminals[1].upload(&b).await.stored, 4);
+    assert!(
+        hub.flagged_report().unwrap().is_empty(),
+        "{:?}",
+        hub.flagged_report()
+    );
 
     let usage = hub.usage_report().unwrap();
     assert_eq!(usage.len(), 3, "{usage:?}");
@@ -483,5 +493,199 @@ async fn reports_show_uploads() {
         .unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    server.stop().await.unwrap();
+}
+
+/// A hostile (or broken) terminal signs whatever it likes. Such records
+/// are kept — they are signed, chained evidence, and refusing one would
+/// leave a hole the terminal's chain can never cross — but flagged with
+/// why, left out of the usage report's money, and listed by the flagged
+/// report; a flagged void cancels nothing. The CSV a spreadsheet opens
+/// holds no live formula, and no sum overflows.
+#[tokio::test]
+async fn implausible_records_are_kept_flagged_and_left_out_of_the_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = now() - 86_400;
+    let clock = Arc::new(ManualClock::new(xinyi_core::UnixTime(at - 600)));
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.clock = Some(clock.clone());
+    t.enroll(&code.code).await;
+    // The hub's clock reads four hours after the first records.
+    clock.set(xinyi_core::UnixTime(at + 4 * 3600));
+    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let redemption = |measure: &str, original: u64, discount: u64, payable: u64| Body::Redemption {
+        measure: measure.into(),
+        sub: sub.into(),
+        cti: vec![7; 12],
+        form: 1,
+        categories: vec!["P02".into()],
+        original,
+        discount,
+        payable,
+        companions: 0,
+    };
+    let mut batch = t.roster(at - 60);
+    // A plausible one, to be counted.
+    let (good, s) = t.record(at, redemption(MEASURE, 1000, 500, 500));
+    batch.push(s);
+    // A measure this site does not apply.
+    batch.push(
+        t.record(at, redemption("XYY-SCENIC-FREE", 1000, 500, 500))
+            .1,
+    );
+    // More discount than amount.
+    batch.push(t.record(at, redemption(MEASURE, 100, 5000, 0)).1);
+    // Amounts no measure allows (they overflowed the sums before).
+    for _ in 0..3 {
+        batch.push(
+            t.record(
+                at,
+                redemption(MEASURE, u64::MAX, u64::MAX / 2, u64::MAX - u64::MAX / 2),
+            )
+            .1,
+        );
+    }
+    // Dated a day after the hub's clock.
+    batch.push(t.record(at + 86_400, redemption(MEASURE, 1000, 500, 500)).1);
+    // Confirmed by someone not on the roster, whose id is a formula.
+    let mut formula = t.record(at, redemption(MEASURE, 1000, 500, 500));
+    formula.0.operator = "=HYPERLINK(\"http://x.example/\",\"ok\")".into();
+    let formula = formula.0.sign(&t.key);
+    t.prev = formula.hash();
+    batch.push(formula);
+    // A void by a clerk, and a void after the window: both flagged, and
+    // the redemption they name stays counted.
+    let void = |supervisor: &str| Body::Void {
+        target: good.id,
+        reason: "x".into(),
+        supervisor: supervisor.into(),
+    };
+    batch.push(t.record(at + 10, void(OPERATOR)).1);
+    batch.push(t.record(at + 3 * 3600, void(SUPERVISOR)).1);
+    let r = t.upload(&batch).await;
+    assert_eq!(r.stored, batch.len() as u64, "every record is kept");
+
+    let flagged = hub.flagged_report().unwrap();
+    assert_eq!(flagged.len(), 9, "{flagged:#?}");
+    let why: Vec<&str> = flagged.iter().map(|f| f.why.as_str()).collect();
+    for expected in [
+        "is not applied at site",
+        "more than the original",
+        "more than any measure allows",
+        "after the hub's clock",
+        "not on the terminal's roster",
+        "not a supervisor",
+        "void window",
+    ] {
+        assert!(
+            why.iter().any(|w| w.contains(expected)),
+            "{expected}: {why:#?}"
+        );
+    }
+    // Only the plausible redemption is counted, and the sums work.
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(usage.iter().map(|u| u.redemptions).sum::<u64>(), 1);
+    assert_eq!(usage.iter().map(|u| u.total_original).sum::<u64>(), 1000);
+    let integrity = hub.integrity_report().unwrap();
+    assert_eq!(
+        integrity
+            .iter()
+            .find(|i| i.terminal == t.id)
+            .unwrap()
+            .flagged,
+        9
+    );
+    // The CSV holds the formula as text.
+    let mut csv = Vec::new();
+    hub.write_report(xinyi_hub::ReportKind::Flagged, &mut csv)
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(
+        !csv.contains(",=HYPERLINK") && !csv.contains(",\"=HYPERLINK"),
+        "{csv}"
+    );
+    server.stop().await.unwrap();
+}
+
+/// A terminal retrying a refused upload adds to one count per reason, not
+/// a row per attempt; a batch declaring more records than allowed is
+/// refused from its first bytes.
+#[tokio::test]
+async fn refused_uploads_are_counted_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.enroll(&code.code).await;
+    let (_, s1) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
+    let (_, s2) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
+    for _ in 0..20 {
+        let resp = t.upload_raw(std::slice::from_ref(&s2)).await;
+        assert_eq!(resp.status(), 422);
+    }
+    // A head that declares a million records, and nothing after it.
+    let mut head = vec![0x9A];
+    head.extend_from_slice(&1_000_000u32.to_be_bytes());
+    let resp = t
+        .signed(Method::POST, "/v1/records", head)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let row = hub
+        .integrity_report()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.terminal == t.id)
+        .unwrap();
+    assert_eq!(row.rejected_broken_chain, 20);
+    assert_eq!(row.rejected_malformed, 1);
+    assert_eq!(t.upload(&[s1, s2]).await.stored, 2);
+    server.stop().await.unwrap();
+}
+
+/// The one-time code never crosses the wire: the terminal proves it holds
+/// it, for its own key and the registry key it expects. A proof made for
+/// another key, another registry or with another code is refused.
+#[tokio::test]
+async fn enrollment_takes_a_proof_of_the_code_not_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+    let t = Terminal::new(&hub, &server.url());
+    let post = |req: serde_json::Value| {
+        let http = t.http.clone();
+        let url = format!("{}/v1/enroll", server.url());
+        async move { http.post(url).json(&req).send().await.unwrap() }
+    };
+    let key = t.key.verifying_key();
+    let wrong_registry = xinyi_core::wire::Fingerprint::of(&[9; 32]);
+    let as_json = |r: xinyi_core::wire::enroll::EnrollRequest| serde_json::to_value(r).unwrap();
+    // The code in the clear, as older terminals sent it: not understood.
+    let resp = post(serde_json::json!({
+        "code": code,
+        "public_key": xinyi_core::hex::encode(key.as_bytes()),
+        "label": "x",
+    }))
+    .await;
+    assert_eq!(resp.status(), 400);
+    // A proof for another registry key.
+    let req = xinyi_core::wire::enroll::EnrollRequest::new(&code, &key, &wrong_registry, "x");
+    assert_eq!(post(as_json(req)).await.status(), 403);
+    // Another code.
+    let req = xinyi_core::wire::enroll::EnrollRequest::new(
+        "AAAA-BBBB-CCCC-DDDD",
+        &key,
+        &t.fingerprint(),
+        "x",
+    );
+    assert_eq!(post(as_json(req)).await.status(), 403);
+    // The right one, still unspent after the refusals.
+    let (grant, registry) = t.enroll(&code).await;
+    assert_eq!(grant.terminal_id, t.id);
+    assert_eq!(registry, hub.registry_public_key());
     server.stop().await.unwrap();
 }

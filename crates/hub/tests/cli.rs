@@ -55,6 +55,16 @@ fn registry_workflow_from_the_command_line() {
         &["init", "--k-pseudo-file", kfile.to_str().unwrap()],
     ));
     assert!(out.contains("registry key fingerprint"), "{out}");
+    // The fingerprint people read aloud: all of it, 132 bits in digits.
+    let shown = xinyi_hub::Hub::open(&dir)
+        .unwrap()
+        .registry_fingerprint()
+        .to_string();
+    assert!(out.contains(&shown), "{out}");
+    assert_eq!(
+        shown.chars().filter(char::is_ascii_digit).count(),
+        xinyi_core::wire::Fingerprint::DIGITS
+    );
     assert_eq!(hub(&dir, &["init"]).status.code(), Some(1));
 
     let cat = vector("data/measures.toml");
@@ -118,8 +128,8 @@ fn registry_workflow_from_the_command_line() {
 
     let code = ok(&hub(&dir, &["enroll-code", "--site", "bus-1"]));
     let code = code.trim();
-    assert_eq!(code.len(), 14, "{code}");
-    assert_eq!(code.matches('-').count(), 2);
+    assert_eq!(code.len(), 19, "{code}");
+    assert_eq!(code.matches('-').count(), 3);
     let o = hub(&dir, &["enroll-code", "--site", "nowhere"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("site add"));
 
@@ -164,12 +174,37 @@ fn registry_workflow_from_the_command_line() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a xinyi records file"));
 
-    // Key rotation: the fingerprint changes and the old key signs the new.
+    // A terminal whose label tries to forge log lines and a CSV cell: the
+    // terminal list shows it escaped, on one line, as text.
+    let h = xinyi_hub::Hub::open(&dir).unwrap();
+    let code = h.create_enrollment_code("bus-1", None).unwrap().code;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[0x31; 32]);
+    let label = "=cmd\n2026-11-30 INFO terminal enrolled\u{1b}[2J";
+    let req = xinyi_core::wire::enroll::EnrollRequest::new(
+        &code,
+        &key.verifying_key(),
+        &h.registry_fingerprint(),
+        label,
+    );
+    h.enroll(&req).unwrap();
+    let out = ok(&hub(&dir, &["terminal", "list"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(out.contains("'=cmd\\n2026-11-30"), "{out}");
+
+    // Key rotation: the fingerprint changes, the old key signs the new,
+    // and no retired key is left on disk.
     let before = xinyi_hub::Hub::open(&dir).unwrap().registry_key_id();
     let out = ok(&hub(&dir, &["rotate-key"]));
     let after = xinyi_hub::Hub::open(&dir).unwrap().registry_key_id();
     assert_ne!(before, after);
     assert!(out.contains(&after), "{out}");
+    let keys: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("registry.key"))
+        .collect();
+    assert_eq!(keys, ["registry.key"], "{keys:?}");
 
     std::fs::write(dir.join("hub.toml"), "metadata_lifetime_hours = -3\n").unwrap();
     let o = hub(&dir, &["publish"]);

@@ -311,6 +311,7 @@ fn sites_and_catalogue_stay_consistent() {
             unit: "阳江市图书馆".into(),
             measures: vec!["NO-SUCH".into()],
             max_offline_hours: None,
+            ..Default::default()
         })
         .unwrap_err()
         .to_string();

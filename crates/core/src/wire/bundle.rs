@@ -13,10 +13,16 @@
 //! ```
 
 use super::WireError;
-use super::journal::{SignedRecord, decode_batch, encode_batch};
+use super::journal::{SignedRecord, decode_records, encode_batch};
 
 const BUNDLE_MAGIC: &[u8; 4] = b"XYB1";
 const RECORDS_MAGIC: &[u8; 4] = b"XYR1";
+/// The most a bundle's metadata may be: it is a few kilobytes.
+pub const MAX_BUNDLE_METADATA: u32 = 256 * 1024;
+/// The most records one records file may carry (a site offline for months).
+pub const MAX_FILE_RECORDS: usize = 1_000_000;
+/// The bytes before a bundle's metadata: the magic and its length.
+pub const BUNDLE_HEAD: usize = 8;
 
 /// The parts of a data bundle, still to be checked against the metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +86,39 @@ impl Bundle {
         out
     }
 
+    /// The metadata's length, from a bundle's first [`BUNDLE_HEAD`] bytes:
+    /// what to read (and check) before anything else of the bundle.
+    pub fn metadata_len(head: &[u8]) -> Result<u32, WireError> {
+        let what = "data bundle";
+        if head.len() < BUNDLE_HEAD || &head[..4] != BUNDLE_MAGIC {
+            return Err(WireError::malformed(
+                what,
+                "not a xinyi data bundle (no XYB1 header)",
+            ));
+        }
+        let n = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+        if n > MAX_BUNDLE_METADATA {
+            return Err(WireError::TooLarge {
+                what: "data bundle metadata",
+                limit: u64::from(MAX_BUNDLE_METADATA),
+                found: u64::from(n),
+            });
+        }
+        Ok(n)
+    }
+
+    /// The size of a whole bundle with metadata of `metadata` bytes and
+    /// artefacts of the lengths its metadata pins: a file of any other
+    /// size is not that bundle, and is refused before it is read.
+    pub fn size(metadata: u64, config: u64, eligibility: u64) -> u64 {
+        (BUNDLE_HEAD as u64)
+            .saturating_add(metadata)
+            .saturating_add(4)
+            .saturating_add(config)
+            .saturating_add(8)
+            .saturating_add(eligibility)
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<Bundle, WireError> {
         let mut c = Cursor {
             buf: bytes,
@@ -93,6 +132,13 @@ impl Bundle {
             ));
         }
         let n = c.len::<4>("metadata length")?;
+        if n > u64::from(MAX_BUNDLE_METADATA) {
+            return Err(WireError::TooLarge {
+                what: "data bundle metadata",
+                limit: u64::from(MAX_BUNDLE_METADATA),
+                found: n,
+            });
+        }
         let metadata = c.take(n, "metadata")?.to_vec();
         let n = c.len::<4>("config length")?;
         let config = c.take(n, "config")?.to_vec();
@@ -140,7 +186,7 @@ pub fn parse_records(bytes: &[u8]) -> Result<(String, Vec<SignedRecord>), WireEr
         .map_err(|_| WireError::malformed(what, "the terminal id is not text"))?
         .to_owned();
     let n = c.len::<8>("batch length")?;
-    let records = decode_batch(c.take(n, "records")?)?;
+    let records = decode_records(c.take(n, "records")?, MAX_FILE_RECORDS)?;
     c.finish()?;
     Ok((id, records))
 }
@@ -165,6 +211,23 @@ mod tests {
         extra.push(0);
         assert!(Bundle::parse(&extra).is_err());
         assert!(Bundle::parse(b"XYR1").is_err());
+        assert_eq!(Bundle::metadata_len(&bytes), Ok(1));
+        assert_eq!(
+            Bundle::size(1, 2, 3),
+            bytes.len() as u64,
+            "size() must agree with to_bytes()"
+        );
+        assert!(Bundle::metadata_len(b"XYB1").is_err());
+        let mut huge = bytes.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            Bundle::metadata_len(&huge),
+            Err(WireError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Bundle::parse(&huge),
+            Err(WireError::TooLarge { .. })
+        ));
     }
 
     #[test]

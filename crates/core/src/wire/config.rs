@@ -65,10 +65,29 @@ pub struct Site {
     /// Past this age of its data every verdict is STALE_DATA.
     #[serde(default = "default_max_age")]
     pub max_offline_age_s: i64,
+    /// How long after a redemption a supervisor may void it. Set by the
+    /// registry, not at the counter; the registry checks voids against it.
+    #[serde(default = "default_void_window")]
+    pub void_window_s: i64,
+    /// Whether redemptions may be confirmed with nobody signed in (a
+    /// self-service point); they are recorded as [`UNATTENDED`].
+    #[serde(default)]
+    pub unattended: bool,
 }
+
+/// The operator recorded for a redemption confirmed at an unattended site.
+pub const UNATTENDED: &str = "unattended";
+/// The void window unless the registry sets another: 30 minutes.
+pub const DEFAULT_VOID_WINDOW_S: i64 = 30 * 60;
+/// The longest void window a site may have: a day.
+pub const MAX_VOID_WINDOW_S: i64 = 86_400;
 
 fn default_max_age() -> i64 {
     DEFAULT_MAX_OFFLINE_AGE_S
+}
+
+fn default_void_window() -> i64 {
+    DEFAULT_VOID_WINDOW_S
 }
 
 /// The artefact as published.
@@ -128,6 +147,12 @@ impl Config {
                         "site {} names measure {m}, which is not in the catalogue",
                         s.id
                     ),
+                ));
+            }
+            if !(0..=MAX_VOID_WINDOW_S).contains(&s.void_window_s) {
+                return Err(WireError::malformed(
+                    WHAT,
+                    format!("site {} has void_window_s {}", s.id, s.void_window_s),
                 ));
             }
             if s.max_offline_age_s <= 0 {

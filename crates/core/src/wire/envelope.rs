@@ -19,6 +19,10 @@ pub enum Purpose {
     KeyRotation,
     /// An offline data bundle's manifest.
     Bundle,
+    /// The hub's receipt for an upload: which of a terminal's records it holds.
+    Receipt,
+    /// The hub's notice to a revoked terminal.
+    Revocation,
 }
 
 impl Purpose {
@@ -28,6 +32,8 @@ impl Purpose {
             Purpose::Enrollment => b"xinyi/enrollment/v1\0",
             Purpose::KeyRotation => b"xinyi/key-rotation/v1\0",
             Purpose::Bundle => b"xinyi/bundle/v1\0",
+            Purpose::Receipt => b"xinyi/receipt/v1\0",
+            Purpose::Revocation => b"xinyi/revocation/v1\0",
         }
     }
 }

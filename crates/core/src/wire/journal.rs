@@ -10,6 +10,7 @@
 //! body   = [0, measure, sub, cti: bstr, form: uint, [categories], original, discount, payable, companions]
 //!        | [1, reason, measure, sub / null, cti / null, detail]
 //!        | [2, target: bstr16, reason, supervisor]
+//!        | [3, event: tstr, staff: tstr, role / null]
 //! signed = [record bytes: bstr, signature: bstr64]        hash = SHA-256(record bytes ‖ signature)
 //! batch  = [* signed]
 //! ```
@@ -23,6 +24,42 @@ use crate::time::UnixTime;
 const WHAT: &str = "journal record";
 /// The most records one upload batch may carry.
 pub const MAX_BATCH: usize = 5000;
+/// The longest operator id a staff record names (a typed id is cut to it).
+pub const MAX_STAFF_ID: usize = 32;
+
+/// What a staff record says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffEvent {
+    /// An operator was added, or their name, role or PIN changed.
+    OperatorSet,
+    OperatorRemoved,
+    /// A wrong PIN, or an id the terminal does not know.
+    SignInFailed,
+    /// Too many wrong PINs: the operator is locked out for a while.
+    LockedOut,
+}
+
+impl StaffEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffEvent::OperatorSet => "operator_set",
+            StaffEvent::OperatorRemoved => "operator_removed",
+            StaffEvent::SignInFailed => "sign_in_failed",
+            StaffEvent::LockedOut => "locked_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StaffEvent> {
+        [
+            StaffEvent::OperatorSet,
+            StaffEvent::OperatorRemoved,
+            StaffEvent::SignInFailed,
+            StaffEvent::LockedOut,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+}
 
 /// A record's 128-bit random id.
 pub type RecordId = [u8; 16];
@@ -56,6 +93,16 @@ pub enum Body {
         reason: String,
         supervisor: String,
     },
+    /// Who may work the counter, and failed sign-ins: the registry checks
+    /// voids and redemptions against the roster these records build, and
+    /// sees PIN guessing.
+    Staff {
+        event: StaffEvent,
+        /// The operator concerned (for a failed sign-in: the id typed).
+        staff: String,
+        /// The role given, for [`StaffEvent::OperatorSet`].
+        role: Option<String>,
+    },
 }
 
 impl Body {
@@ -64,6 +111,7 @@ impl Body {
             Body::Redemption { .. } => "redemption",
             Body::Refusal { .. } => "refusal",
             Body::Void { .. } => "void",
+            Body::Staff { .. } => "staff",
         }
     }
 
@@ -71,7 +119,7 @@ impl Body {
     pub fn measure(&self) -> Option<&str> {
         match self {
             Body::Redemption { measure, .. } | Body::Refusal { measure, .. } => Some(measure),
-            Body::Void { .. } => None,
+            Body::Void { .. } | Body::Staff { .. } => None,
         }
     }
 
@@ -80,7 +128,7 @@ impl Body {
         match self {
             Body::Redemption { sub, .. } => Some(sub),
             Body::Refusal { sub, .. } => sub.as_deref(),
-            Body::Void { .. } => None,
+            Body::Void { .. } | Body::Staff { .. } => None,
         }
     }
 
@@ -89,15 +137,25 @@ impl Body {
         match self {
             Body::Redemption { cti, .. } => Some(cti),
             Body::Refusal { cti, .. } => cti.as_deref(),
-            Body::Void { .. } => None,
+            Body::Void { .. } | Body::Staff { .. } => None,
         }
     }
 
-    /// A refusal's reason code or a void's reason.
+    /// A refusal's reason code, a void's reason, a staff record's event.
     pub fn reason(&self) -> Option<&str> {
         match self {
             Body::Refusal { reason, .. } | Body::Void { reason, .. } => Some(reason),
+            Body::Staff { event, .. } => Some(event.as_str()),
             Body::Redemption { .. } => None,
+        }
+    }
+
+    /// The operator a staff record or a void names.
+    pub fn staff(&self) -> Option<&str> {
+        match self {
+            Body::Staff { staff, .. } => Some(staff),
+            Body::Void { supervisor, .. } => Some(supervisor),
+            _ => None,
         }
     }
 
@@ -144,7 +202,127 @@ fn opt_text(v: &Option<String>) -> Value {
     v.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
 }
 
+/// The longest operator id a record may carry.
+pub const MAX_OPERATOR: usize = 64;
+/// The longest refusal detail or void reason a record may carry.
+pub const MAX_NOTE: usize = 2000;
+/// Roles an operator may be given.
+pub const ROLES: [&str; 2] = ["clerk", "supervisor"];
+
 impl Record {
+    /// Why the record cannot be what a conforming terminal makes, judged
+    /// from the record alone: amounts that do not add up or exceed what
+    /// any measure allows, codes and ids that do not parse, fields out of
+    /// bounds. `None` when nothing is wrong. (The registry adds what only
+    /// it knows: the site's measures, the void window, the roster.)
+    pub fn implausible(&self) -> Option<String> {
+        use crate::money::{MAX_AMOUNT, MAX_COMPANIONS};
+        if self.operator.trim().is_empty() || self.operator.len() > MAX_OPERATOR {
+            return Some(format!(
+                "operator id must be 1–{MAX_OPERATOR} bytes, got {}",
+                self.operator.len()
+            ));
+        }
+        match &self.body {
+            Body::Redemption {
+                measure,
+                sub,
+                cti,
+                form,
+                categories,
+                original,
+                discount,
+                payable,
+                companions,
+            } => {
+                if let Err(e) = crate::measures::MeasureId::parse(measure) {
+                    return Some(format!("measure: {e}"));
+                }
+                if let Err(e) = crate::ids::SubjectId::parse(sub) {
+                    return Some(format!("sub: {e}"));
+                }
+                if let Err(e) = crate::credential::Cti::new(cti.clone()) {
+                    return Some(format!("cti: {e}"));
+                }
+                if *form > 1 {
+                    return Some(format!("form {form} is neither 0 (app) nor 1 (card)"));
+                }
+                if categories.is_empty() {
+                    return Some("no category".into());
+                }
+                if let Some(c) = categories
+                    .iter()
+                    .find(|c| c.parse::<crate::category::Category>().is_err())
+                {
+                    return Some(format!("unknown category {c:?}"));
+                }
+                if *companions > MAX_COMPANIONS {
+                    return Some(format!(
+                        "{companions} companions, more than the {MAX_COMPANIONS} any measure allows"
+                    ));
+                }
+                let most = MAX_AMOUNT.0.saturating_mul(1 + u64::from(MAX_COMPANIONS));
+                if *original > most {
+                    return Some(format!(
+                        "original amount {original} fen is more than any measure allows ({most})"
+                    ));
+                }
+                if discount > original {
+                    return Some(format!(
+                        "discount {discount} fen is more than the original {original} fen"
+                    ));
+                }
+                if original - discount != *payable {
+                    return Some(format!(
+                        "payable {payable} fen is not original {original} minus discount {discount}"
+                    ));
+                }
+                None
+            }
+            Body::Refusal {
+                reason,
+                measure,
+                sub,
+                cti,
+                detail,
+            } => {
+                if crate::verdict::Reason::from_code(reason).is_none() {
+                    return Some(format!("unknown reason code {reason:?}"));
+                }
+                if measure.len() > MAX_OPERATOR {
+                    return Some(format!("measure is {} bytes", measure.len()));
+                }
+                if let Some(Err(e)) = sub.as_deref().map(crate::ids::SubjectId::parse) {
+                    return Some(format!("sub: {e}"));
+                }
+                if cti.as_ref().is_some_and(|c| c.len() > 64) {
+                    return Some("cti longer than 64 bytes".into());
+                }
+                (detail.len() > MAX_NOTE).then(|| format!("detail is {} bytes", detail.len()))
+            }
+            Body::Void {
+                reason, supervisor, ..
+            } => {
+                if reason.trim().is_empty() || reason.len() > MAX_NOTE {
+                    return Some(format!("void reason must be 1–{MAX_NOTE} bytes"));
+                }
+                (supervisor.trim().is_empty() || supervisor.len() > MAX_STAFF_ID)
+                    .then(|| format!("supervisor id must be 1–{MAX_STAFF_ID} bytes"))
+            }
+            Body::Staff { event, staff, role } => {
+                if staff.is_empty() || staff.len() > MAX_STAFF_ID {
+                    return Some(format!("staff id must be 1–{MAX_STAFF_ID} bytes"));
+                }
+                match (event, role.as_deref()) {
+                    (StaffEvent::OperatorSet, Some(r)) if ROLES.contains(&r) => None,
+                    (StaffEvent::OperatorSet, r) => Some(format!("unknown role {r:?}")),
+                    (_, None) => None,
+                    (e, Some(r)) => Some(format!("{} carries a role ({r})", e.as_str())),
+                }
+            }
+        }
+    }
+
     /// The deterministic CBOR encoding that is signed.
     pub fn encode(&self) -> Vec<u8> {
         let body = match &self.body {
@@ -194,6 +372,12 @@ impl Record {
                 Value::Bytes(target.to_vec()),
                 Value::Text(reason.clone()),
                 Value::Text(supervisor.clone()),
+            ]),
+            Body::Staff { event, staff, role } => Value::Array(vec![
+                Value::Unsigned(3),
+                Value::Text(event.as_str().to_owned()),
+                Value::Text(staff.clone()),
+                opt_text(role),
             ]),
         };
         cbor::encode(&Value::Array(vec![
@@ -262,7 +446,7 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
         match kind {
             Some(0) => 10,
             Some(1) => 6,
-            Some(2) => 4,
+            Some(2) | Some(3) => 4,
             _ => return Err(WireError::malformed(WHAT, "unknown body kind")),
         },
     )?;
@@ -314,11 +498,21 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
             },
             detail: f.text("detail")?,
         },
-        _ => Body::Void {
+        Some(2) => Body::Void {
             target: f.id("target")?,
             reason: f.text("reason")?,
             supervisor: f.text("supervisor")?,
         },
+        _ => {
+            let event = f.text("event")?;
+            Body::Staff {
+                event: StaffEvent::parse(&event).ok_or_else(|| {
+                    WireError::malformed(WHAT, format!("unknown staff event {event:?}"))
+                })?,
+                staff: f.text("staff")?,
+                role: f.opt_text("role")?,
+            }
+        }
     })
 }
 
@@ -447,20 +641,39 @@ pub fn encode_batch(records: &[SignedRecord]) -> Vec<u8> {
     ))
 }
 
-/// Decodes an upload batch (signatures not yet checked).
+/// Decodes an upload batch (signatures not yet checked) of at most
+/// [`MAX_BATCH`] records.
 pub fn decode_batch(bytes: &[u8]) -> Result<Vec<SignedRecord>, WireError> {
+    decode_records(bytes, MAX_BATCH)
+}
+
+/// Decodes a run of signed records, at most `limit` of them. The count is
+/// read from the array's head before anything else is decoded, so a batch
+/// that declares too many costs nothing; an array of indefinite length
+/// (whose count is not declared) is refused.
+pub fn decode_records(bytes: &[u8], limit: usize) -> Result<Vec<SignedRecord>, WireError> {
     let what = "upload batch";
+    match cbor::array_head(bytes) {
+        Ok(Some(n)) if n > limit as u64 => {
+            return Err(WireError::TooLarge {
+                what,
+                limit: limit as u64,
+                found: n,
+            });
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(WireError::malformed(
+                what,
+                "must be an array of declared length",
+            ));
+        }
+        Err(e) => return Err(WireError::malformed(what, e.to_string())),
+    }
     let v = cbor::decode(bytes).map_err(|e| WireError::malformed(what, e.to_string()))?;
     let Value::Array(items) = v else {
         return Err(WireError::malformed(what, "must be an array"));
     };
-    if items.len() > MAX_BATCH {
-        return Err(WireError::TooLarge {
-            what,
-            limit: MAX_BATCH as u64,
-            found: items.len() as u64,
-        });
-    }
     items
         .into_iter()
         .enumerate()
@@ -588,6 +801,16 @@ mod tests {
                 reason: "wrong amount".into(),
                 supervisor: "sup".into(),
             },
+            Body::Staff {
+                event: StaffEvent::OperatorSet,
+                staff: "9001".into(),
+                role: Some("supervisor".into()),
+            },
+            Body::Staff {
+                event: StaffEvent::SignInFailed,
+                staff: "1001".into(),
+                role: None,
+            },
         ];
         let mut prev = Digest32::default();
         let mut chain = Vec::new();
@@ -623,6 +846,28 @@ mod tests {
             tampered.open(&key.verifying_key()),
             Err(WireError::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn a_batch_declaring_too_many_records_is_refused_from_its_head() {
+        // The head says a million records; none follow. Refused as too
+        // large, not decoded (and not as truncated).
+        let mut head = vec![0x9A];
+        head.extend_from_slice(&1_000_000u32.to_be_bytes());
+        assert!(matches!(
+            decode_batch(&head),
+            Err(WireError::TooLarge {
+                found: 1_000_000,
+                ..
+            })
+        ));
+        // An indefinite-length array hides its count: refused.
+        assert!(matches!(
+            decode_batch(&[0x9F, 0xFF]),
+            Err(WireError::Malformed { .. })
+        ));
+        assert_eq!(decode_batch(&[0x80]).unwrap(), vec![]);
+        assert!(decode_records(&encode_batch(&[]), 0).is_ok());
     }
 
     #[test]

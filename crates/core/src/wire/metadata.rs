@@ -51,6 +51,22 @@ pub struct TerminalStanding {
     /// before it (so a data bundle carried by hand also confirms records).
     #[serde(default)]
     pub held_through: Option<u64>,
+    /// The chain hash of record `held_through`, when one is held.
+    #[serde(default)]
+    pub held_hash: Option<Digest32>,
+}
+
+impl TerminalStanding {
+    /// What the standing says the hub holds, as of the metadata's signed
+    /// time `as_of`.
+    pub fn holding(&self, as_of: i64) -> Option<super::receipt::Holding> {
+        self.held_through.map(|through| super::receipt::Holding {
+            terminal: self.id.clone(),
+            through,
+            hash: self.held_hash,
+            as_of,
+        })
+    }
 }
 
 /// The registry's key rotations, oldest first: each envelope (purpose key

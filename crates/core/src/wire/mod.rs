@@ -21,6 +21,7 @@ pub mod enroll;
 pub mod envelope;
 pub mod journal;
 pub mod metadata;
+pub mod receipt;
 pub mod request;
 
 use std::fmt;
@@ -104,8 +105,113 @@ impl<'de> serde::Deserialize<'de> for Digest32 {
     }
 }
 
+/// The registry key's fingerprint as people read it aloud and type it: 40
+/// digits in eight groups of five, e.g. `30497 11852 90211 …`. Each group
+/// is four bytes of SHA-256 over the key taken modulo 100,000, so the
+/// whole carries 132 bits: a key made to match it is out of reach, where
+/// the 64-bit [`key_id`] is not. Digits, because a technician enrolling a
+/// counter reads them off the credit office's letter or hears them on the
+/// phone, in Chinese or in English, with nothing to mistake.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u32; Fingerprint::GROUPS]);
+
+impl Fingerprint {
+    /// Groups of five digits.
+    pub const GROUPS: usize = 8;
+    /// Digits in all.
+    pub const DIGITS: usize = 5 * Fingerprint::GROUPS;
+
+    /// The fingerprint of an Ed25519 public key.
+    pub fn of(public_key: &[u8; 32]) -> Fingerprint {
+        let mut h = Sha256::new();
+        h.update(b"xinyi/registry-fingerprint/v1\0");
+        h.update(public_key);
+        let d: [u8; 32] = h.finalize().into();
+        let mut groups = [0u32; Fingerprint::GROUPS];
+        for (g, chunk) in groups.iter_mut().zip(d.chunks_exact(4)) {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(chunk);
+            *g = u32::from_be_bytes(b) % 100_000;
+        }
+        Fingerprint(groups)
+    }
+
+    /// Reads a fingerprint as typed: 40 digits; spaces, dashes and dots
+    /// between them are ignored.
+    pub fn parse(s: &str) -> Result<Fingerprint, String> {
+        let mut digits = Vec::with_capacity(Fingerprint::DIGITS);
+        for c in s.chars() {
+            match c {
+                '0'..='9' => digits.push(c as u32 - '0' as u32),
+                ' ' | '-' | '.' | '\t' | '\u{3000}' => {}
+                other => {
+                    return Err(format!(
+                        "a registry fingerprint has only digits (and spaces between groups), not {other:?}"
+                    ));
+                }
+            }
+        }
+        if digits.len() != Fingerprint::DIGITS {
+            return Err(format!(
+                "a registry fingerprint has {} digits, {} were given: copy all eight groups of five as `xinyi-hub init` printed them",
+                Fingerprint::DIGITS,
+                digits.len()
+            ));
+        }
+        let mut groups = [0u32; Fingerprint::GROUPS];
+        for (g, five) in groups.iter_mut().zip(digits.chunks_exact(5)) {
+            *g = five.iter().fold(0, |acc, d| acc * 10 + d);
+        }
+        Ok(Fingerprint(groups))
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, g) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{g:05}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
+
 /// The id of an Ed25519 key on the wire: the first 8 bytes of SHA-256 of the
 /// raw public key, in hex (the same rule as issuer kids).
 pub fn key_id(public_key: &[u8; 32]) -> String {
     crate::credential::Kid::of_public_key(public_key).to_hex()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_read_back_and_tell_keys_apart() {
+        let a = Fingerprint::of(&[1; 32]);
+        let b = Fingerprint::of(&[2; 32]);
+        assert_ne!(a, b);
+        let shown = a.to_string();
+        assert_eq!(shown.len(), Fingerprint::DIGITS + Fingerprint::GROUPS - 1);
+        assert_eq!(Fingerprint::parse(&shown), Ok(a));
+        assert_eq!(Fingerprint::parse(&shown.replace(' ', "-")), Ok(a));
+        assert_eq!(Fingerprint::parse(&shown.replace(' ', "")), Ok(a));
+        // One group short, one digit wrong, a letter.
+        assert!(Fingerprint::parse(&shown[6..]).is_err());
+        let mut wrong = shown.clone().into_bytes();
+        wrong[0] = if wrong[0] == b'9' { b'8' } else { wrong[0] + 1 };
+        assert_ne!(
+            Fingerprint::parse(std::str::from_utf8(&wrong).unwrap()),
+            Ok(a)
+        );
+        assert!(Fingerprint::parse(&format!("O{}", &shown[1..])).is_err());
+    }
 }

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use flate2::read::ZlibDecoder;
 use xinyi_core::UnixTime;
-use xinyi_core::wire::Digest32;
 use xinyi_core::wire::eligibility::{Item, Reader, SetHash};
-use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest, UploadReceipt};
-use xinyi_core::wire::journal::{Body, Record, SignedRecord, encode_batch};
+use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
+use xinyi_core::wire::journal::{Body, Record, SignedRecord, StaffEvent, encode_batch};
 use xinyi_core::wire::metadata::{ArtefactRef, Metadata};
+use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::wire::request::RequestAuth;
+use xinyi_core::wire::{Digest32, Fingerprint};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, NewIssuerKey, SiteSpec};
 
@@ -68,6 +69,7 @@ pub fn hub(dir: &std::path::Path) -> Hub {
         unit: "阳江市公共交通有限公司".into(),
         measures: vec![MEASURE.into()],
         max_offline_hours: None,
+        ..Default::default()
     })
     .unwrap();
     hub
@@ -75,7 +77,18 @@ pub fn hub(dir: &std::path::Path) -> Hub {
 
 /// A hub with the vectors' lists imported, served on 127.0.0.1:0.
 pub async fn served(dir: &std::path::Path) -> (Arc<Hub>, Server) {
-    let hub = hub(dir);
+    serve(hub(dir)).await
+}
+
+/// [`served`], on a hand-set clock.
+pub async fn served_at(
+    dir: &std::path::Path,
+    clock: Arc<xinyi_hub::ManualClock>,
+) -> (Arc<Hub>, Server) {
+    serve(hub(dir).with_clock(clock)).await
+}
+
+async fn serve(hub: Hub) -> (Arc<Hub>, Server) {
     hub.import_listings(&shared("vectors/listings.csv"))
         .unwrap();
     hub.import_exclusions(&shared("vectors/exclusions.csv"))
@@ -98,6 +111,10 @@ pub fn random_key() -> SigningKey {
     SigningKey::from_bytes(&seed)
 }
 
+/// The operator of the test terminal's records, and its supervisor.
+pub const OPERATOR: &str = "op-7";
+pub const SUPERVISOR: &str = "sup-1";
+
 /// A terminal as the hub sees it over HTTP.
 pub struct Terminal {
     pub key: SigningKey,
@@ -106,10 +123,18 @@ pub struct Terminal {
     pub http: reqwest::Client,
     pub seq: u64,
     pub prev: Digest32,
+    /// The registry's key, as a terminal pins it at enrollment.
+    pub registry: VerifyingKey,
+    /// The data version its records name.
+    pub data_version: u64,
+    /// The clock its requests are signed by (the hub's, when the test
+    /// sets it by hand); the system's when `None`.
+    pub clock: Option<Arc<xinyi_hub::ManualClock>>,
 }
 
 impl Terminal {
-    pub fn new(base: &str) -> Terminal {
+    /// A terminal of `hub`, reached at `base`, holding its current data.
+    pub fn new(hub: &Hub, base: &str) -> Terminal {
         let key = random_key();
         let id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
         Terminal {
@@ -119,15 +144,23 @@ impl Terminal {
             http: reqwest::Client::new(),
             seq: 0,
             prev: Digest32::default(),
+            registry: hub.registry_public_key(),
+            data_version: hub.current_version().unwrap().map_or(0, |v| v.version),
+            clock: None,
         }
     }
 
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.registry.as_bytes())
+    }
+
     pub async fn enroll_raw(&self, code: &str) -> reqwest::Response {
-        let req = EnrollRequest {
-            code: code.into(),
-            public_key: xinyi_core::hex::encode(self.key.verifying_key().as_bytes()),
-            label: "counter 1".into(),
-        };
+        let req = EnrollRequest::new(
+            code,
+            &self.key.verifying_key(),
+            &self.fingerprint(),
+            "counter 1",
+        );
         self.http
             .post(format!("{}/v1/enroll", self.base))
             .json(&req)
@@ -139,7 +172,7 @@ impl Terminal {
     pub async fn enroll(&self, code: &str) -> (EnrollGrant, VerifyingKey) {
         let resp = self.enroll_raw(code).await;
         assert_eq!(resp.status(), 200);
-        EnrollGrant::open(&resp.bytes().await.unwrap(), None).unwrap()
+        EnrollGrant::open(&resp.bytes().await.unwrap(), &self.fingerprint()).unwrap()
     }
 
     /// A signed request with a given time and nonce.
@@ -175,7 +208,11 @@ impl Terminal {
     ) -> reqwest::RequestBuilder {
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce).unwrap();
-        self.request(method, path, body, now(), nonce)
+        let time = self
+            .clock
+            .as_ref()
+            .map_or_else(now, |c| xinyi_hub::Clock::now(c.as_ref()).0);
+        self.request(method, path, body, time, nonce)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -209,12 +246,34 @@ impl Terminal {
             .unwrap()
     }
 
+    /// Uploads and opens the registry's signed receipt.
     pub async fn upload(&self, records: &[SignedRecord]) -> UploadReceipt {
         let resp = self.upload_raw(records).await;
         let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert_eq!(status, 200, "{text}");
-        serde_json::from_str(&text).unwrap()
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+        let r = UploadReceipt::open(&bytes, &self.registry).unwrap();
+        assert_eq!(r.terminal, self.id);
+        r
+    }
+
+    /// The roster records a terminal journals when its operators are set
+    /// up: [`OPERATOR`] a clerk, [`SUPERVISOR`] a supervisor.
+    pub fn roster(&mut self, at: i64) -> Vec<SignedRecord> {
+        [(OPERATOR, "clerk"), (SUPERVISOR, "supervisor")]
+            .into_iter()
+            .map(|(who, role)| {
+                self.record(
+                    at,
+                    Body::Staff {
+                        event: StaffEvent::OperatorSet,
+                        staff: who.into(),
+                        role: Some(role.into()),
+                    },
+                )
+                .1
+            })
+            .collect()
     }
 
     /// The next record of this terminal's journal, signed and chained.
@@ -228,8 +287,8 @@ impl Terminal {
             seq: self.seq,
             prev: self.prev,
             at: UnixTime(at),
-            data_version: 1,
-            operator: "op-7".into(),
+            data_version: self.data_version,
+            operator: OPERATOR.into(),
             body,
         };
         let s = r.sign(&self.key);
