@@ -34,11 +34,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
 /// Full-size upload bodies held in memory at once by default.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 4;
-/// A terminal's sustained request rate by default.
-pub const DEFAULT_TERMINAL_REQUESTS_PER_MINUTE: u32 = 60;
-/// A terminal's burst by default: a backlog of 100,000 records (200
-/// uploads) and a first download fit in it.
-pub const DEFAULT_TERMINAL_REQUEST_BURST: u32 = 240;
+/// A terminal's sustained request rate by default: far above what a
+/// counter needs (an upload after each redemption, a sync every minute),
+/// far below what loads the hub.
+pub const DEFAULT_TERMINAL_REQUESTS_PER_MINUTE: u32 = 120;
+/// A terminal's burst by default: a backlog of 300,000 records (600
+/// uploads of 500) fits in it.
+pub const DEFAULT_TERMINAL_REQUEST_BURST: u32 = 600;
 
 /// The text `init` writes: every setting, commented out at its default.
 pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the defaults are shown.
@@ -70,15 +72,17 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # plain_http_behind_proxy = false
 
 # --- Limits --------------------------------------------------------------
-# Seconds a client has to send a request's complete header, counted from
-# the connection's start or the end of the previous answer.
+# Seconds a client has to send a request's complete header (and, with TLS,
+# to finish the handshake), counted from the connection's start or the end
+# of the previous answer.
 # header_timeout_s = 20
 
 # Seconds a kept-alive connection may stay silent between requests
 # (at most header_timeout_s).
 # idle_timeout_s = 10
 
-# Seconds a client has to send a request's whole body.
+# Seconds a client has to send a request's whole body (past it: 408), and
+# may go without reading any of its answer.
 # body_timeout_s = 120
 
 # Connections served at once; more are closed as they arrive. Lowered at
@@ -89,14 +93,15 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # proxy connects from, is exempt).
 # max_connections_per_address = 128
 
-# Record upload bodies held in memory at once, counted in full-size
-# uploads: at most this many x max_upload_bytes bytes.
+# Record upload bodies held in memory at once, each in a reused buffer of
+# max_upload_bytes; more wait their turn (503 if none frees up within
+# body_timeout_s).
 # max_concurrent_uploads = 4
 
 # Each terminal's signed requests: a sustained rate per minute and a
 # burst; past them the hub answers 429 with Retry-After.
-# terminal_requests_per_minute = 60
-# terminal_request_burst = 240
+# terminal_requests_per_minute = 120
+# terminal_request_burst = 600
 "#;
 
 /// The certificate and key files `serve` uses for TLS.

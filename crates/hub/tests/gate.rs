@@ -150,6 +150,34 @@ async fn uploads_are_judged_on_their_headers_before_the_body() {
     server.stop().await.unwrap();
 }
 
+/// A client that sends its whole 8 MiB body without waiting still reads
+/// the refusal: the hub drains what it did not read before closing, so
+/// the kernel does not reset the connection over the unread input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_sent_whole_still_gets_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, server) = served_with(dir.path(), "").await;
+    let addr = server.addr();
+    let answer = std::thread::spawn(move || {
+        let head = upload_head(&random_key(), "0123456789abcdef", now(), Some(8 << 20));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(GUARD)).unwrap();
+        s.set_write_timeout(Some(GUARD)).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&vec![0x5A; 8 << 20])
+            .expect("the hub reset the connection while the body was sent");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .expect("the hub reset the connection before its answer was read");
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .join()
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("unknown_terminal"), "{answer}");
+    server.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limit_answers_429_past_the_burst() {
     let dir = tempfile::tempdir().unwrap();

@@ -38,6 +38,8 @@ use crate::hub::Hub;
 
 /// The largest body of a request other than an upload.
 pub(crate) const SMALL_BODY: usize = 16 * 1024;
+/// `Retry-After` when every upload buffer stayed taken for the body timeout.
+const BUSY_RETRY_S: u64 = 30;
 
 /// A refusal, and whether the connection must close because the
 /// request's body was not (entirely) read.
@@ -315,30 +317,34 @@ impl Gate {
         })
     }
 
-    /// Reads an upload body of `length` bytes into a pooled buffer, once
-    /// one is free. The wait for it and the reading share the body timeout.
+    /// Reads an upload body of `length` bytes into a pooled buffer once
+    /// one is free (503 if none is within the body timeout: the hub is
+    /// busy with other uploads), then within the body timeout.
     async fn read_upload(&self, body: Body, length: usize) -> Result<PooledBody, Refused> {
         let pool = &self.uploads;
-        self.timed(async {
-            let permit = Arc::clone(&pool.permits)
-                .acquire_owned()
-                .await
-                .map_err(|_| Refused::closing(ApiError::Internal))?;
-            let buf = pool
-                .free
-                .lock()
-                .ok()
-                .and_then(|mut free| free.pop())
-                .unwrap_or_else(|| Vec::with_capacity(pool.size));
-            let mut pooled = PooledBody {
-                buf,
-                pool: Arc::clone(pool),
-                _permit: permit,
-            };
-            read_into(body, &mut pooled.buf, length.min(pool.size)).await?;
-            Ok(pooled)
-        })
-        .await
+        let waiting = Arc::clone(&pool.permits).acquire_owned();
+        let permit = match tokio::time::timeout(self.body_timeout, waiting).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(Refused::closing(ApiError::Busy {
+                    retry_after_s: BUSY_RETRY_S,
+                }));
+            }
+        };
+        let buf = pool
+            .free
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_else(|| Vec::with_capacity(pool.size));
+        let mut pooled = PooledBody {
+            buf,
+            pool: Arc::clone(pool),
+            _permit: permit,
+        };
+        self.timed(read_into(body, &mut pooled.buf, length.min(pool.size)))
+            .await?;
+        Ok(pooled)
     }
 
     /// `read` within the body timeout; past it the client gets 408.

@@ -13,11 +13,11 @@
 //! - a stall timeout for a client that stops reading its answer.
 //!
 //! Bodies are bounded where they are read ([`super::gate`]). A connection
-//! whose answer says `Connection: close` is shut down for writing and then
-//! drained briefly ("lingering close"): closing a socket with unread
-//! input makes the kernel send a reset, which can destroy the answer
-//! (say, a 401 to an upload whose body was never read) before the client
-//! reads it.
+//! that ends (say, after an answer with `Connection: close`) is shut down
+//! for writing and then drained briefly ("lingering close"): closing a
+//! socket with unread input makes the kernel send a reset, which can
+//! destroy the answer (a 401 to an upload whose body was never read)
+//! before the client reads it.
 //!
 //! Stopping: the listener closes, idle connections close, requests in
 //! flight are finished (for at most [`SHUTDOWN_GRACE`]).
