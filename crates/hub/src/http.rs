@@ -15,10 +15,10 @@
 //! Every refusal is JSON `{"error": "...", "code": "..."}`; internal
 //! failures are logged and reach clients only as `internal`. Signed
 //! requests are judged on their headers before their bodies are read
-//! ([`gate`]); each terminal has a request allowance (429 with
-//! `Retry-After` past it, [`rate`]); refused requests are logged, a few
-//! lines a minute per reason ([`log`]). The serving loop with its
-//! timeouts and connection caps is [`server`]; TLS is [`tls`].
+//! (`http/gate.rs`); each terminal has a request allowance (429 with
+//! `Retry-After` past it, `http/rate.rs`); refused requests are logged, a
+//! few lines a minute per reason (`http/log.rs`). The serving loop with
+//! its timeouts and connection caps is [`server`]; TLS is [`tls`].
 
 mod gate;
 mod log;

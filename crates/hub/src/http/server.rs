@@ -12,7 +12,7 @@
 //!   kept-alive connections that stay silent between requests;
 //! - a stall timeout for a client that stops reading its answer.
 //!
-//! Bodies are bounded where they are read ([`super::gate`]). A connection
+//! Bodies are bounded where they are read (`http/gate.rs`). A connection
 //! that ends (say, after an answer with `Connection: close`) is shut down
 //! for writing and then drained briefly ("lingering close"): closing a
 //! socket with unread input makes the kernel send a reset, which can
