@@ -5,6 +5,7 @@
 //! No timing is asserted: the timeouts are configured short or long and
 //! a generous guard only detects a hang.
 
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -70,6 +71,51 @@ fn health_answers_while_1100_half_open_connections_are_held() {
         hub.open_files()
     );
     drop(held);
+    hub.stop();
+}
+
+/// Past max_connections a connection is closed as it arrives; once the
+/// held ones go, the hub answers again.
+#[test]
+fn connections_past_the_cap_are_closed_as_they_arrive() {
+    let (_tmp, dir) = hub_dir();
+    let hub = Daemon::start(
+        &dir,
+        "max_connections = 16\nheader_timeout_s = 120\nidle_timeout_s = 120\n",
+    );
+    let before = hub.open_files();
+    let held: Vec<_> = (0..16)
+        .map(|_| {
+            let mut s = TcpStream::connect(hub.addr).unwrap();
+            s.write_all(b"GET /v1/health HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    // Let the hub take them all before the one too many.
+    let start = std::time::Instant::now();
+    while hub.open_files() < before + 16 {
+        assert!(
+            start.elapsed() < GUARD,
+            "the hub did not take 16 connections"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut extra = TcpStream::connect(hub.addr).unwrap();
+    let _ = extra.write_all(b"GET /v1/health HTTP/1.1\r\nHost: hub\r\n\r\n");
+    wait_closed(&mut extra, None);
+    drop(held);
+    let start = std::time::Instant::now();
+    while !daemon::try_health(hub.addr).is_some_and(|a| a.starts_with("HTTP/1.1 200")) {
+        assert!(start.elapsed() < GUARD, "the hub did not serve again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        hub.log()
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("max_connections reached")),
+        "{:?}",
+        hub.log()
+    );
     hub.stop();
 }
 

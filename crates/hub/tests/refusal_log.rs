@@ -3,6 +3,7 @@
 //! it never reaches the log raw) and the reason, a few lines a minute per
 //! reason; the rest of a flood is summed up in one "suppressed N" line.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

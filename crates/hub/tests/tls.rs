@@ -4,6 +4,7 @@
 //! handshake of one that does not; `serve` reads them from hub.toml; and
 //! plain HTTP on an address other machines reach is refused at start.
 
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

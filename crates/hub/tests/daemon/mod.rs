@@ -173,6 +173,17 @@ pub fn health(addr: SocketAddr) -> String {
     )
 }
 
+/// GET /v1/health, or None if the connection fails or closes unanswered.
+pub fn try_health(addr: SocketAddr) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(GUARD)).ok()?;
+    s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned()).filter(|a| !a.is_empty())
+}
+
 /// Waits until `stream` is closed by the other side (EOF or reset),
 /// writing `trickle` one byte at a time every 100 ms meanwhile if given.
 /// Returns how long it took; panics past the guard.
