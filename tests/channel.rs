@@ -1167,3 +1167,85 @@ async fn a_forged_revocation_wipes_nothing_and_a_real_one_leaves_no_list_on_disk
     }
     r.server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_enrolls_and_syncs_over_tls_with_the_registrys_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, world) = demo_hub(&tmp.path().join("hub"), now().date_utc8()).unwrap();
+    let hub = Arc::new(hub);
+    let cert = xinyi_hub::http::tls::self_signed(&[], &["127.0.0.1".parse().unwrap()], 30).unwrap();
+    let server = Server::start_tls(
+        hub.clone(),
+        cert.cert_pem.as_bytes(),
+        cert.key_pem.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(server.url().starts_with("https://"));
+    // Without the credit office's certificate the system's roots do not
+    // know it: refused, nothing enrolled.
+    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
+    let paths = Paths::new(tmp.path().join("t"));
+    let e = Terminal::enroll(
+        &paths,
+        &server.url(),
+        &code,
+        "bus",
+        &hub.registry_fingerprint(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("cannot reach the hub"), "{e}");
+    // Pinned to it: enrolled, and every later sync uses it.
+    let mut t = Terminal::enroll(
+        &paths,
+        &server.url(),
+        &code,
+        "bus",
+        &hub.registry_fingerprint(),
+        Some(&cert.cert_pem),
+    )
+    .await
+    .unwrap();
+    t.put_operator(
+        &NewOperator {
+            id: CLERK.0,
+            name: "王丽",
+            role: Role::Clerk,
+            pin: CLERK.1,
+        },
+        None,
+        now(),
+    )
+    .unwrap();
+    let reopened = Terminal::open(t.paths()).unwrap();
+    assert_eq!(
+        reopened.identity().hub_ca.as_deref(),
+        Some(cert.cert_pem.as_str())
+    );
+    t.sync(now()).await.unwrap().0.unwrap();
+    let at = now();
+    redeem(&mut t, &card(&world, at), 100, at);
+    assert_eq!(t.upload(at).await.unwrap().stored, 1);
+    // Another certificate for the same address (an impostor in the
+    // middle with its own) is refused.
+    let other =
+        xinyi_hub::http::tls::self_signed(&[], &["127.0.0.1".parse().unwrap()], 30).unwrap();
+    let impostor = Server::start_tls(
+        hub.clone(),
+        other.cert_pem.as_bytes(),
+        other.key_pem.as_bytes(),
+    )
+    .await
+    .unwrap();
+    let client = xinyi::sync::client::HubClient::new(
+        &impostor.url(),
+        t.key().signing_key().clone(),
+        Some(&cert.cert_pem),
+    )
+    .unwrap();
+    assert!(client.metadata(0, now()).await.is_err());
+    impostor.stop().await.unwrap();
+    server.stop().await.unwrap();
+}

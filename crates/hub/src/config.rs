@@ -2,6 +2,11 @@
 //! (or the file given with `--config`). Every setting has a default, so no
 //! file is needed; a file with an unknown key or a bad value is refused
 //! with an error naming the key.
+//!
+//! Besides the registry's own settings they hold what keeps `serve` up
+//! under abuse: TLS (or the statement that a reverse proxy terminates it),
+//! timeouts, connection caps, the memory given to uploads and the
+//! per-terminal request rate.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +22,25 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
 pub const DEFAULT_METADATA_LIFETIME_HOURS: i64 = 24;
 /// The largest upload body accepted by default (a full batch fits easily).
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+/// Seconds a client has by default to send a request's complete header.
+pub const DEFAULT_HEADER_TIMEOUT_S: u64 = 20;
+/// Seconds a client has by default to send a request's whole body.
+pub const DEFAULT_BODY_TIMEOUT_S: u64 = 120;
+/// Seconds a kept-alive connection may stay silent between requests.
+pub const DEFAULT_IDLE_TIMEOUT_S: u64 = 10;
+/// Connections served at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Connections from one client address by default.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
+/// Full-size upload bodies held in memory at once by default.
+pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 4;
+/// A terminal's sustained request rate by default: far above what a
+/// counter needs (an upload after each redemption, a sync every minute),
+/// far below what loads the hub.
+pub const DEFAULT_TERMINAL_REQUESTS_PER_MINUTE: u32 = 120;
+/// A terminal's burst by default: a backlog of 300,000 records (600
+/// uploads of 500) fits in it.
+pub const DEFAULT_TERMINAL_REQUEST_BURST: u32 = 600;
 
 /// The text `init` writes: every setting, commented out at its default.
 pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the defaults are shown.
@@ -35,7 +59,59 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 
 # Largest record upload accepted, in bytes.
 # max_upload_bytes = 8388608
+
+# --- TLS ---------------------------------------------------------------
+# The certificate chain and private key (PEM files; a relative path is
+# relative to this file's folder). Both or neither. With them `serve`
+# speaks HTTPS only. `xinyi-hub tls self-signed` makes a pair.
+# tls_cert = "tls/cert.pem"
+# tls_key = "tls/key.pem"
+
+# Without tls_cert/tls_key, `serve` refuses a listen address other than
+# loopback unless a reverse proxy in front terminates TLS: say so here.
+# plain_http_behind_proxy = false
+
+# --- Limits --------------------------------------------------------------
+# Seconds a client has to send a request's complete header (and, with TLS,
+# to finish the handshake), counted from the connection's start or the end
+# of the previous answer.
+# header_timeout_s = 20
+
+# Seconds a kept-alive connection may stay silent between requests
+# (at most header_timeout_s).
+# idle_timeout_s = 10
+
+# Seconds a client has to send a request's whole body (past it: 408), and
+# may go without reading any of its answer.
+# body_timeout_s = 120
+
+# Connections served at once; more are closed as they arrive. Lowered at
+# start if the open-file limit cannot hold them.
+# max_connections = 4096
+
+# Connections at once from one client address (loopback, where a reverse
+# proxy connects from, is exempt).
+# max_connections_per_address = 128
+
+# Record upload bodies held in memory at once, each in a reused buffer of
+# max_upload_bytes; more wait their turn (503 if none frees up within
+# body_timeout_s).
+# max_concurrent_uploads = 4
+
+# Each terminal's signed requests: a sustained rate per minute and a
+# burst; past them the hub answers 429 with Retry-After.
+# terminal_requests_per_minute = 120
+# terminal_request_burst = 600
 "#;
+
+/// The certificate and key files `serve` uses for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain, the server's certificate first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
 
 /// Validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +121,19 @@ pub struct HubConfig {
     pub request_skew_s: i64,
     pub nonce_retention_s: i64,
     pub max_upload_bytes: usize,
+    /// TLS served by the hub itself, if set.
+    pub tls: Option<TlsFiles>,
+    /// Plain HTTP on a non-loopback address is allowed: a reverse proxy
+    /// in front terminates TLS.
+    pub plain_http_behind_proxy: bool,
+    pub header_timeout_s: u64,
+    pub idle_timeout_s: u64,
+    pub body_timeout_s: u64,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub max_concurrent_uploads: usize,
+    pub terminal_requests_per_minute: u32,
+    pub terminal_request_burst: u32,
 }
 
 impl Default for HubConfig {
@@ -55,6 +144,16 @@ impl Default for HubConfig {
             request_skew_s: MAX_REQUEST_SKEW_S,
             nonce_retention_s: 2 * MAX_REQUEST_SKEW_S,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            tls: None,
+            plain_http_behind_proxy: false,
+            header_timeout_s: DEFAULT_HEADER_TIMEOUT_S,
+            idle_timeout_s: DEFAULT_IDLE_TIMEOUT_S,
+            body_timeout_s: DEFAULT_BODY_TIMEOUT_S,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
+            terminal_requests_per_minute: DEFAULT_TERMINAL_REQUESTS_PER_MINUTE,
+            terminal_request_burst: DEFAULT_TERMINAL_REQUEST_BURST,
         }
     }
 }
@@ -85,6 +184,35 @@ struct Raw {
     request_skew_s: Option<i64>,
     nonce_retention_s: Option<i64>,
     max_upload_bytes: Option<i64>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    plain_http_behind_proxy: Option<bool>,
+    header_timeout_s: Option<i64>,
+    idle_timeout_s: Option<i64>,
+    body_timeout_s: Option<i64>,
+    max_connections: Option<i64>,
+    max_connections_per_address: Option<i64>,
+    max_concurrent_uploads: Option<i64>,
+    terminal_requests_per_minute: Option<i64>,
+    terminal_request_burst: Option<i64>,
+}
+
+/// `v` if it lies in `range`, else why not.
+fn within<T: TryFrom<i64> + PartialOrd + std::fmt::Display + Copy>(
+    v: i64,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, String> {
+    T::try_from(v)
+        .ok()
+        .filter(|t| range.contains(t))
+        .ok_or_else(|| {
+            format!(
+                "must be {} to {}{unit}, got {v}",
+                range.start(),
+                range.end()
+            )
+        })
 }
 
 impl HubConfig {
@@ -150,6 +278,83 @@ impl HubConfig {
                     )
                 })?;
         }
+        let file = |key: &'static str, v: String| -> Result<PathBuf, ConfigError> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Err(bad(key, "must name a PEM file".into()));
+            }
+            // Relative to the settings file, so a data directory can be
+            // moved with its certificate inside it.
+            Ok(match path.parent() {
+                Some(dir) if Path::new(v).is_relative() => dir.join(v),
+                _ => PathBuf::from(v),
+            })
+        };
+        c.tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: file("tls_cert", cert)?,
+                key: file("tls_key", key)?,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(bad(
+                    "tls_key",
+                    "missing: tls_cert is set, so the key file must be too".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "tls_cert",
+                    "missing: tls_key is set, so the certificate file must be too".into(),
+                ));
+            }
+        };
+        if let Some(p) = raw.plain_http_behind_proxy {
+            c.plain_http_behind_proxy = p;
+        }
+        if let Some(v) = raw.header_timeout_s {
+            c.header_timeout_s =
+                within(v, 1..=600, " seconds").map_err(|w| bad("header_timeout_s", w))?;
+        }
+        if let Some(v) = raw.idle_timeout_s {
+            c.idle_timeout_s =
+                within(v, 1..=600, " seconds").map_err(|w| bad("idle_timeout_s", w))?;
+        } else {
+            c.idle_timeout_s = c.idle_timeout_s.min(c.header_timeout_s);
+        }
+        if c.idle_timeout_s > c.header_timeout_s {
+            return Err(bad(
+                "idle_timeout_s",
+                format!(
+                    "must be at most header_timeout_s ({}), got {}: the header timeout already closes a connection silent that long",
+                    c.header_timeout_s, c.idle_timeout_s
+                ),
+            ));
+        }
+        if let Some(v) = raw.body_timeout_s {
+            c.body_timeout_s =
+                within(v, 1..=3600, " seconds").map_err(|w| bad("body_timeout_s", w))?;
+        }
+        if let Some(v) = raw.max_connections {
+            c.max_connections =
+                within(v, 16..=1_000_000, "").map_err(|w| bad("max_connections", w))?;
+        }
+        if let Some(v) = raw.max_connections_per_address {
+            c.max_connections_per_address =
+                within(v, 1..=1_000_000, "").map_err(|w| bad("max_connections_per_address", w))?;
+        }
+        if let Some(v) = raw.max_concurrent_uploads {
+            c.max_concurrent_uploads =
+                within(v, 1..=256, "").map_err(|w| bad("max_concurrent_uploads", w))?;
+        }
+        if let Some(v) = raw.terminal_requests_per_minute {
+            c.terminal_requests_per_minute = within(v, 1..=60_000, " requests")
+                .map_err(|w| bad("terminal_requests_per_minute", w))?;
+        }
+        if let Some(v) = raw.terminal_request_burst {
+            c.terminal_request_burst = within(v, 1..=100_000, " requests")
+                .map_err(|w| bad("terminal_request_burst", w))?;
+        }
         Ok(c)
     }
 
@@ -205,5 +410,66 @@ mod tests {
         assert!(e.contains("request_skew_s"), "{e}");
         let e = parse("nonce_retention_s = 10").unwrap_err().to_string();
         assert!(e.contains("nonce_retention_s"), "{e}");
+        for (text, key) in [
+            ("header_timeout_s = 0", "header_timeout_s"),
+            ("header_timeout_s = 601", "header_timeout_s"),
+            ("idle_timeout_s = -1", "idle_timeout_s"),
+            ("header_timeout_s = 5\nidle_timeout_s = 6", "idle_timeout_s"),
+            ("body_timeout_s = 0", "body_timeout_s"),
+            ("max_connections = 3", "max_connections"),
+            (
+                "max_connections_per_address = 0",
+                "max_connections_per_address",
+            ),
+            ("max_concurrent_uploads = 0", "max_concurrent_uploads"),
+            (
+                "terminal_requests_per_minute = 0",
+                "terminal_requests_per_minute",
+            ),
+            ("terminal_request_burst = 0", "terminal_request_burst"),
+            (
+                "plain_http_behind_proxy = \"yes\"",
+                "plain_http_behind_proxy",
+            ),
+            ("tls_cert = \"c.pem\"", "tls_key"),
+            ("tls_key = \"k.pem\"", "tls_cert"),
+            ("tls_cert = \" \"\ntls_key = \"k.pem\"", "tls_cert"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn serving_settings() {
+        let c = HubConfig::parse(
+            "tls_cert = \"tls/cert.pem\"\ntls_key = \"/etc/hub/key.pem\"\n\
+             plain_http_behind_proxy = true\nheader_timeout_s = 30\nidle_timeout_s = 30\n\
+             body_timeout_s = 5\nmax_connections = 100\nmax_connections_per_address = 7\n\
+             max_concurrent_uploads = 2\nterminal_requests_per_minute = 6\nterminal_request_burst = 3\n",
+            Path::new("/srv/hub/hub.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: PathBuf::from("/srv/hub/tls/cert.pem"),
+                key: PathBuf::from("/etc/hub/key.pem"),
+            })
+        );
+        assert!(c.plain_http_behind_proxy);
+        assert_eq!(
+            (c.header_timeout_s, c.idle_timeout_s, c.body_timeout_s),
+            (30, 30, 5)
+        );
+        assert_eq!((c.max_connections, c.max_connections_per_address), (100, 7));
+        assert_eq!(c.max_concurrent_uploads, 2);
+        assert_eq!(
+            (c.terminal_requests_per_minute, c.terminal_request_burst),
+            (6, 3)
+        );
+        // A short header timeout pulls the default idle timeout down with it.
+        let c = parse("header_timeout_s = 4").unwrap();
+        assert_eq!(c.idle_timeout_s, 4);
     }
 }

@@ -13,16 +13,28 @@
 //! | `GET /v1/records/status` | signed | sealed `UploadReceipt` |
 //!
 //! Every refusal is JSON `{"error": "...", "code": "..."}`; internal
-//! failures are logged and reach clients only as `internal`.
+//! failures are logged and reach clients only as `internal`. Signed
+//! requests are judged on their headers before their bodies are read
+//! (`http/gate.rs`); each terminal has a request allowance (429 with
+//! `Retry-After` past it, `http/rate.rs`); refused requests are logged, a
+//! few lines a minute per reason (`http/log.rs`). The serving loop with
+//! its timeouts and connection caps is [`server`]; TLS is [`tls`].
+
+mod gate;
+mod log;
+mod rate;
+pub mod server;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,16 +42,14 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::enroll::EnrollRequest;
-use xinyi_core::wire::request::RequestAuth;
 
-use crate::admin::TerminalInfo;
+use self::gate::{Endpoint, Gate, Head, Refused, SMALL_BODY};
+use self::log::{Warnings, Who};
 use crate::error::{AuthError, EnrollError, HubError, UploadError};
 use crate::hub::Hub;
-
-/// The largest body of a request other than an upload.
-const SMALL_BODY: usize = 16 * 1024;
 
 /// A refusal as clients see it.
 #[derive(Debug)]
@@ -74,11 +84,24 @@ pub enum ApiError {
     Revoked {
         notice: Vec<u8>,
     },
+    /// The terminal's request allowance is spent.
+    RateLimited {
+        retry_after_s: u64,
+    },
+    /// An upload without `Content-Length`.
+    LengthRequired,
+    /// The body did not arrive within the body timeout.
+    BodyTimeout,
+    /// The memory for upload bodies is taken; try again later.
+    Busy {
+        retry_after_s: u64,
+    },
     Internal,
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    /// The status, the code and the message clients see.
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::BadRequest { code, message } => {
                 (StatusCode::BAD_REQUEST, code, message.clone())
@@ -104,6 +127,28 @@ impl ApiError {
                 "terminal_revoked",
                 "this terminal was revoked by the registry".into(),
             ),
+            ApiError::RateLimited { retry_after_s } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this terminal is making requests faster than the hub allows: try again in {retry_after_s} s"
+                ),
+            ),
+            ApiError::LengthRequired => (
+                StatusCode::LENGTH_REQUIRED,
+                "length_required",
+                "an upload must say its Content-Length".into(),
+            ),
+            ApiError::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time".into(),
+            ),
+            ApiError::Busy { retry_after_s } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("the hub is busy with other uploads: try again in {retry_after_s} s"),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -128,10 +173,17 @@ impl IntoResponse for ApiError {
             body["notice"] = json!(String::from_utf8_lossy(notice));
         }
         let mut resp = (status, axum::Json(body)).into_response();
-        if let ApiError::RangeNotSatisfiable { length } = self
-            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}"))
-        {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        match self {
+            ApiError::RangeNotSatisfiable { length } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            ApiError::RateLimited { retry_after_s } | ApiError::Busy { retry_after_s } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            }
+            _ => {}
         }
         resp
     }
@@ -215,64 +267,102 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(r.body_text())
+/// The peer of a request and, when it came through a reverse proxy on
+/// this machine, whom the proxy says it forwarded for (for the log only).
+struct Peer(Who);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Peer, Self::Rejection> {
+        // Absent when the router is served by something else than
+        // `serve_until` (a test harness): the log then says 0.0.0.0:0.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let forwarded_for = if peer.ip().to_canonical().is_loopback() {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .or_else(|| parts.headers.get("x-real-ip"))
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         } else {
-            ApiError::BadRequest {
-                code: "bad_request",
-                message: r.body_text(),
-            }
-        }
-    })
-}
-
-/// Authenticates a signed request.
-async fn signed(
-    hub: &Arc<Hub>,
-    method: &Method,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<TerminalInfo, ApiError> {
-    let auth = RequestAuth::from_headers(|h| headers.get(h).and_then(|v| v.to_str().ok()))
-        .map_err(|e| HubError::Auth(AuthError::Missing(e.to_string())))?;
-    let path = uri
-        .0
-        .path_and_query()
-        .map_or_else(|| uri.0.path().to_owned(), |p| p.as_str().to_owned());
-    let method = method.as_str().to_owned();
-    blocking(hub, move |hub| {
-        hub.authenticate(&auth, &method, &path, &body)
-    })
-    .await
-}
-
-fn refuse_revoked(t: &TerminalInfo) -> Result<(), ApiError> {
-    if t.revoked() {
-        return Err(HubError::Auth(AuthError::Revoked(t.id.clone())).into());
+            None
+        };
+        Ok(Peer(Who {
+            peer,
+            forwarded_for,
+        }))
     }
-    Ok(())
 }
 
-async fn health(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError> {
-    let version = blocking(&hub, |hub| {
+fn path_of(uri: &OriginalUri) -> String {
+    uri.0
+        .path_and_query()
+        .map_or_else(|| uri.0.path().to_owned(), |p| p.as_str().to_owned())
+}
+
+async fn health(State(gate): State<Arc<Gate>>) -> Result<Response, ApiError> {
+    let version = blocking(&gate.hub, |hub| {
         Ok(hub.current_version()?.map_or(0, |v| v.version))
     })
     .await?;
     Ok(axum::Json(json!({ "ok": true, "version": version })).into_response())
 }
 
+/// The reason code of a refused enrollment, for the log.
+fn enroll_reason(e: &HubError) -> &'static str {
+    match e {
+        HubError::Enroll(EnrollError::UnknownCode) => "unknown_code",
+        HubError::Enroll(EnrollError::UsedCode) => "used_code",
+        HubError::Enroll(EnrollError::ExpiredCode) => "expired_code",
+        HubError::Enroll(EnrollError::BadKey(_)) => "bad_key",
+        HubError::Enroll(EnrollError::KeyRevoked) => "key_revoked",
+        HubError::Enroll(EnrollError::AlreadyEnrolled(_)) => "already_enrolled",
+        HubError::Enroll(EnrollError::Malformed(_)) => "malformed_enrollment",
+        _ => "enrollment_failed",
+    }
+}
+
 async fn enroll(
-    State(hub): State<Arc<Hub>>,
-    b: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let b = body(b)?;
-    let req: EnrollRequest = serde_json::from_slice(&b)
-        .map_err(|e| HubError::Enroll(EnrollError::Malformed(e.to_string())))?;
-    let sealed = blocking(&hub, move |hub| hub.enroll(&req)).await?;
-    Ok(octets(StatusCode::OK, sealed, "application/json"))
+    State(gate): State<Arc<Gate>>,
+    Peer(who): Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refused> {
+    let warn = |reason| gate.warnings.refused("enrollment", reason, &who, None);
+    let b = match gate.read_body(&headers, body, SMALL_BODY).await {
+        Ok(b) => b,
+        Err(r) => {
+            warn(match r.error {
+                ApiError::TooLarge(_) => "too_large",
+                ApiError::BodyTimeout => "body_timeout",
+                _ => "bad_request",
+            });
+            return Err(r);
+        }
+    };
+    let result = match serde_json::from_slice::<EnrollRequest>(&b) {
+        Ok(req) => {
+            let hub = Arc::clone(&gate.hub);
+            match tokio::task::spawn_blocking(move || hub.enroll(&req)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "hub task failed");
+                    return Err(ApiError::Internal.into());
+                }
+            }
+        }
+        Err(e) => Err(HubError::Enroll(EnrollError::Malformed(e.to_string()))),
+    };
+    match result {
+        Ok(sealed) => Ok(octets(StatusCode::OK, sealed, "application/json")),
+        Err(e) => {
+            warn(enroll_reason(&e));
+            Err(ApiError::from(e).into())
+        }
+    }
 }
 
 fn have_param(uri: &OriginalUri) -> Result<u64, ApiError> {
@@ -292,19 +382,26 @@ fn have_param(uri: &OriginalUri) -> Result<u64, ApiError> {
 }
 
 async fn metadata(
-    State(hub): State<Arc<Hub>>,
+    State(gate): State<Arc<Gate>>,
+    Peer(who): Peer,
     method: Method,
     uri: OriginalUri,
     headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let terminal = signed(&hub, &method, &uri, &headers, body(b)?).await?;
+    body: Body,
+) -> Result<Response, Refused> {
+    let head = Head {
+        method: &method,
+        path: path_of(&uri),
+        headers: &headers,
+        who: &who,
+    };
+    let terminal = gate.signed(head, body, Endpoint::Small).await?.terminal;
     // A revoked terminal gets a small signed notice: nothing is built for it.
-    if let Some(notice) = hub.revocation_notice(&terminal) {
-        return Err(ApiError::Revoked { notice });
+    if let Some(notice) = gate.hub.revocation_notice(&terminal) {
+        return Err(ApiError::Revoked { notice }.into());
     }
     let have = have_param(&uri)?;
-    let sealed = blocking(&hub, move |hub| hub.signed_metadata(&terminal, have)).await?;
+    let sealed = blocking(&gate.hub, move |hub| hub.signed_metadata(&terminal, have)).await?;
     Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 
@@ -341,24 +438,30 @@ fn range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
 }
 
 async fn artefact(
-    State(hub): State<Arc<Hub>>,
+    State(gate): State<Arc<Gate>>,
     Path(sha): Path<String>,
+    Peer(who): Peer,
     method: Method,
     uri: OriginalUri,
     headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let terminal = signed(&hub, &method, &uri, &headers, body(b)?).await?;
-    refuse_revoked(&terminal)?;
+    body: Body,
+) -> Result<Response, Refused> {
+    let head = Head {
+        method: &method,
+        path: path_of(&uri),
+        headers: &headers,
+        who: &who,
+    };
+    gate.signed(head, body, Endpoint::SmallActive).await?;
     let digest =
         Digest32::from_hex(&sha).map_err(|_| ApiError::NotFound(format!("no artefact {sha:?}")))?;
-    let bytes = blocking(&hub, move |hub| hub.artefact(&digest))
+    let bytes = blocking(&gate.hub, move |hub| hub.artefact(&digest))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no artefact {sha}")))?;
     let len = bytes.len() as u64;
     let mut resp = match range(&headers) {
         Some((start, _)) if start >= len => {
-            return Err(ApiError::RangeNotSatisfiable { length: len });
+            return Err(ApiError::RangeNotSatisfiable { length: len }.into());
         }
         Some((start, end)) => {
             let last = end.map_or(len - 1, |e| e.min(len - 1));
@@ -384,31 +487,47 @@ async fn artefact(
 }
 
 async fn upload(
-    State(hub): State<Arc<Hub>>,
+    State(gate): State<Arc<Gate>>,
+    Peer(who): Peer,
     method: Method,
     uri: OriginalUri,
     headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let b = body(b)?;
-    let terminal = signed(&hub, &method, &uri, &headers, b.clone()).await?;
-    refuse_revoked(&terminal)?;
-    let sealed = blocking(&hub, move |hub| {
-        hub.upload(&terminal, &b).map(|r| hub.seal_receipt(&r))
+    body: Body,
+) -> Result<Response, Refused> {
+    let head = Head {
+        method: &method,
+        path: path_of(&uri),
+        headers: &headers,
+        who: &who,
+    };
+    let signed = gate.signed(head, body, Endpoint::Upload).await?;
+    // The body goes back to the upload buffers once it is stored; the
+    // receipt is signed with the registry key.
+    let sealed = blocking(&gate.hub, move |hub| {
+        let r = hub.upload(&signed.terminal, &signed.body);
+        drop(signed);
+        r.map(|r| hub.seal_receipt(&r))
     })
     .await?;
     Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 
 async fn upload_status(
-    State(hub): State<Arc<Hub>>,
+    State(gate): State<Arc<Gate>>,
+    Peer(who): Peer,
     method: Method,
     uri: OriginalUri,
     headers: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let terminal = signed(&hub, &method, &uri, &headers, body(b)?).await?;
-    let sealed = blocking(&hub, move |hub| {
+    body: Body,
+) -> Result<Response, Refused> {
+    let head = Head {
+        method: &method,
+        path: path_of(&uri),
+        headers: &headers,
+        who: &who,
+    };
+    let terminal = gate.signed(head, body, Endpoint::Small).await?.terminal;
+    let sealed = blocking(&gate.hub, move |hub| {
         hub.upload_status(&terminal.id)
             .map(|r| hub.seal_receipt(&r))
     })
@@ -420,46 +539,79 @@ async fn not_found(uri: OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no endpoint {}", uri.0.path()))
 }
 
-/// The hub's router.
-pub fn app(hub: Arc<Hub>) -> Router {
-    let upload_limit = hub.config().max_upload_bytes;
+fn router(gate: Arc<Gate>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
-        .route(
-            "/v1/enroll",
-            post(enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
-        .route(
-            "/v1/metadata",
-            get(metadata).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
-        .route(
-            "/v1/artefacts/{sha256}",
-            get(artefact).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
-        .route(
-            "/v1/records",
-            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route(
-            "/v1/records/status",
-            get(upload_status).layer(DefaultBodyLimit::max(SMALL_BODY)),
-        )
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/metadata", get(metadata))
+        .route("/v1/artefacts/{sha256}", get(artefact))
+        .route("/v1/records", post(upload))
+        .route("/v1/records/status", get(upload_status))
         .fallback(not_found)
-        .with_state(hub)
+        .with_state(gate)
+}
+
+/// The hub's router. Bodies are read by the handlers themselves, with
+/// their own bounds and timeout; the connection limits and header
+/// timeouts are the serving loop's ([`serve_until`]).
+pub fn app(hub: Arc<Hub>) -> Router {
+    router(Arc::new(Gate::new(hub, Arc::new(Warnings::default()))))
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// requests in flight. Speaks TLS if the settings name a certificate.
 pub async fn serve_until(
     listener: TcpListener,
     hub: Arc<Hub>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
-    axum::serve(listener, app(hub))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| HubError::Internal(format!("serving HTTP: {e}")))
+    let tls = match &hub.config().tls {
+        Some(files) => Some(TlsAcceptor::from(tls::load(files)?)),
+        None => None,
+    };
+    serve_with(listener, hub, tls, shutdown).await
+}
+
+/// How often refusal summaries are written and idle rate buckets dropped.
+const HOUSEKEEPING: Duration = Duration::from_secs(15);
+
+async fn serve_with(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HubError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| HubError::Internal(format!("listener address: {e}")))?;
+    server::check_listen(addr, tls.is_some(), hub.config())?;
+    let open_files = server::raise_open_file_limit();
+    let limits = server::Limits::new(hub.config(), open_files);
+    let warnings = Arc::new(Warnings::default());
+    let gate = Arc::new(Gate::new(hub, Arc::clone(&warnings)));
+    let housekeeping = {
+        let gate = Arc::clone(&gate);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HOUSEKEEPING);
+            loop {
+                tick.tick().await;
+                gate.warnings.flush(false);
+                gate.rate.prune(Instant::now());
+            }
+        })
+    };
+    let served = server::run(
+        listener,
+        router(Arc::clone(&gate)),
+        tls,
+        limits,
+        Arc::clone(&warnings),
+        shutdown,
+    )
+    .await;
+    housekeeping.abort();
+    warnings.flush(true);
+    served
 }
 
 /// Serves on `listener` until Ctrl-C or SIGTERM.
@@ -496,6 +648,7 @@ async fn shutdown_signal() {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), HubError>>>,
 }
@@ -506,8 +659,33 @@ impl Server {
         Server::bind(hub, SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Serves `hub` on `addr`.
+    /// Serves `hub` on `addr` (with TLS if its settings name a certificate).
     pub async fn bind(hub: Arc<Hub>, addr: SocketAddr) -> Result<Server, HubError> {
+        let tls = match &hub.config().tls {
+            Some(files) => Some(TlsAcceptor::from(tls::load(files)?)),
+            None => None,
+        };
+        Server::spawn(hub, addr, tls).await
+    }
+
+    /// Serves `hub` over TLS on an ephemeral port of 127.0.0.1, with a PEM
+    /// certificate chain and key; the certificate should name the IP
+    /// address 127.0.0.1, which [`Server::url`] uses.
+    pub async fn start_tls(
+        hub: Arc<Hub>,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Server, HubError> {
+        let tls = TlsAcceptor::from(tls::server_config(cert_pem, key_pem)?);
+        Server::spawn(hub, SocketAddr::from(([127, 0, 0, 1], 0)), Some(tls)).await
+    }
+
+    async fn spawn(
+        hub: Arc<Hub>,
+        addr: SocketAddr,
+        tls: Option<TlsAcceptor>,
+    ) -> Result<Server, HubError> {
+        server::check_listen(addr, tls.is_some(), hub.config())?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HubError::Internal(format!("cannot listen on {addr}: {e}")))?;
@@ -515,11 +693,13 @@ impl Server {
             .local_addr()
             .map_err(|e| HubError::Internal(format!("listener address: {e}")))?;
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve_until(listener, hub, async move {
+        let secure = tls.is_some();
+        let task = tokio::spawn(serve_with(listener, hub, tls, async move {
             let _ = rx.await;
         }));
         Ok(Server {
             addr,
+            tls: secure,
             stop: Some(tx),
             task: Some(task),
         })
@@ -529,9 +709,10 @@ impl Server {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, finishes requests in flight and waits.

@@ -48,11 +48,16 @@ enum Command {
         #[arg(long)]
         k_pseudo_file: Option<PathBuf>,
     },
-    /// Serve the HTTP API for terminals.
+    /// Serve the HTTP API for terminals (HTTPS with tls_cert/tls_key in hub.toml).
     Serve {
         /// Address and port, e.g. 0.0.0.0:8470 (default from hub.toml).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+    },
+    /// TLS certificates for `serve`.
+    Tls {
+        #[command(subcommand)]
+        what: TlsCmd,
     },
     /// Manage the issuer keys of the trust list.
     Issuer {
@@ -117,6 +122,26 @@ enum Command {
     Check {
         #[command(subcommand)]
         what: Check,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TlsCmd {
+    /// Make a self-signed certificate and key (cert.pem, key.pem) for a
+    /// small deployment; terminals must trust the certificate.
+    SelfSigned {
+        /// A DNS name terminals reach the hub by (repeatable).
+        #[arg(long = "name")]
+        names: Vec<String>,
+        /// An IP address terminals reach the hub by (repeatable).
+        #[arg(long = "ip")]
+        ips: Vec<std::net::IpAddr>,
+        /// The folder to write cert.pem and key.pem to (made if missing).
+        #[arg(long)]
+        out_dir: PathBuf,
+        /// Days the certificate stays valid.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
     },
 }
 
@@ -346,13 +371,22 @@ fn run(args: Args) -> Result<ExitCode> {
         Command::Serve { listen } => {
             let hub = open(&args)?;
             let addr = listen.unwrap_or(hub.config().listen);
+            let tls = hub.config().tls.clone();
+            // Refused before a socket is opened: plain HTTP to the network.
+            xinyi_hub::http::server::check_listen(addr, tls.is_some(), hub.config())?;
+            if let Some(files) = &tls {
+                // A bad certificate is named before anything listens.
+                xinyi_hub::http::tls::load(files)?;
+            }
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr}"))?;
+                let addr = listener.local_addr().unwrap_or(addr);
                 tracing::info!(
                     %addr,
+                    scheme = if tls.is_some() { "https" } else { "http" },
                     registry_key = %hub.registry_key_id(),
                     "xinyi-hub serving"
                 );
@@ -360,6 +394,15 @@ fn run(args: Args) -> Result<ExitCode> {
                 anyhow::Ok(())
             })?;
         }
+        Command::Tls {
+            what:
+                TlsCmd::SelfSigned {
+                    names,
+                    ips,
+                    out_dir,
+                    days,
+                },
+        } => self_signed(names, ips, out_dir, *days)?,
         Command::Issuer { what } => {
             let hub = open(&args)?;
             match what {
@@ -628,6 +671,58 @@ fn run(args: Args) -> Result<ExitCode> {
         Command::Check { what } => return check(what),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tls self-signed`: writes cert.pem and key.pem (mode 0600), refusing
+/// to overwrite either.
+fn self_signed(
+    names: &[String],
+    ips: &[std::net::IpAddr],
+    out_dir: &Path,
+    days: u32,
+) -> Result<()> {
+    let made = xinyi_hub::http::tls::self_signed(names, ips, days)?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let cert = out_dir.join("cert.pem");
+    let key = out_dir.join("key.pem");
+    for f in [&cert, &key] {
+        if f.exists() {
+            bail!(
+                "{} already exists; refusing to overwrite it: remove it or use another --out-dir",
+                f.display()
+            );
+        }
+    }
+    write_new(&key, made.key_pem.as_bytes(), 0o600)?;
+    write_new(&cert, made.cert_pem.as_bytes(), 0o644)?;
+    println!("wrote {} and {}", cert.display(), key.display());
+    println!("SHA-256 fingerprint: {}", made.sha256);
+    println!(
+        "next: in hub.toml set tls_cert = \"{}\" and tls_key = \"{}\"; install cert.pem as a trusted certificate on each terminal and compare the fingerprint",
+        cert.display(),
+        key.display()
+    );
+    Ok(())
+}
+
+/// Creates `path` (never replacing a file) with `mode` on Unix.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn check(what: &Check) -> Result<ExitCode> {
