@@ -42,7 +42,8 @@ pub const MAX_LOCKOUT_S: u64 = 24 * 3600;
 /// The lockout after the `n`th lockout in a row (1, 2, …).
 pub fn lockout_s(n: u32) -> u64 {
     let mut s = LOCKOUT_S;
-    for _ in 1..n {
+    // Past the sixteenth the cap was reached long ago.
+    for _ in 1..n.min(16) {
         s = s.saturating_mul(3).min(MAX_LOCKOUT_S);
     }
     s.min(MAX_LOCKOUT_S)
@@ -646,5 +647,20 @@ impl Terminal {
     pub async fn upload(&mut self, at: UnixTime) -> Result<Uploaded, TerminalError> {
         let client = self.client()?;
         Ok(crate::sync::upload(&mut self.store, &client, at).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lockout_in_a_row_lasts_three_times_longer_up_to_a_day() {
+        assert_eq!(lockout_s(1), LOCKOUT_S);
+        assert_eq!(lockout_s(2), 3 * LOCKOUT_S);
+        assert_eq!(lockout_s(3), 9 * LOCKOUT_S);
+        assert_eq!(lockout_s(6), 243 * LOCKOUT_S);
+        assert_eq!(lockout_s(7), MAX_LOCKOUT_S);
+        assert_eq!(lockout_s(u32::MAX), MAX_LOCKOUT_S);
     }
 }

@@ -1249,3 +1249,63 @@ async fn a_terminal_enrolls_and_syncs_over_tls_with_the_registrys_certificate() 
     impostor.stop().await.unwrap();
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pins_lock_the_id_out_on_the_monotonic_clock_and_the_hub_hears_of_it() {
+    use xinyi::terminal::SignIn;
+    let mut r = rig().await;
+    let at = r.now();
+    let paths = r.terminal.paths().clone();
+    // A known id with wrong PINs and an unknown one get the same answers.
+    for id in [CLERK.0, "7777"] {
+        for left in (1..xinyi::terminal::MAX_FAILURES).rev() {
+            assert_eq!(
+                r.terminal.authenticate(id, "0000", at).unwrap(),
+                SignIn::Refused { tries_left: left },
+                "{id}"
+            );
+        }
+        let locked = r.terminal.authenticate(id, "0000", at).unwrap();
+        assert_eq!(
+            locked,
+            SignIn::Locked {
+                left_s: xinyi::terminal::lockout_s(1)
+            },
+            "{id}"
+        );
+    }
+    // The right PIN waits too; a wall clock set a day forward does not end
+    // the lockout, nor does a restart.
+    assert!(matches!(
+        r.terminal.authenticate(CLERK.0, CLERK.1, at).unwrap(),
+        SignIn::Locked { .. }
+    ));
+    let tomorrow = UnixTime(at.0 + 86_400);
+    assert!(matches!(
+        r.terminal.authenticate(CLERK.0, CLERK.1, tomorrow).unwrap(),
+        SignIn::Locked { .. }
+    ));
+    let mut restarted = Terminal::open(&paths).unwrap();
+    assert!(matches!(
+        restarted.authenticate(CLERK.0, CLERK.1, tomorrow).unwrap(),
+        SignIn::Locked { .. }
+    ));
+    // Every failure and lockout is a record the hub receives.
+    let staff: Vec<String> = r
+        .terminal
+        .records(100)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.record.body {
+            xinyi_core::wire::journal::Body::Staff { event, .. } => Some(event.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(staff.iter().filter(|e| *e == "sign_in_failed").count(), 10);
+    assert_eq!(staff.iter().filter(|e| *e == "locked_out").count(), 2);
+    r.terminal.upload(at).await.unwrap();
+    let (head, _) = r.terminal.store().journal_head().unwrap();
+    let id = r.terminal.identity().terminal_id.clone();
+    assert_eq!(r.hub.upload_status(&id).unwrap().held_through, head);
+    r.server.stop().await.unwrap();
+}
