@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod terminal_support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +23,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use ed25519_dalek::SigningKey;
-use xinyi::store::{NewOperator, Role};
 use xinyi::sync::{Downloaded, SyncError};
 use xinyi::terminal::{Paths, Scan, Staff, Terminal, TerminalError, now};
 use xinyi_core::wire::WireError;
@@ -32,6 +33,8 @@ use xinyi_hub::demo::DemoWorld;
 use xinyi_hub::http::Server;
 use xinyi_hub::seed::demo_hub;
 use xinyi_hub::{Hub, ManualClock};
+
+use terminal_support::CLERK;
 
 /// What the proxy does to the hub's answers.
 #[derive(Debug, Clone, Default)]
@@ -337,40 +340,15 @@ impl Rig {
 
 /// The measure every test scans at.
 const TOPUP: &str = "XYX-BUS-TOPUP";
-/// The clerk every test terminal has.
-const CLERK: (&str, &str) = ("1001", "1234");
-
 /// A terminal at the demo bus site of `hub`, enrolled through `url` (the
-/// proxy or the hub) with the registry fingerprint, with a clerk.
-async fn enroll(hub: &Hub, url: &str, dir: &Path, label: &str) -> Terminal {
-    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
-    let mut t = Terminal::enroll(
-        &Paths::new(dir),
-        url,
-        &code,
-        label,
-        &hub.registry_fingerprint(),
-        None,
-    )
-    .await
-    .unwrap();
-    t.put_operator(
-        &NewOperator {
-            id: CLERK.0,
-            name: "王丽",
-            role: Role::Clerk,
-            pin: CLERK.1,
-        },
-        None,
-        now(),
-    )
-    .unwrap();
-    t
+/// proxy or the hub), with a clerk.
+async fn enroll(hub: &Hub, url: &str, dir: &Path, _label: &str) -> Terminal {
+    terminal_support::enroll(hub, "demo-bus", url, dir, None, now()).await
 }
 
 /// The clerk, signed in.
 fn clerk(t: &mut Terminal) -> Staff {
-    t.sign_in(CLERK.0, CLERK.1, now()).unwrap()
+    terminal_support::clerk(t, now())
 }
 
 /// The printed demo card's code: reusable, so a test can present it again.
@@ -1198,27 +1176,15 @@ async fn a_terminal_enrolls_and_syncs_over_tls_with_the_registrys_certificate() 
     .unwrap_err();
     assert!(e.to_string().contains("cannot reach the hub"), "{e}");
     // Pinned to it: enrolled, and every later sync uses it.
-    let mut t = Terminal::enroll(
-        &paths,
+    let mut t = terminal_support::enroll(
+        &hub,
+        "demo-bus",
         &server.url(),
-        &code,
-        "bus",
-        &hub.registry_fingerprint(),
+        paths.dir.as_path(),
         Some(&cert.cert_pem),
-    )
-    .await
-    .unwrap();
-    t.put_operator(
-        &NewOperator {
-            id: CLERK.0,
-            name: "王丽",
-            role: Role::Clerk,
-            pin: CLERK.1,
-        },
-        None,
         now(),
     )
-    .unwrap();
+    .await;
     let reopened = Terminal::open(t.paths()).unwrap();
     assert_eq!(
         reopened.identity().hub_ca.as_deref(),

@@ -9,14 +9,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod terminal_support;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use xinyi::store::{NewOperator, Role};
 use xinyi::sync::Downloaded;
 use xinyi::sync::client::HubClient;
-use xinyi::terminal::{Paths, Scan, Staff, Terminal};
+use xinyi::terminal::{Scan, Terminal};
 use xinyi_core::verdict::CLOCK_TOLERANCE_S;
 use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::{Fen, UnixTime};
@@ -72,40 +73,10 @@ fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
     (hub, clock)
 }
 
-/// The clerk of every test counter.
-const CLERK: (&str, &str) = ("1001", "1234");
-
-/// The clerk, signed in at `at`.
-fn clerk(t: &mut Terminal, at: UnixTime) -> Staff {
-    t.sign_in(CLERK.0, CLERK.1, at).unwrap()
-}
-
 /// Enrolls a terminal and syncs it at `at` (the hub's clock set to it).
 async fn enroll(hub: &Hub, clock: &ManualClock, url: &str, dir: &Path, at: UnixTime) -> Terminal {
     clock.set(at);
-    let code = hub.create_enrollment_code("counter", None).unwrap().code;
-    let mut t = Terminal::enroll(
-        &Paths::new(dir),
-        url,
-        &code,
-        "test counter",
-        &hub.registry_fingerprint(),
-        None,
-    )
-    .await
-    .unwrap();
-    // A clerk on the roster, added when the counter started.
-    t.put_operator(
-        &NewOperator {
-            id: CLERK.0,
-            name: "测试",
-            role: Role::Clerk,
-            pin: CLERK.1,
-        },
-        None,
-        at,
-    )
-    .unwrap();
+    let mut t = terminal_support::enroll(hub, "counter", url, dir, None, at).await;
     let (down, up) = t.sync(at).await.unwrap();
     assert!(
         matches!(
@@ -202,7 +173,7 @@ async fn full_loop_with_the_vectors() {
             if step["confirm"].as_bool().unwrap_or(false) {
                 let amount = step["amount_fen"].as_u64().map(Fen);
                 let companions = step["companions"].as_u64().unwrap_or(0) as u32;
-                let by = clerk(&mut t, at);
+                let by = terminal_support::clerk(&mut t, at);
                 let (entry, amounts) = t.confirm(&approval, amount, companions, &by, at).unwrap();
                 assert_eq!(entry.record.body.kind(), "redemption");
                 if let Some(d) = step["expect_discount_fen"].as_u64() {
@@ -318,7 +289,7 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
             .scan(step["qr"].as_str().unwrap(), "XYX-BUS-TOPUP", "op", at)
             .unwrap()
         {
-            let by = clerk(&mut t, at);
+            let by = terminal_support::clerk(&mut t, at);
             t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, &by, at)
                 .unwrap();
         }

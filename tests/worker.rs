@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod terminal_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use xinyi::store::{NewOperator, Role};
 use xinyi::sync::worker::{self, SyncStatus, WorkerConfig};
-use xinyi::terminal::{Paths, Scan, Terminal, now};
+use xinyi::terminal::{Paths, Scan, now};
 use xinyi_core::Fen;
 use xinyi_hub::http::Server;
 use xinyi_hub::seed::demo_hub;
@@ -38,31 +39,11 @@ fn wait_for(
 async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     let tmp = tempfile::tempdir().unwrap();
     let (hub, world) = demo_hub(&tmp.path().join("hub"), now().date_utc8()).unwrap();
-    let code = hub.create_enrollment_code("demo-bus", None).unwrap().code;
     let hub = Arc::new(hub);
     let server = Server::start(hub.clone()).await.unwrap();
     let paths = Paths::new(tmp.path().join("terminal"));
-    let mut t = Terminal::enroll(
-        &paths,
-        &server.url(),
-        &code,
-        "kiosk",
-        &hub.registry_fingerprint(),
-        None,
-    )
-    .await
-    .unwrap();
-    t.put_operator(
-        &NewOperator {
-            id: "1001",
-            name: "王丽",
-            role: Role::Clerk,
-            pin: "1234",
-        },
-        None,
-        now(),
-    )
-    .unwrap();
+    let mut t =
+        terminal_support::enroll(&hub, "demo-bus", &server.url(), &paths.dir, None, now()).await;
     // Uploaded records are kept no time at all: the worker purges them.
     t.set_setting(xinyi::terminal::SETTING_RETENTION, "0")
         .unwrap();
@@ -85,7 +66,7 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     let Scan::Ok(a) = t.scan(&person.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
         panic!("demo code refused")
     };
-    let by = t.sign_in("1001", "1234", now()).unwrap();
+    let by = terminal_support::clerk(&mut t, now());
     let (made, _) = t.confirm(&a, Some(Fen(2000)), 0, &by, now()).unwrap();
     assert_eq!(t.status(now()).unwrap().unsent, 1);
     // A second, so the redemption is not the last record (which stays).
