@@ -18,6 +18,40 @@ use xinyi_hub::{
     parse_instant,
 };
 
+/// Writes a line to standard output; a reader that went away
+/// (`xinyi-hub issuer list | head`) ends the program quietly instead of a
+/// panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("xinyi-hub: cannot write to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
+/// Standard output for a report: a reader that went away
+/// (`xinyi-hub report usage | head`) ends the program quietly.
+struct QuietPipe<W>(W);
+
+impl<W: std::io::Write> std::io::Write for QuietPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "xinyi-hub",
@@ -316,8 +350,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// The largest file a command reads: a province's list, a records file
+/// from a site offline for months, fit well within it.
+const MAX_INPUT_FILE: u64 = 2 << 30;
+
+/// Reads a file given on the command line, refusing one larger than
+/// [`MAX_INPUT_FILE`] before reading it.
 fn read(f: &Path) -> Result<Vec<u8>> {
-    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))
+    use std::io::Read as _;
+    let file = std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", f.display()))?
+        .len();
+    if size > MAX_INPUT_FILE {
+        bail!(
+            "{} is {size} bytes, more than the {MAX_INPUT_FILE} a registry file may be",
+            f.display()
+        );
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_INPUT_FILE)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", f.display()))?;
+    Ok(bytes)
 }
 
 fn open(args: &Args) -> Result<Hub> {
@@ -359,12 +415,10 @@ fn run(args: Args) -> Result<ExitCode> {
                 })
                 .transpose()?;
             let hub = Hub::init(&args.data_dir, InitOptions { k_pseudo })?;
-            println!("created a hub in {}", args.data_dir.display());
-            println!("registry key fingerprint: {}", hub.registry_fingerprint());
-            println!(
-                "  (give it to whoever enrolls a counter: `xinyi enroll --fingerprint \"…\"`)"
-            );
-            println!(
+            say!("created a hub in {}", args.data_dir.display());
+            say!("registry key fingerprint: {}", hub.registry_fingerprint());
+            say!("  (give it to whoever enrolls a counter: `xinyi enroll --fingerprint \"…\"`)");
+            say!(
                 "next: `xinyi-hub catalogue publish FILE`, `xinyi-hub import listings FILE`, `xinyi-hub site add ...`"
             );
         }
@@ -423,7 +477,7 @@ fn run(args: Args) -> Result<ExitCode> {
                         kid: kid.clone(),
                     };
                     let (entry, p) = hub.add_issuer_key(&k)?;
-                    println!(
+                    say!(
                         "added issuer key {} ({}); {}",
                         entry.kid,
                         entry.iss,
@@ -437,16 +491,16 @@ fn run(args: Args) -> Result<ExitCode> {
                         .transpose()
                         .map_err(|e| anyhow::anyhow!("--not-after: {e}"))?;
                     let p = hub.retire_issuer_key(kid, at)?;
-                    println!("retired issuer key {kid}; {}", said(p));
+                    say!("retired issuer key {kid}; {}", said(p));
                 }
                 Issuer::Revoke { kid } => {
                     let p = hub.revoke_issuer_key(kid)?;
-                    println!("revoked issuer key {kid}; {}", said(p));
+                    say!("revoked issuer key {kid}; {}", said(p));
                 }
                 Issuer::List => {
-                    println!("kid,iss,public_key,not_before,not_after,revoked");
+                    say!("kid,iss,public_key,not_before,not_after,revoked");
                     for k in hub.issuer_keys()? {
-                        println!(
+                        say!(
                             "{},{},{},{},{},{}",
                             k.kid,
                             k.iss,
@@ -476,7 +530,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     bar.finish_and_clear();
                     match result {
                         Ok(r) => {
-                            println!("{}: {}; {}", file.display(), r.summary, said(r.published))
+                            say!("{}: {}; {}", file.display(), r.summary, said(r.published))
                         }
                         Err(HubError::Rejected(report)) => {
                             eprint!("{}: {report}", file.display());
@@ -486,7 +540,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     }
                 }
                 Import::Exclusions { file } => match hub.import_exclusions(&read(file)?) {
-                    Ok(r) => println!(
+                    Ok(r) => say!(
                         "{}: {} added, {} updated, {} unchanged; {}",
                         file.display(),
                         r.added,
@@ -511,19 +565,19 @@ fn run(args: Args) -> Result<ExitCode> {
             let p = hub
                 .publish_catalogue(&text)
                 .with_context(|| format!("{}", file.display()))?;
-            println!("catalogue {}: {}", file.display(), said(p));
+            say!("catalogue {}: {}", file.display(), said(p));
         }
         Command::Cards { what } => {
             let hub = open(&args)?;
             match what {
                 Cards::Revoke { cti, reason } => {
                     let p = hub.revoke_card(cti, reason)?;
-                    println!("card {cti} revoked; {}", said(p));
+                    say!("card {cti} revoked; {}", said(p));
                 }
                 Cards::List => {
-                    println!("cti,reason,revoked_at");
+                    say!("cti,reason,revoked_at");
                     for c in hub.revoked_cards()? {
-                        println!("{},{},{}", c.cti, c.reason, c.revoked_at.display_utc8());
+                        say!("{},{},{}", c.cti, c.reason, c.revoked_at.display_utc8());
                     }
                 }
             }
@@ -549,12 +603,12 @@ fn run(args: Args) -> Result<ExitCode> {
                         void_window_minutes: *void_window_minutes,
                         unattended: *unattended,
                     })?;
-                    println!("site {id}: {}", said(p));
+                    say!("site {id}: {}", said(p));
                 }
                 SiteCmd::List => {
-                    println!("id,name,unit,measures,max_offline_hours");
+                    say!("id,name,unit,measures,max_offline_hours");
                     for s in hub.sites()? {
-                        println!(
+                        say!(
                             "{},{},{},{},{}",
                             s.id,
                             s.name,
@@ -572,7 +626,7 @@ fn run(args: Args) -> Result<ExitCode> {
                 bail!("--valid-days must be 1 or more");
             }
             let code = hub.create_enrollment_code(site, Some(valid_days.saturating_mul(86_400)))?;
-            println!("{}", code.code);
+            say!("{}", code.code);
             eprintln!(
                 "one-time code for site {}, valid until {} (UTC+8)",
                 code.site,
@@ -587,9 +641,9 @@ fn run(args: Args) -> Result<ExitCode> {
             let hub = open(&args)?;
             match what {
                 TerminalCmd::List => {
-                    println!("id,site,label,enrolled_at,revoked,last_seen");
+                    say!("id,site,label,enrolled_at,revoked,last_seen");
                     for t in hub.terminals()? {
-                        println!(
+                        say!(
                             "{},{},{},{},{},{}",
                             t.id,
                             t.site,
@@ -602,9 +656,9 @@ fn run(args: Args) -> Result<ExitCode> {
                 }
                 TerminalCmd::Revoke { id } => {
                     if hub.revoke_terminal(id)? {
-                        println!("terminal {id} revoked");
+                        say!("terminal {id} revoked");
                     } else {
-                        println!("terminal {id} was already revoked");
+                        say!("terminal {id} was already revoked");
                     }
                 }
             }
@@ -612,7 +666,7 @@ fn run(args: Args) -> Result<ExitCode> {
         Command::RotateKey => {
             let hub = open(&args)?;
             let id = hub.rotate_registry_key()?;
-            println!(
+            say!(
                 "the registry key is now {id}; terminals follow at their next sync (a running `xinyi-hub serve` picks it up by itself)"
             );
         }
@@ -623,7 +677,7 @@ fn run(args: Args) -> Result<ExitCode> {
             let bytes = hub.export_bundle(terminal.as_deref())?;
             std::fs::write(out, &bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!(
+            say!(
                 "wrote {} ({} bytes); on the terminal: `xinyi sync --from-file FILE`",
                 out.display(),
                 bytes.len()
@@ -631,17 +685,17 @@ fn run(args: Args) -> Result<ExitCode> {
         }
         Command::Ingest { file } => {
             let hub = open(&args)?;
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let (id, r) = hub.ingest_records(&bytes)?;
-            println!(
+            let (id, r) = hub.ingest_records(&read(file)?)?;
+            say!(
                 "terminal {id}: {} new record(s), {} already held; the hub holds its records through seq {}",
-                r.stored, r.duplicates, r.held_through
+                r.stored,
+                r.duplicates,
+                r.held_through
             );
         }
         Command::Publish { force } => {
             let hub = open(&args)?;
-            println!("{}", said(hub.publish(*force)?));
+            say!("{}", said(hub.publish(*force)?));
         }
         Command::Report { what } => {
             let hub = open(&args)?;
@@ -663,7 +717,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     eprintln!("{n} rows written to {}", path.display());
                 }
                 None => {
-                    let mut stdout = std::io::stdout().lock();
+                    let mut stdout = QuietPipe(std::io::stdout().lock());
                     hub.write_report(kind, &mut stdout)?;
                 }
             }
@@ -696,9 +750,9 @@ fn self_signed(
     }
     write_new(&key, made.key_pem.as_bytes(), 0o600)?;
     write_new(&cert, made.cert_pem.as_bytes(), 0o644)?;
-    println!("wrote {} and {}", cert.display(), key.display());
-    println!("SHA-256 fingerprint: {}", made.sha256);
-    println!(
+    say!("wrote {} and {}", cert.display(), key.display());
+    say!("SHA-256 fingerprint: {}", made.sha256);
+    say!(
         "next: in hub.toml set tls_cert = \"{}\" and tls_key = \"{}\"; install cert.pem as a trusted certificate on each terminal and compare the fingerprint",
         cert.display(),
         key.display()
@@ -750,7 +804,7 @@ fn check(what: &Check) -> Result<ExitCode> {
     };
     match verdict {
         Ok(msg) => {
-            println!("{msg}");
+            say!("{msg}");
             Ok(ExitCode::SUCCESS)
         }
         Err(msg) => {

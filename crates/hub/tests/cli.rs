@@ -160,6 +160,23 @@ fn registry_workflow_from_the_command_line() {
     let out = ok(&hub(&dir, &["publish"]));
     assert!(out.contains("nothing changed"), "{out}");
 
+    // A reader that goes away early (`| head`) ends the command quietly.
+    for args in [&["issuer", "list"][..], &["report", "usage"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xinyi-hub"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+    }
+
     // Sites without a network: a bundle out, a records file in (a file
     // that is not a records file is refused by name).
     let bundle = dir.join("data.xyb");
