@@ -63,6 +63,8 @@ ALTER TABLE records_new RENAME TO records;
 CREATE INDEX records_by_id ON records (terminal, id);
 CREATE INDEX records_by_measure ON records (kind, measure, at);
 CREATE INDEX records_flagged ON records (flag) WHERE flag IS NOT NULL;
+-- Each upload reads the terminal's roster from its staff records.
+CREATE INDEX records_staff ON records (terminal, seq) WHERE kind = 'staff';
 
 -- Refused uploads, counted per terminal and reason (one row each, however
 -- many times a terminal retries) rather than one row per refusal.
