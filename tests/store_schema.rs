@@ -180,6 +180,108 @@ fn upgrade_from_the_first_schema() {
     assert_eq!((totals.redemptions, totals.payable), (1, 500));
 }
 
+/// Migrations the previous release applied.
+const PREVIOUS_RELEASE: usize = 3;
+
+/// A terminal of the previous release (schema 3): staff with PINs, one
+/// record the hub confirmed and one not yet sent. After the upgrade the
+/// same PINs sign in, the confirmed record is not sent again, the unsent
+/// one is, and the roster is journaled once so the registry learns it.
+#[test]
+fn upgrade_from_the_previous_release_keeps_staff_and_what_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(dir.path());
+    let key = terminal_key(21);
+    let terminal_id = xinyi_core::wire::key_id(key.verifying_key().as_bytes());
+    let staff = [("1001", "clerk", "2468"), ("9001", "supervisor", "135790")];
+    let mut prev = Digest32::default();
+    let mut records = Vec::new();
+    for seq in 1..=2u64 {
+        let r = Record {
+            id: [seq as u8; 16],
+            terminal: terminal_id.clone(),
+            seq,
+            prev,
+            at: UnixTime(T0 + seq as i64),
+            data_version: 4,
+            operator: "1001".into(),
+            body: redemption(seq as u8, "XYX-BUS-TOPUP", seq as u8, 0),
+        }
+        .sign(&key);
+        prev = r.hash();
+        records.push(r);
+    }
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        db::configure(&conn).unwrap();
+        db::migrate(&mut conn, PREVIOUS_RELEASE).unwrap();
+        assert_eq!(db::schema_version(&conn).unwrap(), PREVIOUS_RELEASE as i64);
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('identity.terminal_id', ?1),
+                ('identity.site_id', 'bus'), ('identity.registry_key', ?2)",
+            params![
+                terminal_id,
+                hex::encode(terminal_key(22).verifying_key().as_bytes())
+            ],
+        )
+        .unwrap();
+        for (id, role, pin) in staff {
+            let salt = [id.as_bytes()[0]; 16];
+            let mut hash = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pin.as_bytes(), &salt, 1_000, &mut hash);
+            conn.execute(
+                "INSERT INTO operators (id, name, role, pin_salt, pin_hash, iterations, created_at)
+                 VALUES (?1, '王丽', ?2, ?3, ?4, 1000, ?5)",
+                params![id, role, salt.as_slice(), hash.as_slice(), T0],
+            )
+            .unwrap();
+        }
+        for (r, uploaded) in records.iter().zip([Some(T0 + 60), None]) {
+            let open = r.open(&key.verifying_key()).unwrap();
+            conn.execute(
+                "INSERT INTO journal (seq, id, kind, at, operator, measure, sub, original,
+                                      discount, payable, bytes, sig, hash, uploaded_at)
+                 VALUES (?1, ?2, 'redemption', ?3, '1001', 'XYX-BUS-TOPUP', ?4, 1000, 500, 500,
+                         ?5, ?6, ?7, ?8)",
+                params![
+                    open.seq as i64,
+                    open.id.as_slice(),
+                    open.at.0,
+                    sub(open.seq as u8).as_str(),
+                    r.bytes,
+                    r.sig.as_slice(),
+                    r.hash().0.as_slice(),
+                    uploaded
+                ],
+            )
+            .unwrap();
+        }
+    }
+
+    let mut store = Store::open(&path).unwrap();
+    // Both PINs sign in as before; a wrong one does not.
+    for (id, role, pin) in staff {
+        let op = store.check_pin(id, pin).unwrap().unwrap();
+        assert_eq!(op.role.as_str(), role);
+        assert!(store.check_pin(id, "000000").unwrap().is_none());
+    }
+    // What the hub confirmed stays confirmed; the other is still to send.
+    assert_eq!(store.hub_holds_through().unwrap(), 1);
+    assert_eq!(store.unsent(10).unwrap(), records[1..]);
+    // The roster reaches the journal once, chained after the old records.
+    assert_eq!(store.journal_roster(&key, UnixTime(T0 + 10)).unwrap(), 2);
+    assert_eq!(store.journal_roster(&key, UnixTime(T0 + 11)).unwrap(), 0);
+    let chain: Vec<_> = store
+        .records_from(1, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.signed.open(&key.verifying_key()).unwrap(), e.hash))
+        .collect();
+    assert_eq!(chain.len(), 4);
+    check_chain(&terminal_id, None, &chain).unwrap();
+    assert_eq!(store.unsent(10).unwrap().len(), 3);
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

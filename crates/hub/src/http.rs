@@ -5,7 +5,7 @@
 //!
 //! | endpoint | auth | answer |
 //! |---|---|---|
-//! | `GET /v1/health` | none | `{"ok":true,"version":N}` |
+//! | `GET /v1/health` | none | `{"ok":true,"data_version":N,"software":"0.1.0","schema":N,"database":"ok",…}`; 503 when the database fails |
 //! | `POST /v1/enroll` | one-time code | sealed `EnrollGrant` |
 //! | `GET /v1/metadata?have=V` | signed | sealed `Metadata`, fresh for each request; a revoked terminal gets 403 with a sealed `RevocationNotice` |
 //! | `GET /v1/artefacts/{sha256}` | signed | the bytes; `Range: bytes=N-` gives 206 |
@@ -303,12 +303,39 @@ fn path_of(uri: &OriginalUri) -> String {
         .map_or_else(|| uri.0.path().to_owned(), |p| p.as_str().to_owned())
 }
 
-async fn health(State(gate): State<Arc<Gate>>) -> Result<Response, ApiError> {
-    let version = blocking(&gate.hub, |hub| {
-        Ok(hub.current_version()?.map_or(0, |v| v.version))
-    })
-    .await?;
-    Ok(axum::Json(json!({ "ok": true, "version": version })).into_response())
+async fn health(State(gate): State<Arc<Gate>>) -> Response {
+    let hub = gate.hub.clone();
+    let health = match tokio::task::spawn_blocking(move || hub.health()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("the health check failed: {e}");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({ "ok": false, "database": "the check failed" })),
+            )
+                .into_response();
+        }
+    };
+    let status = if health.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    // `version` is the data version, as before; the rest says which build
+    // answers and whether its database does.
+    let body = json!({
+        "ok": health.ok,
+        "version": health.data_version,
+        "data_version": health.data_version,
+        "published_at": health.published_at,
+        "software": health.software,
+        "schema": health.schema,
+        "database": health.database,
+    });
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// The reason code of a refused enrollment, for the log.

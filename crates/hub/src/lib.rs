@@ -49,12 +49,14 @@
 //! ```
 
 pub mod admin;
+pub mod backup;
 pub mod bundle;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod hub;
 pub mod import;
@@ -70,6 +72,7 @@ pub use admin::{EnrollmentCode, NewIssuerKey, RevokedCard, SiteSpec, TerminalInf
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, HubConfig};
 pub use error::{AuthError, EnrollError, HubError, UploadError};
+pub use health::{Health, Status};
 pub use hub::{Hub, InitOptions};
 pub use import::{ExclusionsImport, HeldListing, ListingsImport};
 pub use publish::{Published, VersionInfo};

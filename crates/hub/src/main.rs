@@ -157,6 +157,21 @@ enum Command {
         #[command(subcommand)]
         what: Check,
     },
+    /// Version, data version, database check and what the registry holds.
+    Status {
+        /// As JSON (the same fields `GET /v1/health` gives, and more).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a backup (database snapshot, keys, settings) to a new file;
+    /// safe while `serve` runs. The file holds the signing keys: keep it
+    /// as safe as the data directory.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into DATA_DIR, which must not exist or be empty.
+    Restore { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +399,53 @@ fn open(args: &Args) -> Result<Hub> {
     Ok(hub)
 }
 
+fn print_status(s: &xinyi_hub::Status) {
+    let h = &s.health;
+    let c = &s.counts;
+    say!("xinyi-hub {}  ({})", h.software, s.data_dir);
+    say!(
+        "database:     {} (schema {}; page check: {})",
+        h.database,
+        h.schema,
+        s.integrity
+    );
+    match h.published_at {
+        Some(at) => say!(
+            "data version: {} published {}",
+            h.data_version,
+            UnixTime(at).display_utc8()
+        ),
+        None => say!("data version: none published yet"),
+    }
+    say!("registry key: {}", s.registry_fingerprint);
+    say!(
+        "serve speaks: {}",
+        if s.tls {
+            "HTTPS"
+        } else {
+            "plain HTTP (loopback or behind a TLS proxy)"
+        }
+    );
+    say!(
+        "holds:        {} listings, {} exclusions, {} sites",
+        c.listings,
+        c.exclusions,
+        c.sites
+    );
+    say!(
+        "terminals:    {} enrolled ({} heard from in 24 h), {} revoked",
+        c.terminals,
+        c.terminals_seen_24h,
+        c.terminals_revoked
+    );
+    say!(
+        "records:      {} ({} flagged as implausible)",
+        c.records,
+        c.flagged
+    );
+    say!("status:       {}", if s.ok { "ok" } else { "NOT OK" });
+}
+
 fn said(p: Published) -> String {
     if p.new_version {
         format!("published version {}", p.version)
@@ -404,6 +466,60 @@ fn progress_bar() -> ProgressBar {
 
 fn run(args: Args) -> Result<ExitCode> {
     match &args.command {
+        Command::Status { json } => {
+            let hub = open(&args)?;
+            let status = hub.status()?;
+            if *json {
+                say!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+            if !status.ok {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Backup { out } => {
+            let hub = open(&args)?;
+            let m = hub.backup(out)?;
+            let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+            say!(
+                "wrote {} ({bytes} bytes): data version {}, {} records, {} files",
+                out.display(),
+                m.data_version,
+                m.records,
+                m.files.len()
+            );
+            say!("  it holds the registry's signing key: keep it as safe as the data directory");
+            if let Some(config) = &args.config {
+                say!(
+                    "  the settings file {} is outside the data directory: back it up too",
+                    config.display()
+                );
+            }
+        }
+        Command::Restore { file } => {
+            let restored = xinyi_hub::backup::restore(file, &args.data_dir)?;
+            let m = &restored.manifest;
+            say!(
+                "restored {} into {}: data version {}, {} records, taken at {} by xinyi-hub {}",
+                file.display(),
+                args.data_dir.display(),
+                m.data_version,
+                m.records,
+                UnixTime(m.created_at).display_utc8(),
+                m.software
+            );
+            if restored.schema != m.schema {
+                say!(
+                    "  its database was upgraded from schema {} to {}",
+                    m.schema,
+                    restored.schema
+                );
+            }
+            say!(
+                "  terminals send again whatever they uploaded after the backup was taken, at their next sync"
+            );
+        }
         Command::Init { k_pseudo_file } => {
             let k_pseudo = k_pseudo_file
                 .as_deref()

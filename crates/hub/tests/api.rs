@@ -36,15 +36,41 @@ async fn health_answers() {
         .await
         .unwrap();
     assert_eq!(v["ok"], true);
+    let current = hub.current_version().unwrap().unwrap();
+    assert_eq!(v["version"].as_u64(), Some(current.version));
+    assert_eq!(v["data_version"].as_u64(), Some(current.version));
+    assert_eq!(v["published_at"].as_i64(), Some(current.published_at.0));
+    assert_eq!(v["software"], env!("CARGO_PKG_VERSION"));
     assert_eq!(
-        v["version"].as_u64(),
-        Some(hub.current_version().unwrap().unwrap().version)
+        v["schema"].as_u64(),
+        Some(xinyi_hub::db::MIGRATIONS.len() as u64)
     );
+    assert_eq!(v["database"], "ok");
     let resp = reqwest::get(format!("{}/v1/nowhere", server.url()))
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(error_code(resp).await, "not_found");
+    server.stop().await.unwrap();
+}
+
+/// A database the build does not match (here: another program set its
+/// schema back) makes the health check fail with 503 and say why, so a
+/// load balancer takes the process out.
+#[tokio::test]
+async fn health_fails_when_the_database_does_not_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let conn = rusqlite::Connection::open(dir.path().join(xinyi_hub::db::DB_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    let resp = reqwest::get(format!("{}/v1/health", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(v["database"].as_str().unwrap().contains("schema 1"), "{v}");
+    assert!(!hub.status().unwrap().ok);
     server.stop().await.unwrap();
 }
 

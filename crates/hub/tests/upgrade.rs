@@ -1,0 +1,256 @@
+//! Upgrades: a registry database written by the previous release's schema
+//! (migrations 0001 and 0002) opens in this version, keeps what it held,
+//! and carries on — the same terminal continues its journal, reports count
+//! the old records with the new, and enrollment codes made before the
+//! upgrade are refused with what to do.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use rusqlite::params;
+use xinyi_core::wire::enroll::CodeSecrets;
+use xinyi_core::wire::journal::{Body, Record, SignedRecord};
+use xinyi_hub::db::{DB_FILE, MIGRATIONS};
+use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, InitOptions};
+
+/// Migrations the previous release applied.
+const PREVIOUS_RELEASE: usize = 2;
+
+/// Inserts `r` as the previous release's ingest stored it.
+fn insert_old(conn: &rusqlite::Connection, t: &Terminal, s: &SignedRecord, r: &Record, at: i64) {
+    let hex = xinyi_core::hex::encode;
+    let (measure, sub, cti, original, discount, payable, reason, target) = match &r.body {
+        Body::Redemption {
+            measure,
+            sub,
+            cti,
+            original,
+            discount,
+            payable,
+            ..
+        } => (
+            Some(measure.clone()),
+            Some(sub.clone()),
+            Some(hex(cti)),
+            Some(*original as i64),
+            Some(*discount as i64),
+            Some(*payable as i64),
+            None,
+            None,
+        ),
+        Body::Void { target, reason, .. } => (
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(reason.clone()),
+            Some(hex(target)),
+        ),
+        other => panic!("the previous release had no {} records", other.kind()),
+    };
+    // A void was stored with its supervisor as the operator column.
+    let operator = match &r.body {
+        Body::Void { supervisor, .. } => supervisor.clone(),
+        _ => r.operator.clone(),
+    };
+    conn.execute(
+        "INSERT INTO records (terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form,
+            categories, original, discount, payable, companions, reason, target, site, unit,
+            data_version, operator, bytes, sig, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'P02', ?11, ?12, ?13, 0, ?14, ?15,
+            ?16, 'unit', ?17, ?18, ?19, ?20, ?21)",
+        params![
+            t.id,
+            r.seq as i64,
+            hex(&r.id),
+            s.hash().to_hex(),
+            r.prev.to_hex(),
+            r.at.0,
+            r.body.kind(),
+            measure,
+            sub,
+            cti,
+            original,
+            discount,
+            payable,
+            reason,
+            target,
+            SITE,
+            r.data_version as i64,
+            operator,
+            s.bytes,
+            s.sig.as_slice(),
+            at
+        ],
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_of_the_previous_release_opens_and_carries_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A pseudonym from the vectors' lists, as the registry derives it.
+    let sub = {
+        let scratch = hub(&tmp.path().join("scratch"));
+        scratch
+            .import_listings(&shared("vectors/listings.csv"))
+            .unwrap();
+        scratch.listings().unwrap()[0].sub.clone()
+    };
+
+    // The data directory as the previous release left it: the key files
+    // and settings `init` writes (unchanged since), a database at its
+    // schema, holding a site, an enrolled terminal with three records
+    // (the last a supervisor's void), the catalogue and an unused code.
+    let dir = tmp.path().join("hub");
+    let mut t = {
+        let fresh = Hub::init(
+            &dir,
+            InitOptions {
+                k_pseudo: Some(k_pseudo()),
+            },
+        )
+        .unwrap();
+        Terminal::new(&fresh, "http://127.0.0.1:1")
+    };
+    for f in [DB_FILE, "hub.db-wal", "hub.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    let at = now() - 3_600;
+    let old_code = "AAAA-BBBB-CCCC-DDDD";
+    let first = {
+        let mut conn = xinyi_hub::db::connect(&dir.join(DB_FILE)).unwrap();
+        for (i, (name, sql)) in MIGRATIONS[..PREVIOUS_RELEASE].iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute(
+            "INSERT INTO catalogue (id, toml, published_at) VALUES (1, ?1, ?2)",
+            params![catalogue(), at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, updated_at)
+             VALUES (?1, '江城公交充值点', 'unit', ?2, 259200, ?3)",
+            params![SITE, format!("[\"{MEASURE}\"]"), at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO terminals (id, public_key, site, label, enrolled_at, last_seen_at)
+             VALUES (?1, ?2, ?3, 'counter 1', ?4, ?4)",
+            params![
+                t.id,
+                xinyi_core::hex::encode(t.key.verifying_key().as_bytes()),
+                SITE,
+                at
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO enrollment_codes (code_hash, site, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                CodeSecrets::derive(old_code).id.to_hex(),
+                SITE,
+                at,
+                at + 7 * 86_400
+            ],
+        )
+        .unwrap();
+        let (r1, s1) = t.redemption(at, &sub, 1000);
+        let (r2, s2) = t.redemption(at + 1, &sub, 2000);
+        let (r3, s3) = t.record(
+            at + 2,
+            Body::Void {
+                target: r2.id,
+                reason: "wrong amount".into(),
+                supervisor: SUPERVISOR.into(),
+            },
+        );
+        for (s, r) in [(&s1, &r1), (&s2, &r2), (&s3, &r3)] {
+            insert_old(&conn, &t, s, r, at + 5);
+        }
+        // As its ingest did: the void marks the redemption it cancels.
+        conn.execute(
+            "UPDATE records SET voided_by = ?1 WHERE terminal = ?2 AND seq = 2",
+            params![xinyi_core::hex::encode(&r3.id), t.id],
+        )
+        .unwrap();
+        r1.id
+    };
+
+    // This version opens it: upgraded, and everything is still there.
+    let hub = Arc::new(Hub::open(&dir).unwrap());
+    let status = hub.status().unwrap();
+    assert!(status.ok, "{status:?}");
+    assert_eq!(status.health.schema, MIGRATIONS.len() as i64);
+    assert_eq!((status.counts.records, status.counts.terminals), (3, 1));
+    assert_eq!(hub.upload_status(&t.id).unwrap().held_through, 3);
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    let (staff, flag): (Option<String>, Option<String>) = conn
+        .query_row(
+            "SELECT staff, flag FROM records WHERE terminal = ?1 AND seq = 3",
+            [&t.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((staff.as_deref(), flag), (Some(SUPERVISOR), None));
+    let site = hub.sites().unwrap();
+    assert_eq!(site.len(), 1);
+    assert!(hub.catalogue().unwrap().is_some());
+
+    // It serves: lists are imported and published, the terminal's journal
+    // continues (an upgraded terminal first journals its roster), and the
+    // reports count old and new records once each.
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    let server = Server::start(Arc::clone(&hub)).await.unwrap();
+    t.base = server.url();
+    t.data_version = hub.current_version().unwrap().unwrap().version;
+    let mut batch = t.roster(now());
+    batch.push(t.redemption(now(), &sub, 3000).1);
+    let receipt = t.upload(&batch).await;
+    assert_eq!((receipt.held_through, receipt.stored), (6, 3));
+    let row = hub
+        .integrity_report()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.terminal == t.id)
+        .unwrap();
+    assert_eq!((row.records, row.held_through, row.gaps), (6, 6, 0));
+    // The voided one is left out: 1000 + 3000 fen paid at half price.
+    let usage = hub.usage_report().unwrap();
+    assert_eq!(usage.iter().map(|u| u.redemptions).sum::<u64>(), 2);
+    assert!(hub.flagged_report().unwrap().is_empty());
+    let still: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM records WHERE id = ?1",
+            [xinyi_core::hex::encode(&first)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(still, 1);
+
+    // A code made before the upgrade cannot prove itself the new way: it
+    // is refused, and a new code enrolls.
+    let newcomer = Terminal::new(&hub, &server.url());
+    let resp = newcomer.enroll_raw(old_code).await;
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "enrollment_refused", "{body}");
+    assert_eq!(hub.terminals().unwrap().len(), 1);
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    newcomer.enroll(&code.code).await;
+    server.stop().await.unwrap();
+}
