@@ -369,15 +369,24 @@ pub fn restore(file: &Path, dir: &Path) -> Result<Restored, HubError> {
             });
         }
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
+    // Staged beside the target when it does not exist (so it appears
+    // whole, under its name, at once), or inside it when it is an empty
+    // directory (one the service user owns, in a folder it cannot write).
+    let existing = dir.exists();
+    let stage_in = if existing {
+        dir.to_owned()
+    } else {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(HubError::io(&parent))?;
+        parent
     };
-    std::fs::create_dir_all(&parent).map_err(HubError::io(&parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".xinyi-hub-restore-")
-        .tempdir_in(&parent)
-        .map_err(HubError::io(&parent))?;
+        .tempdir_in(&stage_in)
+        .map_err(HubError::io(&stage_in))?;
     let manifest = unpack(file, staging.path())?;
 
     // The unpacked database must open and check out before it is put in
@@ -394,15 +403,21 @@ pub fn restore(file: &Path, dir: &Path) -> Result<Restored, HubError> {
         }
         check.health.schema
     };
-    let staged = staging.keep();
-    set_private_dir(&staged)?;
-    if dir.exists() {
-        // Empty (checked above): replaced by the complete copy at once.
-        std::fs::remove_dir(dir).map_err(HubError::io(dir))?;
-    }
-    if let Err(e) = std::fs::rename(&staged, dir) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(HubError::io(dir)(e));
+    if existing {
+        let entries = std::fs::read_dir(staging.path()).map_err(HubError::io(staging.path()))?;
+        for entry in entries {
+            let entry = entry.map_err(HubError::io(staging.path()))?;
+            let to = dir.join(entry.file_name());
+            std::fs::rename(entry.path(), &to).map_err(HubError::io(&to))?;
+        }
+        drop(staging);
+    } else {
+        let staged = staging.keep();
+        set_private_dir(&staged)?;
+        if let Err(e) = std::fs::rename(&staged, dir) {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(HubError::io(dir)(e));
+        }
     }
     Ok(Restored { manifest, schema })
 }

@@ -140,6 +140,15 @@ async fn a_backup_restores_the_same_registry_into_a_new_directory_only() {
     std::fs::create_dir(&empty).unwrap();
     restore(&file, &empty).unwrap();
     assert!(Hub::open(&empty).is_ok());
+    let names: Vec<String> = std::fs::read_dir(&empty)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"registry.key".to_owned()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with(".xinyi-hub-")),
+        "{names:?}"
+    );
 }
 
 /// The entries of a backup, as (header, bytes).
@@ -313,6 +322,13 @@ async fn a_damaged_or_hostile_backup_is_refused_and_leaves_nothing() {
         &|f| std::fs::write(f, b"just some text, not gzip at all").unwrap(),
         "not a usable backup",
     );
+    // Into an empty directory that exists: it stays empty.
+    let flipped = tmp.path().join("flipped.tar.gz");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = restore(&flipped, &empty).unwrap_err().to_string();
+    assert!(err.contains("SHA-256"), "{err}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     // The good one still restores after all that.
     restore(&good, &tmp.path().join("fine")).unwrap();
 }

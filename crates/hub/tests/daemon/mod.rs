@@ -122,12 +122,9 @@ impl Daemon {
 
     /// SIGTERM, then waits for the exit; returns the whole log.
     pub fn stop(mut self) -> Vec<String> {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM failed");
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .expect("SIGTERM to the hub");
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
