@@ -13,6 +13,48 @@ use common::*;
 use xinyi_core::wire::eligibility::{ArtefactKind, Item};
 use xinyi_hub::{Hub, HubError};
 
+/// The rows of a shared vectors CSV file, header left out.
+fn rows(file: &str) -> Vec<Vec<String>> {
+    String::from_utf8(shared(file))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Listings of the vectors' people that the file adds and never withdraws.
+fn people_in_force() -> Vec<Vec<String>> {
+    let all = rows("vectors/listings.csv");
+    let withdrawn: BTreeSet<String> = all
+        .iter()
+        .filter(|r| r.get(9).map(String::as_str) == Some("withdraw"))
+        .map(|r| r[1].clone())
+        .collect();
+    all.into_iter()
+        .filter(|r| r[0] == "person" && !withdrawn.contains(&r[1]))
+        .collect()
+}
+
+/// A listing row in the standard's columns with `action`.
+fn listing_row(r: &[String], action: &str) -> String {
+    format!(
+        "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
+         {},{},{},{},{},{},{},,,{action}\n",
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6]
+    )
+}
+
+/// A person's display name keeps the first and last character of the name.
+fn masked_like(display: &str, name: &str) {
+    let (first, last) = (name.chars().next(), name.chars().last());
+    assert!(
+        display.contains('*') && display.chars().next() == first && display.chars().last() == last,
+        "{display} does not mask {name}"
+    );
+}
+
 /// list-standard.md "Whose records" + credential.md "Subject pseudonym":
 /// the published pseudonyms are HMAC(K_pseudo, kind:id), as the vectors say.
 #[test]
@@ -47,8 +89,12 @@ fn vectors_import_gives_the_vectors_pseudonyms() {
     }
     let withdrawn: Vec<_> = held.iter().filter(|l| l.withdrawn).collect();
     assert_eq!(withdrawn.len(), 1);
-    assert_eq!(withdrawn[0].id_number, "44170219811204472X");
-    assert_eq!(withdrawn[0].display_name, "李*英");
+    let in_file = rows("vectors/listings.csv")
+        .into_iter()
+        .find(|r| r.get(9).map(String::as_str) == Some("withdraw"))
+        .unwrap();
+    assert_eq!(withdrawn[0].id_number, in_file[1]);
+    masked_like(&withdrawn[0].display_name, &in_file[2]);
 
     // The published snapshot carries exactly those pseudonyms.
     let info = hub.current_version().unwrap().unwrap();
@@ -155,14 +201,14 @@ fn reimport_is_idempotent() {
 fn private_changes_do_not_publish() {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(dir.path());
-    let csv = "kind,id_number,name,category,honour,source,recognised_on\n\
-               person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02\n";
+    let csv = listing_row(&people_in_force()[0], "add");
     let v = hub
         .import_listings(csv.as_bytes())
         .unwrap()
         .published
         .version;
-    let changed = csv.replace("2025年度荣誉", "2025年度阳江好人");
+    let honour = &people_in_force()[0][4];
+    let changed = csv.replace(honour.as_str(), &format!("{honour}（更正）"));
     let r = hub.import_listings(changed.as_bytes()).unwrap();
     assert_eq!(r.summary.updated, 1);
     assert_eq!(r.published.version, v);
@@ -189,8 +235,7 @@ fn published_data_holds_no_identities() {
     published.push(inflate(&compressed));
     published.push(compressed);
     // A delta too, after a withdrawal.
-    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
-              person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02,,,withdraw\n";
+    let wd = listing_row(&people_in_force()[0], "withdraw");
     hub.import_listings(wd.as_bytes()).unwrap();
     let delta = hub.eligibility_for(info.version).unwrap().unwrap();
     assert_eq!(delta.from, info.version);
@@ -209,13 +254,18 @@ fn published_data_holds_no_identities() {
                 assert!(!text.contains(&l.name), "name {} published", l.name);
             }
         }
-        for id in ["44170219600709534X", "441702197512101637"] {
+        for x in rows("vectors/exclusions.csv") {
+            let id = &x[1];
             assert!(!text.contains(id), "excluded subject's ID {id} published");
         }
     }
     // Enterprise names are public and do appear.
     let snapshot = String::from_utf8_lossy(&published[1]).into_owned();
-    assert!(snapshot.contains("阳江市海陵五金制品有限公司"));
+    let enterprise = rows("vectors/listings.csv")
+        .into_iter()
+        .find(|r| r[0] == "enterprise")
+        .unwrap();
+    assert!(snapshot.contains(&enterprise[2]), "{}", enterprise[2]);
 }
 
 /// Withdrawing publishes a delta with just that listing, and applying it
@@ -237,8 +287,8 @@ fn withdraw_publishes_a_small_delta() {
     set.apply(&items0);
     assert_eq!(set.hash(), before.set_hash);
 
-    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
-              person,441702196312301429,张建华,P03,2025年度荣誉,市文明办,2025-07-08,,,withdraw\n";
+    let person = people_in_force()[1].clone();
+    let wd = listing_row(&person, "withdraw");
     let r = hub.import_listings(wd.as_bytes()).unwrap();
     assert_eq!(r.summary.withdrawn, 1);
     let after = hub.current_version().unwrap().unwrap();
@@ -254,7 +304,7 @@ fn withdraw_publishes_a_small_delta() {
         panic!("expected a listing")
     };
     assert!(l.withdrawn);
-    assert_eq!(l.display_name, "张*华");
+    masked_like(&l.display_name, &person[2]);
     set.apply(&items1);
     assert_eq!(set.hash(), after.set_hash);
     // A version this hub never published gets a snapshot.
@@ -271,7 +321,13 @@ fn withdraw_publishes_a_small_delta() {
 fn exclusions_reject_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
     let hub = hub(dir.path());
-    let bad = "kind,id_number,reason,recorded_on\nperson,441702198108031679,失信,2025-01-01\n";
+    // A vectors ID with its check character changed.
+    let x = &rows("vectors/exclusions.csv")[0];
+    let mut id: Vec<char> = x[1].chars().collect();
+    let check = id.pop().unwrap();
+    id.push(if check == '0' { '1' } else { '0' });
+    let id: String = id.into_iter().collect();
+    let bad = format!("kind,id_number,reason,recorded_on\nperson,{id},失信,2025-01-01\n");
     let Err(HubError::Rejected(report)) = hub.import_exclusions(bad.as_bytes()) else {
         panic!("accepted a bad exclusion");
     };
