@@ -24,37 +24,17 @@ const PREVIOUS_RELEASE: usize = 2;
 /// Inserts `r` as the previous release's ingest stored it.
 fn insert_old(conn: &rusqlite::Connection, t: &Terminal, s: &SignedRecord, r: &Record, at: i64) {
     let hex = xinyi_core::hex::encode;
-    let (measure, sub, cti, original, discount, payable, reason, target) = match &r.body {
-        Body::Redemption {
-            measure,
-            sub,
-            cti,
-            original,
-            discount,
-            payable,
-            ..
-        } => (
-            Some(measure.clone()),
-            Some(sub.clone()),
-            Some(hex(cti)),
-            Some(*original as i64),
-            Some(*discount as i64),
-            Some(*payable as i64),
-            None,
-            None,
-        ),
-        Body::Void { target, reason, .. } => (
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            Some(reason.clone()),
-            Some(hex(target)),
-        ),
-        other => panic!("the previous release had no {} records", other.kind()),
-    };
+    let body = &r.body;
+    assert!(
+        matches!(body, Body::Redemption { .. } | Body::Void { .. }),
+        "the previous release stored no {} records this test makes",
+        body.kind()
+    );
+    let amounts = body.amounts();
+    let amount = |pick: fn((u64, u64, u64)) -> u64| amounts.map(|a| pick(a) as i64);
+    let (original, discount, payable) = (amount(|a| a.0), amount(|a| a.1), amount(|a| a.2));
+    let (measure, sub, reason) = (body.measure(), body.sub(), body.reason());
+    let (cti, target) = (body.cti().map(hex), body.target().map(|t| hex(t)));
     // A void was stored with its supervisor as the operator column.
     let operator = match &r.body {
         Body::Void { supervisor, .. } => supervisor.clone(),
