@@ -9,28 +9,36 @@
 //! [`Terminal::authenticate`] and [`Terminal::unattended`] make them.
 //! Wrong PINs lock the id typed out for longer each time, counted on the
 //! monotonic clock, and every failure is journaled.
+//!
+//! The terminal holds its store privately: the counter's operations are
+//! the [`Counter`] port, the rest (enrollment, sync, the roster, export)
+//! are methods here. Nothing outside reaches the database through it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use xinyi_core::history::DataError;
 use xinyi_core::money::AmountError;
 use xinyi_core::verdict::DEFAULT_SKEW_S;
 use xinyi_core::wire::Fingerprint;
-use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, UNATTENDED};
-use xinyi_core::wire::journal::StaffEvent;
-use xinyi_core::{Amounts, Approval, Fen, Refusal, UnixTime, Verdict, decide};
+use xinyi_core::wire::config::UNATTENDED;
+use xinyi_core::wire::journal::{RecordId, StaffEvent};
+use xinyi_core::{Approval, Fen, MeasureId, UnixTime, Verdict, decide};
 
+pub use crate::counter::Scan;
+use crate::counter::{
+    Confirmed, Counter, CounterStatus, RecordSummary, Recorded, Shift, SiteSnapshot,
+};
 use crate::keys::{KeyError, TerminalKey};
+use crate::settings::Settings;
 use crate::store::{
-    Failures, Identity, JournalEntry, NewOperator, Role, SETUP, SiteContext, Status, Store,
-    StoreError, typed_id,
+    Failures, Identity, JournalEntry, NewOperator, Role, SETUP, Store, StoreError, typed_id,
 };
 use crate::sync::client::{self, HubClient};
+use crate::sync::worker::WorkerConfig;
 use crate::sync::{Downloaded, SyncError, Uploaded};
-
-pub use crate::store::SETTING_RETENTION;
 
 /// Wrong PINs in a row before the id typed is locked out.
 pub const MAX_FAILURES: u32 = 5;
@@ -131,19 +139,6 @@ pub fn now() -> UnixTime {
     )
 }
 
-/// The result of a scan.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)]
-pub enum Scan {
-    /// Eligible: waits for the clerk to confirm with the amount.
-    Ok(Approval),
-    /// Refused: already recorded in the journal.
-    Refused {
-        refusal: Refusal,
-        record: JournalEntry,
-    },
-}
-
 /// Someone the terminal let in to confirm: an operator who gave their PIN,
 /// or — at a site the registry made a self-service point — nobody, recorded
 /// as `unattended`. Only [`Terminal::authenticate`] and
@@ -156,6 +151,12 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Someone let in. Only the [`Counter`] implementations call this,
+    /// from a PIN checked or the registry's self-service marker.
+    pub(crate) fn admitted(id: String, name: String, role: Option<Role>) -> Staff {
+        Staff { id, name, role }
+    }
+
     /// The id written in the records this staff member makes.
     pub fn id(&self) -> &str {
         &self.id
@@ -231,13 +232,15 @@ pub struct Terminal {
     store: Store,
     key: TerminalKey,
     identity: Identity,
-    /// The site's verdict setting, parsed once per data version (the
-    /// catalogue is not re-read on every scan).
-    site: Option<(Option<u64>, SiteContext)>,
-    /// The trusted-time floor last read from the store and the monotonic
-    /// instant it was read: the floor is carried forward by the monotonic
-    /// clock while this process runs, so a wall clock set back shows.
+    /// The site as the held data describes it, made once per data version
+    /// and signed hub time ([`Counter::refresh`]).
+    site: Arc<SiteSnapshot>,
+    /// The latest time already trusted (the hub's signed time, this
+    /// terminal's last record) and the monotonic instant it was taken: it
+    /// is carried forward by the monotonic clock while this process runs,
+    /// so a wall clock set back shows. Raised by every record written here.
     anchor: Option<(UnixTime, Instant)>,
+    settings: Settings,
     /// Ids locked out, and when (monotonic) their lockout ends.
     locks: HashMap<String, Instant>,
 }
@@ -250,19 +253,57 @@ impl Terminal {
         let identity = store.require_identity()?;
         // Operators added before roster changes were journaled.
         store.journal_roster(key.signing_key(), now())?;
-        Ok(Terminal::assemble(paths, store, key, identity))
+        Terminal::assemble(paths, store, key, identity)
     }
 
-    fn assemble(paths: &Paths, store: Store, key: TerminalKey, identity: Identity) -> Terminal {
-        Terminal {
+    fn assemble(
+        paths: &Paths,
+        store: Store,
+        key: TerminalKey,
+        identity: Identity,
+    ) -> Result<Terminal, TerminalError> {
+        let site = Arc::new(read_snapshot(&store, &identity)?);
+        let settings = Settings::load(&store)?;
+        let mut t = Terminal {
             paths: paths.clone(),
             store,
             key,
             identity,
-            site: None,
+            site,
             anchor: None,
+            settings,
             locks: HashMap::new(),
+        };
+        t.reanchor()?;
+        Ok(t)
+    }
+
+    /// Takes the trusted-time floor from the store again.
+    fn reanchor(&mut self) -> Result<(), TerminalError> {
+        self.anchor = self.store.clock_floor()?.map(|f| (f, Instant::now()));
+        Ok(())
+    }
+
+    /// A record was written at `at`: the floor is at least that.
+    fn raise_floor(&mut self, at: UnixTime) {
+        if self.clock_floor().is_none_or(|f| at > f) {
+            self.anchor = Some((at, Instant::now()));
         }
+    }
+
+    /// The latest time already trusted, carried forward by the monotonic
+    /// clock.
+    fn clock_floor(&self) -> Option<UnixTime> {
+        self.anchor
+            .map(|(f, since)| UnixTime(f.0.saturating_add(since.elapsed().as_secs() as i64)))
+    }
+
+    /// After data was applied through this terminal.
+    fn data_applied(&mut self) -> Result<(), TerminalError> {
+        // A rotation may have re-pinned the registry key.
+        self.identity = self.store.require_identity()?;
+        self.refresh()?;
+        Ok(())
     }
 
     /// Enrolls this machine with a hub: makes the terminal key, proves it
@@ -306,97 +347,29 @@ impl Terminal {
             hub_ca: ca.map(str::to_owned),
         };
         store.set_identity(&identity)?;
-        Ok(Terminal::assemble(paths, store, key, identity))
+        Terminal::assemble(paths, store, key, identity)
     }
 
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn paths(&self) -> &Paths {
         &self.paths
     }
 
-    pub fn key(&self) -> &TerminalKey {
-        &self.key
-    }
-
-    /// A numeric setting, or its default when unset.
-    pub fn setting_i64(&self, key: &str, default: i64) -> Result<i64, TerminalError> {
-        Ok(self
-            .store
-            .setting(key)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default))
-    }
-
-    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), TerminalError> {
-        Ok(self.store.set_setting(key, value)?)
-    }
-
-    /// Decides on a scanned text for `measure`. A refusal is recorded in
-    /// the journal (committed) before this returns.
-    pub fn scan(
-        &mut self,
-        text: &str,
-        measure: &str,
-        operator: &str,
-        at: UnixTime,
-    ) -> Result<Scan, TerminalError> {
-        let site = self.site_context()?;
-        let mut ctx = site.context(DEFAULT_SKEW_S);
-        ctx.clock_floor = self.clock_floor()?;
-        let verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
-        Ok(match verdict {
-            Verdict::Ok(a) => Scan::Ok(a),
-            Verdict::Refused(refusal) => {
-                let record = self.store.record_refusal(
-                    self.key.signing_key(),
-                    operator,
-                    at,
-                    measure,
-                    &refusal,
-                )?;
-                Scan::Refused { refusal, record }
-            }
-        })
-    }
-
-    /// The site's setting for verdicts, re-read when the data version or
-    /// the hub's signed time changes.
-    pub fn site_context(&mut self) -> Result<SiteContext, TerminalError> {
-        let state = self.store.data_state()?;
-        let key = state.as_ref().map(|s| s.version);
-        let fresh_as_of = state.map(|s| s.hub_issued_at.max(s.published_at));
-        match &self.site {
-            Some((v, ctx)) if *v == key && ctx.data_as_of == fresh_as_of => Ok(ctx.clone()),
-            _ => {
-                let ctx = self.store.site_context()?;
-                self.site = Some((key, ctx.clone()));
-                Ok(ctx)
-            }
-        }
-    }
-
-    /// The latest time already trusted: the store's high-water mark of
-    /// the hub's signed times and of the records made here (read on every
-    /// scan: it moves with each record), carried forward by the monotonic
-    /// clock while this process runs.
-    pub fn clock_floor(&mut self) -> Result<Option<UnixTime>, TerminalError> {
-        let stored = self.store.clock_floor()?;
-        match (stored, self.anchor) {
-            (Some(f), Some((base, _))) if f == base => {}
-            (Some(f), _) => self.anchor = Some((f, Instant::now())),
-            (None, _) => self.anchor = None,
-        }
-        let carried = self
-            .anchor
-            .map(|(f, since)| UnixTime(f.0.saturating_add(since.elapsed().as_secs() as i64)));
-        Ok(stored.max(carried))
+    /// What the background sync worker needs to sync this terminal on its
+    /// own connection; `None` for a terminal that syncs by file only.
+    pub fn worker_config(&self) -> Option<WorkerConfig> {
+        let hub = self.identity.hub_url.clone()?;
+        let mut cfg = WorkerConfig::new(
+            self.paths.db.clone(),
+            self.paths.downloads.clone(),
+            hub,
+            self.key.signing_key().clone(),
+        );
+        cfg.hub_ca = self.identity.hub_ca.clone();
+        Some(cfg)
     }
 
     /// Checks an operator's PIN. A wrong PIN and an unknown id get the same
@@ -405,12 +378,7 @@ impl Terminal {
     /// (a restart serves what was left of it again; the wall clock does
     /// not matter). Every failure and lockout is journaled for the
     /// registry.
-    pub fn authenticate(
-        &mut self,
-        id: &str,
-        pin: &str,
-        at: UnixTime,
-    ) -> Result<SignIn, TerminalError> {
+    fn check_pin(&mut self, id: &str, pin: &str, at: UnixTime) -> Result<SignIn, TerminalError> {
         let typed = typed_id(id);
         let mut f = self.store.failures(&typed)?;
         if f.lock_left_s > 0 {
@@ -432,15 +400,12 @@ impl Terminal {
         }
         if let Some(op) = self.store.check_pin(id.trim(), pin)? {
             self.store.set_failures(&typed, Failures::default(), at)?;
-            return Ok(SignIn::Ok(Staff {
-                id: op.id,
-                name: op.name,
-                role: Some(op.role),
-            }));
+            return Ok(SignIn::Ok(Staff::admitted(op.id, op.name, Some(op.role))));
         }
         let key = self.key.signing_key();
         self.store
             .record_staff(key, &typed, at, StaffEvent::SignInFailed, &typed, None)?;
+        self.raise_floor(at);
         f.failed += 1;
         if f.failed < MAX_FAILURES {
             self.store.set_failures(&typed, f, at)?;
@@ -456,8 +421,14 @@ impl Terminal {
             Instant::now() + Duration::from_secs(f.lock_left_s),
         );
         self.store.set_failures(&typed, f, at)?;
-        self.store
-            .record_staff(key, &typed, at, StaffEvent::LockedOut, &typed, None)?;
+        self.store.record_staff(
+            self.key.signing_key(),
+            &typed,
+            at,
+            StaffEvent::LockedOut,
+            &typed,
+            None,
+        )?;
         tracing::warn!(id = %typed, lockout_s = f.lock_left_s, "operator sign-in locked out");
         Ok(SignIn::Locked {
             left_s: f.lock_left_s,
@@ -466,70 +437,10 @@ impl Terminal {
 
     /// [`Terminal::authenticate`] where only success will do.
     pub fn sign_in(&mut self, id: &str, pin: &str, at: UnixTime) -> Result<Staff, TerminalError> {
-        match self.authenticate(id, pin, at)? {
+        match self.check_pin(id, pin, at)? {
             SignIn::Ok(s) => Ok(s),
             other => Err(TerminalError::SignIn(other)),
         }
-    }
-
-    /// Nobody signed in, at a site the registry made a self-service point:
-    /// redemptions are recorded as confirmed by `unattended`.
-    pub fn unattended(&mut self) -> Result<Staff, TerminalError> {
-        let site = self.site_context()?;
-        if !site.site.as_ref().is_some_and(|s| s.unattended) {
-            return Err(TerminalError::NotSignedIn);
-        }
-        Ok(Staff {
-            id: UNATTENDED.to_owned(),
-            name: String::new(),
-            role: None,
-        })
-    }
-
-    /// Records the confirmation of `by`; committed before it returns.
-    pub fn confirm(
-        &mut self,
-        approval: &Approval,
-        amount: Option<Fen>,
-        companions: u32,
-        by: &Staff,
-        at: UnixTime,
-    ) -> Result<(JournalEntry, Amounts), TerminalError> {
-        let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
-        let entry = self
-            .store
-            .redeem(self.key.signing_key(), &by.id, at, approval, &amounts)?;
-        Ok((entry, amounts))
-    }
-
-    /// The site's void window, as the registry set it.
-    pub fn void_window_s(&mut self) -> Result<i64, TerminalError> {
-        Ok(self
-            .site_context()?
-            .site
-            .map_or(DEFAULT_VOID_WINDOW_S, |s| s.void_window_s))
-    }
-
-    /// Voids a redemption (by its record id in hex) within the site's void
-    /// window, on a supervisor's authority.
-    pub fn void(
-        &mut self,
-        id_hex: &str,
-        supervisor: &Supervisor,
-        reason: &str,
-        at: UnixTime,
-    ) -> Result<JournalEntry, TerminalError> {
-        let id: [u8; 16] = xinyi_core::hex::decode_array(id_hex.trim())
-            .map_err(|_| TerminalError::BadRecordId(id_hex.to_owned()))?;
-        let window = self.void_window_s()?;
-        Ok(self.store.void(
-            self.key.signing_key(),
-            &supervisor.id,
-            id,
-            reason,
-            at,
-            window,
-        )?)
     }
 
     /// Adds an operator or changes one. Once the roster has a supervisor,
@@ -578,11 +489,9 @@ impl Terminal {
         Ok(self.store.lockouts()?)
     }
 
-    pub fn status(&self, at: UnixTime) -> Result<Status, TerminalError> {
-        Ok(self.store.status(at)?)
-    }
-
-    pub fn records(&self, limit: usize) -> Result<Vec<JournalEntry>, TerminalError> {
+    /// The latest journal records in full (signed bytes included), newest
+    /// first.
+    pub fn journal(&self, limit: usize) -> Result<Vec<JournalEntry>, TerminalError> {
         Ok(self.store.recent(limit)?)
     }
 
@@ -608,8 +517,7 @@ impl Terminal {
     ) -> Result<(Result<Downloaded, SyncError>, Result<Uploaded, SyncError>), TerminalError> {
         let client = self.client()?;
         let down = crate::sync::download(&mut self.store, &client, &self.paths.downloads, at).await;
-        // A rotation may have re-pinned the registry key.
-        self.identity = self.store.require_identity()?;
+        self.data_applied()?;
         let up = crate::sync::upload(&mut self.store, &client, at).await;
         Ok((down, up))
     }
@@ -621,7 +529,7 @@ impl Terminal {
         at: UnixTime,
     ) -> Result<Downloaded, TerminalError> {
         let d = crate::sync::import_bundle(&mut self.store, bytes, bytes.len() as u64, at)?;
-        self.identity = self.store.require_identity()?;
+        self.data_applied()?;
         Ok(d)
     }
 
@@ -634,7 +542,7 @@ impl Terminal {
         at: UnixTime,
     ) -> Result<Downloaded, TerminalError> {
         let d = crate::sync::import_bundle_file(&mut self.store, path, at)?;
-        self.identity = self.store.require_identity()?;
+        self.data_applied()?;
         Ok(d)
     }
 
@@ -648,6 +556,181 @@ impl Terminal {
         let client = self.client()?;
         Ok(crate::sync::upload(&mut self.store, &client, at).await?)
     }
+}
+
+/// The site as the store's data describes it.
+fn read_snapshot(store: &Store, identity: &Identity) -> Result<SiteSnapshot, TerminalError> {
+    let c = store.site_context()?;
+    Ok(SiteSnapshot {
+        terminal_id: identity.terminal_id.clone(),
+        site_id: identity.site_id.clone(),
+        site: c.site,
+        measures: c.measures,
+        max_offline_age_s: c.max_offline_age_s,
+        data_as_of: c.data_as_of,
+        published_at: c.published_at,
+        version: c.version,
+        hub_url: identity.hub_url.clone(),
+    })
+}
+
+fn recorded(e: &JournalEntry) -> Recorded {
+    Recorded {
+        id: e.id,
+        seq: e.seq,
+    }
+}
+
+impl Counter for Terminal {
+    fn snapshot(&self) -> Arc<SiteSnapshot> {
+        self.site.clone()
+    }
+
+    fn refresh(&mut self) -> Result<bool, TerminalError> {
+        let state = self.store.data_state()?;
+        let version = state.as_ref().map(|s| s.version);
+        let as_of = state.map(|s| s.hub_issued_at.max(s.published_at));
+        let floor = self.store.clock_floor()?;
+        if floor > self.clock_floor() {
+            self.reanchor()?;
+        }
+        if version == self.site.version && as_of == self.site.data_as_of {
+            return Ok(false);
+        }
+        self.site = Arc::new(read_snapshot(&self.store, &self.identity)?);
+        Ok(true)
+    }
+
+    fn scan(
+        &mut self,
+        text: &str,
+        measure: &MeasureId,
+        operator: &str,
+        at: UnixTime,
+    ) -> Result<Scan, TerminalError> {
+        let site = self.site.clone();
+        let ctx = xinyi_core::Context {
+            measures: &site.measures,
+            skew_s: DEFAULT_SKEW_S,
+            max_offline_age_s: site.max_offline_age_s,
+            data_as_of: site.data_as_of,
+            clock_floor: self.clock_floor(),
+        };
+        let verdict = decide(&ctx, &self.store, &self.store, text, measure.as_str(), at)?;
+        Ok(match verdict {
+            Verdict::Ok(a) => Scan::Ok(a),
+            Verdict::Refused(refusal) => {
+                let record = self.store.record_refusal(
+                    self.key.signing_key(),
+                    operator,
+                    at,
+                    measure.as_str(),
+                    &refusal,
+                )?;
+                self.raise_floor(at);
+                Scan::Refused {
+                    refusal,
+                    record: recorded(&record),
+                }
+            }
+        })
+    }
+
+    fn authenticate(&mut self, id: &str, pin: &str, at: UnixTime) -> Result<SignIn, TerminalError> {
+        self.check_pin(id, pin, at)
+    }
+
+    fn unattended(&mut self) -> Result<Staff, TerminalError> {
+        if !self.site.unattended() {
+            return Err(TerminalError::NotSignedIn);
+        }
+        Ok(Staff::admitted(UNATTENDED.to_owned(), String::new(), None))
+    }
+
+    fn confirm(
+        &mut self,
+        approval: &Approval,
+        amount: Option<Fen>,
+        companions: u32,
+        by: &Staff,
+        at: UnixTime,
+    ) -> Result<Confirmed, TerminalError> {
+        let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
+        let entry = self
+            .store
+            .redeem(self.key.signing_key(), &by.id, at, approval, &amounts)?;
+        self.raise_floor(at);
+        Ok(Confirmed {
+            record: recorded(&entry),
+            amounts,
+        })
+    }
+
+    fn void(
+        &mut self,
+        record: &RecordId,
+        by: &Supervisor,
+        reason: &str,
+        at: UnixTime,
+    ) -> Result<Recorded, TerminalError> {
+        let window = self.site.void_window_s();
+        let entry = self
+            .store
+            .void(self.key.signing_key(), &by.id, *record, reason, at, window)?;
+        self.raise_floor(at);
+        Ok(recorded(&entry))
+    }
+
+    fn records(&self, limit: usize) -> Result<Vec<RecordSummary>, TerminalError> {
+        Ok(self
+            .store
+            .recent(limit)?
+            .into_iter()
+            .map(|e| RecordSummary {
+                id: e.id,
+                seq: e.seq,
+                at: e.record.at,
+                uploaded: e.uploaded_at.is_some(),
+                voided: e.voided,
+                body: e.record.body,
+            })
+            .collect())
+    }
+
+    fn shift(&self, from: UnixTime, until: UnixTime) -> Result<Shift, TerminalError> {
+        Ok(Shift {
+            by_measure: self.store.shift_by_measure(None, from, until)?,
+            totals: self.store.shift_totals(None, from, until)?,
+        })
+    }
+
+    fn status(&self, at: UnixTime) -> Result<CounterStatus, TerminalError> {
+        let st = self.store.status(at)?;
+        Ok(CounterStatus {
+            freshness: self.site.freshness(at),
+            age_s: st.age_s,
+            since_hub_s: st.since_hub_s,
+            metadata_expired: st.metadata_expired,
+            unsent: st.unsent,
+            oldest_unsent_at: st.oldest_unsent_at,
+        })
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.clone()
+    }
+
+    fn save_settings(&mut self, settings: &Settings) -> Result<(), TerminalError> {
+        settings.save(&self.settings, &mut self.store)?;
+        self.settings = settings.clone();
+        Ok(())
+    }
+}
+
+/// Parses a record id as `xinyi records` shows it (32 hex digits).
+pub fn record_id(hex: &str) -> Result<RecordId, TerminalError> {
+    xinyi_core::hex::decode_array(hex.trim())
+        .map_err(|_| TerminalError::BadRecordId(hex.to_owned()))
 }
 
 #[cfg(test)]

@@ -102,3 +102,41 @@ fn fontconfig_and_wayland_are_loaded_at_run_time() {
         );
     }
 }
+
+/// A counter built without the demo carries no registry: no hub code, so
+/// no demo people, ID numbers or keys, in the binary.
+#[test]
+fn a_counter_without_the_demo_links_no_registry_code() {
+    let names = tree(&[
+        "--no-default-features",
+        "--features",
+        "camera",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
+    let crates: Vec<&str> = names
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(crates.contains(&"xinyi-core"), "unexpected tree:\n{names}");
+    assert!(
+        crates.contains(&"nokhwa"),
+        "the camera is missing:\n{names}"
+    );
+    assert!(
+        !crates.contains(&"xinyi-hub"),
+        "the registry is linked into a counter built without the demo:\n{}",
+        tree(&[
+            "--no-default-features",
+            "--features",
+            "camera",
+            "-i",
+            "xinyi-hub"
+        ])
+    );
+    // And with the defaults, the demo brings it.
+    let all = tree(&["--prefix", "none", "--format", "{p}"]);
+    assert!(all.lines().any(|l| l.starts_with("xinyi-hub ")));
+}

@@ -23,6 +23,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use ed25519_dalek::SigningKey;
+use xinyi::counter::Counter as _;
 use xinyi::sync::{Downloaded, SyncError};
 use xinyi::terminal::{Paths, Scan, Staff, Terminal, TerminalError, now};
 use xinyi_core::wire::WireError;
@@ -306,7 +307,11 @@ impl Rig {
     }
 
     fn version(&self) -> u64 {
-        self.terminal.store().data_state().unwrap().unwrap().version
+        terminal_support::held(&self.terminal)
+            .data_state()
+            .unwrap()
+            .unwrap()
+            .version
     }
 
     /// The printed demo card: reusable, so it shows whether the data held
@@ -363,7 +368,8 @@ fn card(world: &DemoWorld, at: UnixTime) -> String {
 
 /// `code` scanned at the top-up counter at `at`.
 fn scan(t: &mut Terminal, code: &str, at: UnixTime) -> Scan {
-    t.scan(code, TOPUP, "op", at).unwrap()
+    t.scan(code, &terminal_support::measure(TOPUP), "op", at)
+        .unwrap()
 }
 
 /// The refusal's reason code; `None` when the scan was approved.
@@ -491,7 +497,7 @@ async fn a_cut_download_resumes_where_it_stopped() {
     let (down, _) = t.sync(r.now()).await.unwrap();
     let e = down.unwrap_err();
     assert!(e.is_transient(), "{e}");
-    assert!(t.store().data_state().unwrap().is_none());
+    assert!(terminal_support::held(&t).data_state().unwrap().is_none());
     r.proxy.set(Tamper::Pass);
     let (down, _) = t.sync(r.now()).await.unwrap();
     assert!(matches!(down.unwrap(), Downloaded::Applied { from: 0, .. }));
@@ -579,7 +585,11 @@ async fn terminals_follow_a_rotated_registry_key_and_refuse_a_forged_one() {
     assert_eq!(xinyi_core::wire::key_id(&after), new_id);
     // Persisted: a reopened terminal pins the new key.
     assert_eq!(
-        r.terminal.store().identity().unwrap().unwrap().registry_key,
+        terminal_support::held(&r.terminal)
+            .identity()
+            .unwrap()
+            .unwrap()
+            .registry_key,
         after
     );
     // Twice more, and a terminal pinned two keys back still follows.
@@ -655,7 +665,12 @@ async fn a_revoked_terminal_wipes_its_list_and_stops_accepting() {
         Some("STALE_DATA"),
         "a revoked terminal still accepts"
     );
-    assert_eq!(r.terminal.store().listings_count().unwrap(), 0);
+    assert_eq!(
+        terminal_support::held(&r.terminal)
+            .listings_count()
+            .unwrap(),
+        0
+    );
     r.server.stop().await.unwrap();
 }
 
@@ -679,8 +694,11 @@ async fn sneakernet_round_trip_equals_http() {
         .unwrap();
     let d = off.import_bundle(&bundle, r.now()).unwrap();
     assert!(matches!(d, Downloaded::Applied { from: 0, .. }));
-    let by_file = off.store().data_state().unwrap().unwrap();
-    let by_http = r.terminal.store().data_state().unwrap().unwrap();
+    let by_file = terminal_support::held(&off).data_state().unwrap().unwrap();
+    let by_http = terminal_support::held(&r.terminal)
+        .data_state()
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (by_file.version, by_file.set_hash),
         (by_http.version, by_http.set_hash)
@@ -704,7 +722,7 @@ async fn sneakernet_round_trip_equals_http() {
     assert_eq!(off.status(r.now()).unwrap().unsent, 0);
 
     // A tampered bundle is refused and the data stays.
-    let held = off.store().data_state().unwrap().unwrap();
+    let held = terminal_support::held(&off).data_state().unwrap().unwrap();
     r.publish_something();
     let mut bad = r.hub.export_bundle(None).unwrap();
     let last = bad.len() - 10;
@@ -712,7 +730,11 @@ async fn sneakernet_round_trip_equals_http() {
     let e = off.import_bundle(&bad, r.now()).unwrap_err();
     assert!(e.to_string().contains("SHA-256"), "{e}");
     assert_eq!(
-        off.store().data_state().unwrap().unwrap().version,
+        terminal_support::held(&off)
+            .data_state()
+            .unwrap()
+            .unwrap()
+            .version,
         held.version
     );
     // And a records file from a terminal the hub never enrolled is refused.
@@ -868,7 +890,7 @@ async fn a_backup_taken_while_terminals_upload_restores_with_no_gap_and_no_dupli
         }
     }
     let manifest = taking.join().unwrap().unwrap();
-    let head = |t: &Terminal| t.store().journal_head().unwrap().0;
+    let head = |t: &Terminal| terminal_support::held(t).journal_head().unwrap().0;
     let all_ids: Vec<String> = std::iter::once(&r.terminal)
         .chain(terminals.iter())
         .map(|t| t.identity().terminal_id.clone())
@@ -961,7 +983,7 @@ async fn metadata_about_another_terminal_is_refused() {
     // The record was not marked by the other terminal's standing: it was
     // uploaded, and the hub holds this terminal's whole journal.
     assert_eq!(up.unwrap().stored, 1);
-    let (head, _) = r.terminal.store().journal_head().unwrap();
+    let (head, _) = terminal_support::held(&r.terminal).journal_head().unwrap();
     let id = r.terminal.identity().terminal_id.clone();
     assert_eq!(r.hub.upload_status(&id).unwrap().held_through, head);
     r.server.stop().await.unwrap();
@@ -993,7 +1015,7 @@ async fn a_bundle_made_for_another_terminal_applies_its_lists_and_nothing_else()
         "another terminal's receipt marked records"
     );
     assert!(
-        off.store().listings_count().unwrap() > 0,
+        terminal_support::held(&off).listings_count().unwrap() > 0,
         "another terminal's revocation wiped this one"
     );
     r.server.stop().await.unwrap();
@@ -1243,7 +1265,7 @@ async fn a_forged_revocation_wipes_nothing_and_a_real_one_leaves_no_list_on_disk
         .records(1000)
         .unwrap()
         .iter()
-        .filter_map(|e| e.record.body.sub().map(str::to_owned))
+        .filter_map(|e| e.body.sub().map(str::to_owned))
         .collect();
     let mut bytes = std::fs::read(&r.terminal.paths().db).unwrap();
     if let Ok(wal) = std::fs::read(r.terminal.paths().db.with_extension("db-wal")) {
@@ -1319,7 +1341,7 @@ async fn a_terminal_enrolls_and_syncs_over_tls_with_the_registrys_certificate() 
     .unwrap();
     let client = xinyi::sync::client::HubClient::new(
         &impostor.url(),
-        t.key().signing_key().clone(),
+        terminal_support::signing_key(&t),
         Some(&cert.cert_pem),
     )
     .unwrap();
@@ -1374,7 +1396,7 @@ async fn wrong_pins_lock_the_id_out_on_the_monotonic_clock_and_the_hub_hears_of_
         .records(100)
         .unwrap()
         .iter()
-        .filter_map(|e| match &e.record.body {
+        .filter_map(|e| match &e.body {
             xinyi_core::wire::journal::Body::Staff { event, .. } => Some(event.as_str().to_owned()),
             _ => None,
         })
@@ -1382,7 +1404,7 @@ async fn wrong_pins_lock_the_id_out_on_the_monotonic_clock_and_the_hub_hears_of_
     assert_eq!(staff.iter().filter(|e| *e == "sign_in_failed").count(), 10);
     assert_eq!(staff.iter().filter(|e| *e == "locked_out").count(), 2);
     r.terminal.upload(at).await.unwrap();
-    let (head, _) = r.terminal.store().journal_head().unwrap();
+    let (head, _) = terminal_support::held(&r.terminal).journal_head().unwrap();
     let id = r.terminal.identity().terminal_id.clone();
     assert_eq!(r.hub.upload_status(&id).unwrap().held_through, head);
     r.server.stop().await.unwrap();

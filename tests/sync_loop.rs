@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
+use xinyi::counter::Counter as _;
 use xinyi::sync::Downloaded;
 use xinyi::sync::client::HubClient;
 use xinyi::terminal::{Scan, Terminal};
@@ -152,7 +153,7 @@ async fn full_loop_with_the_vectors() {
             let scan = t
                 .scan(
                     step["qr"].as_str().unwrap(),
-                    step["measure"].as_str().unwrap(),
+                    &terminal_support::measure(step["measure"].as_str().unwrap()),
                     "op-1",
                     at,
                 )
@@ -162,7 +163,11 @@ async fn full_loop_with_the_vectors() {
             let approval = match scan {
                 Scan::Refused { refusal, record } => {
                     assert_eq!(refusal.reason.code(), expect, "{label}: {}", refusal.detail);
-                    assert_eq!(record.record.body.kind(), "refusal");
+                    let made = terminal_support::held(&t)
+                        .entry(&record.id)
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(made.record.body.kind(), "refusal");
                     continue;
                 }
                 Scan::Ok(a) => {
@@ -174,7 +179,12 @@ async fn full_loop_with_the_vectors() {
                 let amount = step["amount_fen"].as_u64().map(Fen);
                 let companions = step["companions"].as_u64().unwrap_or(0) as u32;
                 let by = terminal_support::clerk(&mut t, at);
-                let (entry, amounts) = t.confirm(&approval, amount, companions, &by, at).unwrap();
+                let done = t.confirm(&approval, amount, companions, &by, at).unwrap();
+                let amounts = done.amounts;
+                let entry = terminal_support::held(&t)
+                    .entry(&done.record.id)
+                    .unwrap()
+                    .unwrap();
                 assert_eq!(entry.record.body.kind(), "redemption");
                 if let Some(d) = step["expect_discount_fen"].as_u64() {
                     assert_eq!(amounts.discount, Fen(d), "{label}");
@@ -224,12 +234,13 @@ async fn a_withdrawal_arrives_as_a_delta_and_flips_the_verdict() {
         at,
     )
     .await;
-    let before = t.store().data_state().unwrap().unwrap();
+    let before = terminal_support::held(&t).data_state().unwrap().unwrap();
 
     // The first bus step of the first scenario: 李美玲 (P02), OK at first.
     let qr = v["scenarios"][0]["steps"][0]["qr"].as_str().unwrap();
     assert!(matches!(
-        t.scan(qr, "XYX-BUS-TOPUP", "op", at).unwrap(),
+        t.scan(qr, &terminal_support::measure("XYX-BUS-TOPUP"), "op", at)
+            .unwrap(),
         Scan::Ok(_)
     ));
 
@@ -250,13 +261,16 @@ async fn a_withdrawal_arrives_as_a_delta_and_flips_the_verdict() {
         }
         other => panic!("expected a delta, got {other:?}"),
     }
-    let after = t.store().data_state().unwrap().unwrap();
+    let after = terminal_support::held(&t).data_state().unwrap().unwrap();
     assert_ne!(after.set_hash, before.set_hash);
     assert_eq!(
         after.set_hash,
         hub.current_version().unwrap().unwrap().set_hash
     );
-    match t.scan(qr, "XYX-BUS-TOPUP", "op", at).unwrap() {
+    match t
+        .scan(qr, &terminal_support::measure("XYX-BUS-TOPUP"), "op", at)
+        .unwrap()
+    {
         Scan::Refused { refusal, .. } => assert_eq!(
             refusal.reason.code(),
             "LISTING_NOT_VALID",
@@ -286,7 +300,12 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
     for step in &v["scenarios"][0]["steps"].as_array().unwrap()[..5] {
         let at = UnixTime(step["at"].as_i64().unwrap());
         if let Scan::Ok(a) = t
-            .scan(step["qr"].as_str().unwrap(), "XYX-BUS-TOPUP", "op", at)
+            .scan(
+                step["qr"].as_str().unwrap(),
+                &terminal_support::measure("XYX-BUS-TOPUP"),
+                "op",
+                at,
+            )
             .unwrap()
         {
             let by = terminal_support::clerk(&mut t, at);
@@ -294,9 +313,9 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
                 .unwrap();
         }
     }
-    let batch = t.store().unsent(100).unwrap();
+    let batch = terminal_support::held(&t).unsent(100).unwrap();
     assert!(batch.len() >= 5);
-    let client = HubClient::new(&server.url(), t.key().signing_key().clone(), None).unwrap();
+    let client = HubClient::new(&server.url(), terminal_support::signing_key(&t), None).unwrap();
     let end = UnixTime(start.0 + 600);
     clock.set(end);
     let registry = hub.registry_public_key();

@@ -7,12 +7,14 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use i_slint_backend_testing::ElementHandle;
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
 use slint::ComponentHandle as _;
 use slint::platform::WindowEvent;
 use xinyi::store::JournalEntry;
 use xinyi::ui::app::Inline;
-use xinyi::ui::{AppAdapter, AppWindow, OkAdapter, RefusedAdapter, StaffAdapter};
+use xinyi::ui::contract::UiScreen;
+use xinyi::ui::kiosk::{Msg, Source};
+use xinyi::ui::{AppAdapter, AppWindow, DemoAdapter, OkAdapter, RefusedAdapter, StaffAdapter};
 use xinyi_core::wire::journal::Body;
 
 /// A scanner-fast clock: every key is 5 ms after the last.
@@ -74,13 +76,13 @@ impl Kiosk_ {
             .text
     }
 
-    fn screen(&self) -> i32 {
+    fn screen(&self) -> UiScreen {
         self.ui().global::<AppAdapter>().get_screen()
     }
 
     fn records(&self) -> Vec<JournalEntry> {
         self.app
-            .with_kiosk(|k| k.terminal().records(50).unwrap())
+            .with_runner(|r| r.terminal().journal(50).unwrap())
             .unwrap()
     }
 
@@ -99,13 +101,17 @@ impl Kiosk_ {
 #[test]
 fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
     let k = kiosk();
-    assert_eq!(k.screen(), 0);
+    assert_eq!(k.screen(), UiScreen::Scan);
     assert!(k.has("请出示守信激励码"));
     // No camera in this run: the scan page says so.
     assert!(k.has("未连接摄像头"));
 
     k.scan(&k.code("person"));
-    assert_eq!(k.screen(), 1, "the scanner burst should give the OK page");
+    assert_eq!(
+        k.screen(),
+        UiScreen::Ok,
+        "the scanner burst should give the OK page"
+    );
     assert!(k.has("核验通过，可享受优惠"));
     assert!(k.has("姓名 陈*华"));
 
@@ -144,12 +150,12 @@ fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
         other => panic!("expected a redemption, got {other:?}"),
     }
     k.press("下一位");
-    assert_eq!(k.screen(), 0);
+    assert_eq!(k.screen(), UiScreen::Scan);
 
     // The same app code again: refused as replayed, from the demo drawer.
     k.press("演示面板");
     k.press("再次出示刚才的动态码");
-    assert_eq!(k.screen(), 2);
+    assert_eq!(k.screen(), UiScreen::Refused);
     assert!(k.has("此二维码已使用过"));
 }
 
@@ -158,7 +164,7 @@ fn a_refusal_shows_its_reason_in_plain_words_with_a_reference() {
     let k = kiosk();
     k.press("演示面板");
     k.press("不在名单的人");
-    assert_eq!(k.screen(), 2);
+    assert_eq!(k.screen(), UiScreen::Refused);
     // Words, not the code, are the title; the advice says what to do.
     assert!(k.has("未在守信激励名单中"));
     assert!(k.has("如对名单有异议，可扫描下方二维码提出名单异议。"));
@@ -176,7 +182,7 @@ fn a_refusal_shows_its_reason_in_plain_words_with_a_reference() {
     // A code that is not a credential at all.
     k.press("下一位");
     k.scan("HELLO-WORLD-1234");
-    assert_eq!(k.screen(), 2);
+    assert_eq!(k.screen(), UiScreen::Refused);
     assert!(k.has("无法识别的二维码"));
 }
 
@@ -201,13 +207,13 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
     let k = kiosk();
     // A redemption to void: the printed card, a ¥20 top-up.
     k.scan(&k.code("card"));
-    assert_eq!(k.screen(), 1);
+    assert_eq!(k.screen(), UiScreen::Ok);
     k.press("快捷金额 20");
     k.press("确认优惠");
     let id = xinyi_core::hex::encode(&k.records()[0].id);
 
     k.press("工作人员");
-    assert_eq!(k.screen(), 4);
+    assert_eq!(k.screen(), UiScreen::Staff);
     let staff = k.ui().global::<StaffAdapter>();
     // The demo opens with its clerk signed in; sign out and in again.
     assert!(staff.get_signed_in());
@@ -270,7 +276,7 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
         "a voided redemption leaves the totals"
     );
     k.press("返回核验");
-    assert_eq!(k.screen(), 0);
+    assert_eq!(k.screen(), UiScreen::Scan);
 }
 
 #[test]
@@ -289,7 +295,7 @@ fn start_options_open_full_screen_with_the_given_picture() {
     assert!(k.ui().window().is_fullscreen());
     // The picture was read and its code checked: the OK page, read from a file.
     assert_eq!(
-        k.app.with_kiosk(|kiosk| kiosk.screen()),
+        k.app.with_runner(|r| r.state().screen),
         Some(xinyi::ui::view::Screen::Ok)
     );
 }
@@ -301,7 +307,7 @@ fn confirming_needs_someone_signed_in() {
     k.press("退出登录");
     k.press("返回核验");
     k.scan(&k.code("card"));
-    assert_eq!(k.screen(), 1);
+    assert_eq!(k.screen(), UiScreen::Ok);
     k.press("快捷金额 20");
     k.press("确认优惠");
     let ok = k.ui().global::<OkAdapter>();
@@ -346,4 +352,139 @@ fn a_terminal_that_cannot_be_opened_never_falls_back_to_the_demo() {
         Opened::Broken(e) => assert!(format!("{e:#}").contains("key"), "{e:#}"),
         Opened::Terminal(..) => panic!("opened a terminal without its key"),
     }
+}
+
+/// The status bar's height (`ui/app.slint`): nothing the clerk presses
+/// may sit under it.
+const STATUS_BAR: f32 = 56.0;
+
+impl Kiosk_ {
+    /// Each element a clerk presses or must read that lies outside the
+    /// window or under the status bar, with where it is. The void buttons
+    /// of the record list scroll, and are left out.
+    fn out_of_reach(&self) -> Vec<String> {
+        let size = self.ui().window().size();
+        let scale = self.ui().window().scale_factor();
+        let (w, h) = (size.width as f32 / scale, size.height as f32 / scale);
+        let operators = self.ui().global::<DemoAdapter>().get_operators();
+        let mut out = Vec::new();
+        let elements = ElementQuery::from_root(self.ui())
+            .match_descendants()
+            .match_predicate(|e| {
+                e.accessible_role() == Some(AccessibleRole::Button)
+                    || e.accessible_role() == Some(AccessibleRole::Text)
+            })
+            .find_all();
+        for e in elements {
+            let label = e.accessible_label().unwrap_or_default().to_string();
+            let scrolled = label.len() > 33
+                && label.ends_with(|c: char| c.is_ascii_hexdigit())
+                && e.accessible_role() == Some(AccessibleRole::Button);
+            let must_show = e.accessible_role() == Some(AccessibleRole::Button)
+                || (!operators.is_empty() && label == operators.as_str());
+            if scrolled || !must_show || label.is_empty() {
+                continue;
+            }
+            let (p, s) = (e.absolute_position(), e.size());
+            if p.x < -0.5
+                || p.y < -0.5
+                || p.x + s.width > w + 0.5
+                || p.y + s.height > h - STATUS_BAR + 0.5
+            {
+                out.push(format!(
+                    "{label:?} at ({:.0}, {:.0}) size {:.0}×{:.0}",
+                    p.x, p.y, s.width, s.height
+                ));
+            }
+        }
+        out
+    }
+
+    fn check_fits(&self, page: &str, problems: &mut Vec<String>) {
+        let size = self.ui().window().size();
+        let lang = self.ui().global::<AppAdapter>().get_language();
+        let found: std::collections::BTreeSet<String> = self.out_of_reach().into_iter().collect();
+        for p in found {
+            problems.push(format!("{}×{} {lang} {page}: {p}", size.width, size.height));
+        }
+    }
+}
+
+/// At the two screen sizes counters have, in both languages, every page's
+/// buttons (and the demo drawer's staff line) are inside the window and
+/// clear of the status bar.
+#[test]
+fn every_page_fits_a_counter_screen_in_both_languages() {
+    let k = kiosk();
+    let mut problems = Vec::new();
+    // Each page once, seen at every size in both languages.
+    let mut check = |k: &Kiosk_, page: &str| {
+        for (w, h) in [(1280, 800), (1024, 768)] {
+            k.ui().window().set_size(slint::PhysicalSize::new(w, h));
+            for _ in 0..2 {
+                k.check_fits(page, &mut problems);
+                k.app.post(Msg::ToggleLanguage);
+            }
+        }
+    };
+    check(&k, "scan");
+    k.app.post(Msg::ToggleDrawer);
+    assert!(k.ui().global::<AppAdapter>().get_drawer_open());
+    check(&k, "demo drawer");
+    k.app.post(Msg::ToggleDrawer);
+
+    k.app.post(Msg::Scanned {
+        text: k.code("person"),
+        source: Source::Scanner,
+    });
+    assert_eq!(k.screen(), UiScreen::Ok);
+    check(&k, "OK");
+    k.app.post(Msg::QuickAmount("20".into()));
+    k.app.post(Msg::Confirm);
+    assert!(k.ui().global::<OkAdapter>().get_confirmed());
+    check(&k, "OK confirmed");
+    k.app.post(Msg::Next);
+
+    k.app.post(Msg::Scanned {
+        text: "HELLO-WORLD-1234".into(),
+        source: Source::Scanner,
+    });
+    assert_eq!(k.screen(), UiScreen::Refused);
+    check(&k, "refused");
+    k.app.post(Msg::Next);
+
+    k.app.post(Msg::OpenStaff);
+    assert_eq!(k.screen(), UiScreen::Staff);
+    check(&k, "staff");
+    let id = xinyi_core::hex::encode(
+        &k.records()
+            .iter()
+            .find(|e| e.record.body.kind() == "redemption" && !e.voided)
+            .unwrap()
+            .id,
+    );
+    k.app.post(Msg::OpenVoid(id));
+    assert!(k.ui().global::<StaffAdapter>().get_void_open());
+    check(&k, "void dialog");
+    k.app.post(Msg::VoidCancel);
+    k.app.post(Msg::BackToScan);
+
+    // Last, as it leaves a record a month ahead: every later scan would
+    // see a clock set back.
+    let late = xinyi_core::UnixTime(xinyi::terminal::now().0 + 30 * 86_400);
+    k.app.post_at(
+        Msg::Scanned {
+            text: k.code("card"),
+            source: Source::Scanner,
+        },
+        late,
+    );
+    assert_eq!(k.screen(), UiScreen::Stale);
+    check(&k, "stale");
+    drop(check);
+    assert!(
+        problems.is_empty(),
+        "out of the window or under the status bar:\n{}",
+        problems.join("\n")
+    );
 }

@@ -9,6 +9,7 @@ mod terminal_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use xinyi::counter::Counter as _;
 use xinyi::sync::worker::{self, SyncStatus, WorkerConfig};
 use xinyi::terminal::{Paths, Scan, now};
 use xinyi_core::Fen;
@@ -45,14 +46,15 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     let mut t =
         terminal_support::enroll(&hub, "demo-bus", &server.url(), &paths.dir, None, now()).await;
     // Uploaded records are kept no time at all: the worker purges them.
-    t.set_setting(xinyi::terminal::SETTING_RETENTION, "0")
-        .unwrap();
+    let mut settings = t.settings();
+    settings.retention_s = 0;
+    t.save_settings(&settings).unwrap();
 
     let mut cfg = WorkerConfig::new(
         paths.db.clone(),
         paths.downloads.clone(),
         server.url(),
-        t.key().signing_key().clone(),
+        terminal_support::signing_key(&t),
     );
     // Long timers: everything below happens because it was asked for.
     cfg.download_every = Duration::from_secs(3600);
@@ -61,17 +63,39 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     // The first round syncs at start.
     let s = wait_for(&handle, "first download", |s| s.last_download.is_some());
     assert_eq!(s.online, Some(true));
+    // The worker applied the data on its own connection; the counter takes
+    // the new site when told, as the kiosk does on each worker report.
+    assert!(t.refresh().unwrap(), "the new data was not noticed");
 
     let person = &world.sample_codes(now())[0];
-    let Scan::Ok(a) = t.scan(&person.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
+    let Scan::Ok(a) = t
+        .scan(
+            &person.text,
+            &terminal_support::measure("XYX-BUS-TOPUP"),
+            "op",
+            now(),
+        )
+        .unwrap()
+    else {
         panic!("demo code refused")
     };
     let by = terminal_support::clerk(&mut t, now());
-    let (made, _) = t.confirm(&a, Some(Fen(2000)), 0, &by, now()).unwrap();
+    let made = t
+        .confirm(&a, Some(Fen(2000)), 0, &by, now())
+        .unwrap()
+        .record;
     assert_eq!(t.status(now()).unwrap().unsent, 1);
     // A second, so the redemption is not the last record (which stays).
     let card = &world.sample_codes(now())[1];
-    let Scan::Ok(b) = t.scan(&card.text, "XYX-BUS-TOPUP", "op", now()).unwrap() else {
+    let Scan::Ok(b) = t
+        .scan(
+            &card.text,
+            &terminal_support::measure("XYX-BUS-TOPUP"),
+            "op",
+            now(),
+        )
+        .unwrap()
+    else {
         panic!("demo card refused")
     };
     t.confirm(&b, Some(Fen(100)), 0, &by, now()).unwrap();
@@ -84,7 +108,11 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     // command line's sync) once the retention has passed: here, the next
     // second.
     let since = Instant::now();
-    while t.store().entry(&made.id).unwrap().is_some() {
+    while terminal_support::held(&t)
+        .entry(&made.id)
+        .unwrap()
+        .is_some()
+    {
         assert!(
             since.elapsed() < Duration::from_secs(30),
             "the worker never purged"
@@ -102,7 +130,11 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     );
 
     // The hub goes away: the worker says so and the data stays.
-    let version = t.store().data_state().unwrap().unwrap().version;
+    let version = terminal_support::held(&t)
+        .data_state()
+        .unwrap()
+        .unwrap()
+        .version;
     server.stop().await.unwrap();
     handle.sync_now();
     let s = wait_for(&handle, "offline", |s| s.online == Some(false));
@@ -113,11 +145,24 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
             .is_some_and(|e| e.contains("cannot reach the hub")),
         "{s:?}"
     );
-    assert_eq!(t.store().data_state().unwrap().unwrap().version, version);
+    assert_eq!(
+        terminal_support::held(&t)
+            .data_state()
+            .unwrap()
+            .unwrap()
+            .version,
+        version
+    );
     // Verdicts go on offline.
     let card = &world.sample_codes(now())[1];
     assert!(matches!(
-        t.scan(&card.text, "XYX-BUS-TOPUP", "op", now()).unwrap(),
+        t.scan(
+            &card.text,
+            &terminal_support::measure("XYX-BUS-TOPUP"),
+            "op",
+            now()
+        )
+        .unwrap(),
         Scan::Ok(_)
     ));
     handle.stop();

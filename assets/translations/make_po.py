@@ -116,6 +116,7 @@ EN = {
     "清空": "Clear",
     "小数点": "Decimal point",
     "退格": "Backspace",
+    "人员": "Staff",
 }
 
 

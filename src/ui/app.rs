@@ -1,6 +1,7 @@
-//! The glue: the counter thread that owns the [`Kiosk`] and carries out
-//! its effects (sync worker, camera, sounds, demo sites), and the wiring
-//! between it and the window.
+//! The glue: the counter thread that owns the terminal and the
+//! [`KioskState`], runs [`update`] and [`present`], and carries out the
+//! effects (sync worker, camera, sounds, pictures, demo sites); and the
+//! wiring between it and the window.
 //!
 //! Threads: the UI thread runs Slint and the scanner parser; callbacks
 //! only post [`Msg`]s. The counter thread handles them (SQLite, image
@@ -19,13 +20,24 @@ use slint::ComponentHandle as _;
 
 use super::AppWindow;
 use super::adapters::{self, Post, scan_adapter};
+#[cfg(feature = "demo")]
 use super::demo::DemoHub;
-use super::kiosk::{Effect, Kiosk, Msg};
+use super::kiosk::{
+    CameraProblem, Effect, ImageProblem, KioskState, Msg, Source, camera_problem, present, update,
+};
 use super::sound;
 use super::view::{Delta, View};
 use crate::camera::{self, CameraConfig, CameraEvent, CameraHandle};
-use crate::sync::worker::{self, SyncHandle, WorkerConfig};
+use crate::counter::Counter as _;
+use crate::sync::worker::{self, SyncHandle};
 use crate::terminal::{Paths, Terminal, now};
+
+/// The demo hub, when the kiosk runs the demo.
+#[cfg(feature = "demo")]
+pub type Demo = Option<DemoHub>;
+/// Built without the demo: there is none.
+#[cfg(not(feature = "demo"))]
+pub type Demo = Option<std::convert::Infallible>;
 
 /// How the kiosk starts.
 #[derive(Debug, Clone, Default)]
@@ -74,53 +86,64 @@ impl Default for CounterOptions {
 /// Where camera previews go (the UI thread, in production).
 pub type PreviewSink = Box<dyn Fn(slint::SharedPixelBuffer<slint::Rgb8Pixel>) + Send + Sync>;
 
-/// The kiosk and the workers it drives.
-pub struct Counter {
-    kiosk: Kiosk,
+/// The kiosk and the workers it drives: the terminal (the counter port),
+/// the kiosk's state, and the last view sent.
+pub struct Runner {
+    term: Terminal,
+    state: KioskState,
     opts: CounterOptions,
     events: Sender<Msg>,
     sync: Option<SyncHandle>,
     camera: Option<CameraHandle>,
-    demo: Option<DemoHub>,
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
+    demo: Demo,
     preview: std::sync::Arc<PreviewSink>,
     last: Option<View>,
     frames: Option<PathBuf>,
 }
 
-impl std::fmt::Debug for Counter {
+impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counter")
-            .field("kiosk", &self.kiosk)
+        f.debug_struct("Runner")
+            .field("state", &self.state)
             .field("demo", &self.demo)
             .finish_non_exhaustive()
     }
 }
 
-impl Counter {
-    /// A counter over `kiosk`; workers report on `events`.
+impl Runner {
+    /// A runner over `term`; workers report on `events`.
     pub fn new(
-        kiosk: Kiosk,
-        demo: Option<DemoHub>,
+        term: Terminal,
+        demo: Demo,
         opts: CounterOptions,
         events: Sender<Msg>,
         preview: PreviewSink,
-    ) -> Counter {
-        Counter::with_frames(kiosk, demo, opts, events, preview, None)
+    ) -> Runner {
+        Runner::with_frames(term, demo, opts, events, preview, None)
     }
 
-    /// [`Counter::new`], the camera playing the pictures in `frames`
+    /// [`Runner::new`], the camera playing the pictures in `frames`
     /// instead of a device when given.
     pub fn with_frames(
-        kiosk: Kiosk,
-        demo: Option<DemoHub>,
+        mut term: Terminal,
+        demo: Demo,
         opts: CounterOptions,
         events: Sender<Msg>,
         preview: PreviewSink,
         frames: Option<PathBuf>,
-    ) -> Counter {
-        let mut c = Counter {
+    ) -> Runner {
+        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+        let mut state = KioskState::new(&term);
+        #[cfg(feature = "demo")]
+        if let Some(d) = &demo {
+            state.demo = Some(super::kiosk::demo::DemoState::new(d.world(), DEMO_SITE));
+            state.operator = demo_clerk(&mut term);
+        }
+        let mut r = Runner {
             frames,
-            kiosk,
+            term,
+            state,
             opts,
             events,
             sync: None,
@@ -130,17 +153,23 @@ impl Counter {
             last: None,
         };
         if opts.camera {
-            c.kiosk.set_camera_devices(camera::devices());
+            let devices = camera::devices();
+            r.feed(Msg::CameraDevices(devices), now());
         }
-        c.start_sync();
-        for e in c.kiosk.start() {
-            c.exec(e);
+        r.start_sync();
+        r.feed(Msg::Tick, now());
+        for e in r.state.start() {
+            r.exec(e);
         }
-        c
+        r
     }
 
-    pub fn kiosk(&self) -> &Kiosk {
-        &self.kiosk
+    pub fn state(&self) -> &KioskState {
+        &self.state
+    }
+
+    pub fn terminal(&self) -> &Terminal {
+        &self.term
     }
 
     /// Handles a message and returns what changed on screen.
@@ -151,11 +180,16 @@ impl Counter {
     /// Handles a message as if the clock said `at` (screenshots of the
     /// stale page, tests).
     pub fn handle_at(&mut self, msg: Msg, at: xinyi_core::UnixTime) -> Delta {
-        let effects = self.kiosk.handle(msg, at);
+        self.feed(msg, at);
+        self.delta_at(at)
+    }
+
+    /// Updates the state and carries out the effects.
+    fn feed(&mut self, msg: Msg, at: xinyi_core::UnixTime) {
+        let effects = update(&mut self.state, msg, &mut self.term, at);
         for e in effects {
             self.exec(e);
         }
-        self.delta_at(at)
     }
 
     /// What changed since the last delta.
@@ -164,7 +198,7 @@ impl Counter {
     }
 
     fn delta_at(&mut self, at: xinyi_core::UnixTime) -> Delta {
-        let view = self.kiosk.view(at);
+        let view = present(&self.state, &self.term.snapshot(), at);
         let d = Delta::between(self.last.as_ref(), &view);
         self.last = Some(view);
         d
@@ -175,18 +209,9 @@ impl Counter {
         if !self.opts.sync_worker {
             return;
         }
-        let t = self.kiosk.terminal();
-        let Some(hub) = t.identity().hub_url.clone() else {
+        let Some(cfg) = self.term.worker_config() else {
             return;
         };
-        let paths = t.paths();
-        let mut cfg = WorkerConfig::new(
-            paths.db.clone(),
-            paths.downloads.clone(),
-            hub,
-            t.key().signing_key().clone(),
-        );
-        cfg.hub_ca = t.identity().hub_ca.clone();
         let tx = self.events.clone();
         match worker::spawn(
             cfg,
@@ -216,18 +241,32 @@ impl Counter {
                     s.sync_now();
                 }
             }
+            Effect::ReadImage(path) => {
+                let msg = match image::open(&path) {
+                    Err(e) => Msg::ImageUnread(ImageProblem::Unreadable(e.to_string())),
+                    Ok(img) => match camera::decode::decode(&img) {
+                        Some(text) => Msg::Scanned {
+                            text,
+                            source: Source::File,
+                        },
+                        None => Msg::ImageUnread(ImageProblem::NoCode),
+                    },
+                };
+                let _ = self.events.send(msg);
+            }
             Effect::Camera(dev) => {
                 // The old worker stops (and releases the device) first.
                 self.camera = None;
                 let Some(device) = dev else { return };
                 if !self.opts.camera && self.frames.is_none() {
-                    let _ = self.events.send(Msg::CameraUnavailable(
-                        "camera disabled for this run".into(),
-                    ));
+                    let _ = self
+                        .events
+                        .send(Msg::CameraUnavailable(CameraProblem::Disabled));
                     return;
                 }
                 let tx = self.events.clone();
                 let preview = self.preview.clone();
+                let devices = self.state.camera_devices.clone();
                 self.camera = Some(camera::spawn(
                     CameraConfig {
                         device,
@@ -239,31 +278,72 @@ impl Counter {
                             let _ = tx.send(Msg::CameraOpened(name));
                         }
                         CameraEvent::Unavailable(why) => {
-                            let _ = tx.send(Msg::CameraUnavailable(why));
+                            tracing::warn!("camera unavailable: {why}");
+                            let _ = tx.send(Msg::CameraUnavailable(camera_problem(&devices, why)));
                         }
                         CameraEvent::Scanned(text) => {
                             let _ = tx.send(Msg::Scanned {
                                 text,
-                                source: super::kiosk::Source::Camera,
+                                source: Source::Camera,
                             });
                         }
                     }),
                 ));
             }
             Effect::SwitchSite(site) => {
-                let Some(demo) = &mut self.demo else { return };
-                match demo.terminal(&site) {
-                    Ok(t) => {
-                        // The old worker must not keep syncing a terminal
-                        // no longer on screen.
-                        self.sync = None;
-                        self.kiosk.replace_terminal(t, &site);
-                        self.start_sync();
-                    }
-                    Err(e) => self.kiosk.site_switch_failed(&format!("{e:#}")),
+                #[cfg(feature = "demo")]
+                self.switch_site(&site);
+                #[cfg(not(feature = "demo"))]
+                let _ = site;
+            }
+        }
+    }
+
+    /// Demo: the terminal of another site goes on screen.
+    #[cfg(feature = "demo")]
+    fn switch_site(&mut self, site: &str) {
+        let Some(demo) = &mut self.demo else { return };
+        match demo.terminal(site) {
+            Ok(t) => {
+                // The old worker must not keep syncing a terminal no
+                // longer on screen.
+                self.sync = None;
+                self.term = t;
+                let s = &mut self.state;
+                s.measure = 0;
+                s.ok = None;
+                s.refused = None;
+                s.screen = super::view::Screen::Scan;
+                s.sync = None;
+                s.staff = Default::default();
+                s.operator = demo_clerk(&mut self.term);
+                if let Some(d) = &mut s.demo {
+                    d.switched(site);
+                }
+                self.start_sync();
+                self.feed(Msg::Tick, now());
+            }
+            Err(e) => {
+                if let Some(d) = &mut self.state.demo {
+                    d.switching = Some(Some(format!("{e:#}")));
                 }
             }
         }
+    }
+}
+
+/// The demo's first site.
+#[cfg(feature = "demo")]
+pub const DEMO_SITE: &str = "demo-bus";
+
+/// The demo opens with its clerk signed in, so sample codes can be
+/// confirmed at once (the drawer shows the PINs for the rest).
+#[cfg(feature = "demo")]
+fn demo_clerk(term: &mut Terminal) -> Option<crate::terminal::Staff> {
+    use super::kiosk::DEMO_CLERK;
+    match term.authenticate(DEMO_CLERK.0, DEMO_CLERK.2, now()) {
+        Ok(crate::terminal::SignIn::Ok(s)) => Some(s),
+        _ => None,
     }
 }
 
@@ -273,7 +353,7 @@ impl Counter {
 #[allow(clippy::large_enum_variant)]
 pub enum Opened {
     /// The enrolled terminal, or the demo's (with its embedded hub).
-    Terminal(Terminal, Option<DemoHub>),
+    Terminal(Terminal, Demo),
     /// This machine holds a terminal that cannot be opened: an error
     /// screen, never the demo.
     Broken(anyhow::Error),
@@ -303,17 +383,25 @@ pub fn open_terminal(paths: &Paths, opts: &KioskOptions) -> Result<Opened> {
             Err(e) => return Ok(Opened::Broken(e)),
         }
     }
-    eprintln!(
-        "xinyi: {}: starting the demo (an embedded registry hub on 127.0.0.1 with sample data)",
-        if opts.demo {
-            "--demo"
-        } else {
-            "this terminal is not enrolled"
-        }
-    );
-    let mut demo = DemoHub::start()?;
-    let term = demo.terminal("demo-bus")?;
-    Ok(Opened::Terminal(term, Some(demo)))
+    #[cfg(feature = "demo")]
+    {
+        eprintln!(
+            "xinyi: {}: starting the demo (an embedded registry hub on 127.0.0.1 with sample data)",
+            if opts.demo {
+                "--demo"
+            } else {
+                "this terminal is not enrolled"
+            }
+        );
+        let mut demo = DemoHub::start()?;
+        let term = demo.terminal(DEMO_SITE)?;
+        Ok(Opened::Terminal(term, Some(demo)))
+    }
+    #[cfg(not(feature = "demo"))]
+    Ok(Opened::Broken(anyhow::anyhow!(
+        "{}: this terminal is not enrolled; enroll it with `xinyi enroll` (this build has no demo)",
+        paths.dir.display()
+    )))
 }
 
 /// Shows why the terminal cannot start, until the window is closed; then
@@ -371,8 +459,6 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
         Opened::Terminal(t, d) => (t, d),
         Opened::Broken(e) => return show_broken(e, &opts),
     };
-    let world = demo.as_ref().map(|d| (d.world(), "demo-bus".to_owned()));
-    let kiosk = Kiosk::new(term, world);
     choose_renderer();
     let ui = AppWindow::new().context("opening the kiosk window")?;
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -390,8 +476,8 @@ pub fn run(paths: &Paths, opts: KioskOptions) -> Result<()> {
     });
     // The kiosk moves to the counter thread; the first view is applied
     // before the window shows.
-    let mut counter = Counter::with_frames(
-        kiosk,
+    let mut counter = Runner::with_frames(
+        term,
         demo,
         CounterOptions::default(),
         tx.clone(),
@@ -476,7 +562,7 @@ impl StallMonitor {
 
 static QUIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn counter_loop(mut counter: Counter, rx: Receiver<Msg>, ui: slint::Weak<AppWindow>) {
+fn counter_loop(mut counter: Runner, rx: Receiver<Msg>, ui: slint::Weak<AppWindow>) {
     let tick = Duration::from_secs(1);
     let mut next_tick = Instant::now() + tick;
     loop {
@@ -504,7 +590,7 @@ fn counter_loop(mut counter: Counter, rx: Receiver<Msg>, ui: slint::Weak<AppWind
 /// applied before the callback returns. Worker reports are drained after
 /// every message.
 pub struct Inline {
-    counter: Rc<std::cell::RefCell<Counter>>,
+    counter: Rc<std::cell::RefCell<Runner>>,
     ui: AppWindow,
     post: Post,
 }
@@ -516,19 +602,19 @@ impl std::fmt::Debug for Inline {
 }
 
 impl Inline {
-    /// Wires `ui` to a counter over `kiosk` on this thread. `clock_ms`
+    /// Wires `ui` to a counter over `term` on this thread. `clock_ms`
     /// drives the scanner parser (tests pass a fake clock).
     pub fn new(
         ui: AppWindow,
-        kiosk: Kiosk,
-        demo: Option<DemoHub>,
+        term: Terminal,
+        demo: Demo,
         opts: CounterOptions,
         clock_ms: Rc<dyn Fn() -> u64>,
     ) -> Inline {
         let (tx, rx) = mpsc::channel::<Msg>();
         let rx = Rc::new(rx);
-        let counter = Rc::new(std::cell::RefCell::new(Counter::new(
-            kiosk,
+        let counter = Rc::new(std::cell::RefCell::new(Runner::new(
+            term,
             demo,
             opts,
             tx,
@@ -562,17 +648,17 @@ impl Inline {
     /// The demo's bus counter in a 1280×800 window on this thread, with
     /// [`CounterOptions::HEADLESS`], and the demo's world to draw sample
     /// codes from. Slint's platform must be set first (the testing backend).
+    #[cfg(feature = "demo")]
     pub fn demo(
         clock_ms: Rc<dyn Fn() -> u64>,
     ) -> Result<(Inline, std::sync::Arc<xinyi_hub::demo::DemoWorld>)> {
         let mut demo = DemoHub::start()?;
-        let term = demo.terminal("demo-bus")?;
+        let term = demo.terminal(DEMO_SITE)?;
         let world = demo.world();
-        let kiosk = Kiosk::new(term, Some((world.clone(), "demo-bus".into())));
         let ui = AppWindow::new().context("creating the kiosk window")?;
         ui.window().set_size(slint::PhysicalSize::new(1280, 800));
         ui.show().context("showing the kiosk window")?;
-        let app = Inline::new(ui, kiosk, Some(demo), CounterOptions::HEADLESS, clock_ms);
+        let app = Inline::new(ui, term, Some(demo), CounterOptions::HEADLESS, clock_ms);
         Ok((app, world))
     }
 
@@ -594,9 +680,9 @@ impl Inline {
         adapters::apply(&self.ui, &delta);
     }
 
-    /// Runs `f` on the kiosk (e.g. to read its terminal).
-    pub fn with_kiosk<R>(&self, f: impl FnOnce(&Kiosk) -> R) -> Option<R> {
-        self.counter.try_borrow().ok().map(|c| f(c.kiosk()))
+    /// Runs `f` on the runner (e.g. to read its state or terminal).
+    pub fn with_runner<R>(&self, f: impl FnOnce(&Runner) -> R) -> Option<R> {
+        self.counter.try_borrow().ok().map(|c| f(&c))
     }
 }
 

@@ -1,17 +1,22 @@
 //! The kiosk GUI (Slint). The .slint files under `ui/` are compiled by
 //! `build.rs`; each page talks to Rust only through its `*Adapter` global.
 //!
-//! - [`kiosk`]: the controller — messages in, effects and a [`view::View`]
-//!   out; no Slint types, unit-tested;
+//! - [`kiosk`]: the controller as state → update → view, over the
+//!   [`crate::counter::Counter`] port; no Slint types, unit-tested against
+//!   a counter in memory;
+//! - [`view`]: what the screen shows, as plain data;
 //! - [`adapters`]: one module per global, the only code touching Slint
 //!   properties and callbacks;
-//! - [`app`]: threads and wiring (counter thread, sync worker, camera);
-//! - [`demo`]: the embedded demo hub and its enrolled terminals;
+//! - [`app`]: threads and wiring (counter thread, sync worker, camera,
+//!   pictures);
+//! - `demo` (the `demo` feature): the embedded demo hub and its enrolled
+//!   terminals;
 //! - [`entry`], [`words`], [`qr`], [`sound`]: keypads, run-time words,
 //!   QR codes out, the two sounds.
 
 pub mod adapters;
 pub mod app;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod entry;
 pub mod kiosk;
@@ -39,5 +44,14 @@ pub use generated::{
     AppAdapter, AppWindow, DemoAdapter, ErrorWindow, MeasureItem, OkAdapter, RecordRow,
     RefusedAdapter, SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
 };
+
+/// The enums of the UI contract (`ui/types.slint`), as Slint generates
+/// them; the adapters map [`view`]'s plain enums onto these.
+pub mod contract {
+    pub use super::generated::{
+        CameraState as UiCamera, Freshness as UiFreshness, Net as UiNet,
+        RecordKind as UiRecordKind, Screen as UiScreen,
+    };
+}
 
 pub use app::{KioskOptions, Opened, run};

@@ -2,10 +2,6 @@
 //! the adapters copy it into the Slint globals. Everything here is `Send`,
 //! so views travel from the counter thread to the UI thread.
 
-use std::sync::Arc;
-
-use image::GrayImage;
-
 use super::words::Lang;
 
 /// Which page is up.
@@ -20,17 +16,47 @@ pub enum Screen {
     Staff,
 }
 
-impl Screen {
-    /// The number the .slint side switches on.
-    pub fn index(self) -> i32 {
-        match self {
-            Screen::Scan => 0,
-            Screen::Ok => 1,
-            Screen::Refused => 2,
-            Screen::Stale => 3,
-            Screen::Staff => 4,
-        }
-    }
+/// The link to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetState {
+    /// Not yet known (the worker has not reported).
+    #[default]
+    Connecting,
+    Online,
+    Offline,
+    /// Enrolled without a hub: data comes in bundles.
+    FileOnly,
+}
+
+/// How long offline verdicts stay valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FreshLevel {
+    #[default]
+    Fresh,
+    /// Less than 12 hours left.
+    Expiring,
+    /// Stale, or nothing synced yet.
+    Stale,
+}
+
+/// The camera as the scan page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CameraLight {
+    #[default]
+    Starting,
+    Live,
+    Unavailable,
+    Off,
+}
+
+/// A journal record's kind, in the staff list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordKind {
+    #[default]
+    Redemption,
+    Refusal,
+    Void,
+    Staff,
 }
 
 /// Header and status bar.
@@ -43,13 +69,11 @@ pub struct AppView {
     pub site: String,
     pub unit: String,
     pub clock: String,
-    /// 0 not yet known, 1 online, 2 offline, 3 file sync only.
-    pub net: i32,
+    pub net: NetState,
     pub net_text: String,
     pub data_text: String,
     pub fresh_text: String,
-    /// 0 fresh, 1 less than 12 hours left, 2 stale.
-    pub fresh_level: i32,
+    pub freshness: FreshLevel,
     pub unsent_text: String,
     pub operator: String,
     pub notice: String,
@@ -66,8 +90,7 @@ pub struct MeasureRow {
 /// The scan page.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScanView {
-    /// 0 starting, 1 live, 2 no camera, 3 switched off.
-    pub camera_state: i32,
+    pub camera_state: CameraLight,
     pub camera_detail: String,
     pub measures: Vec<MeasureRow>,
     pub measure_index: i32,
@@ -96,7 +119,7 @@ pub struct OkView {
 }
 
 /// The refused page.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RefusedView {
     pub title: String,
     pub advice: String,
@@ -104,8 +127,9 @@ pub struct RefusedView {
     /// The refusal record's id, 32 hex digits.
     pub reference: String,
     pub show_objection: bool,
-    pub objection_qr: Option<Arc<GrayImage>>,
-    pub complaint_qr: Option<Arc<GrayImage>>,
+    /// The channels' addresses; the adapter draws them as QR codes.
+    pub objection_url: String,
+    pub complaint_url: String,
 }
 
 /// The amber page.
@@ -130,7 +154,7 @@ pub struct TotalRow {
 pub struct RecordRow {
     pub id: String,
     pub time: String,
-    pub kind: String,
+    pub kind: RecordKind,
     pub measure: String,
     pub amount: String,
     pub state: String,

@@ -5,46 +5,7 @@
 use xinyi_core::measures::{Benefit, Limit, Measure, Period};
 use xinyi_core::{Fen, Kind};
 
-/// The kiosk's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Chinese, the default.
-    #[default]
-    Zh,
-    En,
-}
-
-impl Lang {
-    /// Picks the text for this language.
-    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn parse(s: &str) -> Lang {
-        if s.trim().eq_ignore_ascii_case("en") {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
-    }
-
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        }
-    }
-}
+pub use crate::settings::Lang;
 
 /// `¥12.34`
 pub fn money(f: Fen) -> String {

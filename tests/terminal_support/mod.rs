@@ -6,9 +6,10 @@
 
 use std::path::Path;
 
-use xinyi::store::{NewOperator, Role};
+use xinyi::keys::TerminalKey;
+use xinyi::store::{NewOperator, Role, Store};
 use xinyi::terminal::{Paths, Staff, Terminal};
-use xinyi_core::UnixTime;
+use xinyi_core::{MeasureId, UnixTime};
 use xinyi_hub::Hub;
 
 /// The clerk every test terminal has: id and PIN.
@@ -53,4 +54,23 @@ pub async fn enroll(
 /// The clerk, signed in at `at`.
 pub fn clerk(t: &mut Terminal, at: UnixTime) -> Staff {
     t.sign_in(CLERK.0, CLERK.1, at).unwrap()
+}
+
+/// A measure id from the catalogue.
+pub fn measure(id: &str) -> MeasureId {
+    MeasureId::parse(id).unwrap()
+}
+
+/// The terminal's database, opened on a connection of its own (as an
+/// auditor with the file would): the terminal itself exposes no store.
+pub fn held(t: &Terminal) -> Store {
+    Store::open(&t.paths().db).unwrap()
+}
+
+/// The terminal's signing key, read from its key file.
+pub fn signing_key(t: &Terminal) -> ed25519_dalek::SigningKey {
+    TerminalKey::load(&t.paths().key)
+        .unwrap()
+        .signing_key()
+        .clone()
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use anyhow::bail;
 use ed25519_dalek::SigningKey;
+use xinyi::counter::Counter as _;
 use xinyi::keys::TerminalKey;
 use xinyi::store::Store;
 use xinyi::sync::UPLOAD_BATCH;

@@ -124,7 +124,7 @@ fn frame_to_screen(scale: Scale) -> Result<Vec<Row>> {
                 .take_snapshot()
                 .context("rendering the kiosk window")?;
             let t3 = Instant::now();
-            let screen = app.with_kiosk(|k| k.screen());
+            let screen = app.with_runner(|r| r.state().screen);
             if screen != Some(Screen::Ok) {
                 bail!("the valid code gave the {screen:?} screen, not OK");
             }

@@ -295,10 +295,13 @@ async fn measure(hub: &Arc<Hub>, dir: &Path, setup: &Setup) -> anyhow::Result<Ve
         } if listings == n as u64 => {}
         other => bail!("the first sync did not apply the {label} snapshot: {other:?}"),
     }
-    if terminal.store().listings_count()? != n as u64 {
+    // Checked on a connection of its own, as an auditor would.
+    let store = xinyi::store::Store::open(&terminal.paths().db)?;
+    if store.listings_count()? != n as u64 {
         bail!("the terminal does not hold {n} listings");
     }
-    let held = terminal.store().data_state()?.map_or(0, |s| s.version);
+    let held = store.data_state()?.map_or(0, |s| s.version);
+    drop(store);
 
     // The registry imports changes: half withdrawals of held listings,
     // half new listings.

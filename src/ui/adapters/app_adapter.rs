@@ -8,8 +8,9 @@ use slint::ComponentHandle as _;
 
 use super::{Post, s};
 use crate::scanner::{Fed, WedgeParser};
+use crate::ui::contract::{UiFreshness, UiNet, UiScreen};
 use crate::ui::kiosk::{Msg, Source};
-use crate::ui::view::AppView;
+use crate::ui::view::{AppView, FreshLevel, NetState, Screen};
 use crate::ui::words::Lang;
 use crate::ui::{AppAdapter, AppWindow};
 
@@ -55,17 +56,32 @@ pub fn apply(ui: &AppWindow, v: &AppView) {
         });
         g.set_language(s(v.lang.code()));
     }
-    g.set_screen(v.screen.index());
+    g.set_screen(match v.screen {
+        Screen::Scan => UiScreen::Scan,
+        Screen::Ok => UiScreen::Ok,
+        Screen::Refused => UiScreen::Refused,
+        Screen::Stale => UiScreen::Stale,
+        Screen::Staff => UiScreen::Staff,
+    });
     g.set_demo(v.demo);
     g.set_drawer_open(v.drawer_open);
     g.set_site(s(&v.site));
     g.set_unit(s(&v.unit));
     g.set_clock(s(&v.clock));
-    g.set_net(v.net);
+    g.set_net(match v.net {
+        NetState::Connecting => UiNet::Connecting,
+        NetState::Online => UiNet::Online,
+        NetState::Offline => UiNet::Offline,
+        NetState::FileOnly => UiNet::FileOnly,
+    });
     g.set_net_text(s(&v.net_text));
     g.set_data_text(s(&v.data_text));
     g.set_fresh_text(s(&v.fresh_text));
-    g.set_fresh_level(v.fresh_level);
+    g.set_freshness(match v.freshness {
+        FreshLevel::Fresh => UiFreshness::Fresh,
+        FreshLevel::Expiring => UiFreshness::Expiring,
+        FreshLevel::Stale => UiFreshness::Stale,
+    });
     g.set_unsent_text(s(&v.unsent_text));
     g.set_operator(s(&v.operator));
     g.set_notice(s(&v.notice));

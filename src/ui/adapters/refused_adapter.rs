@@ -4,6 +4,7 @@ use image::GrayImage;
 
 use super::{Post, s};
 use crate::ui::kiosk::Msg;
+use crate::ui::qr;
 use crate::ui::view::RefusedView;
 use crate::ui::{AppWindow, RefusedAdapter};
 use slint::ComponentHandle as _;
@@ -12,6 +13,16 @@ pub fn wire(ui: &AppWindow, post: &Post) {
     let g = ui.global::<RefusedAdapter>();
     let p = post.clone();
     g.on_next(move || p(Msg::Next));
+}
+
+/// An address as a QR code; a blank square if it cannot be one (an
+/// address too long for a code is a configuration fault, logged).
+fn qr_image(url: &str) -> slint::Image {
+    let gray = qr::render(url, 6).unwrap_or_else(|e| {
+        tracing::warn!("cannot draw the channel code: {e}");
+        GrayImage::new(1, 1)
+    });
+    image_of(&gray)
 }
 
 fn image_of(gray: &GrayImage) -> slint::Image {
@@ -24,14 +35,10 @@ fn image_of(gray: &GrayImage) -> slint::Image {
 
 pub fn apply(ui: &AppWindow, v: &RefusedView) {
     let g = ui.global::<RefusedAdapter>();
-    // The codes only change with the reference: skip the copy otherwise.
-    if g.get_reference().as_str() != v.reference {
-        if let Some(q) = &v.objection_qr {
-            g.set_objection_qr(image_of(q));
-        }
-        if let Some(q) = &v.complaint_qr {
-            g.set_complaint_qr(image_of(q));
-        }
+    // The codes only change with the reference: drawn once per refusal.
+    if g.get_reference().as_str() != v.reference && !v.reference.is_empty() {
+        g.set_objection_qr(qr_image(&v.objection_url));
+        g.set_complaint_qr(qr_image(&v.complaint_url));
     }
     g.set_title(s(&v.title));
     g.set_advice(s(&v.advice));

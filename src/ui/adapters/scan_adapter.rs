@@ -1,7 +1,9 @@
 //! `ScanAdapter`: camera preview, the site's measures, image files.
 
 use super::{Post, measure_items, s};
+use crate::ui::contract::UiCamera;
 use crate::ui::kiosk::Msg;
+use crate::ui::view::CameraLight;
 use crate::ui::view::ScanView;
 use crate::ui::{AppWindow, ScanAdapter};
 use slint::ComponentHandle as _;
@@ -16,9 +18,14 @@ pub fn wire(ui: &AppWindow, post: &Post) {
 
 pub fn apply(ui: &AppWindow, v: &ScanView) {
     let g = ui.global::<ScanAdapter>();
-    g.set_camera_state(v.camera_state);
+    g.set_camera_state(match v.camera_state {
+        CameraLight::Starting => UiCamera::Starting,
+        CameraLight::Live => UiCamera::Live,
+        CameraLight::Unavailable => UiCamera::Unavailable,
+        CameraLight::Off => UiCamera::Off,
+    });
     g.set_camera_detail(s(&v.camera_detail));
-    if v.camera_state != 1 {
+    if v.camera_state != CameraLight::Live {
         g.set_has_preview(false);
     }
     g.set_measures(measure_items(&v.measures));
@@ -30,7 +37,7 @@ pub fn apply(ui: &AppWindow, v: &ScanView) {
 pub fn set_preview(ui: &AppWindow, frame: slint::SharedPixelBuffer<slint::Rgb8Pixel>) {
     let g = ui.global::<ScanAdapter>();
     // A frame that arrives after the camera was switched off is dropped.
-    if g.get_camera_state() == 3 {
+    if g.get_camera_state() == UiCamera::Off {
         return;
     }
     g.set_preview(slint::Image::from_rgb8(frame));

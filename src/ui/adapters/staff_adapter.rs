@@ -1,7 +1,9 @@
 //! `StaffAdapter`: sign-in, shift totals, records, voids, settings.
 
 use super::{Post, measure_items, model, s};
+use crate::ui::contract::UiRecordKind;
 use crate::ui::kiosk::Msg;
+use crate::ui::view::RecordKind;
 use crate::ui::view::StaffView;
 use crate::ui::{AppWindow, RecordRow, StaffAdapter, TotalRow};
 use slint::ComponentHandle as _;
@@ -67,7 +69,12 @@ pub fn apply(ui: &AppWindow, v: &StaffView) {
             .map(|r| RecordRow {
                 id: s(&r.id),
                 time: s(&r.time),
-                kind: s(&r.kind),
+                kind: match r.kind {
+                    RecordKind::Redemption => UiRecordKind::Redemption,
+                    RecordKind::Refusal => UiRecordKind::Refusal,
+                    RecordKind::Void => UiRecordKind::Void,
+                    RecordKind::Staff => UiRecordKind::Staff,
+                },
                 measure: s(&r.measure),
                 amount: s(&r.amount),
                 state: s(&r.state),

@@ -7,15 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use xinyi_core::history::{MemoryHistory, Use};
-use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, DEFAULT_SKEW_S};
 use xinyi_core::wire::journal::Body;
-use xinyi_core::{Amounts, Approval, Context, Fen, Measure, Refusal, UnixTime, Verdict, decide};
-use xinyi_hub::demo::DemoWorld;
+use xinyi_core::{Amounts, Approval, Fen, Refusal};
 
+use crate::counter::{Counter as _, Freshness, Recorded};
 use crate::reasons;
+use crate::settings::Adjustable;
 use crate::store::JournalEntry;
-use crate::terminal::{Paths, Scan, Staff, Supervisor, Terminal, now};
+use crate::terminal::{Paths, Scan, Staff, Supervisor, Terminal, now, record_id};
 
 /// Exit code of a refused verdict (0 is OK, 1 an error).
 const EXIT_REFUSED: u8 = 3;
@@ -187,6 +186,7 @@ enum Command {
         what: Option<SettingsCommand>,
     },
     /// Demo material: sample codes for every kind of verdict.
+    #[cfg(feature = "demo")]
     Demo {
         #[command(subcommand)]
         what: DemoCommand,
@@ -231,6 +231,7 @@ enum OperatorCommand {
     },
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Subcommand)]
 enum DemoCommand {
     /// Print the sample codes, one per line: id, expected verdict, text.
@@ -244,6 +245,9 @@ enum DemoCommand {
     Tour,
 }
 
+#[cfg(feature = "demo")]
+mod demo;
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -256,19 +260,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         None if !has_display() => {
             // No screen to open the kiosk on (a server, CI): the text tour.
-            eprintln!(
-                "xinyi: no display found; showing the text demo tour (`xinyi kiosk` opens the window)"
-            );
-            tour()
+            no_display()
         }
         None | Some(Command::Kiosk) => kiosk(&paths, args.kiosk),
         Some(Command::Operator { what }) => operator(&paths, what),
-        Some(Command::Demo {
-            what: DemoCommand::Tour,
-        }) => tour(),
-        Some(Command::Demo {
-            what: DemoCommand::Codes { out },
-        }) => demo_codes(out.as_deref()),
+        #[cfg(feature = "demo")]
+        Some(Command::Demo { what }) => demo::run(what),
         Some(Command::Enroll {
             hub,
             code,
@@ -365,7 +362,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }) => {
             let mut t = Terminal::open(&paths)?;
             let sup = supervisor_signs(&mut t, &supervisor, "void a redemption")?;
-            let e = t.void(&id, &sup, &reason, now())?;
+            let e = t.void(&record_id(&id)?, &sup, &reason, now())?;
             say!(
                 "voided {id}: void record {} (seq {})",
                 xinyi_core::hex::encode(&e.id),
@@ -505,43 +502,13 @@ fn operator(paths: &Paths, what: OperatorCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the demo's sample codes; with `out`, writes each as a PNG.
-fn demo_codes(out: Option<&std::path::Path>) -> Result<ExitCode> {
-    let world = demo_world()?;
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    for c in world.sample_codes(now()) {
-        say!("{}\t{}\t{}", c.id, c.expect, c.text);
-        if let Some(dir) = out {
-            let path = dir.join(format!("{}.png", c.id));
-            crate::ui::qr::write_png(&c.text, &path).map_err(anyhow::Error::msg)?;
-        }
-    }
-    if let Some(dir) = out {
-        eprintln!(
-            "wrote {}/*.png (app codes expire 2 minutes after they are made)",
-            dir.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Runs the sync worker in the foreground until Ctrl-C.
 fn watch(paths: &Paths) -> Result<ExitCode> {
     let t = Terminal::open(paths)?;
-    let id = t.identity();
-    let hub = id
-        .hub_url
-        .clone()
+    let cfg = t
+        .worker_config()
         .context("this terminal syncs by file only: it has no hub address")?;
-    let mut cfg = crate::sync::worker::WorkerConfig::new(
-        paths.db.clone(),
-        paths.downloads.clone(),
-        hub.clone(),
-        t.key().signing_key().clone(),
-    );
-    cfg.hub_ca = id.hub_ca.clone();
+    let hub = cfg.hub_url.clone();
     drop(t);
     say!("syncing with {hub}; Ctrl-C stops");
     let handle = crate::sync::worker::spawn(
@@ -568,43 +535,23 @@ fn watch(paths: &Paths) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The settings people may change: (name, store key, unit in seconds, default, range).
-const SETTINGS: [(&str, &str, i64, i64, std::ops::RangeInclusive<i64>); 1] = [(
-    "retention-days",
-    crate::terminal::SETTING_RETENTION,
-    86_400,
-    crate::store::DEFAULT_RETENTION_S,
-    1..=3650,
-)];
-
 fn settings(paths: &Paths, what: Option<SettingsCommand>) -> Result<ExitCode> {
     let mut t = Terminal::open(paths)?;
+    let mut settings = t.settings();
     if let Some(SettingsCommand::Set { key, value }) = what {
-        let Some((name, store_key, unit, _, range)) = SETTINGS.iter().find(|s| s.0 == key) else {
-            let names: Vec<&str> = SETTINGS.iter().map(|s| s.0).collect();
+        let Some(setting) = Adjustable::find(&key) else {
+            let names: Vec<&str> = Adjustable::ALL.iter().map(|a| a.name()).collect();
             bail!("unknown setting {key:?}; settings are {}", names.join(", "));
         };
-        let n: i64 = value
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| range.contains(n))
-            .with_context(|| {
-                format!(
-                    "{name} must be a whole number from {} to {}, not {value:?}",
-                    range.start(),
-                    range.end()
-                )
-            })?;
-        t.set_setting(store_key, &(n * unit).to_string())?;
+        setting.set(&mut settings, &value)?;
+        t.save_settings(&settings)?;
     }
-    for (name, store_key, unit, default, _) in SETTINGS {
-        let v = t.setting_i64(store_key, default)?;
-        say!("{name} = {}", v / unit);
+    for a in Adjustable::ALL {
+        say!("{} = {}", a.name(), a.get(&settings));
     }
     say!(
         "void-window-minutes = {} (set by the registry for this site)",
-        t.void_window_s()? / 60
+        t.snapshot().void_window_s() / 60
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -657,13 +604,11 @@ fn duration(s: i64) -> String {
 }
 
 fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
-    let mut t = Terminal::open(paths)?;
+    let t = Terminal::open(paths)?;
     let at = now();
     let st = t.status(at)?;
-    let site = t.site_context()?;
-    let fresh_left = site
-        .data_as_of
-        .map(|d| site.max_offline_age_s - (at.0 - d.0));
+    let site = t.snapshot();
+    let fresh_left = st.freshness.left_s();
     if as_json {
         say!(
             "{}",
@@ -671,8 +616,8 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
                 "terminal": t.identity().terminal_id,
                 "site": t.identity().site_id,
                 "hub": t.identity().hub_url,
-                "data_version": st.data.as_ref().map(|d| d.version),
-                "published_at": st.data.as_ref().map(|d| d.published_at.0),
+                "data_version": site.version,
+                "published_at": site.published_at.map(|p| p.0),
                 "age_s": st.age_s,
                 "since_hub_s": st.since_hub_s,
                 "max_offline_age_s": site.max_offline_age_s,
@@ -695,25 +640,24 @@ fn status(paths: &Paths, as_json: bool) -> Result<ExitCode> {
         "hub       {}",
         id.hub_url.as_deref().unwrap_or("none (file sync)")
     );
-    match (&st.data, fresh_left) {
-        (Some(d), Some(left)) => {
+    match (site.version.zip(site.published_at), st.freshness) {
+        (Some((version, published_at)), fresh) if fresh != Freshness::NoData => {
             say!(
                 "data      version {}, published {} ({} ago); hub last confirmed it {} ago",
-                d.version,
-                d.published_at.display_utc8(),
+                version,
+                published_at.display_utc8(),
                 duration(st.age_s.unwrap_or(0)),
                 duration(st.since_hub_s.unwrap_or(0))
             );
-            if left > 0 {
-                say!(
+            match fresh {
+                Freshness::Fresh { left_s } | Freshness::Expiring { left_s } => say!(
                     "offline   verdicts stay valid for {} more (max offline age {})",
-                    duration(left),
+                    duration(left_s),
                     duration(site.max_offline_age_s)
-                );
-            } else {
-                say!(
+                ),
+                _ => say!(
                     "offline   STALE: every verdict is refused until the terminal syncs: run `xinyi sync`"
-                );
+                ),
             }
         }
         _ => say!("data      none yet: run `xinyi sync`"),
@@ -774,7 +718,8 @@ fn verify(
     };
     let operator = by.as_ref().map_or("cli".to_owned(), |s| s.id().to_owned());
     let at = now();
-    match t.scan(code, measure, &operator, at)? {
+    let measure = xinyi_core::MeasureId::parse(measure).map_err(anyhow::Error::msg)?;
+    match t.scan(code, &measure, &operator, at)? {
         Scan::Refused { refusal, record } => {
             if as_json {
                 say!("{}", refused_json(&refusal, Some(&record)));
@@ -797,7 +742,7 @@ fn verify(
                 None => None,
             };
             let record = match &by {
-                Some(by) => Some(t.confirm(&approval, amount, companions, by, at)?.0),
+                Some(by) => Some(t.confirm(&approval, amount, companions, by, at)?.record),
                 None => None,
             };
             if as_json {
@@ -823,7 +768,7 @@ fn verify(
 
 fn records(paths: &Paths, limit: usize, as_json: bool) -> Result<ExitCode> {
     let t = Terminal::open(paths)?;
-    let entries = t.records(limit)?;
+    let entries = t.journal(limit)?;
     if as_json {
         let rows: Vec<serde_json::Value> = entries.iter().map(record_json).collect();
         say!("{}", serde_json::Value::Array(rows));
@@ -927,7 +872,7 @@ fn record_json(e: &JournalEntry) -> serde_json::Value {
 fn ok_json(
     a: &Approval,
     amounts: Option<&Amounts>,
-    record: Option<&JournalEntry>,
+    record: Option<&Recorded>,
 ) -> serde_json::Value {
     json!({
         "verdict": "OK",
@@ -946,7 +891,7 @@ fn ok_json(
     })
 }
 
-fn refused_json(r: &Refusal, record: Option<&JournalEntry>) -> serde_json::Value {
+fn refused_json(r: &Refusal, record: Option<&Recorded>) -> serde_json::Value {
     let w = reasons::words(r.reason);
     json!({
         "verdict": r.reason.code(),
@@ -991,69 +936,28 @@ fn print_approval(a: &Approval, amounts: Option<&Amounts>) {
     }
 }
 
+/// With no screen to open the kiosk on (a server, CI).
+#[cfg(feature = "demo")]
+fn no_display() -> Result<ExitCode> {
+    eprintln!(
+        "xinyi: no display found; showing the text demo tour (`xinyi kiosk` opens the window)"
+    );
+    demo::tour()
+}
+
+#[cfg(not(feature = "demo"))]
+fn no_display() -> Result<ExitCode> {
+    eprintln!(
+        "xinyi: no display found to open the kiosk on; `xinyi status` shows this terminal, `xinyi --help` what else it does"
+    );
+    Ok(ExitCode::from(2))
+}
+
 fn print_refusal(r: &Refusal) {
     let w = reasons::words(r.reason);
     say!("REFUSED  {}  {} / {}", r.reason, w.title_zh, w.title_en);
     say!("    {}", w.advice_zh);
     say!("    detail: {}", r.detail);
-}
-
-fn demo_world() -> Result<DemoWorld> {
-    DemoWorld::new(now().date_utc8()).context("building the demo data")
-}
-
-/// Presents every sample code at the demo bus counter (a ¥100 top-up),
-/// confirming OK verdicts, then presents the first code again.
-fn tour() -> Result<ExitCode> {
-    let world = demo_world()?;
-    let at: UnixTime = now();
-    let site: Vec<Measure> = world
-        .catalogue
-        .get("XYX-BUS-TOPUP")
-        .into_iter()
-        .cloned()
-        .collect();
-    let ctx = Context {
-        measures: &site,
-        skew_s: DEFAULT_SKEW_S,
-        max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
-        data_as_of: Some(at),
-        clock_floor: None,
-    };
-    let data = world.verifier_data();
-    let mut history = MemoryHistory::new();
-    say!(
-        "xinyi demo: bus top-up counter, a ¥100.00 top-up, {}\n",
-        at.display_utc8()
-    );
-    let codes = world.sample_codes(at);
-    let replay = codes.first().map(|c| c.text.clone());
-    let presented = codes
-        .iter()
-        .map(|c| (c.label_en, c.text.as_str()))
-        .chain(replay.as_deref().map(|t| ("The first code again", t)));
-    for (label, text) in presented {
-        say!("▶ {label}");
-        match decide(&ctx, &data, &history, text, "XYX-BUS-TOPUP", at)? {
-            Verdict::Ok(a) => {
-                let amounts = a.amounts(Fen(10_000), 0)?;
-                print_approval(&a, Some(&amounts));
-                history.record(Use {
-                    sub: a.claims.sub.clone(),
-                    measure: a.measure.id.clone(),
-                    at,
-                    cti: a.claims.cti.clone(),
-                });
-                say!("    confirmed");
-            }
-            Verdict::Refused(r) => print_refusal(&r),
-        }
-        say!();
-    }
-    say!(
-        "Enroll a terminal with a hub to verify codes yourself:  xinyi enroll --hub URL --code CODE"
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

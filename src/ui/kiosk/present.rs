@@ -1,0 +1,630 @@
+//! The view, made from the state and the site snapshot alone: the words
+//! are chosen here, in the clerk's language.
+
+use xinyi_core::measures::Benefit;
+use xinyi_core::wire::journal::{Body, StaffEvent};
+use xinyi_core::{Fen, Reason, UnixTime};
+
+use super::{
+    CameraProblem, CameraState, ImageProblem, KioskState, OkProblem, ScanMessage, StaffNote,
+    StaffProblem,
+};
+use crate::counter::{Freshness, RecordSummary, SiteSnapshot};
+use crate::reasons;
+use crate::settings::Lang;
+use crate::store::Role;
+use crate::terminal::{SignIn, Staff};
+use crate::ui::qr;
+use crate::ui::view::{
+    AppView, CameraLight, FreshLevel, MeasureRow, NetState, OkView, RecordKind, RecordRow,
+    RefusedView, ScanView, Screen, StaffView, StaleView, TotalRow, View,
+};
+use crate::ui::words;
+
+/// What the screen shows at `now`.
+pub fn present(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> View {
+    let lang = s.lang;
+    let measures: Vec<MeasureRow> = site
+        .measures
+        .iter()
+        .map(|m| MeasureRow {
+            id: m.id.to_string(),
+            name: words::measure_name(lang, m),
+            detail: words::measure_detail(lang, m),
+        })
+        .collect();
+    View {
+        app: app_view(s, site, now),
+        scan: ScanView {
+            camera_state: match s.camera {
+                CameraState::Starting => CameraLight::Starting,
+                CameraState::Live(_) => CameraLight::Live,
+                CameraState::Unavailable(_) => CameraLight::Unavailable,
+                CameraState::Off => CameraLight::Off,
+            },
+            camera_detail: match &s.camera {
+                CameraState::Unavailable(p) => camera_problem(lang, p),
+                _ => String::new(),
+            },
+            measure_index: i32::try_from(s.measure).unwrap_or(0),
+            message: s
+                .message
+                .as_ref()
+                .map(|m| scan_message(lang, m))
+                .unwrap_or_default(),
+            measures: measures.clone(),
+        },
+        ok: ok_view(s),
+        refused: refused_view(s),
+        stale: stale_view(s, site, now),
+        staff: if s.screen == Screen::Staff {
+            staff_view(s, site, measures)
+        } else {
+            StaffView::default()
+        },
+        #[cfg(feature = "demo")]
+        demo: s.demo.as_ref().map(|d| d.view(lang)).unwrap_or_default(),
+        #[cfg(not(feature = "demo"))]
+        demo: Default::default(),
+    }
+}
+
+fn scan_message(lang: Lang, m: &ScanMessage) -> String {
+    match m {
+        ScanMessage::Image(ImageProblem::NoPath) => lang
+            .pick("请先输入图片路径。", "Type the picture's path first.")
+            .to_owned(),
+        ScanMessage::Image(ImageProblem::Unreadable(e)) => format!(
+            "{}{e}",
+            lang.pick("无法打开图片：", "Cannot open the picture: ")
+        ),
+        ScanMessage::Image(ImageProblem::NoCode) => lang
+            .pick(
+                "图片中没有找到二维码。",
+                "No QR code was found in the picture.",
+            )
+            .to_owned(),
+        ScanMessage::NoMeasure => lang
+            .pick(
+                "本站点没有可用的激励措施：请同步数据或联系信用平台。",
+                "This site offers no measure: sync the data or call the registry.",
+            )
+            .to_owned(),
+        ScanMessage::Failed(e) => format!("{}{e}", lang.pick("核验失败：", "Could not verify: ")),
+    }
+}
+
+/// A camera problem in the clerk's language; a device's own words follow
+/// only as detail.
+pub fn camera_problem(lang: Lang, p: &CameraProblem) -> String {
+    match p {
+        CameraProblem::NoDevice => lang
+            .pick(
+                "未检测到摄像头，可使用扫码枪或打开图片。",
+                "No camera found: use the scanner or open a picture.",
+            )
+            .to_owned(),
+        CameraProblem::Disabled => lang
+            .pick("本次运行未启用摄像头。", "The camera is off for this run.")
+            .to_owned(),
+        CameraProblem::CannotOpen(why) => format!(
+            "{}（{why}）",
+            lang.pick(
+                "摄像头无法打开，可使用扫码枪或打开图片",
+                "The camera could not be opened: use the scanner or open a picture",
+            )
+        ),
+    }
+}
+
+fn app_view(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> AppView {
+    let lang = s.lang;
+    let (net, net_text) = if site.hub_url.is_none() {
+        (NetState::FileOnly, lang.pick("文件同步", "File sync"))
+    } else {
+        match s.sync.as_ref().and_then(|x| x.online) {
+            None => (NetState::Connecting, lang.pick("连接中…", "Connecting…")),
+            Some(true) => (NetState::Online, lang.pick("在线", "Online")),
+            Some(false) => (NetState::Offline, lang.pick("离线", "Offline")),
+        }
+    };
+    let data_text = match site.version {
+        Some(v) => match lang {
+            Lang::Zh => format!("数据版本 {v}"),
+            Lang::En => format!("Data version {v}"),
+        },
+        None => lang.pick("尚无数据", "No data yet").to_owned(),
+    };
+    let (fresh_text, freshness) = match site.freshness(now) {
+        Freshness::Fresh { left_s } | Freshness::Expiring { left_s } => (
+            match lang {
+                Lang::Zh => format!("可离线核验 {}", words::duration(lang, left_s)),
+                Lang::En => format!("Offline OK for {}", words::duration(lang, left_s)),
+            },
+            if matches!(site.freshness(now), Freshness::Expiring { .. }) {
+                FreshLevel::Expiring
+            } else {
+                FreshLevel::Fresh
+            },
+        ),
+        Freshness::Stale { for_s } => (
+            match lang {
+                Lang::Zh => format!("数据已过期 {}", words::duration(lang, for_s)),
+                Lang::En => format!("Data stale for {}", words::duration(lang, for_s)),
+            },
+            FreshLevel::Stale,
+        ),
+        Freshness::NoData => (
+            lang.pick("请先同步数据", "Sync data first").to_owned(),
+            FreshLevel::Stale,
+        ),
+    };
+    let unsent_text = match &s.status {
+        Some(Ok(st)) => match lang {
+            Lang::Zh => format!("待上传 {} 条", st.unsent),
+            Lang::En => format!("{} to upload", st.unsent),
+        },
+        Some(Err(e)) => e.clone(),
+        None => String::new(),
+    };
+    let operator = match &s.operator {
+        Some(o) => staff_words(lang, o),
+        None => lang.pick("工作人员未签到", "No staff signed in").to_owned(),
+    };
+    let (site_name, unit) = site.names();
+    let clock = words::time_of_day(now);
+    AppView {
+        screen: s.screen,
+        lang,
+        demo: s.is_demo(),
+        drawer_open: s.drawer,
+        site: site_name,
+        unit,
+        clock: clock.get(..5).unwrap_or(&clock).to_owned(),
+        net,
+        net_text: net_text.to_owned(),
+        data_text,
+        fresh_text,
+        freshness,
+        unsent_text,
+        operator,
+        notice: s.notice.clone().unwrap_or_default(),
+    }
+}
+
+fn ok_view(s: &KioskState) -> OkView {
+    let Some(ok) = &s.ok else {
+        return OkView::default();
+    };
+    let lang = s.lang;
+    let a = &ok.approval;
+    let takes = a.measure.benefit.takes_amount();
+    let cats: Vec<String> = a
+        .categories
+        .iter()
+        .map(|c| {
+            let name = match lang {
+                Lang::Zh => c.name_zh(),
+                Lang::En => c.name_en(),
+            };
+            format!("{} {name}", c.code())
+        })
+        .collect();
+    let mut v = OkView {
+        name: a.claims.name.clone(),
+        kind: format!("{} · {}", words::kind(lang, a.claims.kind), cats.join("；")),
+        measure: words::measure_name(lang, &a.measure),
+        benefit: words::benefit(lang, &a.measure.benefit),
+        uses: a
+            .used
+            .map(|(used, limit)| words::uses(lang, used, limit))
+            .unwrap_or_default(),
+        takes_amount: takes,
+        amount_caption: words::amount_caption(lang, &a.measure.benefit).to_owned(),
+        amount: ok.amount.text().to_owned(),
+        companions_allowed: matches!(a.measure.benefit, Benefit::FreeEntry { .. }),
+        companions: i32::try_from(ok.companions).unwrap_or(0),
+        original: "—".into(),
+        discount: "—".into(),
+        payable: "—".into(),
+        error: ok
+            .problem
+            .as_ref()
+            .map(|p| match p {
+                OkProblem::SignInFirst => lang
+                    .pick(
+                        "请工作人员先在“工作人员”页签到，再确认。",
+                        "A staff member must sign in (Staff page) before confirming.",
+                    )
+                    .to_owned(),
+                OkProblem::EnterAmount => lang
+                    .pick("请先输入金额。", "Enter the amount first.")
+                    .to_owned(),
+                OkProblem::Failed(e) => e.clone(),
+            })
+            .unwrap_or_default(),
+        confirmed: ok.receipt.is_some(),
+        receipt: String::new(),
+    };
+    if let Some(r) = &ok.receipt {
+        let mut text = match lang {
+            Lang::Zh => format!("已记录 第{}号 · {}", r.seq, words::time_of_day(r.at)),
+            Lang::En => format!("Recorded No. {} · {}", r.seq, words::time_of_day(r.at)),
+        };
+        if r.takes_amount {
+            text.push_str(&match lang {
+                Lang::Zh => format!(
+                    " · 优惠 {} · 应收 {}",
+                    r.amounts.discount, r.amounts.payable
+                ),
+                Lang::En => format!(
+                    " · discount {} · collect {}",
+                    r.amounts.discount, r.amounts.payable
+                ),
+            });
+        }
+        v.receipt = text;
+    }
+    if takes && let Some(f) = ok.amount.fen() {
+        match a.amounts(f, ok.companions) {
+            Ok(m) => {
+                v.original = words::money(m.original);
+                v.discount = words::money(m.discount);
+                v.payable = words::money(m.payable);
+            }
+            Err(e) => {
+                if v.error.is_empty() {
+                    v.error = e.to_string();
+                }
+            }
+        }
+    }
+    v
+}
+
+fn refused_view(s: &KioskState) -> RefusedView {
+    let Some(r) = &s.refused else {
+        return RefusedView::default();
+    };
+    let w = reasons::words(r.refusal.reason);
+    RefusedView {
+        title: s.lang.pick(w.title_zh, w.title_en).to_owned(),
+        advice: s.lang.pick(w.advice_zh, w.advice_en).to_owned(),
+        code: r.refusal.reason.code().to_owned(),
+        reference: r.reference.clone(),
+        show_objection: matches!(
+            r.refusal.reason,
+            Reason::NotListed | Reason::ListingNotValid
+        ),
+        objection_url: qr::objection_url(&r.reference),
+        complaint_url: qr::complaint_url(&r.reference),
+    }
+}
+
+fn stale_view(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> StaleView {
+    if s.screen != Screen::Stale {
+        return StaleView::default();
+    }
+    let lang = s.lang;
+    let detail = if s.stale_clock {
+        match lang {
+            Lang::Zh => format!(
+                "本机时间 {} 早于本机已确认过的时间，时钟可能被调慢或出错。",
+                now.display_utc8()
+            ),
+            Lang::En => format!(
+                "This terminal's clock says {}, earlier than a time it has already confirmed: the clock may have been set back.",
+                now.display_utc8()
+            ),
+        }
+    } else {
+        match site.data_as_of {
+            Some(as_of) => {
+                let (ago, max) = (
+                    words::duration(lang, now.0.saturating_sub(as_of.0)),
+                    words::duration(lang, site.max_offline_age_s),
+                );
+                match lang {
+                    Lang::Zh => {
+                        format!("本机数据已 {ago} 未与信用平台核对，超过本站点允许的 {max}。")
+                    }
+                    Lang::En => format!(
+                        "This terminal last checked its data with the registry {ago} ago, more than the {max} this site allows."
+                    ),
+                }
+            }
+            None => lang
+                .pick(
+                    "本机还没有同步过名单数据。",
+                    "This terminal has not synced any list data yet.",
+                )
+                .to_owned(),
+        }
+    };
+    StaleView {
+        clock: s.stale_clock,
+        detail,
+        sync_state: sync_words(s, site),
+    }
+}
+
+fn sync_words(s: &KioskState, site: &SiteSnapshot) -> String {
+    let lang = s.lang;
+    match &s.sync {
+        None if site.hub_url.is_none() => lang
+            .pick(
+                "本机只通过数据包同步。",
+                "This terminal syncs by file only.",
+            )
+            .to_owned(),
+        None => s
+            .staff
+            .note
+            .as_ref()
+            .map(|n| note_words(lang, n))
+            .unwrap_or_default(),
+        Some(x) => {
+            let last = x
+                .last_download
+                .as_ref()
+                .map(|(t, _)| words::time_of_day(*t))
+                .unwrap_or_else(|| "—".into());
+            match (&x.last_error, lang) {
+                (Some(e), Lang::Zh) => format!("同步失败：{e}（上次成功 {last}）"),
+                (Some(e), Lang::En) => format!("Sync failed: {e} (last success {last})"),
+                (None, Lang::Zh) => format!("上次同步 {last} · 在线"),
+                (None, Lang::En) => format!("Last sync {last} · online"),
+            }
+        }
+    }
+}
+
+fn note_words(lang: Lang, n: &StaffNote) -> String {
+    match n {
+        StaffNote::SyncRequested => lang.pick("已请求同步…", "Sync requested…").to_owned(),
+        StaffNote::Voided { seq } => match lang {
+            Lang::Zh => format!("已作废（作废记录 第{seq}号）"),
+            Lang::En => format!("Voided (void record No. {seq})"),
+        },
+    }
+}
+
+fn staff_problem(lang: Lang, p: &StaffProblem) -> String {
+    match p {
+        StaffProblem::EnterIdAndPin => lang
+            .pick("请输入工号和密码。", "Enter your staff number and PIN.")
+            .to_owned(),
+        StaffProblem::SignIn(outcome) => sign_in_words(lang, outcome),
+        StaffProblem::NotSupervisor => lang
+            .pick(
+                "只有主管可以作废记录。",
+                "Only a supervisor can void a record.",
+            )
+            .to_owned(),
+        StaffProblem::Failed(e) => e.clone(),
+    }
+}
+
+fn record_row(lang: Lang, site: &SiteSnapshot, e: &RecordSummary) -> RecordRow {
+    let name_of = |id: &str| {
+        site.measure(id)
+            .map(|m| words::measure_name(lang, m))
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let (kind, measure, amount, can_void) = match &e.body {
+        Body::Redemption {
+            measure,
+            discount,
+            payable,
+            ..
+        } => (
+            RecordKind::Redemption,
+            name_of(measure),
+            match lang {
+                Lang::Zh => format!("优惠 {} · 应付 {}", Fen(*discount), Fen(*payable)),
+                Lang::En => format!("discount {} · paid {}", Fen(*discount), Fen(*payable)),
+            },
+            !e.voided,
+        ),
+        Body::Refusal { reason, .. } => (
+            RecordKind::Refusal,
+            Reason::from_code(reason)
+                .map(|r| {
+                    let w = reasons::words(r);
+                    lang.pick(w.title_zh, w.title_en).to_owned()
+                })
+                .unwrap_or_else(|| reason.clone()),
+            String::new(),
+            false,
+        ),
+        Body::Void { reason, .. } => (RecordKind::Void, reason.clone(), String::new(), false),
+        Body::Staff { event, staff, .. } => (
+            RecordKind::Staff,
+            format!(
+                "{} {staff}",
+                match event {
+                    StaffEvent::OperatorSet => lang.pick("设置人员", "operator set"),
+                    StaffEvent::OperatorRemoved => lang.pick("删除人员", "operator removed"),
+                    StaffEvent::SignInFailed => lang.pick("签到失败", "sign-in failed"),
+                    StaffEvent::LockedOut => lang.pick("已锁定", "locked out"),
+                }
+            ),
+            String::new(),
+            false,
+        ),
+    };
+    let mut state = if e.uploaded {
+        lang.pick("已上传", "uploaded").to_owned()
+    } else {
+        lang.pick("待上传", "to upload").to_owned()
+    };
+    if e.voided {
+        state = format!("{}·{state}", lang.pick("已作废", "voided"));
+    }
+    RecordRow {
+        id: xinyi_core::hex::encode(&e.id),
+        time: words::time_of_day(e.at),
+        kind,
+        measure,
+        amount,
+        state,
+        can_void,
+    }
+}
+
+fn staff_view(s: &KioskState, site: &SiteSnapshot, measures: Vec<MeasureRow>) -> StaffView {
+    let lang = s.lang;
+    let mut v = StaffView {
+        signed_in: s.operator.is_some(),
+        id_text: s.staff.id.text().to_owned(),
+        pin_dots: s.staff.pin.dots(),
+        field: s.staff.field,
+        error: s
+            .staff
+            .problem
+            .as_ref()
+            .map(|p| staff_problem(lang, p))
+            .unwrap_or_default(),
+        camera_on: s.camera_on,
+        camera_device: camera_words(s),
+        language: lang.pick("中文", "English").to_owned(),
+        site_measures: measures,
+        site_text: site
+            .site
+            .as_ref()
+            .map(|x| format!("{} · {} · {}", x.name, x.unit, x.id))
+            .unwrap_or_default(),
+        ..StaffView::default()
+    };
+    let Some(op) = &s.operator else {
+        return v;
+    };
+    v.operator = staff_words(lang, op);
+    let name_of = |id: &str| {
+        site.measure(id)
+            .map(|m| words::measure_name(lang, m))
+            .unwrap_or_else(|| id.to_owned())
+    };
+    match &s.staff.shift {
+        Some(Ok(shift)) => {
+            v.totals = shift
+                .by_measure
+                .iter()
+                .map(|t| TotalRow {
+                    measure: name_of(&t.measure),
+                    count: t.count.to_string(),
+                    discount: words::money(Fen(t.discount)),
+                    payable: words::money(Fen(t.payable)),
+                })
+                .collect();
+            let t = shift.totals;
+            v.totals_sum = match lang {
+                Lang::Zh => format!(
+                    "优惠 {} 笔，共减免 {} · 拒绝 {} 笔 · 作废 {} 笔",
+                    t.redemptions,
+                    Fen(t.discount),
+                    t.refusals,
+                    t.voids
+                ),
+                Lang::En => format!(
+                    "{} benefits, {} off in all · {} refused · {} voided",
+                    t.redemptions,
+                    Fen(t.discount),
+                    t.refusals,
+                    t.voids
+                ),
+            };
+        }
+        Some(Err(e)) => v.error = e.clone(),
+        None => {}
+    }
+    v.totals_caption = lang
+        .pick(
+            "今日本机（全部工作人员）",
+            "Today at this counter (all staff)",
+        )
+        .to_owned();
+    v.records = s
+        .staff
+        .records
+        .iter()
+        .map(|e| record_row(lang, site, e))
+        .collect();
+    let sync = sync_words(s, site);
+    v.sync_text = match &s.staff.note {
+        Some(n) if s.sync.is_some() || site.hub_url.is_none() => {
+            format!("{} · {sync}", note_words(lang, n))
+        }
+        _ => sync,
+    };
+    if let Some(vd) = &s.staff.void {
+        v.void_open = true;
+        v.void_target = v
+            .records
+            .iter()
+            .find(|r| r.id == vd.target)
+            .map(|r| format!("{} {} {}", r.time, r.measure, r.amount))
+            .unwrap_or_default();
+        v.void_id_text = vd.sup.text().to_owned();
+        v.void_pin_dots = vd.pin.dots();
+        v.void_field = vd.field;
+        v.void_reason = i32::try_from(vd.reason).unwrap_or(0);
+        v.void_error = vd
+            .problem
+            .as_ref()
+            .map(|p| staff_problem(lang, p))
+            .unwrap_or_default();
+    }
+    v
+}
+
+fn camera_words(s: &KioskState) -> String {
+    let lang = s.lang;
+    let name = s
+        .camera_devices
+        .get(s.camera_device as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("#{}", s.camera_device));
+    match &s.camera {
+        CameraState::Off => lang.pick("摄像头已关闭", "Camera off").to_owned(),
+        CameraState::Starting => format!("{} {name}", lang.pick("正在打开", "Opening")),
+        CameraState::Live(n) => format!("{} {n}", lang.pick("使用中：", "In use:")),
+        CameraState::Unavailable(p) => camera_problem(lang, p),
+    }
+}
+
+/// "主管 李强（9001）".
+fn staff_words(lang: Lang, s: &Staff) -> String {
+    format!(
+        "{} {}（{}）",
+        role_word(lang, s.role().unwrap_or(Role::Clerk)),
+        s.name(),
+        s.id()
+    )
+}
+
+/// A refused sign-in in words: the same for an unknown id as for a wrong
+/// PIN.
+fn sign_in_words(lang: Lang, outcome: &SignIn) -> String {
+    match outcome {
+        SignIn::Ok(_) => String::new(),
+        SignIn::Refused { tries_left } => match lang {
+            Lang::Zh => format!("工号或密码不正确（还可再试 {tries_left} 次）。"),
+            Lang::En => format!("Wrong staff number or PIN ({tries_left} tries left)."),
+        },
+        SignIn::Locked { left_s } => {
+            let mins = left_s.div_ceil(60);
+            match lang {
+                Lang::Zh => format!("密码错误次数过多，请 {mins} 分钟后再试。"),
+                Lang::En => format!("Too many wrong PINs: try again in {mins} min."),
+            }
+        }
+    }
+}
+
+fn role_word(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::Clerk => lang.pick("店员", "Clerk"),
+        Role::Supervisor => lang.pick("主管", "Supervisor"),
+    }
+}

@@ -1,0 +1,618 @@
+//! The controller against a counter in memory: the real verdict (`decide`
+//! over the conformance vectors' keys, lists and catalogue), records and
+//! operators in vectors — no SQLite, no hub, no Slint.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use xinyi_core::history::{MemoryHistory, Use};
+use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, MemoryData};
+use xinyi_core::wire::journal::{Body, RecordId};
+use xinyi_core::{Approval, Fen, Measure, MeasureId, UnixTime, Verdict, decide};
+
+use super::*;
+use crate::counter::{
+    Confirmed, Counter, CounterStatus, RecordSummary, Recorded, Scan, Shift, SiteSnapshot,
+};
+use crate::settings::Settings;
+use crate::store::{MeasureTotals, Role};
+use crate::terminal::{SignIn, Staff, Supervisor, TerminalError};
+
+const CLERK: (&str, &str) = ("1001", "1234");
+const SUPERVISOR: (&str, &str) = ("9001", "900199");
+
+/// A counter in memory.
+struct Fake {
+    site: Arc<SiteSnapshot>,
+    skew_s: i64,
+    data: MemoryData,
+    history: MemoryHistory,
+    records: Vec<RecordSummary>,
+    settings: Settings,
+    refreshed: usize,
+}
+
+impl Fake {
+    fn new(v: &Value, measures: Vec<Measure>, as_of: UnixTime) -> Fake {
+        let key = xinyi_testkit::k_pseudo(v);
+        let registry = xinyi_testkit::registry(v);
+        Fake {
+            site: Arc::new(SiteSnapshot {
+                terminal_id: "T-1".into(),
+                site_id: "S-1".into(),
+                site: None,
+                measures,
+                max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
+                data_as_of: Some(as_of),
+                published_at: Some(as_of),
+                version: Some(1),
+                hub_url: Some("https://hub.invalid".into()),
+            }),
+            skew_s: v["clock_skew_s"].as_i64().unwrap(),
+            data: MemoryData::new(
+                xinyi_testkit::trust_list(v),
+                xinyi_testkit::revoked_cards(v),
+                registry.eligibility(&key),
+            ),
+            history: MemoryHistory::new(),
+            records: Vec::new(),
+            settings: Settings::default(),
+            refreshed: 0,
+        }
+    }
+
+    fn write(&mut self, at: UnixTime, body: Body) -> Recorded {
+        let seq = self.records.len() as u64 + 1;
+        let mut id: RecordId = [0; 16];
+        id[..8].copy_from_slice(&seq.to_be_bytes());
+        self.records.push(RecordSummary {
+            id,
+            seq,
+            at,
+            body,
+            uploaded: false,
+            voided: false,
+        });
+        Recorded { id, seq }
+    }
+}
+
+impl Counter for Fake {
+    fn snapshot(&self) -> Arc<SiteSnapshot> {
+        self.site.clone()
+    }
+
+    fn refresh(&mut self) -> Result<bool, TerminalError> {
+        self.refreshed += 1;
+        Ok(false)
+    }
+
+    fn scan(
+        &mut self,
+        text: &str,
+        measure: &MeasureId,
+        _operator: &str,
+        at: UnixTime,
+    ) -> Result<Scan, TerminalError> {
+        let site = self.site.clone();
+        let ctx = xinyi_core::Context {
+            measures: &site.measures,
+            skew_s: self.skew_s,
+            max_offline_age_s: site.max_offline_age_s,
+            data_as_of: site.data_as_of,
+            clock_floor: None,
+        };
+        match decide(&ctx, &self.data, &self.history, text, measure.as_str(), at)? {
+            Verdict::Ok(a) => Ok(Scan::Ok(a)),
+            Verdict::Refused(refusal) => {
+                let record = self.write(
+                    at,
+                    Body::Refusal {
+                        reason: refusal.reason.code().to_owned(),
+                        measure: measure.to_string(),
+                        sub: None,
+                        cti: None,
+                        detail: refusal.detail.clone(),
+                    },
+                );
+                Ok(Scan::Refused { refusal, record })
+            }
+        }
+    }
+
+    fn authenticate(
+        &mut self,
+        id: &str,
+        pin: &str,
+        _at: UnixTime,
+    ) -> Result<SignIn, TerminalError> {
+        Ok(match (id, pin) {
+            (i, p) if (i, p) == CLERK => {
+                SignIn::Ok(Staff::admitted(i.into(), "Clerk".into(), Some(Role::Clerk)))
+            }
+            (i, p) if (i, p) == SUPERVISOR => SignIn::Ok(Staff::admitted(
+                i.into(),
+                "Supervisor".into(),
+                Some(Role::Supervisor),
+            )),
+            _ => SignIn::Refused { tries_left: 4 },
+        })
+    }
+
+    fn unattended(&mut self) -> Result<Staff, TerminalError> {
+        Err(TerminalError::NotSignedIn)
+    }
+
+    fn confirm(
+        &mut self,
+        approval: &Approval,
+        amount: Option<Fen>,
+        companions: u32,
+        by: &Staff,
+        at: UnixTime,
+    ) -> Result<Confirmed, TerminalError> {
+        assert!(!by.id().is_empty());
+        let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
+        self.history.record(Use {
+            sub: approval.claims.sub.clone(),
+            measure: approval.measure.id.clone(),
+            at,
+            cti: approval.claims.cti.clone(),
+        });
+        let record = self.write(
+            at,
+            Body::Redemption {
+                measure: approval.measure.id.to_string(),
+                sub: approval.claims.sub.to_string(),
+                cti: approval.claims.cti.as_bytes().to_vec(),
+                form: 0,
+                categories: Vec::new(),
+                original: amounts.original.0,
+                discount: amounts.discount.0,
+                payable: amounts.payable.0,
+                companions,
+            },
+        );
+        Ok(Confirmed { record, amounts })
+    }
+
+    fn void(
+        &mut self,
+        record: &RecordId,
+        by: &Supervisor,
+        reason: &str,
+        at: UnixTime,
+    ) -> Result<Recorded, TerminalError> {
+        let target = self
+            .records
+            .iter_mut()
+            .find(|r| r.id == *record && matches!(r.body, Body::Redemption { .. }) && !r.voided)
+            .ok_or_else(|| TerminalError::BadRecordId(xinyi_core::hex::encode(record)))?;
+        target.voided = true;
+        Ok(self.write(
+            at,
+            Body::Void {
+                target: *record,
+                reason: reason.to_owned(),
+                supervisor: by.id().to_owned(),
+            },
+        ))
+    }
+
+    fn records(&self, limit: usize) -> Result<Vec<RecordSummary>, TerminalError> {
+        Ok(self.records.iter().rev().take(limit).cloned().collect())
+    }
+
+    fn shift(&self, _from: UnixTime, _until: UnixTime) -> Result<Shift, TerminalError> {
+        let mut s = Shift::default();
+        for r in &self.records {
+            match &r.body {
+                Body::Redemption {
+                    measure, discount, ..
+                } if !r.voided => {
+                    s.totals.redemptions += 1;
+                    s.totals.discount += discount;
+                    match s.by_measure.iter_mut().find(|m| &m.measure == measure) {
+                        Some(m) => m.count += 1,
+                        None => s.by_measure.push(MeasureTotals {
+                            measure: measure.clone(),
+                            count: 1,
+                            discount: *discount,
+                            payable: 0,
+                        }),
+                    }
+                }
+                Body::Refusal { .. } => s.totals.refusals += 1,
+                Body::Void { .. } => s.totals.voids += 1,
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    fn status(&self, at: UnixTime) -> Result<CounterStatus, TerminalError> {
+        Ok(CounterStatus {
+            freshness: self.site.freshness(at),
+            age_s: None,
+            since_hub_s: None,
+            metadata_expired: false,
+            unsent: self.records.iter().filter(|r| !r.uploaded).count() as u64,
+            oldest_unsent_at: None,
+        })
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings.clone()
+    }
+
+    fn save_settings(&mut self, settings: &Settings) -> Result<(), TerminalError> {
+        self.settings = settings.clone();
+        Ok(())
+    }
+}
+
+/// A first step of a scenario (no history before it) whose expectation
+/// passes `want`, with its site's measures.
+struct Step {
+    qr: String,
+    at: UnixTime,
+    measures: Vec<Measure>,
+    measure: String,
+    expect: String,
+    amount: Option<u64>,
+}
+
+fn first_step(v: &Value, want: impl Fn(&Value) -> bool) -> Step {
+    let catalogue = xinyi_testkit::catalogue();
+    let (scenario, step) = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s, &s["steps"][0]))
+        .find(|(_, st)| want(st))
+        .expect("the vectors have such a step");
+    Step {
+        qr: step["qr"].as_str().unwrap().to_owned(),
+        at: UnixTime(step["at"].as_i64().unwrap()),
+        measures: scenario["site"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| catalogue.get(id.as_str().unwrap()).unwrap().clone())
+            .collect(),
+        measure: step["measure"].as_str().unwrap().to_owned(),
+        expect: step["expect"].as_str().unwrap().to_owned(),
+        amount: step["amount_fen"].as_u64(),
+    }
+}
+
+/// An OK whose measure takes an amount.
+fn ok_step(v: &Value) -> Step {
+    first_step(v, |st| {
+        st["expect"] == "OK" && st["amount_fen"].as_u64().is_some_and(|a| a > 0)
+    })
+}
+
+/// A refusal the citizen's code earned (not the terminal's data or clock).
+fn refused_step(v: &Value) -> Step {
+    first_step(v, |st| {
+        !matches!(
+            st["expect"].as_str(),
+            Some("OK" | "STALE_DATA" | "CLOCK_SUSPECT")
+        )
+    })
+}
+
+fn kiosk(step: &Step, v: &Value) -> (KioskState, Fake) {
+    let fake = Fake::new(v, step.measures.clone(), step.at);
+    let mut s = KioskState::new(&fake);
+    s.measure = step
+        .measures
+        .iter()
+        .position(|m| m.id.as_str() == step.measure)
+        .unwrap();
+    (s, fake)
+}
+
+fn send(s: &mut KioskState, c: &mut Fake, at: UnixTime, msgs: Vec<Msg>) -> Vec<Effect> {
+    msgs.into_iter().flat_map(|m| update(s, m, c, at)).collect()
+}
+
+fn scan(text: &str) -> Msg {
+    Msg::Scanned {
+        text: text.to_owned(),
+        source: Source::Scanner,
+    }
+}
+
+fn sign_in(id: &str, pin: &str) -> Vec<Msg> {
+    let mut m = vec![Msg::OpenStaff, Msg::StaffField(0)];
+    m.extend(id.chars().map(|c| Msg::StaffKey(c.to_string())));
+    m.push(Msg::StaffField(1));
+    m.extend(pin.chars().map(|c| Msg::StaffKey(c.to_string())));
+    m.push(Msg::SignIn);
+    m
+}
+
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+#[test]
+fn a_scan_that_passes_shows_the_ok_page_and_a_confirm_records_it() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let fx = send(&mut s, &mut c, step.at, sign_in(CLERK.0, CLERK.1));
+    assert!(fx.is_empty());
+    assert!(s.operator.is_some());
+    let fx = send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::BackToScan, scan(&step.qr)],
+    );
+    assert_eq!(s.screen, Screen::Ok, "{:?}", s.message);
+    assert_eq!(fx, vec![Effect::Sound(Sound::Ok)]);
+    let view = present(&s, &c.snapshot(), step.at);
+    assert!(!view.ok.name.is_empty());
+    assert!(!view.ok.confirmed);
+
+    // Confirming without an amount is refused with a reason, nothing written.
+    send(&mut s, &mut c, step.at, vec![Msg::Confirm]);
+    assert_eq!(s.ok.as_ref().unwrap().problem, Some(OkProblem::EnterAmount));
+    assert!(c.records.is_empty());
+
+    let amount = step.amount.unwrap();
+    let fx = send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::QuickAmount(yuan(amount)), Msg::Confirm],
+    );
+    assert_eq!(fx, vec![Effect::UploadNow]);
+    let receipt = s.ok.as_ref().unwrap().receipt.clone().unwrap();
+    assert_eq!(receipt.seq, 1);
+    assert_eq!(receipt.amounts.original, Fen(amount));
+    let view = present(&s, &c.snapshot(), step.at);
+    assert!(view.ok.confirmed);
+    assert!(
+        view.ok
+            .receipt
+            .contains(&receipt.amounts.payable.to_string())
+    );
+    assert!(matches!(c.records[0].body, Body::Redemption { .. }));
+
+    // A second confirm writes nothing more; Next goes back to scanning.
+    send(&mut s, &mut c, step.at, vec![Msg::Confirm, Msg::Next]);
+    assert_eq!(c.records.len(), 1);
+    assert_eq!(s.screen, Screen::Scan);
+}
+
+#[test]
+fn nobody_signed_in_cannot_confirm_where_the_site_is_not_self_service() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let amount = step.amount.unwrap();
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![scan(&step.qr), Msg::QuickAmount(yuan(amount)), Msg::Confirm],
+    );
+    assert_eq!(s.screen, Screen::Ok);
+    assert_eq!(s.ok.as_ref().unwrap().problem, Some(OkProblem::SignInFirst));
+    assert!(c.records.is_empty());
+}
+
+#[test]
+fn a_refusal_shows_its_reason_and_the_record_is_the_citizens_reference() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let fx = send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    assert_eq!(s.screen, Screen::Refused);
+    assert_eq!(fx, vec![Effect::Sound(Sound::Refused), Effect::UploadNow]);
+    let view = present(&s, &c.snapshot(), step.at);
+    assert_eq!(view.refused.code, step.expect);
+    assert_eq!(
+        view.refused.reference,
+        xinyi_core::hex::encode(&c.records[0].id)
+    );
+    assert!(
+        view.refused
+            .objection_url
+            .ends_with(&view.refused.reference)
+    );
+    assert!(!view.refused.title.is_empty());
+}
+
+#[test]
+fn the_camera_does_not_replace_a_verdict_waiting_for_its_confirm() {
+    let v = xinyi_testkit::vectors();
+    let ok = ok_step(&v);
+    let refused = refused_step(&v);
+    let (mut s, mut c) = kiosk(&ok, &v);
+    send(&mut s, &mut c, ok.at, vec![scan(&ok.qr)]);
+    let fx = send(
+        &mut s,
+        &mut c,
+        ok.at,
+        vec![Msg::Scanned {
+            text: refused.qr.clone(),
+            source: Source::Camera,
+        }],
+    );
+    assert!(fx.is_empty());
+    assert_eq!(s.screen, Screen::Ok);
+    assert!(c.records.is_empty());
+}
+
+#[test]
+fn data_past_the_offline_age_shows_the_amber_page() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let late = UnixTime(step.at.0 + DEFAULT_MAX_OFFLINE_AGE_S + 3600);
+    send(&mut s, &mut c, late, vec![Msg::Tick, scan(&step.qr)]);
+    assert_eq!(s.screen, Screen::Stale);
+    assert!(!s.stale_clock);
+    let view = present(&s, &c.snapshot(), late);
+    assert_eq!(view.app.freshness, crate::ui::view::FreshLevel::Stale);
+    assert!(!view.stale.detail.is_empty());
+    // The terminal's problem is recorded, as every refusal is.
+    assert!(matches!(&c.records[0].body, Body::Refusal { reason, .. } if reason == "STALE_DATA"));
+}
+
+#[test]
+fn a_void_needs_the_supervisors_pin_and_a_wrong_one_voids_nothing() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let amount = step.amount.unwrap();
+    let mut msgs = sign_in(CLERK.0, CLERK.1);
+    msgs.extend([
+        Msg::BackToScan,
+        scan(&step.qr),
+        Msg::QuickAmount(yuan(amount)),
+        Msg::Confirm,
+        Msg::OpenStaff,
+    ]);
+    send(&mut s, &mut c, step.at, msgs);
+    let id = xinyi_core::hex::encode(&c.records[0].id);
+    let view = present(&s, &c.snapshot(), step.at);
+    assert!(view.staff.records.iter().any(|r| r.id == id && r.can_void));
+
+    let keys = |field: i32, text: &str| {
+        let mut m = vec![Msg::VoidField(field)];
+        m.extend(text.chars().map(|ch| Msg::VoidKey(ch.to_string())));
+        m
+    };
+    let mut wrong = vec![Msg::OpenVoid(id.clone())];
+    wrong.extend(keys(0, SUPERVISOR.0));
+    wrong.extend(keys(1, "000000"));
+    wrong.push(Msg::VoidConfirm);
+    let fx = send(&mut s, &mut c, step.at, wrong);
+    assert!(fx.is_empty());
+    let problem = s.staff.void.as_ref().unwrap().problem.clone();
+    assert!(matches!(
+        problem,
+        Some(StaffProblem::SignIn(SignIn::Refused { .. }))
+    ));
+    assert!(!c.records[0].voided);
+    assert_eq!(c.records.len(), 1);
+    let view = present(&s, &c.snapshot(), step.at);
+    assert!(!view.staff.void_error.is_empty());
+
+    // A clerk's own PIN is not a supervisor's.
+    let mut clerk = vec![Msg::VoidField(0), Msg::VoidKey("clear".into())];
+    clerk.extend(keys(0, CLERK.0));
+    clerk.extend(keys(1, CLERK.1));
+    clerk.push(Msg::VoidConfirm);
+    send(&mut s, &mut c, step.at, clerk);
+    assert_eq!(s.staff.void.as_ref().unwrap().sup.text(), CLERK.0);
+    assert_eq!(
+        s.staff.void.as_ref().unwrap().problem,
+        Some(StaffProblem::NotSupervisor)
+    );
+    assert!(!c.records[0].voided);
+
+    send(&mut s, &mut c, step.at, vec![Msg::VoidCancel]);
+    let mut right = vec![Msg::OpenVoid(id)];
+    right.extend(keys(0, SUPERVISOR.0));
+    right.extend(keys(1, SUPERVISOR.1));
+    right.push(Msg::VoidConfirm);
+    let fx = send(&mut s, &mut c, step.at, right);
+    assert_eq!(fx, vec![Effect::UploadNow]);
+    assert!(c.records[0].voided);
+    assert!(s.staff.void.is_none());
+    assert_eq!(s.staff.note, Some(StaffNote::Voided { seq: 2 }));
+    // The page was read again: the row can no longer be voided.
+    let view = present(&s, &c.snapshot(), step.at);
+    assert!(view.staff.records.iter().all(|r| !r.can_void));
+}
+
+#[test]
+fn switching_the_language_renders_the_same_state_in_english_and_saves_it() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    let zh = present(&s, &c.snapshot(), step.at);
+    send(&mut s, &mut c, step.at, vec![Msg::ToggleLanguage]);
+    assert_eq!(c.settings.lang, Lang::En);
+    let en = present(&s, &c.snapshot(), step.at);
+    assert_eq!(en.app.screen, Screen::Refused);
+    assert_eq!(en.refused.reference, zh.refused.reference);
+    assert_ne!(en.refused.title, zh.refused.title);
+    assert!(en.refused.title.is_ascii(), "{}", en.refused.title);
+    assert_ne!(en.app.fresh_text, zh.app.fresh_text);
+    // And back: the same words as before.
+    send(&mut s, &mut c, step.at, vec![Msg::ToggleLanguage]);
+    assert_eq!(present(&s, &c.snapshot(), step.at), zh);
+}
+
+#[test]
+fn a_missing_camera_is_explained_in_the_clerks_language() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    let raw = "Could not find any device".to_owned();
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::CameraUnavailable(camera_problem(&[], raw.clone()))],
+    );
+    let zh = present(&s, &c.snapshot(), step.at);
+    assert!(!zh.scan.camera_detail.contains(&raw));
+    assert!(!zh.scan.camera_detail.is_ascii());
+    let with_device = camera_problem(&["cam".to_owned()], raw.clone());
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::CameraUnavailable(with_device)],
+    );
+    let zh = present(&s, &c.snapshot(), step.at);
+    // The device's own words only follow, as detail.
+    assert!(!zh.scan.camera_detail.starts_with(&raw));
+}
+
+#[test]
+fn a_sync_report_refreshes_the_site_and_a_picture_is_read_by_the_glue() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::Sync(crate::sync::worker::SyncStatus::default())],
+    );
+    assert_eq!(c.refreshed, 1);
+    let fx = send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::OpenImage(" code.png ".into())],
+    );
+    assert_eq!(fx, vec![Effect::ReadImage("code.png".into())]);
+    send(&mut s, &mut c, step.at, vec![Msg::OpenImage("  ".into())]);
+    assert_eq!(s.message, Some(ScanMessage::Image(ImageProblem::NoPath)));
+}
+
+#[test]
+fn the_view_is_made_from_the_state_alone() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    send(&mut s, &mut c, step.at, vec![Msg::Tick]);
+    let before = c.records.len();
+    let a = present(&s, &c.snapshot(), step.at);
+    let b = present(&s, &c.snapshot(), step.at);
+    assert_eq!(a, b);
+    assert_eq!(c.records.len(), before);
+    assert_eq!(a.scan.measures.len(), step.measures.len());
+}
