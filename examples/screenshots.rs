@@ -14,7 +14,7 @@ use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle as _;
 use xinyi::terminal::now;
 use xinyi::ui::AppWindow;
-use xinyi::ui::app::Inline;
+use xinyi::ui::inline::Inline;
 use xinyi::ui::kiosk::{Msg, Source};
 use xinyi_core::UnixTime;
 

@@ -19,9 +19,11 @@ pub mod app;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod entry;
+pub mod inline;
 pub mod kiosk;
 pub mod qr;
 pub mod sound;
+mod timings;
 pub mod view;
 pub mod words;
 

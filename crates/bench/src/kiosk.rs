@@ -22,8 +22,8 @@ use image::{GrayImage, Luma, RgbImage};
 use slint::ComponentHandle as _;
 
 use xinyi::camera::decode::FrameDecoder;
-use xinyi::ui::app::Inline;
 use xinyi::ui::demo::DemoHub;
+use xinyi::ui::inline::Inline;
 use xinyi::ui::kiosk::{Msg, Source};
 use xinyi::ui::view::Screen;
 
