@@ -171,8 +171,7 @@ async fn metadata_snapshot_then_delta() {
     same.check(m.version, xinyi_core::UnixTime(now())).unwrap();
 
     // A withdrawal: a delta from the held version.
-    let wd = "kind,id_number,name,category,honour,source,recognised_on,valid_until,extension_ref,action\n\
-              person,441702198108031678,李美玲,P02,2025年度荣誉,市文明办,2025-09-02,,,withdraw\n";
+    let (wd, rows) = xinyi_testkit::withdrawal_of(&xinyi_testkit::first_listed_id_number());
     hub.import_listings(wd.as_bytes()).unwrap();
     let m2 = t.metadata(m.version, &registry).await;
     m2.check(m.version, xinyi_core::UnixTime(now())).unwrap();
@@ -182,7 +181,7 @@ async fn metadata_snapshot_then_delta() {
     let (header, items1) = items(&inflate(&t.artefact(d.artefact).await));
     assert_eq!(header.kind, ArtefactKind::Delta);
     assert_eq!((header.from, header.to), (m.version, m2.version));
-    assert_eq!(items1.len(), 1);
+    assert_eq!(items1.len(), rows);
     set.apply(&items1);
     assert_eq!(set.hash(), m2.set_hash);
     assert_ne!(m2.set_hash, m.set_hash);

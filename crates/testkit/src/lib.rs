@@ -105,3 +105,43 @@ pub fn registry(v: &Value) -> Registry {
         .expect("exclusions.csv imports");
     r
 }
+
+/// The ID number the vectors pseudonymise as `sub` (`pseudonyms`).
+pub fn id_number_of(v: &Value, sub: &str) -> String {
+    v["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, p)| p.as_str() == Some(sub))
+        .map(|(id, _)| id.clone())
+        .unwrap_or_else(|| panic!("no ID number has the pseudonym {sub}"))
+}
+
+/// The first subject `listings.csv` lists.
+pub fn first_listed_id_number() -> String {
+    let csv = String::from_utf8(read("vectors/listings.csv")).unwrap();
+    csv.lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(1))
+        .expect("listings.csv lists someone")
+        .to_owned()
+}
+
+/// A department's list withdrawing every listing `listings.csv` adds for
+/// `id_number`, and how many rows it has.
+pub fn withdrawal_of(id_number: &str) -> (String, usize) {
+    let csv = String::from_utf8(read("vectors/listings.csv")).unwrap();
+    let mut lines = csv.lines();
+    let mut out = format!("{}\n", lines.next().expect("listings.csv has a header"));
+    let mut rows = 0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields.get(1) == Some(&id_number) && fields.last() == Some(&"add") {
+            out.push_str(&fields[..fields.len() - 1].join(","));
+            out.push_str(",withdraw\n");
+            rows += 1;
+        }
+    }
+    assert!(rows > 0, "listings.csv adds nothing for {id_number}");
+    (out, rows)
+}
