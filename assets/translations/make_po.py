@@ -117,6 +117,21 @@ EN = {
     "小数点": "Decimal point",
     "退格": "Backspace",
     "人员": "Staff",
+    "在线": "Online",
+    "离线": "Offline",
+    "文件同步": "File sync",
+    "连接中…": "Connecting…",
+    "尚无数据": "No data yet",
+    "数据版本 {}": "Data version {}",
+    "请先同步数据": "Sync data first",
+    "数据已过期 {} 小时 {} 分": "Data stale for {} h {} min",
+    "数据已过期 {} 分钟": "Data stale for {} min",
+    "可离线核验 {} 小时 {} 分": "Offline OK for {} h {} min",
+    "可离线核验 {} 分钟": "Offline OK for {} min",
+    "待上传 {} 条": "{} to upload",
+    "工作人员未签到": "No staff signed in",
+    "主管 {}（{}）": "Supervisor {} ({})",
+    "店员 {}（{}）": "Clerk {} ({})",
 }
 
 

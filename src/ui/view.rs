@@ -35,8 +35,9 @@ pub enum FreshLevel {
     Fresh,
     /// Less than 12 hours left.
     Expiring,
-    /// Stale, or nothing synced yet.
     Stale,
+    /// Nothing synced yet.
+    Never,
 }
 
 /// The camera as the scan page shows it.
@@ -70,12 +71,15 @@ pub struct AppView {
     pub unit: String,
     pub clock: String,
     pub net: NetState,
-    pub net_text: String,
-    pub data_text: String,
-    pub fresh_text: String,
+    /// The data version held; `None` before the first sync.
+    pub data_version: Option<u64>,
     pub freshness: FreshLevel,
-    pub unsent_text: String,
-    pub operator: String,
+    /// Minutes of offline verdicts left, or (stale) past the limit.
+    pub fresh_minutes: i64,
+    /// Records the hub has not confirmed; `None` while unknown.
+    pub unsent: Option<u64>,
+    /// Who is signed in: id, name, and whether a supervisor.
+    pub operator: Option<(String, String, bool)>,
     pub notice: String,
 }
 

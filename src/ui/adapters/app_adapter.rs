@@ -74,16 +74,25 @@ pub fn apply(ui: &AppWindow, v: &AppView) {
         NetState::Offline => UiNet::Offline,
         NetState::FileOnly => UiNet::FileOnly,
     });
-    g.set_net_text(s(&v.net_text));
-    g.set_data_text(s(&v.data_text));
-    g.set_fresh_text(s(&v.fresh_text));
+    g.set_data_version(
+        v.data_version
+            .map_or(-1, |d| i32::try_from(d).unwrap_or(i32::MAX)),
+    );
     g.set_freshness(match v.freshness {
         FreshLevel::Fresh => UiFreshness::Fresh,
         FreshLevel::Expiring => UiFreshness::Expiring,
         FreshLevel::Stale => UiFreshness::Stale,
+        FreshLevel::Never => UiFreshness::Never,
     });
-    g.set_unsent_text(s(&v.unsent_text));
-    g.set_operator(s(&v.operator));
+    g.set_fresh_minutes(i32::try_from(v.fresh_minutes).unwrap_or(i32::MAX));
+    g.set_unsent(
+        v.unsent
+            .map_or(-1, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+    );
+    let (id, name, supervisor) = v.operator.clone().unwrap_or_default();
+    g.set_operator_id(s(&id));
+    g.set_operator_name(s(&name));
+    g.set_operator_supervisor(supervisor);
     g.set_notice(s(&v.notice));
 }
 

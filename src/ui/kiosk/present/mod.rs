@@ -118,78 +118,53 @@ pub fn camera_problem(lang: Lang, p: &CameraProblem) -> String {
     }
 }
 
+/// The header and the status bar: values only; the words are the
+/// `.slint` side's (`@tr`).
 fn app_view(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> AppView {
-    let lang = s.lang;
-    let (net, net_text) = if site.hub_url.is_none() {
-        (NetState::FileOnly, lang.pick("文件同步", "File sync"))
+    let net = if site.hub_url.is_none() {
+        NetState::FileOnly
     } else {
         match s.sync.as_ref().and_then(|x| x.online) {
-            None => (NetState::Connecting, lang.pick("连接中…", "Connecting…")),
-            Some(true) => (NetState::Online, lang.pick("在线", "Online")),
-            Some(false) => (NetState::Offline, lang.pick("离线", "Offline")),
+            None => NetState::Connecting,
+            Some(true) => NetState::Online,
+            Some(false) => NetState::Offline,
         }
     };
-    let data_text = match site.version {
-        Some(v) => match lang {
-            Lang::Zh => format!("数据版本 {v}"),
-            Lang::En => format!("Data version {v}"),
-        },
-        None => lang.pick("尚无数据", "No data yet").to_owned(),
+    let (freshness, fresh_s) = match site.freshness(now) {
+        Freshness::Fresh { left_s } => (FreshLevel::Fresh, left_s),
+        Freshness::Expiring { left_s } => (FreshLevel::Expiring, left_s),
+        Freshness::Stale { for_s } => (FreshLevel::Stale, for_s),
+        Freshness::NoData => (FreshLevel::Never, 0),
     };
-    let (fresh_text, freshness) = match site.freshness(now) {
-        Freshness::Fresh { left_s } | Freshness::Expiring { left_s } => (
-            match lang {
-                Lang::Zh => format!("可离线核验 {}", words::duration(lang, left_s)),
-                Lang::En => format!("Offline OK for {}", words::duration(lang, left_s)),
-            },
-            if matches!(site.freshness(now), Freshness::Expiring { .. }) {
-                FreshLevel::Expiring
-            } else {
-                FreshLevel::Fresh
-            },
-        ),
-        Freshness::Stale { for_s } => (
-            match lang {
-                Lang::Zh => format!("数据已过期 {}", words::duration(lang, for_s)),
-                Lang::En => format!("Data stale for {}", words::duration(lang, for_s)),
-            },
-            FreshLevel::Stale,
-        ),
-        Freshness::NoData => (
-            lang.pick("请先同步数据", "Sync data first").to_owned(),
-            FreshLevel::Stale,
-        ),
-    };
-    let unsent_text = match &s.status {
-        Some(Ok(st)) => match lang {
-            Lang::Zh => format!("待上传 {} 条", st.unsent),
-            Lang::En => format!("{} to upload", st.unsent),
-        },
-        Some(Err(e)) => e.clone(),
-        None => String::new(),
-    };
-    let operator = match &s.operator {
-        Some(o) => staff_words(lang, o),
-        None => lang.pick("工作人员未签到", "No staff signed in").to_owned(),
+    let (unsent, notice) = match &s.status {
+        Some(Ok(st)) => (Some(st.unsent), s.notice.clone()),
+        // A journal that cannot be read is worth a notice of its own.
+        Some(Err(e)) => (None, s.notice.clone().or_else(|| Some(e.clone()))),
+        None => (None, s.notice.clone()),
     };
     let (site_name, unit) = site.names();
     let clock = words::time_of_day(now);
     AppView {
         screen: s.screen,
-        lang,
+        lang: s.lang,
         demo: s.is_demo(),
         drawer_open: s.drawer,
         site: site_name,
         unit,
         clock: clock.get(..5).unwrap_or(&clock).to_owned(),
         net,
-        net_text: net_text.to_owned(),
-        data_text,
-        fresh_text,
+        data_version: site.version,
         freshness,
-        unsent_text,
-        operator,
-        notice: s.notice.clone().unwrap_or_default(),
+        fresh_minutes: fresh_s / 60,
+        unsent,
+        operator: s.operator.as_ref().map(|o| {
+            (
+                o.id().to_owned(),
+                o.name().to_owned(),
+                o.role() == Some(Role::Supervisor),
+            )
+        }),
+        notice: notice.unwrap_or_default(),
     }
 }
 
