@@ -133,9 +133,16 @@ fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
 
     k.press("确认优惠");
     assert!(ok.get_confirmed());
-    assert!(ok.get_receipt().contains("已记录"), "{}", ok.get_receipt());
+    assert_eq!(ok.get_receipt_payable(), "¥5.00");
     let records = k.records();
     assert_eq!(redemptions(&k), 1);
+    // The receipt names the record just made, in words from the window.
+    let seq = ok.get_receipt_seq();
+    assert_eq!(i64::from(seq), records[0].seq as i64);
+    let time = ok.get_receipt_time();
+    assert!(k.has(&format!(
+        "已记录 第{seq}号 · {time} · 优惠 ¥5.01 · 应收 ¥5.00"
+    )));
     match &records[0].record.body {
         Body::Redemption {
             measure,

@@ -132,6 +132,15 @@ EN = {
     "工作人员未签到": "No staff signed in",
     "主管 {}（{}）": "Supervisor {} ({})",
     "店员 {}（{}）": "Clerk {} ({})",
+    "今日已使用 {} 次，共可用 {} 次": "Used {} of {} today",
+    "本周已使用 {} 次，共可用 {} 次": "Used {} of {} this week",
+    "本月已使用 {} 次，共可用 {} 次": "Used {} of {} this month",
+    "本年已使用 {} 次，共可用 {} 次": "Used {} of {} this year",
+    "已记录 第{}号 · {}": "Recorded No. {} · {}",
+    "已记录 第{}号 · {} · 优惠 {} · 应收 {}": "Recorded No. {} · {} · discount {} · collect {}",
+    "已作废·已上传": "voided·uploaded",
+    "已作废·待上传": "voided·to upload",
+    "已上传": "uploaded",
 }
 
 

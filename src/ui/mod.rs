@@ -51,7 +51,7 @@ pub use generated::{
 /// them; the adapters map [`view`]'s plain enums onto these.
 pub mod contract {
     pub use super::generated::{
-        CameraState as UiCamera, Freshness as UiFreshness, Net as UiNet,
+        CameraState as UiCamera, Freshness as UiFreshness, Net as UiNet, Period as UiPeriod,
         RecordKind as UiRecordKind, Screen as UiScreen,
     };
 }

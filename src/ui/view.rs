@@ -2,6 +2,8 @@
 //! the adapters copy it into the Slint globals. Everything here is `Send`,
 //! so views travel from the counter thread to the UI thread.
 
+use xinyi_core::measures::Period;
+
 use super::words::Lang;
 
 /// Which page is up.
@@ -108,7 +110,8 @@ pub struct OkView {
     pub kind: String,
     pub measure: String,
     pub benefit: String,
-    pub uses: String,
+    /// Uses so far, the limit and its period, when the measure has one.
+    pub uses: Option<(u32, u32, Period)>,
     pub takes_amount: bool,
     pub amount_caption: String,
     pub amount: String,
@@ -119,7 +122,18 @@ pub struct OkView {
     pub payable: String,
     pub error: String,
     pub confirmed: bool,
-    pub receipt: String,
+    /// Once confirmed: the record's number and time, and for a measure
+    /// that takes an amount, the discount and what to collect.
+    pub receipt: Option<ReceiptView>,
+}
+
+/// A confirmed redemption on the OK page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReceiptView {
+    pub seq: u64,
+    pub time: String,
+    pub discount: String,
+    pub payable: String,
 }
 
 /// The refused page.
@@ -161,7 +175,9 @@ pub struct RecordRow {
     pub kind: RecordKind,
     pub measure: String,
     pub amount: String,
-    pub state: String,
+    /// The hub confirmed it holds the record.
+    pub uploaded: bool,
+    pub voided: bool,
     pub can_void: bool,
 }
 

@@ -2,7 +2,7 @@
 //! benefits) in the language the clerk chose. Fixed labels live in the
 //! .slint files with `@tr`; these are the ones that depend on data.
 
-use xinyi_core::measures::{Benefit, Limit, Measure, Period};
+use xinyi_core::measures::{Benefit, Measure, Period};
 use xinyi_core::{Fen, Kind};
 
 pub use crate::settings::Lang;
@@ -104,18 +104,6 @@ fn period(lang: Lang, p: Period) -> &'static str {
         Period::Week => lang.pick("本周", "this week"),
         Period::Month => lang.pick("本月", "this month"),
         Period::Year => lang.pick("本年", "this year"),
-    }
-}
-
-/// "本月已使用 1 次，共可用 4 次" for an approval's use count.
-pub fn uses(lang: Lang, used: u32, limit: Limit) -> String {
-    match lang {
-        Lang::Zh => format!(
-            "{}已使用 {used} 次，共可用 {} 次",
-            period(lang, limit.per),
-            limit.count
-        ),
-        Lang::En => format!("Used {used} of {} {}", limit.count, period(lang, limit.per)),
     }
 }
 

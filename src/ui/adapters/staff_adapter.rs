@@ -77,7 +77,8 @@ pub fn apply(ui: &AppWindow, v: &StaffView) {
                 },
                 measure: s(&r.measure),
                 amount: s(&r.amount),
-                state: s(&r.state),
+                uploaded: r.uploaded,
+                voided: r.voided,
                 can_void: r.can_void,
             })
             .collect(),

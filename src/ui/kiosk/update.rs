@@ -18,6 +18,12 @@ use crate::ui::view::Screen;
 /// Handles one message at `now`; returns what the glue must do.
 pub fn update(s: &mut KioskState, msg: Msg, c: &mut dyn Counter, now: UnixTime) -> Vec<Effect> {
     let mut fx = Vec::new();
+    // What may write a record: the records-to-upload count is read again
+    // after it (and on each tick), not while the clerk types.
+    let writes = matches!(
+        msg,
+        Msg::Scanned { .. } | Msg::Present(_) | Msg::Confirm | Msg::SignIn | Msg::VoidConfirm
+    );
     match msg {
         Msg::Scanned { text, source } => scanned(s, c, &text, source, now, &mut fx),
         Msg::OpenImage(path) => {
@@ -186,6 +192,9 @@ pub fn update(s: &mut KioskState, msg: Msg, c: &mut dyn Counter, now: UnixTime) 
             }
         }
         Msg::Tick => refresh_status(s, c, now),
+    }
+    if writes {
+        refresh_status(s, c, now);
     }
     fx
 }

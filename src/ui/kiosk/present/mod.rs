@@ -14,8 +14,8 @@ use crate::store::Role;
 use crate::terminal::Staff;
 use crate::ui::qr;
 use crate::ui::view::{
-    AppView, CameraLight, FreshLevel, MeasureRow, NetState, OkView, RefusedView, ScanView, Screen,
-    StaffView, StaleView, View,
+    AppView, CameraLight, FreshLevel, MeasureRow, NetState, OkView, ReceiptView, RefusedView,
+    ScanView, Screen, StaffView, StaleView, View,
 };
 use crate::ui::words;
 
@@ -191,10 +191,7 @@ fn ok_view(s: &KioskState) -> OkView {
         kind: format!("{} · {}", words::kind(lang, a.claims.kind), cats.join("；")),
         measure: words::measure_name(lang, &a.measure),
         benefit: words::benefit(lang, &a.measure.benefit),
-        uses: a
-            .used
-            .map(|(used, limit)| words::uses(lang, used, limit))
-            .unwrap_or_default(),
+        uses: a.used.map(|(used, limit)| (used, limit.count, limit.per)),
         takes_amount: takes,
         amount_caption: words::amount_caption(lang, &a.measure.benefit).to_owned(),
         amount: ok.amount.text().to_owned(),
@@ -220,27 +217,21 @@ fn ok_view(s: &KioskState) -> OkView {
             })
             .unwrap_or_default(),
         confirmed: ok.receipt.is_some(),
-        receipt: String::new(),
+        receipt: ok.receipt.as_ref().map(|r| ReceiptView {
+            seq: r.seq,
+            time: words::time_of_day(r.at),
+            discount: if r.takes_amount {
+                words::money(r.amounts.discount)
+            } else {
+                String::new()
+            },
+            payable: if r.takes_amount {
+                words::money(r.amounts.payable)
+            } else {
+                String::new()
+            },
+        }),
     };
-    if let Some(r) = &ok.receipt {
-        let mut text = match lang {
-            Lang::Zh => format!("已记录 第{}号 · {}", r.seq, words::time_of_day(r.at)),
-            Lang::En => format!("Recorded No. {} · {}", r.seq, words::time_of_day(r.at)),
-        };
-        if r.takes_amount {
-            text.push_str(&match lang {
-                Lang::Zh => format!(
-                    " · 优惠 {} · 应收 {}",
-                    r.amounts.discount, r.amounts.payable
-                ),
-                Lang::En => format!(
-                    " · discount {} · collect {}",
-                    r.amounts.discount, r.amounts.payable
-                ),
-            });
-        }
-        v.receipt = text;
-    }
     if takes && let Some(f) = ok.amount.fen() {
         match a.amounts(f, ok.companions) {
             Ok(m) => {

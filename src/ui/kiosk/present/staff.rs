@@ -77,21 +77,14 @@ fn record_row(lang: Lang, site: &SiteSnapshot, e: &RecordSummary) -> RecordRow {
             false,
         ),
     };
-    let mut state = if e.uploaded {
-        lang.pick("已上传", "uploaded").to_owned()
-    } else {
-        lang.pick("待上传", "to upload").to_owned()
-    };
-    if e.voided {
-        state = format!("{}·{state}", lang.pick("已作废", "voided"));
-    }
     RecordRow {
         id: xinyi_core::hex::encode(&e.id),
         time: words::time_of_day(e.at),
         kind,
         measure,
         amount,
-        state,
+        uploaded: e.uploaded,
+        voided: e.voided,
         can_void,
     }
 }

@@ -139,11 +139,9 @@ fn a_scan_that_passes_shows_the_ok_page_and_a_confirm_records_it() {
     assert_eq!(receipt.amounts.original, Fen(amount));
     let view = present(&s, &c.snapshot(), step.at);
     assert!(view.ok.confirmed);
-    assert!(
-        view.ok
-            .receipt
-            .contains(&receipt.amounts.payable.to_string())
-    );
+    let shown = view.ok.receipt.unwrap();
+    assert_eq!(shown.seq, 1);
+    assert_eq!(shown.payable, receipt.amounts.payable.to_string());
     assert!(matches!(c.records[0].body, Body::Redemption { .. }));
 
     // A second confirm writes nothing more; Next goes back to scanning.
@@ -379,4 +377,16 @@ fn the_view_is_made_from_the_state_alone() {
     assert_eq!(a, b);
     assert_eq!(c.records.len(), before);
     assert_eq!(a.scan.measures.len(), step.measures.len());
+}
+
+#[test]
+fn the_records_to_upload_count_follows_each_record_written() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    send(&mut s, &mut c, step.at, vec![Msg::Tick]);
+    let before = present(&s, &c.snapshot(), step.at).app.unsent;
+    assert_eq!(before, Some(0));
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    assert_eq!(present(&s, &c.snapshot(), step.at).app.unsent, Some(1));
 }
