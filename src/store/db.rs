@@ -2,30 +2,25 @@
 //! connection pragmas and runs migrations.
 //!
 //! Pragmas are per connection, so they are set every time a connection
-//! opens and never inside a migration: WAL (the UI and the sync worker read
-//! while the other writes), `synchronous = FULL` (a committed journal record
-//! survives a power cut, not just a crash), foreign keys on, and a busy
-//! timeout so two connections wait for each other instead of failing.
+//! opens and never inside a migration: the ones the hub's database gets
+//! too ([`xinyi_sqlite::configure`]: a busy timeout so two connections wait
+//! for each other instead of failing, WAL so the UI and the sync worker
+//! read while the other writes, `synchronous = FULL` so a committed journal
+//! record survives a power cut, foreign keys on), then the terminal's own
+//! cache size and secure delete.
 //!
 //! Migrations are numbered SQL files under `migrations/`, compiled in with
-//! `include_str!` and applied in order; `PRAGMA user_version` counts how
-//! many have run. They are append-only: a released file is never edited.
+//! `include_str!` and applied in order by the runner the hub shares
+//! ([`xinyi_sqlite::migrate`]); `PRAGMA user_version` counts how many have
+//! run. They are append-only: a released file is never edited.
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
+pub use xinyi_sqlite::Migration;
 
 use super::StoreError;
-
-/// One schema step.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    /// `NNNN_what`, matching the file name.
-    pub name: &'static str,
-    pub sql: &'static str,
-}
 
 /// Every migration, in order. Append only.
 pub const MIGRATIONS: &[Migration] = &[
@@ -54,7 +49,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema version this build writes: the number of migrations.
 pub fn latest_version() -> i64 {
-    MIGRATIONS.len() as i64
+    xinyi_sqlite::latest_version(MIGRATIONS)
 }
 
 /// Opens (creating if needed) the database at `path`, sets the pragmas and
@@ -77,9 +72,9 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Creates the file owner-only (0600) before SQLite sees it: it holds
-/// pseudonyms and masked names, and SQLite gives its `-wal` and `-shm`
-/// files the same permissions as the database file.
+/// Creates the file owner-only (0600), and its folder, before SQLite sees
+/// it: it holds pseudonyms and masked names, and SQLite gives its `-wal`
+/// and `-shm` files the same permissions as the database file.
 fn create_private(path: &Path) -> Result<(), StoreError> {
     if path.exists() {
         return Ok(());
@@ -91,35 +86,35 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    xinyi_sqlite::create_private(path).map_err(io)
+}
+
+/// The terminal's error for what the shared runner reports about the
+/// database `conn` has open.
+fn store_error(conn: &Connection, e: xinyi_sqlite::Error) -> StoreError {
+    use xinyi_sqlite::Error as E;
+    let path = || conn.path().unwrap_or_default().into();
+    match e {
+        E::TooNew { found, known } => StoreError::TooNew {
+            path: path(),
+            found,
+            known,
+        },
+        E::BadVersion(v) => StoreError::Invalid(format!(
+            "the terminal database {} has schema version {v}, which no xinyi writes",
+            path().display()
+        )),
+        E::Migration { name, source } => StoreError::Migration { name, source },
+        E::NoWal { mode } => StoreError::NoWal { path: path(), mode },
+        E::List(why) => StoreError::Invalid(why),
+        E::Sql(e) => StoreError::Sql(e),
     }
-    options.open(path).map_err(io)?;
-    Ok(())
 }
 
 /// Sets this connection's pragmas. Call on every connection that opens
 /// the database.
 pub fn configure(conn: &Connection) -> Result<(), StoreError> {
-    // First, so that switching to WAL below already waits for other
-    // connections instead of failing.
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String =
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::NoWal {
-            path: conn.path().unwrap_or_default().into(),
-            mode,
-        });
-    }
-    // FULL syncs the WAL on every commit: a record that `append` returned
-    // is on disk even if the power goes.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    xinyi_sqlite::configure(conn, BUSY_TIMEOUT).map_err(|e| store_error(conn, e))?;
     // 16 MiB of page cache: a snapshot of a million listings is written
     // in one transaction.
     conn.pragma_update(None, "cache_size", -16_384)?;
@@ -131,37 +126,22 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
 
 /// The schema version of an open database (`PRAGMA user_version`).
 pub fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
-    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+    xinyi_sqlite::schema_version(conn)
 }
 
 /// Applies the migrations after the database's version up to `target`
 /// (a count of migrations), each in its own transaction together with the
-/// version bump, so a crash leaves the schema at a whole step.
+/// version bump, so a crash leaves the schema at a whole step; two
+/// processes opening the file at once do not both run a step.
 pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
-    let target = target.min(MIGRATIONS.len());
-    loop {
-        // IMMEDIATE: two processes opening a fresh file at once must not
-        // both run the same step; the second waits, then sees it done.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version = schema_version(&tx)?;
-        if version > latest_version() {
-            return Err(StoreError::TooNew {
-                path: tx.path().unwrap_or_default().into(),
-                found: version,
-                known: latest_version(),
-            });
+    match xinyi_sqlite::migrate(conn, MIGRATIONS, target) {
+        Ok(applied) => {
+            for name in applied {
+                tracing::info!("applied migration {name} to the terminal database");
+            }
+            Ok(())
         }
-        let done = usize::try_from(version).unwrap_or(0);
-        let Some(step) = MIGRATIONS.get(done).filter(|_| done < target) else {
-            return Ok(());
-        };
-        tx.execute_batch(step.sql)
-            .map_err(|source| StoreError::Migration {
-                name: step.name,
-                source,
-            })?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
+        Err(e) => Err(store_error(conn, e)),
     }
 }
 
@@ -169,45 +149,7 @@ pub fn migrate(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
 /// gaps, no pragmas inside (they belong to [`configure`]), and every step
 /// applies cleanly to an empty database.
 pub fn validate() -> Result<(), String> {
-    for (i, m) in MIGRATIONS.iter().enumerate() {
-        let number = format!("{:04}_", i + 1);
-        if !m.name.starts_with(&number) || m.name.len() <= number.len() {
-            return Err(format!("migration {} must be named {number}<what>", m.name));
-        }
-        let code: String = m
-            .sql
-            .lines()
-            .map(|l| l.split("--").next().unwrap_or(""))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if code.to_ascii_uppercase().contains("PRAGMA") {
-            return Err(format!(
-                "migration {} sets a pragma; pragmas are set when the connection opens",
-                m.name
-            ));
-        }
-        if code.trim().is_empty() {
-            return Err(format!("migration {} is empty", m.name));
-        }
-    }
-    let mut conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
-    migrate(&mut conn, MIGRATIONS.len()).map_err(|e| e.to_string())?;
-    let version = schema_version(&conn).map_err(|e| e.to_string())?;
-    if version != latest_version() {
-        return Err(format!(
-            "after migrating, user_version is {version}, not {}",
-            latest_version()
-        ));
-    }
-    conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())
-        .and_then(|s| {
-            if s == "ok" {
-                Ok(())
-            } else {
-                Err(format!("integrity check after migrating: {s}"))
-            }
-        })
+    xinyi_sqlite::validate(MIGRATIONS).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

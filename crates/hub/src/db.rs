@@ -2,12 +2,19 @@
 //! the numbered append-only migrations (`migrations/NNNN_*.sql`, applied in
 //! order and counted in `PRAGMA user_version`), and a small pool so HTTP
 //! requests can read concurrently while writes queue on SQLite's lock.
+//!
+//! The pragmas and the migration runner are the ones the terminal's
+//! database uses too ([`xinyi_sqlite`]): each migration step takes the
+//! write lock before it reads the version, so hub processes started
+//! together (a service and an admin command after an upgrade) apply each
+//! step once between them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+pub use xinyi_sqlite::Migration;
 
 use crate::error::HubError;
 
@@ -15,16 +22,19 @@ use crate::error::HubError;
 pub const DB_FILE: &str = "hub.db";
 
 /// The migrations, in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_init.sql", include_str!("../migrations/0001_init.sql")),
-    (
-        "0002_rotations.sql",
-        include_str!("../migrations/0002_rotations.sql"),
-    ),
-    (
-        "0003_trust.sql",
-        include_str!("../migrations/0003_trust.sql"),
-    ),
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        name: "0002_rotations",
+        sql: include_str!("../migrations/0002_rotations.sql"),
+    },
+    Migration {
+        name: "0003_trust",
+        sql: include_str!("../migrations/0003_trust.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.
@@ -32,68 +42,66 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 8;
 
-/// Creates the database file readable by its owner only, before SQLite
-/// opens it: it holds full identities. SQLite gives its -wal and -shm files
-/// the same mode.
-fn create_private(path: &Path) -> Result<(), HubError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .map(drop)
-        .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", path.display())))
+/// The schema version this build writes: the number of migrations.
+pub fn latest_version() -> i64 {
+    xinyi_sqlite::latest_version(MIGRATIONS)
 }
 
-/// Opens a connection with the hub's pragmas set.
-pub fn connect(path: &Path) -> Result<Connection, HubError> {
-    if !path.exists() {
-        create_private(path)?;
-    }
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(HubError::Internal(format!(
-            "{}: SQLite refused WAL mode (got {mode})",
+/// The hub's error for what the shared runner reports about `path`.
+fn db_error(path: &Path, e: xinyi_sqlite::Error) -> HubError {
+    use xinyi_sqlite::Error as E;
+    match e {
+        E::TooNew { found, known } => HubError::SchemaTooNew {
+            found,
+            known: usize::try_from(known).unwrap_or(MIGRATIONS.len()),
+        },
+        E::BadVersion(v) => HubError::corrupt(format!(
+            "{}: schema version {v}, which no xinyi-hub writes",
             path.display()
-        )));
+        )),
+        E::Migration { name, source } => {
+            HubError::Internal(format!("{}: migration {name}: {source}", path.display()))
+        }
+        E::NoWal { mode } => HubError::Internal(format!(
+            "{}: SQLite refused WAL mode (got {mode}); keep the data directory on a local disk",
+            path.display()
+        )),
+        E::List(why) => HubError::Internal(why),
+        E::Sql(e) => HubError::Db(e),
     }
-    // FULL: a receipt the hub has given must survive a power cut, or the
-    // terminal (which trusts it) would leave a gap in its chain.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+}
+
+/// Opens a connection with the hub's pragmas set, creating the file
+/// owner-only if it is missing (it holds full identities).
+pub fn connect(path: &Path) -> Result<Connection, HubError> {
+    xinyi_sqlite::create_private(path)
+        .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", path.display())))?;
+    let conn = Connection::open(path)?;
+    // FULL synchronous (set here): a receipt the hub has given must
+    // survive a power cut, or the terminal (which trusts it) would leave
+    // a gap in its chain.
+    xinyi_sqlite::configure(&conn, BUSY_TIMEOUT).map_err(|e| db_error(path, e))?;
     Ok(conn)
 }
 
 /// The schema version of a database (the number of migrations applied).
 pub fn schema_version(conn: &Connection) -> Result<i64, HubError> {
-    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    Ok(xinyi_sqlite::schema_version(conn)?)
 }
 
-/// Applies the migrations not yet applied, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<(), HubError> {
-    let applied = schema_version(conn)?;
-    let applied =
-        usize::try_from(applied).map_err(|_| HubError::corrupt("negative user_version"))?;
-    if applied > MIGRATIONS.len() {
-        return Err(HubError::SchemaTooNew {
-            found: applied as i64,
-            known: MIGRATIONS.len(),
-        });
-    }
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute_batch(sql)
-            .map_err(|e| HubError::Internal(format!("migration {name}: {e}")))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+/// Applies the migrations after the database's version up to `target` (a
+/// count of migrations), each in its own transaction together with the
+/// version bump; returns the names of those applied. A database newer
+/// than this build is refused.
+pub fn migrate(conn: &mut Connection, target: usize) -> Result<Vec<&'static str>, HubError> {
+    let path = PathBuf::from(conn.path().unwrap_or_default());
+    xinyi_sqlite::migrate(conn, MIGRATIONS, target).map_err(|e| db_error(&path, e))
+}
+
+/// Checks the migration list itself: numbered names, no pragmas, and the
+/// whole list applies cleanly to an empty database.
+pub fn validate() -> Result<(), HubError> {
+    xinyi_sqlite::validate(MIGRATIONS).map_err(|e| db_error(Path::new(":memory:"), e))
 }
 
 /// The database: a path and a few idle connections.
@@ -107,7 +115,9 @@ impl Db {
     /// Opens (and migrates) the database at `path`.
     pub fn open(path: &Path) -> Result<Db, HubError> {
         let mut conn = connect(path)?;
-        migrate(&mut conn)?;
+        for name in migrate(&mut conn, MIGRATIONS.len())? {
+            tracing::info!("{}: applied migration {name}", path.display());
+        }
         Ok(Db {
             path: path.to_owned(),
             idle: Mutex::new(vec![conn]),
@@ -185,33 +195,35 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[cfg(unix)]
     #[test]
     fn the_database_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(super::DB_FILE);
-        let _db = super::Db::open(&path).unwrap();
+        let path = dir.path().join(DB_FILE);
+        let _db = Db::open(&path).unwrap();
         for f in [path.clone(), path.with_extension("db-wal")] {
             let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", f.display());
         }
     }
 
-    use super::*;
-
     /// Migrations validate: applied to an empty database they all run, the
     /// schema version equals their count, and running again changes nothing.
     #[test]
     fn migrations_validate() {
+        validate().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
         let mut conn = connect(&path).unwrap();
         assert_eq!(schema_version(&conn).unwrap(), 0);
-        migrate(&mut conn).unwrap();
-        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
-        migrate(&mut conn).unwrap();
-        assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
+        let names: Vec<_> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(migrate(&mut conn, MIGRATIONS.len()).unwrap(), names);
+        assert_eq!(schema_version(&conn).unwrap(), latest_version());
+        assert!(migrate(&mut conn, MIGRATIONS.len()).unwrap().is_empty());
+        assert_eq!(schema_version(&conn).unwrap(), latest_version());
         let fk: i64 = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
@@ -223,21 +235,12 @@ mod tests {
     }
 
     /// Every file in migrations/ is listed, in order, numbered from 0001
-    /// without gaps: a file added but not listed would never run.
+    /// without gaps, and holds what was compiled in: a file added but not
+    /// listed would never run.
     #[test]
     fn migration_files_are_all_listed() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".sql"))
-            .collect();
-        files.sort();
-        let listed: Vec<String> = MIGRATIONS.iter().map(|(n, _)| (*n).to_owned()).collect();
-        assert_eq!(files, listed);
-        for (i, name) in listed.iter().enumerate() {
-            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
-        }
+        xinyi_sqlite::check_dir(MIGRATIONS, &dir).unwrap();
     }
 
     #[test]
@@ -245,9 +248,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = connect(&dir.path().join(DB_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
-        assert!(matches!(
-            migrate(&mut conn),
-            Err(HubError::SchemaTooNew { found: 999, .. })
-        ));
+        let err = migrate(&mut conn, MIGRATIONS.len()).unwrap_err();
+        assert!(
+            matches!(err, HubError::SchemaTooNew { found: 999, known } if known == MIGRATIONS.len()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("upgrade xinyi-hub"), "{err}");
     }
 }

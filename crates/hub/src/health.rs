@@ -49,7 +49,7 @@ impl Hub {
                 })?;
             Ok((schema, version))
         });
-        let latest = db::MIGRATIONS.len() as i64;
+        let latest = db::latest_version();
         match read {
             Ok((schema, version)) => {
                 let database = if schema == latest {
