@@ -13,7 +13,8 @@
 //! version held before stays in use, whole (`design.md`, "Sync" and
 //! "Reliability").
 //!
-//! - `apply.rs`: executing a plan (snapshot staging, delta upserts, proof);
+//! - `apply.rs`: executing a plan, proving it, committing; `snapshot.rs`
+//!   and `delta.rs`: writing the items of each kind of artefact;
 //! - `config.rs`: the config artefact — trust list, revocations,
 //!   catalogue and sites — stored and read back, and a verdict's site
 //!   context;
@@ -23,7 +24,9 @@
 
 mod apply;
 mod config;
+mod delta;
 mod lookup;
+mod snapshot;
 mod state;
 
 use xinyi_core::wire::Digest32;
