@@ -123,7 +123,6 @@ impl Store {
 }
 
 /// Verdicts read the synced data straight from SQLite, through the same
-
 /// trait the conformance tests implement in memory.
 impl VerifierData for Store {
     fn trusted_key(&self, kid: &Kid) -> Result<Option<TrustedKey>, DataError> {

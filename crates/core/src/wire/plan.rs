@@ -74,7 +74,7 @@ pub enum ApplyPlan<'a> {
     /// These artefacts must be fetched first; then plan again with them.
     Fetch(Wanted),
     /// Apply in one transaction, then [`Apply::prove`] before committing.
-    Apply(Apply<'a>),
+    Apply(Box<Apply<'a>>),
 }
 
 /// The held version confirmed by the hub.
@@ -422,12 +422,12 @@ pub fn plan<'a>(
     }
     let header = Reader::new(&raw).map_err(Refused::Artefact)?.header();
     check_header(header, meta.version, announced.from)?;
-    Ok(ApplyPlan::Apply(Apply {
+    Ok(ApplyPlan::Apply(Box::new(Apply {
         meta,
         held: held.copied(),
         config,
         eligibility: Eligibility { header, raw },
-    }))
+    })))
 }
 
 /// A config's trust list names each key once and its sites each id once
