@@ -29,6 +29,7 @@ use xinyi::terminal::{Paths, Scan, Staff, Terminal, TerminalError, now};
 use xinyi_core::wire::WireError;
 use xinyi_core::wire::envelope;
 use xinyi_core::wire::metadata::MetadataError;
+use xinyi_core::wire::plan::Refused;
 use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::demo::DemoWorld;
 use xinyi_hub::http::Server;
@@ -469,8 +470,15 @@ async fn swapped_and_endless_artefacts_are_refused() {
     r.publish_something();
     r.proxy.set(Tamper::CorruptArtefact);
     let e = r.sync_down().await.unwrap_err();
+    // The client fetches; the plan finds the bytes are not the ones pinned.
     assert!(
-        matches!(wire_err(&e), Some(WireError::HashMismatch { .. })),
+        matches!(
+            &e,
+            SyncError::Refused {
+                reason: Refused::Hash { .. },
+                ..
+            }
+        ),
         "{e}"
     );
     r.proxy.set(Tamper::InflateArtefact);

@@ -21,6 +21,7 @@ use xinyi_core::wire::Digest32;
 use xinyi_core::wire::eligibility::{ArtefactKind, Item};
 use xinyi_core::wire::journal::{Body, Record, check_chain};
 use xinyi_core::wire::metadata::MetadataError;
+use xinyi_core::wire::plan::{ApplyPlan, Fetched, plan, uncompressed};
 use xinyi_core::{Fen, Kind, UnixTime, Verdict, decide};
 
 /// 2026-03-10 09:30 UTC+8.
@@ -324,6 +325,57 @@ fn bad_headers_and_artefacts_roll_back() {
     let meta = reg.meta(2, &whole, Some((1, &good)), T0 + DAY);
     store.apply(&meta, None, Some(&good), now).unwrap();
     assert_eq!(held_items(&store), sorted(whole));
+}
+
+#[test]
+fn a_plan_made_against_other_data_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = synthetic_registry();
+    let mut store = store_at_v1(dir.path(), &reg);
+    let (delta_items, whole) = v2();
+    let raw = delta(1, 2, &delta_items);
+    let meta = reg.meta(2, &whole, Some((1, &raw)), T0 + DAY);
+    let now = UnixTime(T0 + DAY);
+    let held_then = store.held().unwrap();
+    let fetched = Fetched {
+        config: None,
+        eligibility: Some(&raw),
+    };
+    let Ok(ApplyPlan::Apply(apply)) = plan(&meta, held_then.as_ref(), now, fetched, uncompressed)
+    else {
+        panic!("the delta is not planned for applying");
+    };
+    // Another connection applies the same delta first.
+    let mut other = store_ro(dir.path());
+    other.apply(&meta, None, Some(&raw), now).unwrap();
+    let after_other = held(&other);
+    let err = store.execute(&apply, now).unwrap_err();
+    assert!(
+        matches!(err, StoreError::DataRefused { version: 2, ref why } if why.contains("changed")),
+        "{err}"
+    );
+    assert_eq!(held(&store), after_other);
+    assert_eq!(held(&store_ro(dir.path())), after_other);
+}
+
+#[test]
+fn a_delta_item_equal_to_the_row_held_keeps_the_set_and_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = synthetic_registry();
+    let mut store = store_at_v1(dir.path(), &reg);
+    let before = held(&store);
+    // Every item of version 1 sent again as a delta to version 2: the same
+    // set, so the same hash and counts are proven.
+    let raw = delta(1, 2, &v1_items());
+    let meta = reg.meta(2, &v1_items(), Some((1, &raw)), T0 + DAY);
+    let out = store
+        .apply(&meta, None, Some(&raw), UnixTime(T0 + DAY))
+        .unwrap();
+    assert_eq!((out.items, out.listings, out.exclusions), (7, 5, 2));
+    assert_eq!(held_items(&store), sorted(v1_items()));
+    let state = store.data_state().unwrap().unwrap();
+    assert_eq!(state.version, 2);
+    assert_eq!(state.set_hash, before.0.unwrap().set_hash);
 }
 
 /// A second connection to the same file, to look at what is committed.

@@ -1,11 +1,14 @@
 //! Sync with the registry hub: download, verify and apply data; upload the
 //! journal.
 //!
-//! [`client`] moves bytes; this module decides what to trust. Metadata must
-//! be signed by the registry key pinned at enrollment, no older than what
-//! is held and not expired; artefacts must match the hashes and sizes the
-//! metadata pins; the eligibility artefact is applied in one transaction
-//! and proven by the set hash before it commits. What the registry says
+//! [`client`] moves bytes; this module opens the metadata with the registry
+//! key pinned at enrollment, fetches what the core's pure
+//! [`plan`](xinyi_core::wire::plan::plan) asks for and hands the plan to
+//! the store to execute. The plan is where the version is judged — no
+//! older than what is held and not expired, artefacts matching the hashes
+//! and sizes the metadata pins, the header announced — for HTTP and
+//! bundles alike; the store applies it in one transaction and proves it by
+//! the set hash before it commits. What the registry says
 //! about this terminal — the records it holds, that it is revoked — is
 //! acted on only when signed by the registry key and naming this terminal:
 //! a standing for another terminal (a bundle made for another counter) is
@@ -17,17 +20,19 @@
 pub mod client;
 pub mod worker;
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
 use flate2::read::ZlibDecoder;
 use xinyi_core::UnixTime;
+use xinyi_core::wire::WireError;
 use xinyi_core::wire::bundle::{BUNDLE_HEAD, Bundle, records_to_bytes};
-use xinyi_core::wire::config::Config;
-use xinyi_core::wire::metadata::{ArtefactRef, Metadata, MetadataError, TerminalStanding};
+use xinyi_core::wire::eligibility::ArtefactKind;
+use xinyi_core::wire::metadata::{Metadata, MetadataError, TerminalStanding};
+use xinyi_core::wire::plan::{ApplyPlan, Fetched, Held, Refused, Wanted, plan, uncompressed};
 use xinyi_core::wire::receipt::{RevocationNotice, UploadReceipt};
-use xinyi_core::wire::{Digest32, WireError};
 
 use crate::store::{Store, StoreError};
 use client::{ClientError, HubClient};
@@ -46,6 +51,14 @@ pub enum SyncError {
     Wire(#[from] WireError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "version {version} of the hub's data was refused, the data held before stays in use: {reason}"
+    )]
+    Refused {
+        version: u64,
+        #[source]
+        reason: Refused,
+    },
     #[error(
         "this terminal has been revoked by the registry; its list data was wiped. Ask the credit office to enroll it again"
     )]
@@ -117,24 +130,18 @@ pub fn inflate(bytes: &[u8], raw_length: u64) -> Result<Vec<u8>, WireError> {
     Ok(out)
 }
 
-/// Checks bytes against the hash and size the metadata pins.
-fn pinned(what: &'static str, bytes: &[u8], pin: ArtefactRef) -> Result<(), WireError> {
-    if bytes.len() as u64 != pin.length {
-        return Err(WireError::TooLarge {
-            what,
-            limit: pin.length,
-            found: bytes.len() as u64,
-        });
+/// [`inflate`] for the plan: called only once the artefact matched its pin.
+fn inflating(bytes: &[u8], raw_length: u64) -> Result<Cow<'_, [u8]>, WireError> {
+    inflate(bytes, raw_length).map(Cow::Owned)
+}
+
+/// A refusal of the plan, as a sync error.
+fn refusal(version: u64, reason: Refused) -> SyncError {
+    match reason {
+        Refused::Metadata(e) => SyncError::Metadata(e),
+        Refused::Artefact(e) => SyncError::Wire(e),
+        reason => SyncError::Refused { version, reason },
     }
-    let found = Digest32::of(bytes);
-    if found != pin.sha256 {
-        return Err(WireError::HashMismatch {
-            what,
-            expected: pin.sha256.to_hex(),
-            found: found.to_hex(),
-        });
-    }
-    Ok(())
 }
 
 /// Where metadata came from: an answer to this terminal's own signed
@@ -146,31 +153,36 @@ enum Source {
     Bundle,
 }
 
-/// Metadata opened with the pinned key and checked, with this terminal's
-/// own standing (`None` when it carries none, or one for another terminal
-/// in a bundle).
+/// Metadata opened with the pinned key, with this terminal's own standing
+/// (`None` when it carries none, or one for another terminal in a bundle).
 struct Opened {
     meta: Metadata,
-    held: u64,
     rotated: Option<VerifyingKey>,
     standing: Option<TerminalStanding>,
 }
 
-/// Opens metadata with the pinned registry key (or a key it signed over)
-/// and checks it against what is held: the first step of every sync,
-/// over HTTP or from a file. A standing that revokes this terminal wipes
-/// its list data.
+/// Opens metadata with the pinned registry key (or a key it signed over),
+/// plans it against what is held — the first step of every sync, over HTTP
+/// or from a file — and only then reads this terminal's standing: one that
+/// revokes it wipes its list data. The plan says what to fetch.
 fn open_metadata(
     store: &mut Store,
     bytes: &[u8],
     now: UnixTime,
     source: Source,
-) -> Result<Opened, SyncError> {
+) -> Result<(Opened, Option<Held>, Wanted), SyncError> {
     let identity = store.identity()?.ok_or(SyncError::NotEnrolled)?;
     let pinned = identity.registry_verifying_key()?;
     let (meta, rotated) = Metadata::open_following(bytes, &pinned)?;
-    let held = store.data_state()?.map_or(0, |s| s.version);
-    meta.check(held, now)?;
+    let held = store.held()?;
+    let wanted = match plan(&meta, held.as_ref(), now, Fetched::NOTHING, uncompressed) {
+        Ok(ApplyPlan::Fetch(wanted)) => wanted,
+        Ok(_) => Wanted {
+            config: None,
+            eligibility: None,
+        },
+        Err(r) => return Err(refusal(meta.version, r)),
+    };
     let standing = match &meta.terminal {
         Some(t) if t.id == identity.terminal_id => Some(t.clone()),
         Some(t) if source == Source::Hub => {
@@ -192,12 +204,15 @@ fn open_metadata(
         store.wipe_eligibility()?;
         return Err(SyncError::Revoked);
     }
-    Ok(Opened {
-        meta,
+    Ok((
+        Opened {
+            meta,
+            rotated,
+            standing,
+        },
         held,
-        rotated,
-        standing,
-    })
+        wanted,
+    ))
 }
 
 /// The hub answered a revoked terminal with a notice: wipe only when it is
@@ -243,78 +258,50 @@ fn settle(store: &mut Store, opened: &Opened, now: UnixTime) -> Result<(), SyncE
     Ok(())
 }
 
-/// Checks, decompresses and applies one version's artefacts.
-fn accept(
-    store: &mut Store,
-    meta: &Metadata,
-    config: Option<Vec<u8>>,
-    eligibility: &[u8],
-    now: UnixTime,
-) -> Result<(), SyncError> {
-    let Some(elig) = meta.eligibility else {
-        return Err(SyncError::Wire(WireError::malformed(
-            "metadata",
-            "names no eligibility artefact",
-        )));
-    };
-    pinned("eligibility artefact", eligibility, elig.artefact)?;
-    let config = match config {
-        Some(bytes) => {
-            pinned("config artefact", &bytes, meta.config)?;
-            let parsed = Config::parse(&bytes)?;
-            Some((bytes, parsed))
-        }
-        None => None,
-    };
-    let raw = inflate(eligibility, elig.raw_length)?;
-    store.apply(
-        meta,
-        config.as_ref().map(|(b, c)| (b.as_slice(), c)),
-        Some(&raw),
-        now,
-    )?;
-    Ok(())
-}
-
-/// Whether the config artefact the metadata names differs from the one held.
-fn config_needed(store: &Store, meta: &Metadata) -> Result<bool, SyncError> {
-    Ok(store
-        .data_state()?
-        .is_none_or(|s| s.config_sha256 != meta.config.sha256))
-}
-
-/// The last step of every sync, over HTTP or from a file: apply the
-/// artefacts (or, with none, only refresh the hub's signed time), then
-/// settle the key and the record receipt.
+/// The last step of every sync, over HTTP or from a file: plan again with
+/// what was fetched, execute the plan (apply the version, or only record
+/// the hub's signed time), then settle the key and the record receipt.
 fn finish(
     store: &mut Store,
     opened: &Opened,
-    artefacts: Option<(Option<Vec<u8>>, &[u8])>,
+    held: Option<&Held>,
+    fetched: Fetched<'_>,
     now: UnixTime,
 ) -> Result<Downloaded, SyncError> {
-    let (meta, held) = (&opened.meta, opened.held);
-    let outcome = match artefacts {
-        None => {
-            store.record_hub_contact(meta, now)?;
+    let meta = &opened.meta;
+    let step = plan(meta, held, now, fetched, inflating).map_err(|r| refusal(meta.version, r))?;
+    let outcome = match step {
+        ApplyPlan::UpToDate(refresh) => {
+            store.refresh(&refresh, now)?;
             Downloaded::UpToDate {
                 version: meta.version,
             }
         }
-        Some((config, eligibility)) => {
-            accept(store, meta, config, eligibility, now)?;
+        ApplyPlan::Apply(apply) => {
+            let done = store.execute(&apply, now)?;
             Downloaded::Applied {
-                from: held,
-                to: meta.version,
-                delta: meta.eligibility.is_some_and(|e| e.from != 0),
-                listings: meta.listings,
+                from: done.from,
+                to: done.to,
+                delta: apply.eligibility.kind() == ArtefactKind::Delta,
+                listings: done.listings,
             }
+        }
+        // Everything wanted was fetched; a plan that still wants more is
+        // a hub whose answers disagree.
+        ApplyPlan::Fetch(_) => {
+            return Err(SyncError::Wire(WireError::malformed(
+                "metadata",
+                "pins artefacts that the fetched ones do not provide",
+            )));
         }
     };
     settle(store, opened, now)?;
     Ok(outcome)
 }
 
-/// Downloads and applies what the hub publishes, if it is newer.
+/// Downloads and applies what the hub publishes, if it is newer: the plan
+/// says which artefacts to fetch, the client fetches no more than their
+/// pinned lengths, and the plan checks them before the store applies them.
 pub async fn download(
     store: &mut Store,
     client: &HubClient,
@@ -326,22 +313,25 @@ pub async fn download(
         Err(ClientError::Revoked { notice }) => return Err(revoked(store, &notice)),
         other => other?,
     };
-    let opened = open_metadata(store, &meta_bytes, now, Source::Hub)?;
-    let Some(elig) = opened.meta.eligibility else {
-        return finish(store, &opened, None, now);
+    let (opened, held, wanted) = open_metadata(store, &meta_bytes, now, Source::Hub)?;
+    let config = match wanted.config {
+        Some(pin) => Some(client.artefact(pin, downloads, now).await?),
+        None => None,
     };
-    let config = if config_needed(store, &opened.meta)? {
-        Some(client.artefact(opened.meta.config, downloads, now).await?)
-    } else {
-        None
+    let packed = match wanted.eligibility {
+        Some(e) => Some(client.artefact(e.artefact, downloads, now).await?),
+        None => None,
     };
-    let packed = client.artefact(elig.artefact, downloads, now).await?;
-    finish(store, &opened, Some((config, &packed)), now)
+    let fetched = Fetched {
+        config: config.as_deref(),
+        eligibility: packed.as_deref(),
+    };
+    finish(store, &opened, held.as_ref(), fetched, now)
 }
 
 /// Applies a data bundle carried by hand (`xinyi-hub bundle export`): the
-/// same checks as over HTTP — pinned key, version, expiry, pinned hashes and
-/// sizes, set hash. The metadata is read and checked first, and the rest
+/// same plan as over HTTP — pinned key, version, expiry, pinned hashes and
+/// sizes, set hash. The metadata is read and planned first, and the rest
 /// only when the bundle's size is what that signed metadata describes: a
 /// file of any other size is refused before it is read.
 pub fn import_bundle(
@@ -363,7 +353,7 @@ pub fn import_bundle(
     bundle
         .read_exact(&mut metadata)
         .map_err(|_| WireError::malformed("data bundle", "ends inside its metadata"))?;
-    let opened = open_metadata(store, &metadata, now, Source::Bundle)?;
+    let (opened, held, wanted) = open_metadata(store, &metadata, now, Source::Bundle)?;
     let expected = Bundle::size(
         u64::from(meta_len),
         opened.meta.config.length,
@@ -383,15 +373,11 @@ pub fn import_bundle(
         .read_to_end(&mut whole)
         .map_err(io)?;
     let parsed = Bundle::parse(&whole)?;
-    if opened.meta.version == opened.held {
-        return finish(store, &opened, None, now);
-    }
-    let config = if config_needed(store, &opened.meta)? {
-        Some(parsed.config)
-    } else {
-        None
+    let fetched = Fetched {
+        config: wanted.config.map(|_| parsed.config.as_slice()),
+        eligibility: wanted.eligibility.map(|_| parsed.eligibility.as_slice()),
     };
-    finish(store, &opened, Some((config, &parsed.eligibility)), now)
+    finish(store, &opened, held.as_ref(), fetched, now)
 }
 
 /// [`import_bundle`] from a file.

@@ -21,6 +21,7 @@ pub mod enroll;
 pub mod envelope;
 pub mod journal;
 pub mod metadata;
+pub mod plan;
 pub mod receipt;
 pub mod request;
 
