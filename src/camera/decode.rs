@@ -9,10 +9,10 @@
 //!
 //! 1. rxing's port of ZXing-C++'s QR reader (finder patterns, perspective,
 //!    any rotation) on ZXing's hybrid (local-block) binarization, computed
-//!    by [`super::binarize`]. On a frame 1000 px wide or more it first runs
+//!    by [`super::binarize`]. On a frame 600 px wide or more it first runs
 //!    at half size (2×2 averages): a code held up to the lens has modules
-//!    of 4 px or more, so half size reads it in a quarter of the time and
-//!    averages noise out; full size follows for small modules;
+//!    of 3 px or more, so half size mostly reads it in a third of the time
+//!    and averages noise out; full size follows for small modules;
 //! 2. rxing's classic ZXing reader, whose detector tolerates other
 //!    distortions;
 //! 3. rqrr at half size, and on the frame as it is (its own running-average
@@ -58,8 +58,11 @@ pub enum Step {
     DoubleRqrr,
 }
 
-/// Frames at least this wide start at half size.
-pub const HALF_FIRST_FROM: u32 = 1000;
+/// Frames at least this wide start at half size: a VGA camera's frame
+/// (640×480) included. At half size a code of 3 px a module or more is
+/// usually still read, in a third of the time, and a frame with no code
+/// costs the camera thread less; full size follows for what is missed.
+pub const HALF_FIRST_FROM: u32 = 600;
 
 /// The cascade for frames narrower than [`HALF_FIRST_FROM`].
 pub const STEPS: [Step; 9] = [
@@ -258,9 +261,11 @@ pub const QUIET_EVERY: u32 = 4;
 /// tells, for free, whether its picture holds any finder pattern (a corner
 /// square of a QR code). While frames hold none, a fallback runs only on
 /// every [`QUIET_EVERY`]th frame; a frame with a finder pattern gets its
-/// fallback at once. A code shown to the lens is read by the first step in
-/// the frame it appears in, as before; only a code the first step cannot
-/// find at all waits for its fallback a few frames longer.
+/// fallback at once, and the first such frame after a quiet while starts
+/// the fallbacks again from the most productive one. A code shown to the
+/// lens is read by the first step in the frame it appears in, as before;
+/// only a code the first step cannot even see waits for its fallback a few
+/// frames longer.
 #[derive(Debug, Clone, Default)]
 pub struct FrameDecoder {
     /// The fallback the next frame gets.
@@ -279,11 +284,9 @@ pub struct FrameWork {
 }
 
 impl FrameDecoder {
-    /// Decodes a camera's colour frame (grey first, as `to_luma8` makes
-    /// it, without copying the frame).
+    /// Decodes a camera's colour frame (grey first, see [`luma`]).
     pub fn decode_rgb(&mut self, rgb: &image::RgbImage) -> Option<String> {
-        let gray: GrayImage = image::buffer::ConvertBuffer::convert(rgb);
-        self.decode(&gray)
+        self.decode(&luma(rgb))
     }
 
     /// Decodes one frame: the first step, then (see the type's notes) the
@@ -310,6 +313,11 @@ impl FrameDecoder {
         }
         work.finder_patterns = seen;
         if seen > 0 {
+            if self.quiet >= QUIET_EVERY {
+                // Something new in view after a quiet while: the fallbacks
+                // from the most productive one.
+                self.next = 0;
+            }
             self.quiet = 0;
         } else {
             self.quiet = self.quiet.saturating_add(1);
@@ -323,6 +331,22 @@ impl FrameDecoder {
         work.fallback = Some(step);
         (step.run(&views), work)
     }
+}
+
+/// A colour frame in grey: the same pixels as `image`'s buffer conversion
+/// (Rec. 709 weights in integers, `(2126 R + 7152 G + 722 B) / 10000`,
+/// rounded down), in one tight pass instead of its per-pixel generic code;
+/// this runs on every camera frame.
+pub fn luma(rgb: &image::RgbImage) -> GrayImage {
+    let out: Vec<u8> = rgb
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| {
+            let l = 2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2]);
+            u8::try_from(l / 10_000).unwrap_or(u8::MAX)
+        })
+        .collect();
+    GrayImage::from_raw(rgb.width(), rgb.height(), out).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
@@ -566,13 +590,21 @@ mod tests {
                 *p = Luma([255]);
             }
         }
+        // After a quiet while (which moved the turn of fallbacks on), the
+        // fallbacks start again from the first, one on every frame.
         let mut frames = FrameDecoder::default();
-        for _ in 0..STEPS.len() {
+        for _ in 0..QUIET_EVERY * 3 {
+            assert_eq!(frames.decode(&noise()), None);
+        }
+        let mut ran = Vec::new();
+        for _ in 1..STEPS.len() {
             let (text, work) = frames.decode_traced(&img);
             assert_eq!(text, None);
             assert!(work.finder_patterns > 0, "{work:?}");
-            assert!(work.fallback.is_some(), "{work:?}");
+            ran.push(work.fallback);
         }
+        let expected: Vec<Option<Step>> = STEPS[1..].iter().copied().map(Some).collect();
+        assert_eq!(ran, expected);
         // Then the code itself is read at once.
         let code = crate::ui::qr::render("XY1:FINDER-ONLY", 4).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(frames.decode(&code).as_deref(), Some("XY1:FINDER-ONLY"));
@@ -589,6 +621,25 @@ mod tests {
             FrameDecoder::default().decode(&img).as_deref(),
             Some("XY1:FRAME-TEST")
         );
+    }
+
+    #[test]
+    fn grey_frames_are_the_pixels_image_makes() {
+        let mut seed = 0x9e37_79b9_u32;
+        let rgb = image::RgbImage::from_fn(97, 61, |_, _| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let [r, g, b, _] = seed.to_le_bytes();
+            image::Rgb([r, g, b])
+        });
+        let mut extremes = rgb.clone();
+        extremes.put_pixel(0, 0, image::Rgb([255, 255, 255]));
+        extremes.put_pixel(1, 0, image::Rgb([0, 0, 0]));
+        for frame in [rgb, extremes] {
+            let theirs: GrayImage = image::buffer::ConvertBuffer::convert(&frame);
+            assert_eq!(luma(&frame), theirs);
+        }
     }
 
     #[test]
@@ -616,7 +667,8 @@ mod tests {
             ]
         );
         assert_eq!(STEPS_HALF_FIRST[4..], STEPS[4..]);
-        assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::Zxing);
+        assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::HalfZxing);
+        assert_eq!(cascade(&GrayImage::new(320, 240))[0], Step::Zxing);
         for steps in [&STEPS, &STEPS_HALF_FIRST] {
             let mut sorted: Vec<_> = steps.iter().map(|s| s.name()).collect();
             sorted.sort_unstable();
