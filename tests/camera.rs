@@ -165,21 +165,24 @@ fn the_camera_decoder_reads_each_corpus_code_soon_after_empty_frames_and_empty_f
     let frames = manifest["frames"].as_object().unwrap();
     let load = |name: &str| image::open(dir.join(name)).unwrap().to_luma8();
     // A camera that has looked at an empty scene for a while (its budget
-    // at its leanest), per frame size.
+    // at its leanest), per frame size; a scene with nothing like a finder
+    // pattern in it where the corpus has one.
     let mut empty = std::collections::BTreeMap::new();
     for (name, expected) in frames {
         if expected.is_null() {
             let size = name.split('_').next().unwrap().to_owned();
             let frame = load(name);
             let mut camera = FrameDecoder::default();
+            let mut finders = 0;
             for _ in 0..(STEPS.len() - 1) * QUIET_EVERY as usize {
-                assert_eq!(
-                    camera.decode(&frame),
-                    None,
-                    "{name}: read a code in an empty frame"
-                );
+                let (text, work) = camera.decode_traced(&frame);
+                assert_eq!(text, None, "{name}: read a code in an empty frame");
+                finders = work.finder_patterns;
             }
-            empty.insert(size, camera);
+            let quiet = finders == 0;
+            if quiet || !empty.contains_key(&size) {
+                empty.insert(size, (camera, quiet));
+            }
         }
     }
     assert!(!empty.is_empty(), "the corpus has no frame without a code");
@@ -189,7 +192,7 @@ fn the_camera_decoder_reads_each_corpus_code_soon_after_empty_frames_and_empty_f
             continue;
         };
         let size = name.split('_').next().unwrap();
-        let Some(idle) = empty.get(size) else {
+        let Some((idle, quiet_scene)) = empty.get(size) else {
             continue;
         };
         let frame = load(name);
@@ -219,7 +222,7 @@ fn the_camera_decoder_reads_each_corpus_code_soon_after_empty_frames_and_empty_f
                 at, 1,
                 "{name}: the first step reads it, yet it took {at} frames"
             );
-        } else if saw_finder {
+        } else if saw_finder && *quiet_scene {
             assert!(
                 at < STEPS.len(),
                 "{name}: a finder pattern in view, yet read at frame {at}"

@@ -260,18 +260,37 @@ pub const QUIET_EVERY: u32 = 4;
 /// what the camera costs while the kiosk waits. The first step's detector
 /// tells, for free, whether its picture holds any finder pattern (a corner
 /// square of a QR code). While frames hold none, a fallback runs only on
-/// every [`QUIET_EVERY`]th frame; a frame with a finder pattern gets its
-/// fallback at once, and the first such frame after a quiet while starts
-/// the fallbacks again from the most productive one. A code shown to the
-/// lens is read by the first step in the frame it appears in, as before;
-/// only a code the first step cannot even see waits for its fallback a few
-/// frames longer.
-#[derive(Debug, Clone, Default)]
+/// every [`QUIET_EVERY`]th frame. The first frame with a finder pattern
+/// after a quiet while gets a whole turn of fallbacks, one a frame from
+/// the most productive one; after that turn the pace is again one in
+/// [`QUIET_EVERY`] frames, so a scene with something that merely looks
+/// like a finder pattern does not cost the whole cascade for good. A code
+/// shown to the lens is read by the first step in the frame it appears
+/// in, as before; only a code the first step cannot even see waits for
+/// its fallback a few frames longer.
+#[derive(Debug, Clone)]
 pub struct FrameDecoder {
     /// The fallback the next frame gets.
     next: usize,
     /// Frames in a row whose first step saw no finder pattern.
     quiet: u32,
+    /// Fallbacks still to run one a frame, for a finder pattern in view.
+    eager: usize,
+    /// Frames since the last fallback at the quiet pace, modulo
+    /// [`QUIET_EVERY`].
+    tick: u32,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> FrameDecoder {
+        FrameDecoder {
+            next: 0,
+            // As after a quiet while: the first finder pattern gets a turn.
+            quiet: QUIET_EVERY,
+            eager: 0,
+            tick: 0,
+        }
+    }
 }
 
 /// What one frame cost the [`FrameDecoder`].
@@ -312,20 +331,26 @@ impl FrameDecoder {
             return (text, work);
         }
         work.finder_patterns = seen;
+        let fallbacks = &steps[1..];
         if seen > 0 {
             if self.quiet >= QUIET_EVERY {
-                // Something new in view after a quiet while: the fallbacks
-                // from the most productive one.
+                // Something new in view after a quiet while: a turn of the
+                // fallbacks, from the most productive one.
                 self.next = 0;
+                self.eager = fallbacks.len();
             }
             self.quiet = 0;
         } else {
             self.quiet = self.quiet.saturating_add(1);
-            if self.quiet % QUIET_EVERY != 0 {
+        }
+        if self.eager > 0 {
+            self.eager -= 1;
+        } else {
+            self.tick = (self.tick + 1) % QUIET_EVERY;
+            if self.tick != 0 {
                 return (None, work);
             }
         }
-        let fallbacks = &steps[1..];
         let step = fallbacks[self.next % fallbacks.len()];
         self.next = self.next.wrapping_add(1);
         work.fallback = Some(step);
@@ -605,6 +630,11 @@ mod tests {
         }
         let expected: Vec<Option<Step>> = STEPS[1..].iter().copied().map(Some).collect();
         assert_eq!(ran, expected);
+        // The turn done, the finder pattern that stays gets the quiet pace.
+        let later: Vec<bool> = (0..QUIET_EVERY * 2)
+            .map(|_| frames.decode_traced(&img).1.fallback.is_some())
+            .collect();
+        assert_eq!(later.iter().filter(|ran| **ran).count(), 2, "{later:?}");
         // Then the code itself is read at once.
         let code = crate::ui::qr::render("XY1:FINDER-ONLY", 4).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(frames.decode(&code).as_deref(), Some("XY1:FINDER-ONLY"));
