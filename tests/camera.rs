@@ -153,6 +153,89 @@ fn corpus_frames_give_no_wrong_text_and_all_but_the_known_hard_ones_decode() {
     assert!(decoded >= 102, "only {decoded} corpus frames decoded");
 }
 
+#[test]
+fn the_camera_decoder_reads_each_corpus_code_soon_after_empty_frames_and_empty_frames_never() {
+    use xinyi::camera::decode::{FrameDecoder, QUIET_EVERY, STEPS, cascade, decode_traced};
+    let dir = corpus();
+    let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
+        eprintln!("no corpus at {}: skipped", dir.display());
+        return;
+    };
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let frames = manifest["frames"].as_object().unwrap();
+    let load = |name: &str| image::open(dir.join(name)).unwrap().to_luma8();
+    // A camera that has looked at an empty scene for a while (its budget
+    // at its leanest), per frame size; a scene with nothing like a finder
+    // pattern in it where the corpus has one.
+    let mut empty = std::collections::BTreeMap::new();
+    for (name, expected) in frames {
+        if expected.is_null() {
+            let size = name.split('_').next().unwrap().to_owned();
+            let frame = load(name);
+            let mut camera = FrameDecoder::default();
+            let mut finders = 0;
+            for _ in 0..(STEPS.len() - 1) * QUIET_EVERY as usize {
+                let (text, work) = camera.decode_traced(&frame);
+                assert_eq!(text, None, "{name}: read a code in an empty frame");
+                finders = work.finder_patterns;
+            }
+            let quiet = finders == 0;
+            if quiet || !empty.contains_key(&size) {
+                empty.insert(size, (camera, quiet));
+            }
+        }
+    }
+    assert!(!empty.is_empty(), "the corpus has no frame without a code");
+    let (mut checked, mut late) = (0, Vec::new());
+    for (name, expected) in frames {
+        let Some(want) = expected.as_str() else {
+            continue;
+        };
+        let size = name.split('_').next().unwrap();
+        let Some((idle, quiet_scene)) = empty.get(size) else {
+            continue;
+        };
+        let frame = load(name);
+        // Only codes the whole cascade reads on one picture.
+        let Some((_, step)) = decode_traced(&frame) else {
+            continue;
+        };
+        let mut camera = idle.clone();
+        // The code comes into view and stays: read within a turn of the
+        // budget at worst, with a fallback on every frame once the first
+        // step sees a finder pattern.
+        let bound = (STEPS.len() - 1) * QUIET_EVERY as usize + 1;
+        let mut read_at = None;
+        let mut saw_finder = false;
+        for i in 1..=bound {
+            let (text, work) = camera.decode_traced(&frame);
+            saw_finder |= work.finder_patterns > 0;
+            if let Some(t) = text {
+                assert_eq!(t, want, "{name}: wrong text");
+                read_at = Some(i);
+                break;
+            }
+        }
+        let at = read_at.unwrap_or_else(|| panic!("{name}: not read within {bound} frames"));
+        if step == cascade(&frame)[0] {
+            assert_eq!(
+                at, 1,
+                "{name}: the first step reads it, yet it took {at} frames"
+            );
+        } else if saw_finder && *quiet_scene {
+            assert!(
+                at < STEPS.len(),
+                "{name}: a finder pattern in view, yet read at frame {at}"
+            );
+        } else {
+            late.push(name.as_str());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 90, "only {checked} corpus codes checked");
+    eprintln!("{checked} codes checked; read late, no finder pattern seen at first: {late:?}");
+}
+
 /// The worker's events, collected until `until` says stop (or 20 s pass).
 fn camera_events(frames: PathBuf, until: impl Fn(&[String]) -> bool) -> Vec<String> {
     use xinyi::camera::{self, CameraConfig, CameraEvent};

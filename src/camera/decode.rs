@@ -9,10 +9,10 @@
 //!
 //! 1. rxing's port of ZXing-C++'s QR reader (finder patterns, perspective,
 //!    any rotation) on ZXing's hybrid (local-block) binarization, computed
-//!    by [`super::binarize`]. On a frame 1000 px wide or more it first runs
+//!    by [`super::binarize`]. On a frame 600 px wide or more it first runs
 //!    at half size (2×2 averages): a code held up to the lens has modules
-//!    of 4 px or more, so half size reads it in a quarter of the time and
-//!    averages noise out; full size follows for small modules;
+//!    of 3 px or more, so half size mostly reads it in a third of the time
+//!    and averages noise out; full size follows for small modules;
 //! 2. rxing's classic ZXing reader, whose detector tolerates other
 //!    distortions;
 //! 3. rqrr at half size, and on the frame as it is (its own running-average
@@ -58,8 +58,11 @@ pub enum Step {
     DoubleRqrr,
 }
 
-/// Frames at least this wide start at half size.
-pub const HALF_FIRST_FROM: u32 = 1000;
+/// Frames at least this wide start at half size: a VGA camera's frame
+/// (640×480) included. At half size a code of 3 px a module or more is
+/// usually still read, in a third of the time, and a frame with no code
+/// costs the camera thread less; full size follows for what is missed.
+pub const HALF_FIRST_FROM: u32 = 600;
 
 /// The cascade for frames narrower than [`HALF_FIRST_FROM`].
 pub const STEPS: [Step; 9] = [
@@ -114,6 +117,29 @@ impl Step {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.attempt(v)))
             .ok()
             .flatten()
+    }
+
+    /// Runs the step alone on `gray` (its derived pictures made afresh):
+    /// what the step costs on a frame.
+    pub fn run_alone(self, gray: &GrayImage) -> Option<String> {
+        if too_small(gray) {
+            return None;
+        }
+        self.run(&Views::new(gray))
+    }
+
+    /// [`Step::run`]; for rxing's ZXing-C++ port, when it reads nothing,
+    /// also the number of finder patterns its picture holds (other steps
+    /// count none).
+    fn run_seen(self, v: &Views<'_>) -> (Option<String>, usize) {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self {
+            Step::Zxing => try_rxing_seen(v.gray, Reader::CppPort, true),
+            Step::HalfZxing => v
+                .half()
+                .map_or((None, 0), |h| try_rxing_seen(h, Reader::CppPort, true)),
+            _ => (self.attempt(v), 0),
+        }))
+        .unwrap_or((None, 0))
     }
 
     fn attempt(self, v: &Views<'_>) -> Option<String> {
@@ -220,40 +246,132 @@ fn too_small(gray: &GrayImage) -> bool {
     gray.width() < 21 || gray.height() < 21
 }
 
+/// When nothing in the last frames looked like a code, the camera's
+/// decoder runs a fallback step only on every this many frames.
+pub const QUIET_EVERY: u32 = 4;
+
 /// The camera's decoder. A frame with no code costs the whole cascade
 /// (tens of milliseconds), more than the time between two frames, and a
 /// code held up to the lens stays in view for many frames. So each frame
-/// gets the fast first step and one of the others in turn: the cascade is
-/// spread over consecutive frames and a frame costs a few milliseconds
-/// plus one fallback.
-#[derive(Debug, Clone, Default)]
+/// gets the fast first step and at most one of the others in turn: the
+/// cascade is spread over consecutive frames.
+///
+/// Most frames a counter camera sees hold no code at all, and those decide
+/// what the camera costs while the kiosk waits. The first step's detector
+/// tells, for free, whether its picture holds any finder pattern (a corner
+/// square of a QR code). While frames hold none, a fallback runs only on
+/// every [`QUIET_EVERY`]th frame. The first frame with a finder pattern
+/// after a quiet while gets a whole turn of fallbacks, one a frame from
+/// the most productive one; after that turn the pace is again one in
+/// [`QUIET_EVERY`] frames, so a scene with something that merely looks
+/// like a finder pattern does not cost the whole cascade for good. A code
+/// shown to the lens is read by the first step in the frame it appears
+/// in, as before; only a code the first step cannot even see waits for
+/// its fallback a few frames longer.
+#[derive(Debug, Clone)]
 pub struct FrameDecoder {
+    /// The fallback the next frame gets.
     next: usize,
+    /// Frames in a row whose first step saw no finder pattern.
+    quiet: u32,
+    /// Fallbacks still to run one a frame, for a finder pattern in view.
+    eager: usize,
+    /// Frames since the last fallback at the quiet pace, modulo
+    /// [`QUIET_EVERY`].
+    tick: u32,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> FrameDecoder {
+        FrameDecoder {
+            next: 0,
+            // As after a quiet while: the first finder pattern gets a turn.
+            quiet: QUIET_EVERY,
+            eager: 0,
+            tick: 0,
+        }
+    }
+}
+
+/// What one frame cost the [`FrameDecoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameWork {
+    /// The fallback step run on the frame, if any.
+    pub fallback: Option<Step>,
+    /// How many finder patterns the first step saw (0 when it read a code).
+    pub finder_patterns: usize,
 }
 
 impl FrameDecoder {
-    /// Decodes a camera's colour frame (grey first, as `to_luma8` makes
-    /// it, without copying the frame).
+    /// Decodes a camera's colour frame (grey first, see [`luma`]).
     pub fn decode_rgb(&mut self, rgb: &image::RgbImage) -> Option<String> {
-        let gray: GrayImage = image::buffer::ConvertBuffer::convert(rgb);
-        self.decode(&gray)
+        self.decode(&luma(rgb))
     }
 
-    /// Decodes one frame: the first step, then the next fallback in turn.
+    /// Decodes one frame: the first step, then (see the type's notes) the
+    /// next fallback in turn.
     pub fn decode(&mut self, gray: &GrayImage) -> Option<String> {
+        self.decode_traced(gray).0
+    }
+
+    /// [`FrameDecoder::decode`], also telling what the frame cost.
+    pub fn decode_traced(&mut self, gray: &GrayImage) -> (Option<String>, FrameWork) {
+        let mut work = FrameWork {
+            fallback: None,
+            finder_patterns: 0,
+        };
         if too_small(gray) {
-            return None;
+            return (None, work);
         }
         let views = Views::new(gray);
         let steps = cascade(gray);
-        if let Some(t) = steps[0].run(&views) {
-            return Some(t);
+        let (text, seen) = steps[0].run_seen(&views);
+        if text.is_some() {
+            self.quiet = 0;
+            return (text, work);
         }
+        work.finder_patterns = seen;
         let fallbacks = &steps[1..];
+        if seen > 0 {
+            if self.quiet >= QUIET_EVERY {
+                // Something new in view after a quiet while: a turn of the
+                // fallbacks, from the most productive one.
+                self.next = 0;
+                self.eager = fallbacks.len();
+            }
+            self.quiet = 0;
+        } else {
+            self.quiet = self.quiet.saturating_add(1);
+        }
+        if self.eager > 0 {
+            self.eager -= 1;
+        } else {
+            self.tick = (self.tick + 1) % QUIET_EVERY;
+            if self.tick != 0 {
+                return (None, work);
+            }
+        }
         let step = fallbacks[self.next % fallbacks.len()];
         self.next = self.next.wrapping_add(1);
-        step.run(&views)
+        work.fallback = Some(step);
+        (step.run(&views), work)
     }
+}
+
+/// A colour frame in grey: the same pixels as `image`'s buffer conversion
+/// (Rec. 709 weights in integers, `(2126 R + 7152 G + 722 B) / 10000`,
+/// rounded down), in one tight pass instead of its per-pixel generic code;
+/// this runs on every camera frame.
+pub fn luma(rgb: &image::RgbImage) -> GrayImage {
+    let out: Vec<u8> = rgb
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| {
+            let l = 2126 * u32::from(p[0]) + 7152 * u32::from(p[1]) + 722 * u32::from(p[2]);
+            u8::try_from(l / 10_000).unwrap_or(u8::MAX)
+        })
+        .collect();
+    GrayImage::from_raw(rgb.width(), rgb.height(), out).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
@@ -265,21 +383,42 @@ enum Reader {
 /// rxing's QR reader (try-harder) on ZXing's hybrid (local-block)
 /// binarization ([`super::binarize`]).
 fn try_rxing(gray: &GrayImage, reader: Reader) -> Option<String> {
-    use rxing::{BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
-    let source = Luma8Source::new_with_slice(gray.as_raw(), gray.width(), gray.height()).ok()?;
+    try_rxing_seen(gray, reader, false).0
+}
+
+/// [`try_rxing`]; with `count`, when it reads nothing, also how many finder
+/// patterns (the three squares in a QR code's corners) its binarized
+/// picture holds, found by the reader's own detector: none means nothing
+/// in view looks like a code.
+fn try_rxing_seen(gray: &GrayImage, reader: Reader, count: bool) -> (Option<String>, usize) {
+    use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, Reader as _};
+    let Ok(source) = Luma8Source::new_with_slice(gray.as_raw(), gray.width(), gray.height()) else {
+        return (None, 0);
+    };
     let mut bitmap = BinaryBitmap::new(super::binarize::FastHybrid::new(source));
+    // QR codes only: without the formats, the reader also samples every
+    // finder pattern it saw as a Micro QR and an rMQR symbol, which costs
+    // time on every frame without a code.
     let hints = DecodeHints {
         TryHarder: Some(true),
+        PossibleFormats: Some([BarcodeFormat::QR_CODE].into_iter().collect()),
         ..DecodeHints::default()
     };
     let result = match reader {
         Reader::CppPort => rxing::qrcode::cpp_port::QrReader.decode_with_hints(&mut bitmap, &hints),
         Reader::Classic => rxing::qrcode::QRCodeReader.decode_with_hints(&mut bitmap, &hints),
     };
-    result
+    let text = result
         .ok()
         .map(|r| r.getText().to_owned())
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty());
+    if text.is_some() || !count {
+        return (text, 0);
+    }
+    let seen =
+        rxing::qrcode::cpp_port::detector::FindFinderPatterns(bitmap.get_black_matrix(), true, 0)
+            .len();
+    (None, seen)
 }
 
 fn resize(gray: &GrayImage, factor: f32) -> GrayImage {
@@ -426,22 +565,79 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_frame_decoder_takes_every_fallback_in_turn_without_finding_ghosts() {
-        // Noise with structure at several scales: nothing to read, but
-        // every step runs (and none may panic or invent a text).
-        let noise = GrayImage::from_fn(320, 240, |x, y| {
+    /// Noise with structure at several scales: nothing to read.
+    fn noise() -> GrayImage {
+        GrayImage::from_fn(320, 240, |x, y| {
             let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).rotate_left(x % 13);
             Luma([(v >> 7) as u8])
-        });
+        })
+    }
+
+    #[test]
+    fn the_frame_decoder_takes_every_fallback_in_turn_without_finding_ghosts() {
+        // Every step runs on the noise (and none may panic or invent a
+        // text); with no finder pattern in view, a fallback runs on every
+        // QUIET_EVERYth frame only, each fallback in turn.
+        let noise = noise();
         let mut frames = FrameDecoder::default();
-        for _ in 0..STEPS.len() * 2 {
-            assert_eq!(frames.decode(&noise), None);
+        let mut ran = Vec::new();
+        for _ in 0..(STEPS.len() - 1) * QUIET_EVERY as usize * 2 {
+            let (text, work) = frames.decode_traced(&noise);
+            assert_eq!(text, None);
+            assert_eq!(work.finder_patterns, 0, "the noise holds no finder pattern");
+            ran.push(work.fallback);
         }
-        assert_eq!(frames.next, STEPS.len() * 2);
+        for (i, fallback) in ran.iter().enumerate() {
+            let due = (i + 1) % QUIET_EVERY as usize == 0;
+            assert_eq!(fallback.is_some(), due, "frame {i}: {fallback:?}");
+        }
+        let fallbacks: Vec<Step> = ran.iter().flatten().copied().collect();
+        assert_eq!(fallbacks[..STEPS.len() - 1], STEPS[1..]);
+        assert_eq!(fallbacks[STEPS.len() - 1..], STEPS[1..]);
         let wide = GrayImage::from_pixel(1200, 700, Luma([200]));
         assert_eq!(FrameDecoder::default().decode(&wide), None);
         assert_eq!(decode_traced(&noise), None);
+    }
+
+    #[test]
+    fn a_finder_pattern_in_view_gets_a_fallback_on_every_frame() {
+        // A code whose data area is wiped: its three finder patterns stay,
+        // so the first step sees them, reads nothing, and every frame gets
+        // a fallback (which reads nothing either).
+        let mut img = crate::ui::qr::render("XY1:FINDER-ONLY", 4).unwrap_or_else(|e| panic!("{e}"));
+        let side = img.width();
+        // The quiet zone is 4 modules, a finder pattern with its separator 8.
+        let keep = (4 + 8) * 4;
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let corner =
+                ((x < keep || x >= side - keep) && y < keep) || (x < keep && y >= side - keep);
+            if !corner {
+                *p = Luma([255]);
+            }
+        }
+        // After a quiet while (which moved the turn of fallbacks on), the
+        // fallbacks start again from the first, one on every frame.
+        let mut frames = FrameDecoder::default();
+        for _ in 0..QUIET_EVERY * 3 {
+            assert_eq!(frames.decode(&noise()), None);
+        }
+        let mut ran = Vec::new();
+        for _ in 1..STEPS.len() {
+            let (text, work) = frames.decode_traced(&img);
+            assert_eq!(text, None);
+            assert!(work.finder_patterns > 0, "{work:?}");
+            ran.push(work.fallback);
+        }
+        let expected: Vec<Option<Step>> = STEPS[1..].iter().copied().map(Some).collect();
+        assert_eq!(ran, expected);
+        // The turn done, the finder pattern that stays gets the quiet pace.
+        let later: Vec<bool> = (0..QUIET_EVERY * 2)
+            .map(|_| frames.decode_traced(&img).1.fallback.is_some())
+            .collect();
+        assert_eq!(later.iter().filter(|ran| **ran).count(), 2, "{later:?}");
+        // Then the code itself is read at once.
+        let code = crate::ui::qr::render("XY1:FINDER-ONLY", 4).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(frames.decode(&code).as_deref(), Some("XY1:FINDER-ONLY"));
     }
 
     #[test]
@@ -455,6 +651,25 @@ mod tests {
             FrameDecoder::default().decode(&img).as_deref(),
             Some("XY1:FRAME-TEST")
         );
+    }
+
+    #[test]
+    fn grey_frames_are_the_pixels_image_makes() {
+        let mut seed = 0x9e37_79b9_u32;
+        let rgb = image::RgbImage::from_fn(97, 61, |_, _| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let [r, g, b, _] = seed.to_le_bytes();
+            image::Rgb([r, g, b])
+        });
+        let mut extremes = rgb.clone();
+        extremes.put_pixel(0, 0, image::Rgb([255, 255, 255]));
+        extremes.put_pixel(1, 0, image::Rgb([0, 0, 0]));
+        for frame in [rgb, extremes] {
+            let theirs: GrayImage = image::buffer::ConvertBuffer::convert(&frame);
+            assert_eq!(luma(&frame), theirs);
+        }
     }
 
     #[test]
@@ -482,7 +697,8 @@ mod tests {
             ]
         );
         assert_eq!(STEPS_HALF_FIRST[4..], STEPS[4..]);
-        assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::Zxing);
+        assert_eq!(cascade(&GrayImage::new(640, 480))[0], Step::HalfZxing);
+        assert_eq!(cascade(&GrayImage::new(320, 240))[0], Step::Zxing);
         for steps in [&STEPS, &STEPS_HALF_FIRST] {
             let mut sorted: Vec<_> = steps.iter().map(|s| s.name()).collect();
             sorted.sort_unstable();
