@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::base45::{self, Base45Error};
 use crate::cbor::{self, CborError, Value};
+use crate::hex::HexError;
 use crate::ids::{Kind, SubjectId};
 use crate::time::UnixTime;
 
@@ -57,13 +58,31 @@ impl Kid {
     pub fn to_hex(self) -> String {
         crate::hex::encode(&self.0)
     }
-    pub fn from_hex(s: &str) -> Result<Kid, String> {
+    pub fn from_hex(s: &str) -> Result<Kid, KidError> {
         let bytes = crate::hex::decode(s)?;
         let arr: [u8; 8] = bytes
             .try_into()
-            .map_err(|b: Vec<u8>| format!("kid must be 8 bytes, got {}", b.len()))?;
+            .map_err(|b: Vec<u8>| KidError::Length(b.len()))?;
         Ok(Kid(arr))
     }
+}
+
+/// Why a kid was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KidError {
+    #[error("kid is not hex: {0}")]
+    Hex(#[from] HexError),
+    #[error("kid must be 8 bytes, got {0}")]
+    Length(usize),
+}
+
+/// Why a credential id was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CtiError {
+    #[error("cti is not hex: {0}")]
+    Hex(#[from] HexError),
+    #[error("cti must be 8–16 bytes, got {0}")]
+    Length(usize),
 }
 
 impl fmt::Debug for Kid {
@@ -82,11 +101,11 @@ impl fmt::Display for Kid {
 pub struct Cti(Vec<u8>);
 
 impl Cti {
-    pub fn new(bytes: Vec<u8>) -> Result<Cti, String> {
+    pub fn new(bytes: Vec<u8>) -> Result<Cti, CtiError> {
         if (8..=16).contains(&bytes.len()) {
             Ok(Cti(bytes))
         } else {
-            Err(format!("cti must be 8–16 bytes, got {}", bytes.len()))
+            Err(CtiError::Length(bytes.len()))
         }
     }
     pub fn as_bytes(&self) -> &[u8] {
@@ -95,7 +114,7 @@ impl Cti {
     pub fn to_hex(&self) -> String {
         crate::hex::encode(&self.0)
     }
-    pub fn from_hex(s: &str) -> Result<Cti, String> {
+    pub fn from_hex(s: &str) -> Result<Cti, CtiError> {
         Cti::new(crate::hex::decode(s)?)
     }
 }
@@ -576,14 +595,17 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, Malformed> {
         claim: "iss",
         why: format!("{iss_text:?} is not GD-YSS or GD-YST"),
     })?;
-    let sub = SubjectId::parse(text(claim::SUB, "sub")?)
-        .map_err(|why| Malformed::ClaimValue { claim: "sub", why })?;
+    let sub = SubjectId::parse(text(claim::SUB, "sub")?).map_err(|why| Malformed::ClaimValue {
+        claim: "sub",
+        why: why.to_string(),
+    })?;
     let exp = time(claim::EXP, "exp")?;
     let iat = time(claim::IAT, "iat")?;
     let cti = match get(claim::CTI, "cti")? {
-        Value::Bytes(b) => {
-            Cti::new(b.clone()).map_err(|why| Malformed::ClaimValue { claim: "cti", why })?
-        }
+        Value::Bytes(b) => Cti::new(b.clone()).map_err(|why| Malformed::ClaimValue {
+            claim: "cti",
+            why: why.to_string(),
+        })?,
         other => {
             return Err(Malformed::ClaimType {
                 claim: "cti",

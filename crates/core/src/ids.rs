@@ -47,15 +47,18 @@ impl fmt::Display for Kind {
     }
 }
 
+/// An unknown subject kind (holds the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kind must be `person` or `enterprise`, not {0:?}")]
+pub struct UnknownKind(pub String);
+
 impl FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Kind, String> {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Kind, UnknownKind> {
         match s {
             "person" => Ok(Kind::Person),
             "enterprise" => Ok(Kind::Enterprise),
-            other => Err(format!(
-                "kind must be `person` or `enterprise`, not {other:?}"
-            )),
+            other => Err(UnknownKind(other.to_owned())),
         }
     }
 }
@@ -109,6 +112,15 @@ pub fn normalize_id(id: &str) -> String {
     id.trim().to_ascii_uppercase()
 }
 
+/// Why a subject pseudonym was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectIdError {
+    #[error("pseudonym must be 26 characters, got {0}")]
+    Length(usize),
+    #[error("pseudonym has {0:?}, outside the base32 alphabet A–Z 2–7")]
+    BadChar(char),
+}
+
 /// A subject pseudonym: 26 characters of the RFC 4648 base32 alphabet.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SubjectId(String);
@@ -116,17 +128,12 @@ pub struct SubjectId(String);
 impl SubjectId {
     /// Accepts exactly 26 characters of `A–Z2–7` that a 16-byte value
     /// encodes to (the last character carries 3 bits: padding bits zero).
-    pub fn parse(s: &str) -> Result<SubjectId, String> {
+    pub fn parse(s: &str) -> Result<SubjectId, SubjectIdError> {
         if s.len() != 26 {
-            return Err(format!(
-                "pseudonym must be 26 characters, got {}",
-                s.chars().count()
-            ));
+            return Err(SubjectIdError::Length(s.chars().count()));
         }
         if let Some(c) = s.chars().find(|c| !matches!(c, 'A'..='Z' | '2'..='7')) {
-            return Err(format!(
-                "pseudonym has {c:?}, outside the base32 alphabet A–Z 2–7"
-            ));
+            return Err(SubjectIdError::BadChar(c));
         }
         Ok(SubjectId(s.to_owned()))
     }
