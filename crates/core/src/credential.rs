@@ -230,14 +230,21 @@ impl DecodedCredential {
     }
 }
 
-/// The COSE Sig_structure for COSE_Sign1 with empty external_aad.
+/// The COSE Sig_structure for COSE_Sign1 with empty external_aad:
+/// the preferred encoding of `["Signature1", protected, h'', payload]`,
+/// written straight into one buffer (it is built on every verification).
 pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
-    cbor::encode(&Value::Array(vec![
-        Value::Text("Signature1".into()),
-        Value::Bytes(protected.to_vec()),
-        Value::Bytes(Vec::new()),
-        Value::Bytes(payload.to_vec()),
-    ]))
+    const CONTEXT: &str = "Signature1";
+    let mut out = Vec::with_capacity(32 + protected.len() + payload.len());
+    cbor::write_head(&mut out, 4, 4);
+    cbor::write_head(&mut out, 3, CONTEXT.len() as u64);
+    out.extend_from_slice(CONTEXT.as_bytes());
+    cbor::write_head(&mut out, 2, protected.len() as u64);
+    out.extend_from_slice(protected);
+    cbor::write_head(&mut out, 2, 0);
+    cbor::write_head(&mut out, 2, payload.len() as u64);
+    out.extend_from_slice(payload);
+    out
 }
 
 /// Which part of the credential a fault is in.
@@ -728,5 +735,28 @@ mod tests {
         let text = format!("XY1:{}", base45::encode(&[0x83, 0x40, 0xA0, 0x40]));
         assert_eq!(decode(&text), Err(Malformed::NotSign1("3 items".into())));
         assert_eq!(Malformed::MissingClaim("exp").field(), "exp");
+    }
+
+    #[test]
+    fn sig_structure_is_the_generic_encoding() {
+        // Lengths on each side of the one- and two-byte CBOR heads.
+        for (p, q) in [
+            (0, 0),
+            (3, 23),
+            (23, 24),
+            (24, 255),
+            (255, 256),
+            (300, 70_000),
+        ] {
+            let protected = vec![0xA1; p];
+            let payload = vec![0x5C; q];
+            let generic = cbor::encode(&Value::Array(vec![
+                Value::Text("Signature1".into()),
+                Value::Bytes(protected.clone()),
+                Value::Bytes(Vec::new()),
+                Value::Bytes(payload.clone()),
+            ]));
+            assert_eq!(sig_structure(&protected, &payload), generic, "{p} {q}");
+        }
     }
 }
