@@ -112,9 +112,9 @@ fn check_redemption(body: &Body) -> Result<(), StoreError> {
         ..
     } = body
     {
-        MeasureId::parse(measure).map_err(StoreError::Invalid)?;
-        SubjectId::parse(sub).map_err(StoreError::Invalid)?;
-        Cti::new(cti.clone()).map_err(StoreError::Invalid)?;
+        MeasureId::parse(measure).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        SubjectId::parse(sub).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Cti::new(cti.clone()).map_err(|e| StoreError::Invalid(e.to_string()))?;
         if *form > 1 {
             return Err(StoreError::Invalid(format!(
                 "form must be 0 (dynamic) or 1 (printed card), got {form}"

@@ -115,13 +115,17 @@ impl fmt::Display for Category {
     }
 }
 
+/// An unknown category code (holds the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown category {0:?} (P01–P13 for persons, E01–E09 for enterprises)")]
+pub struct UnknownCategory(pub String);
+
 impl FromStr for Category {
-    type Err = String;
+    type Err = UnknownCategory;
 
     /// Parses a code such as `P02` or `E09`.
-    fn from_str(s: &str) -> Result<Category, String> {
-        let unknown =
-            || format!("unknown category {s:?} (P01–P13 for persons, E01–E09 for enterprises)");
+    fn from_str(s: &str) -> Result<Category, UnknownCategory> {
+        let unknown = || UnknownCategory(s.to_owned());
         let b = s.as_bytes();
         if b.len() != 3 || !b[1].is_ascii_digit() || !b[2].is_ascii_digit() {
             return Err(unknown());

@@ -362,7 +362,8 @@ pub fn array_head(bytes: &[u8]) -> Result<Option<u64>, CborError> {
     })
 }
 
-fn write_head(out: &mut Vec<u8>, major: u8, n: u64) {
+/// Appends the preferred (shortest) head of major type `major` with `n`.
+pub fn write_head(out: &mut Vec<u8>, major: u8, n: u64) {
     let m = major << 5;
     if n < 24 {
         out.push(m | n as u8);

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::base45::{self, Base45Error};
 use crate::cbor::{self, CborError, Value};
+use crate::hex::HexError;
 use crate::ids::{Kind, SubjectId};
 use crate::time::UnixTime;
 
@@ -57,13 +58,31 @@ impl Kid {
     pub fn to_hex(self) -> String {
         crate::hex::encode(&self.0)
     }
-    pub fn from_hex(s: &str) -> Result<Kid, String> {
+    pub fn from_hex(s: &str) -> Result<Kid, KidError> {
         let bytes = crate::hex::decode(s)?;
         let arr: [u8; 8] = bytes
             .try_into()
-            .map_err(|b: Vec<u8>| format!("kid must be 8 bytes, got {}", b.len()))?;
+            .map_err(|b: Vec<u8>| KidError::Length(b.len()))?;
         Ok(Kid(arr))
     }
+}
+
+/// Why a kid was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KidError {
+    #[error("kid is not hex: {0}")]
+    Hex(#[from] HexError),
+    #[error("kid must be 8 bytes, got {0}")]
+    Length(usize),
+}
+
+/// Why a credential id was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CtiError {
+    #[error("cti is not hex: {0}")]
+    Hex(#[from] HexError),
+    #[error("cti must be 8–16 bytes, got {0}")]
+    Length(usize),
 }
 
 impl fmt::Debug for Kid {
@@ -82,11 +101,11 @@ impl fmt::Display for Kid {
 pub struct Cti(Vec<u8>);
 
 impl Cti {
-    pub fn new(bytes: Vec<u8>) -> Result<Cti, String> {
+    pub fn new(bytes: Vec<u8>) -> Result<Cti, CtiError> {
         if (8..=16).contains(&bytes.len()) {
             Ok(Cti(bytes))
         } else {
-            Err(format!("cti must be 8–16 bytes, got {}", bytes.len()))
+            Err(CtiError::Length(bytes.len()))
         }
     }
     pub fn as_bytes(&self) -> &[u8] {
@@ -95,7 +114,7 @@ impl Cti {
     pub fn to_hex(&self) -> String {
         crate::hex::encode(&self.0)
     }
-    pub fn from_hex(s: &str) -> Result<Cti, String> {
+    pub fn from_hex(s: &str) -> Result<Cti, CtiError> {
         Cti::new(crate::hex::decode(s)?)
     }
 }
@@ -211,14 +230,21 @@ impl DecodedCredential {
     }
 }
 
-/// The COSE Sig_structure for COSE_Sign1 with empty external_aad.
+/// The COSE Sig_structure for COSE_Sign1 with empty external_aad:
+/// the preferred encoding of `["Signature1", protected, h'', payload]`,
+/// written straight into one buffer (it is built on every verification).
 pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
-    cbor::encode(&Value::Array(vec![
-        Value::Text("Signature1".into()),
-        Value::Bytes(protected.to_vec()),
-        Value::Bytes(Vec::new()),
-        Value::Bytes(payload.to_vec()),
-    ]))
+    const CONTEXT: &str = "Signature1";
+    let mut out = Vec::with_capacity(32 + protected.len() + payload.len());
+    cbor::write_head(&mut out, 4, 4);
+    cbor::write_head(&mut out, 3, CONTEXT.len() as u64);
+    out.extend_from_slice(CONTEXT.as_bytes());
+    cbor::write_head(&mut out, 2, protected.len() as u64);
+    out.extend_from_slice(protected);
+    cbor::write_head(&mut out, 2, 0);
+    cbor::write_head(&mut out, 2, payload.len() as u64);
+    out.extend_from_slice(payload);
+    out
 }
 
 /// Which part of the credential a fault is in.
@@ -576,14 +602,17 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, Malformed> {
         claim: "iss",
         why: format!("{iss_text:?} is not GD-YSS or GD-YST"),
     })?;
-    let sub = SubjectId::parse(text(claim::SUB, "sub")?)
-        .map_err(|why| Malformed::ClaimValue { claim: "sub", why })?;
+    let sub = SubjectId::parse(text(claim::SUB, "sub")?).map_err(|why| Malformed::ClaimValue {
+        claim: "sub",
+        why: why.to_string(),
+    })?;
     let exp = time(claim::EXP, "exp")?;
     let iat = time(claim::IAT, "iat")?;
     let cti = match get(claim::CTI, "cti")? {
-        Value::Bytes(b) => {
-            Cti::new(b.clone()).map_err(|why| Malformed::ClaimValue { claim: "cti", why })?
-        }
+        Value::Bytes(b) => Cti::new(b.clone()).map_err(|why| Malformed::ClaimValue {
+            claim: "cti",
+            why: why.to_string(),
+        })?,
         other => {
             return Err(Malformed::ClaimType {
                 claim: "cti",
@@ -706,5 +735,28 @@ mod tests {
         let text = format!("XY1:{}", base45::encode(&[0x83, 0x40, 0xA0, 0x40]));
         assert_eq!(decode(&text), Err(Malformed::NotSign1("3 items".into())));
         assert_eq!(Malformed::MissingClaim("exp").field(), "exp");
+    }
+
+    #[test]
+    fn sig_structure_is_the_generic_encoding() {
+        // Lengths on each side of the one- and two-byte CBOR heads.
+        for (p, q) in [
+            (0, 0),
+            (3, 23),
+            (23, 24),
+            (24, 255),
+            (255, 256),
+            (300, 70_000),
+        ] {
+            let protected = vec![0xA1; p];
+            let payload = vec![0x5C; q];
+            let generic = cbor::encode(&Value::Array(vec![
+                Value::Text("Signature1".into()),
+                Value::Bytes(protected.clone()),
+                Value::Bytes(Vec::new()),
+                Value::Bytes(payload.clone()),
+            ]));
+            assert_eq!(sig_structure(&protected, &payload), generic, "{p} {q}");
+        }
     }
 }

@@ -47,15 +47,18 @@ impl fmt::Display for Kind {
     }
 }
 
+/// An unknown subject kind (holds the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kind must be `person` or `enterprise`, not {0:?}")]
+pub struct UnknownKind(pub String);
+
 impl FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Kind, String> {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Kind, UnknownKind> {
         match s {
             "person" => Ok(Kind::Person),
             "enterprise" => Ok(Kind::Enterprise),
-            other => Err(format!(
-                "kind must be `person` or `enterprise`, not {other:?}"
-            )),
+            other => Err(UnknownKind(other.to_owned())),
         }
     }
 }
@@ -80,7 +83,9 @@ impl PseudonymKey {
         mac.update(&[kind.letter() as u8, b':']);
         mac.update(normalized.as_bytes());
         let tag = mac.finalize().into_bytes();
-        SubjectId(base32_nopad(&tag[..16]))
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&tag[..16]);
+        SubjectId::from_bytes(&raw)
     }
 }
 
@@ -109,34 +114,51 @@ pub fn normalize_id(id: &str) -> String {
     id.trim().to_ascii_uppercase()
 }
 
+/// Why a subject pseudonym was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectIdError {
+    #[error("pseudonym must be 26 characters, got {0}")]
+    Length(usize),
+    #[error("pseudonym has {0:?}, outside the base32 alphabet A–Z 2–7")]
+    BadChar(char),
+}
+
 /// A subject pseudonym: 26 characters of the RFC 4648 base32 alphabet.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SubjectId(String);
+///
+/// Held inline (no heap string): pseudonyms are compared on every lookup
+/// of a listing, and an inline key orders like the text it spells.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubjectId([u8; SubjectId::LEN]);
 
 impl SubjectId {
+    /// Characters in a pseudonym.
+    pub const LEN: usize = 26;
+
     /// Accepts exactly 26 characters of `A–Z2–7` that a 16-byte value
     /// encodes to (the last character carries 3 bits: padding bits zero).
-    pub fn parse(s: &str) -> Result<SubjectId, String> {
-        if s.len() != 26 {
-            return Err(format!(
-                "pseudonym must be 26 characters, got {}",
-                s.chars().count()
-            ));
+    pub fn parse(s: &str) -> Result<SubjectId, SubjectIdError> {
+        if s.len() != SubjectId::LEN {
+            return Err(SubjectIdError::Length(s.chars().count()));
         }
         if let Some(c) = s.chars().find(|c| !matches!(c, 'A'..='Z' | '2'..='7')) {
-            return Err(format!(
-                "pseudonym has {c:?}, outside the base32 alphabet A–Z 2–7"
-            ));
+            return Err(SubjectIdError::BadChar(c));
         }
-        Ok(SubjectId(s.to_owned()))
+        let mut id = [0u8; SubjectId::LEN];
+        id.copy_from_slice(s.as_bytes());
+        Ok(SubjectId(id))
     }
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII letters and digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// The pseudonym of 16 raw bytes.
     pub fn from_bytes(bytes: &[u8; 16]) -> SubjectId {
-        SubjectId(base32_nopad(bytes))
+        let mut id = [0u8; SubjectId::LEN];
+        for (slot, c) in id.iter_mut().zip(base32_nopad(bytes).bytes()) {
+            *slot = c;
+        }
+        SubjectId(id)
     }
 
     /// The 16 bytes this pseudonym encodes, when it is in canonical form
@@ -144,7 +166,7 @@ impl SubjectId {
     pub fn to_bytes(&self) -> Option<[u8; 16]> {
         let mut out = [0u8; 16];
         let (mut acc, mut bits, mut i) = (0u32, 0u32, 0usize);
-        for c in self.0.bytes() {
+        for &c in &self.0 {
             let v = match c {
                 b'A'..=b'Z' => c - b'A',
                 b'2'..=b'7' => c - b'2' + 26,
@@ -165,7 +187,13 @@ impl SubjectId {
 
 impl fmt::Display for SubjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SubjectId").field(&self.as_str()).finish()
     }
 }
 
@@ -311,6 +339,23 @@ mod tests {
 
     fn today() -> Date {
         Date::new(2026, 3, 10).unwrap()
+    }
+
+    #[test]
+    fn pseudonyms_read_back_as_text_and_order_like_it() {
+        let a = SubjectId::from_bytes(&[0x00; 16]);
+        let b = SubjectId::from_bytes(&[0xA7; 16]);
+        assert_eq!(a.as_str(), base32_nopad(&[0x00; 16]));
+        assert_eq!(b.as_str(), base32_nopad(&[0xA7; 16]));
+        assert_eq!(SubjectId::parse(b.as_str()), Ok(b.clone()));
+        assert_eq!(b.to_bytes(), Some([0xA7; 16]));
+        assert_eq!(a.cmp(&b), a.as_str().cmp(b.as_str()));
+        assert_eq!(format!("{b:?}"), format!("SubjectId({:?})", b.as_str()));
+        assert_eq!(SubjectId::parse("ABC"), Err(SubjectIdError::Length(3)));
+        assert_eq!(
+            SubjectId::parse("AAAAAAAAAAAAAAAAAAAAAAAAA1"),
+            Err(SubjectIdError::BadChar('1'))
+        );
     }
 
     #[test]

@@ -286,7 +286,9 @@ impl Row<'_> {
 
     fn kind(&mut self) -> Option<Kind> {
         let v = self.required("kind")?;
-        v.parse::<Kind>().map_err(|e| self.fail("kind", e)).ok()
+        v.parse::<Kind>()
+            .map_err(|e| self.fail("kind", e.to_string()))
+            .ok()
     }
 
     fn id_number(&mut self, kind: Option<Kind>, today: Date) -> Option<String> {
@@ -364,7 +366,7 @@ fn parse_listing_row(row: &mut Row<'_>, today: Date) -> Option<(Listing, Action)
     let name = row.required("name");
     let category = row.required("category").and_then(|c| {
         c.parse::<Category>()
-            .map_err(|e| row.fail("category", e))
+            .map_err(|e| row.fail("category", e.to_string()))
             .ok()
     });
     let category = match (kind, category) {

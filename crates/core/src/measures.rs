@@ -32,26 +32,33 @@ pub struct MeasureId(String);
 
 impl MeasureId {
     /// Ids are 1–64 characters of `A–Z a–z 0–9 - _ .`.
-    pub fn parse(s: &str) -> Result<MeasureId, String> {
+    pub fn parse(s: &str) -> Result<MeasureId, MeasureIdError> {
         if s.is_empty() || s.len() > 64 {
-            return Err(format!(
-                "measure id must be 1–64 characters, got {}",
-                s.chars().count()
-            ));
+            return Err(MeasureIdError::Length(s.chars().count()));
         }
         if let Some(c) = s
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         {
-            return Err(format!(
-                "measure id {s:?} has {c:?}; use letters, digits, '-', '_' or '.'"
-            ));
+            return Err(MeasureIdError::BadChar {
+                id: s.to_owned(),
+                c,
+            });
         }
         Ok(MeasureId(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Why a measure id was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MeasureIdError {
+    #[error("measure id must be 1–64 characters, got {0}")]
+    Length(usize),
+    #[error("measure id {id:?} has {c:?}; use letters, digits, '-', '_' or '.'")]
+    BadChar { id: String, c: char },
 }
 
 impl fmt::Display for MeasureId {
@@ -332,7 +339,9 @@ fn fen(v: i64, field: &str, p: &mut impl FnMut(&str, String)) -> Option<Fen> {
 }
 
 fn validate(m: RawMeasure, p: &mut impl FnMut(&str, String)) -> Option<Measure> {
-    let id = MeasureId::parse(&m.id).map_err(|e| p("id", e)).ok();
+    let id = MeasureId::parse(&m.id)
+        .map_err(|e| p("id", e.to_string()))
+        .ok();
     if !FAMILIES.contains(&m.family.as_str()) {
         p(
             "family",
@@ -354,7 +363,7 @@ fn validate(m: RawMeasure, p: &mut impl FnMut(&str, String)) -> Option<Measure> 
             Ok(k) => {
                 subjects.insert(k);
             }
-            Err(e) => p("subjects", e),
+            Err(e) => p("subjects", e.to_string()),
         }
     }
     if m.subjects.is_empty() {
@@ -386,7 +395,7 @@ fn validate(m: RawMeasure, p: &mut impl FnMut(&str, String)) -> Option<Measure> 
                     Ok(c) => {
                         set.insert(c);
                     }
-                    Err(e) => p("categories", e),
+                    Err(e) => p("categories", e.to_string()),
                 }
             }
             if list.is_empty() {

@@ -19,29 +19,38 @@ impl Fen {
     pub const ZERO: Fen = Fen(0);
 
     /// Parses a yuan amount as people type it: `12`, `12.5`, `12.50`, `¥12.50`.
-    pub fn parse_yuan(s: &str) -> Result<Fen, String> {
+    pub fn parse_yuan(s: &str) -> Result<Fen, ParseAmountError> {
         let t = s.trim().trim_start_matches(['¥', '￥']).trim();
         let (int, frac) = t.split_once('.').unwrap_or((t, ""));
         let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
         if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > 2 || t.ends_with('.')
         {
-            return Err(format!("{s:?} is not an amount in yuan (e.g. 12.50)"));
+            return Err(ParseAmountError::NotAnAmount(s.to_owned()));
         }
         if int.len() > 9 {
-            return Err(format!(
-                "{s:?} is more than the largest amount, {MAX_AMOUNT}"
-            ));
+            return Err(ParseAmountError::TooLarge(s.to_owned()));
         }
-        let yuan: u64 = int.parse().map_err(|_| format!("{s:?} is not a number"))?;
+        let yuan: u64 = int
+            .parse()
+            .map_err(|_| ParseAmountError::NotANumber(s.to_owned()))?;
         let fen: u64 = format!("{frac:0<2}").parse().unwrap_or(0);
         let total = Fen(yuan * 100 + fen);
         if total > MAX_AMOUNT {
-            return Err(format!(
-                "{s:?} is more than the largest amount, {MAX_AMOUNT}"
-            ));
+            return Err(ParseAmountError::TooLarge(s.to_owned()));
         }
         Ok(total)
     }
+}
+
+/// Why a typed amount was refused (each variant holds the text as typed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseAmountError {
+    #[error("{0:?} is not an amount in yuan (e.g. 12.50)")]
+    NotAnAmount(String),
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+    #[error("{0:?} is more than the largest amount, {MAX_AMOUNT}")]
+    TooLarge(String),
 }
 
 impl fmt::Display for Fen {
@@ -217,6 +226,16 @@ mod tests {
         for bad in ["", "1.234", "-1", "1e3", "12.", ".5", "abc", "99999999999"] {
             assert!(Fen::parse_yuan(bad).is_err(), "{bad}");
         }
+        for big in ["99999999999", "10000000.01"] {
+            assert_eq!(
+                Fen::parse_yuan(big),
+                Err(ParseAmountError::TooLarge(big.to_owned()))
+            );
+        }
+        assert_eq!(
+            Fen::parse_yuan("1,5").map_err(|e| e.to_string()),
+            Err("\"1,5\" is not an amount in yuan (e.g. 12.50)".to_owned())
+        );
         assert_eq!(Fen(123_456).to_string(), "¥1234.56");
     }
 }

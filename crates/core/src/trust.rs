@@ -67,24 +67,44 @@ impl TrustedKey {
     }
 
     /// Whether the key may vouch for a credential of `iss` issued at `iat`.
-    pub fn valid_for(&self, iss: Iss, iat: UnixTime) -> Result<(), String> {
+    pub fn valid_for(&self, iss: Iss, iat: UnixTime) -> Result<(), KeyNotValid> {
         if self.revoked {
-            return Err(format!("key {} is revoked", self.kid));
+            return Err(KeyNotValid::Revoked { kid: self.kid });
         }
         if self.iss != iss {
-            return Err(format!(
-                "key {} belongs to {}, not {iss}",
-                self.kid, self.iss
-            ));
+            return Err(KeyNotValid::OtherIssuer {
+                kid: self.kid,
+                key_iss: self.iss,
+                iss,
+            });
         }
         if iat < self.not_before || iat > self.not_after {
-            return Err(format!(
-                "credential issued {} outside the key's window {} – {}",
-                iat.display_utc8(),
-                self.not_before.display_utc8(),
-                self.not_after.display_utc8()
-            ));
+            return Err(KeyNotValid::OutsideWindow {
+                iat,
+                not_before: self.not_before,
+                not_after: self.not_after,
+            });
         }
         Ok(())
     }
+}
+
+/// Why a trusted key may not vouch for a credential (KEY_NOT_VALID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyNotValid {
+    #[error("key {kid} is revoked")]
+    Revoked { kid: Kid },
+    #[error("key {kid} belongs to {key_iss}, not {iss}")]
+    OtherIssuer { kid: Kid, key_iss: Iss, iss: Iss },
+    #[error(
+        "credential issued {} outside the key's window {} – {}",
+        .iat.display_utc8(),
+        .not_before.display_utc8(),
+        .not_after.display_utc8()
+    )]
+    OutsideWindow {
+        iat: UnixTime,
+        not_before: UnixTime,
+        not_after: UnixTime,
+    },
 }

@@ -308,7 +308,7 @@ pub fn decide(
     }
     // 5. KEY_NOT_VALID
     if let Err(why) = key.valid_for(c.iss, c.iat) {
-        return refuse(Reason::KeyNotValid, why, Some(c));
+        return refuse(Reason::KeyNotValid, why.to_string(), Some(c));
     }
     // 6. NOT_YET_VALID
     if c.iat.0 > now.0.saturating_add(ctx.skew_s) {

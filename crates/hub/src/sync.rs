@@ -20,7 +20,8 @@ use crate::publish::{current_version, plan_eligibility, version_info};
 const MAX_LABEL: usize = 200;
 
 fn parse_key(hex: &str) -> Result<VerifyingKey, EnrollError> {
-    let raw: [u8; 32] = xinyi_core::hex::decode_array(hex.trim()).map_err(EnrollError::BadKey)?;
+    let raw: [u8; 32] = xinyi_core::hex::decode_array(hex.trim())
+        .map_err(|e| EnrollError::BadKey(e.to_string()))?;
     let key = VerifyingKey::from_bytes(&raw)
         .map_err(|_| EnrollError::BadKey("not an Ed25519 public key".into()))?;
     if key.is_weak() {

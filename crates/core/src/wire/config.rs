@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::WireError;
-use crate::credential::{Cti, Iss, Kid};
+use crate::credential::{Cti, Iss, Kid, KidError};
+use crate::hex::HexError;
 use crate::measures::Catalogue;
 use crate::time::UnixTime;
-use crate::trust::TrustedKey;
+use crate::trust::{TrustError, TrustedKey};
 use crate::verdict::DEFAULT_MAX_OFFLINE_AGE_S;
 
 const WHAT: &str = "config artefact";
@@ -37,20 +38,33 @@ impl TrustEntry {
         }
     }
 
-    pub fn to_key(&self) -> Result<TrustedKey, String> {
-        let iss = Iss::parse(&self.iss).ok_or_else(|| format!("unknown issuer {:?}", self.iss))?;
-        let pk = crate::hex::decode_array(&self.public_key)?;
+    pub fn to_key(&self) -> Result<TrustedKey, TrustEntryError> {
+        let iss = Iss::parse(&self.iss)
+            .ok_or_else(|| TrustEntryError::UnknownIssuer(self.iss.clone()))?;
+        let pk = crate::hex::decode_array(&self.public_key).map_err(TrustEntryError::PublicKey)?;
         let kid = Kid::from_hex(&self.kid)?;
-        TrustedKey::new(
+        Ok(TrustedKey::new(
             iss,
             pk,
             UnixTime(self.not_before),
             UnixTime(self.not_after),
             self.revoked,
             Some(kid),
-        )
-        .map_err(|e| e.to_string())
+        )?)
     }
+}
+
+/// Why a published trust-list entry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustEntryError {
+    #[error("unknown issuer {0:?}")]
+    UnknownIssuer(String),
+    #[error("public key: {0}")]
+    PublicKey(HexError),
+    #[error(transparent)]
+    Kid(#[from] KidError),
+    #[error(transparent)]
+    Key(#[from] TrustError),
 }
 
 /// A site (an implementing unit's counter setting).

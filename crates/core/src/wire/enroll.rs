@@ -168,7 +168,7 @@ impl EnrollGrant {
         let claimed: EnrollGrant = serde_json::from_slice(&payload)
             .map_err(|e| WireError::malformed(what, e.to_string()))?;
         let raw: [u8; 32] = crate::hex::decode_array(&claimed.registry_key)
-            .map_err(|e| WireError::malformed(what, e))?;
+            .map_err(|e| WireError::malformed(what, e.to_string()))?;
         let key = VerifyingKey::from_bytes(&raw)
             .map_err(|_| WireError::malformed(what, "registry key is not an Ed25519 key"))?;
         let found = Fingerprint::of(&raw);

@@ -76,7 +76,7 @@ impl Digest32 {
     pub fn to_hex(self) -> String {
         crate::hex::encode(&self.0)
     }
-    pub fn from_hex(s: &str) -> Result<Digest32, String> {
+    pub fn from_hex(s: &str) -> Result<Digest32, crate::hex::HexError> {
         crate::hex::decode_array(s).map(Digest32)
     }
 }
@@ -139,25 +139,17 @@ impl Fingerprint {
 
     /// Reads a fingerprint as typed: 40 digits; spaces, dashes and dots
     /// between them are ignored.
-    pub fn parse(s: &str) -> Result<Fingerprint, String> {
+    pub fn parse(s: &str) -> Result<Fingerprint, FingerprintError> {
         let mut digits = Vec::with_capacity(Fingerprint::DIGITS);
         for c in s.chars() {
             match c {
                 '0'..='9' => digits.push(c as u32 - '0' as u32),
                 ' ' | '-' | '.' | '\t' | '\u{3000}' => {}
-                other => {
-                    return Err(format!(
-                        "a registry fingerprint has only digits (and spaces between groups), not {other:?}"
-                    ));
-                }
+                other => return Err(FingerprintError::NotADigit(other)),
             }
         }
         if digits.len() != Fingerprint::DIGITS {
-            return Err(format!(
-                "a registry fingerprint has {} digits, {} were given: copy all eight groups of five as `xinyi-hub init` printed them",
-                Fingerprint::DIGITS,
-                digits.len()
-            ));
+            return Err(FingerprintError::DigitCount(digits.len()));
         }
         let mut groups = [0u32; Fingerprint::GROUPS];
         for (g, five) in groups.iter_mut().zip(digits.chunks_exact(5)) {
@@ -165,6 +157,18 @@ impl Fingerprint {
         }
         Ok(Fingerprint(groups))
     }
+}
+
+/// Why a typed registry fingerprint was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FingerprintError {
+    #[error("a registry fingerprint has only digits (and spaces between groups), not {0:?}")]
+    NotADigit(char),
+    #[error(
+        "a registry fingerprint has {expected} digits, {0} were given: copy all eight groups of five as `xinyi-hub init` printed them",
+        expected = Fingerprint::DIGITS
+    )]
+    DigitCount(usize),
 }
 
 impl fmt::Display for Fingerprint {
@@ -206,13 +210,19 @@ mod tests {
         assert_eq!(Fingerprint::parse(&shown.replace(' ', "-")), Ok(a));
         assert_eq!(Fingerprint::parse(&shown.replace(' ', "")), Ok(a));
         // One group short, one digit wrong, a letter.
-        assert!(Fingerprint::parse(&shown[6..]).is_err());
+        assert_eq!(
+            Fingerprint::parse(&shown[6..]),
+            Err(FingerprintError::DigitCount(Fingerprint::DIGITS - 5))
+        );
         let mut wrong = shown.clone().into_bytes();
         wrong[0] = if wrong[0] == b'9' { b'8' } else { wrong[0] + 1 };
         assert_ne!(
             Fingerprint::parse(std::str::from_utf8(&wrong).unwrap()),
             Ok(a)
         );
-        assert!(Fingerprint::parse(&format!("O{}", &shown[1..])).is_err());
+        assert_eq!(
+            Fingerprint::parse(&format!("O{}", &shown[1..])),
+            Err(FingerprintError::NotADigit('O'))
+        );
     }
 }
