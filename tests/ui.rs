@@ -369,6 +369,8 @@ impl Kiosk_ {
     /// Each element a clerk presses or must read that lies outside the
     /// window or under the status bar, with where it is. The void buttons
     /// of the record list scroll, and are left out.
+    // Geometry in logical pixels is floating point.
+    #[allow(clippy::float_arithmetic)]
     fn out_of_reach(&self) -> Vec<String> {
         let size = self.ui().window().size();
         let scale = self.ui().window().scale_factor();
@@ -488,7 +490,6 @@ fn every_page_fits_a_counter_screen_in_both_languages() {
     );
     assert_eq!(k.screen(), UiScreen::Stale);
     check(&k, "stale");
-    drop(check);
     assert!(
         problems.is_empty(),
         "out of the window or under the status bar:\n{}",
