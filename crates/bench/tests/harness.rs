@@ -24,11 +24,17 @@ fn decode_reads_the_quick_corpus_and_reports_each_size_and_condition() {
     assert!(read.value >= 20.0, "{read:?}");
     assert!(read.note.contains("wrong texts: pipeline 0"), "{read:?}");
     // Without the ZXing-C++ results there is no yardstick and nothing to
-    // judge against it; only the camera's frame budget has a target.
+    // judge against it; only the camera's own budgets (the decoder's frame
+    // time and the camera thread's share of a core) are judged.
     assert!(rows.iter().all(|r| r.yardstick.is_none()), "{rows:#?}");
     for r in &rows {
-        assert_eq!(r.met.is_some(), r.name.contains("camera thread"), "{r:?}");
+        let budget = r.name.contains("camera thread") || r.name.contains("camera decoder");
+        assert_eq!(r.met.is_some(), budget, "{r:?}");
     }
+    assert!(
+        rows.iter().any(|r| r.name.contains("camera thread")),
+        "the camera thread's idle cost is measured: {rows:#?}"
+    );
     assert!(detail.contains("| 640x480 | clean |"), "{detail}");
     assert!(detail.contains("Which step of the cascade"), "{detail}");
 }
