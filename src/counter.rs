@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, Site};
 use xinyi_core::wire::journal::{Body, RecordId};
-use xinyi_core::{Amounts, Approval, Fen, Measure, MeasureId, Refusal, UnixTime};
+use xinyi_core::{Amounts, Approval, Context, Fen, Measure, MeasureId, Refusal, UnixTime};
 
 use crate::settings::Settings;
 use crate::store::{MeasureTotals, ShiftTotals};
@@ -45,6 +45,18 @@ impl SiteSnapshot {
     /// A measure of this site by its id.
     pub fn measure(&self, id: &str) -> Option<&Measure> {
         self.measures.iter().find(|m| m.id.as_str() == id)
+    }
+
+    /// The verdict's context: this site's measures and offline age, the
+    /// allowed clock skew and the latest time already trusted.
+    pub fn context(&self, skew_s: i64, clock_floor: Option<UnixTime>) -> Context<'_> {
+        Context {
+            measures: &self.measures,
+            skew_s,
+            max_offline_age_s: self.max_offline_age_s,
+            data_as_of: self.data_as_of,
+            clock_floor,
+        }
     }
 
     /// How long a supervisor may void a redemption, as the registry set it.

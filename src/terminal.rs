@@ -609,13 +609,7 @@ impl Counter for Terminal {
         at: UnixTime,
     ) -> Result<Scan, TerminalError> {
         let site = self.site.clone();
-        let ctx = xinyi_core::Context {
-            measures: &site.measures,
-            skew_s: DEFAULT_SKEW_S,
-            max_offline_age_s: site.max_offline_age_s,
-            data_as_of: site.data_as_of,
-            clock_floor: self.clock_floor(),
-        };
+        let ctx = site.context(DEFAULT_SKEW_S, self.clock_floor());
         let verdict = decide(&ctx, &self.store, &self.store, text, measure.as_str(), at)?;
         Ok(match verdict {
             Verdict::Ok(a) => Scan::Ok(a),

@@ -93,13 +93,7 @@ impl Counter for Fake {
         at: UnixTime,
     ) -> Result<Scan, TerminalError> {
         let site = self.site.clone();
-        let ctx = xinyi_core::Context {
-            measures: &site.measures,
-            skew_s: self.skew_s,
-            max_offline_age_s: site.max_offline_age_s,
-            data_as_of: site.data_as_of,
-            clock_floor: None,
-        };
+        let ctx = site.context(self.skew_s, None);
         match decide(&ctx, &self.data, &self.history, text, measure.as_str(), at)? {
             Verdict::Ok(a) => Ok(Scan::Ok(a)),
             Verdict::Refused(refusal) => {
