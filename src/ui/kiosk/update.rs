@@ -18,12 +18,6 @@ use crate::ui::view::Screen;
 /// Handles one message at `now`; returns what the glue must do.
 pub fn update(s: &mut KioskState, msg: Msg, c: &mut dyn Counter, now: UnixTime) -> Vec<Effect> {
     let mut fx = Vec::new();
-    // What may write a record: the records-to-upload count is read again
-    // after it (and on each tick), not while the clerk types.
-    let writes = matches!(
-        msg,
-        Msg::Scanned { .. } | Msg::Present(_) | Msg::Confirm | Msg::SignIn | Msg::VoidConfirm
-    );
     match msg {
         Msg::Scanned { text, source } => scanned(s, c, &text, source, now, &mut fx),
         Msg::OpenImage(path) => {
@@ -193,9 +187,6 @@ pub fn update(s: &mut KioskState, msg: Msg, c: &mut dyn Counter, now: UnixTime) 
         }
         Msg::Tick => refresh_status(s, c, now),
     }
-    if writes {
-        refresh_status(s, c, now);
-    }
     fx
 }
 
@@ -293,6 +284,7 @@ fn scanned(
             fx.push(Effect::UploadNow);
             // Amber, not red: the terminal, not the citizen, must act.
             if matches!(refusal.reason, Reason::StaleData | Reason::ClockSuspect) {
+                refresh_status(s, c, now);
                 s.refused = None;
                 s.stale_clock = refusal.reason == Reason::ClockSuspect;
                 s.screen = Screen::Stale;
@@ -303,6 +295,7 @@ fn scanned(
                 reference: hex(&record.id),
             });
             s.screen = Screen::Refused;
+            refresh_status(s, c, now);
         }
         Err(e) => {
             s.screen = Screen::Scan;
@@ -343,6 +336,7 @@ fn confirm(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime, fx: &mut Vec<
             });
             ok.problem = None;
             fx.push(Effect::UploadNow);
+            refresh_status(s, c, now);
         }
         Err(e) => ok.problem = Some(OkProblem::Failed(e.to_string())),
     }
@@ -363,7 +357,11 @@ fn sign_in(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime) {
             s.staff.field = 0;
             load_staff_page(s, c, now);
         }
-        Ok(refused) => s.staff.problem = Some(StaffProblem::SignIn(refused)),
+        // A failed sign-in is journaled.
+        Ok(refused) => {
+            s.staff.problem = Some(StaffProblem::SignIn(refused));
+            refresh_status(s, c, now);
+        }
         Err(e) => s.staff.problem = Some(StaffProblem::Failed(e.to_string())),
     }
 }
@@ -384,7 +382,11 @@ fn void(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime, fx: &mut Vec<Eff
             Some(sup) => sup,
             None => return problem(s, StaffProblem::NotSupervisor),
         },
-        Ok(refused) => return problem(s, StaffProblem::SignIn(refused)),
+        // A failed sign-in is journaled.
+        Ok(refused) => {
+            refresh_status(s, c, now);
+            return problem(s, StaffProblem::SignIn(refused));
+        }
         Err(e) => return problem(s, StaffProblem::Failed(e.to_string())),
     };
     let reason = VOID_REASONS.get(v.reason).copied().unwrap_or("作废");
@@ -394,6 +396,7 @@ fn void(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime, fx: &mut Vec<Eff
             s.staff.void = None;
             s.staff.note = Some(StaffNote::Voided { seq: done.seq });
             load_staff_page(s, c, now);
+            refresh_status(s, c, now);
             fx.push(Effect::UploadNow);
         }
         Err(e) => problem(s, StaffProblem::Failed(e.to_string())),

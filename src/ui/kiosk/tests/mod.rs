@@ -390,3 +390,23 @@ fn the_records_to_upload_count_follows_each_record_written() {
     send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
     assert_eq!(present(&s, &c.snapshot(), step.at).app.unsent, Some(1));
 }
+
+#[test]
+fn a_confirm_counts_its_record_and_a_scan_that_passes_reads_nothing_more() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    send(&mut s, &mut c, step.at, sign_in(CLERK.0, CLERK.1));
+    send(&mut s, &mut c, step.at, vec![Msg::BackToScan, Msg::Tick]);
+    assert_eq!(present(&s, &c.snapshot(), step.at).app.unsent, Some(0));
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    assert_eq!(s.screen, Screen::Ok);
+    let amount = step.amount.unwrap();
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::QuickAmount(yuan(amount)), Msg::Confirm],
+    );
+    assert_eq!(present(&s, &c.snapshot(), step.at).app.unsent, Some(1));
+}
