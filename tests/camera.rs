@@ -111,17 +111,19 @@ fn a_frame_without_a_code_decodes_to_nothing() {
 }
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+    xinyi_testkit::shared("corpus")
+}
+
+/// The corpus's manifest (frame name → the text it holds, or null); a
+/// missing corpus fails the test that asked for it.
+fn manifest() -> serde_json::Value {
+    serde_json::from_slice(&xinyi_testkit::read("corpus/manifest.json")).unwrap()
 }
 
 #[test]
 fn corpus_frames_give_no_wrong_text_and_all_but_the_known_hard_ones_decode() {
     let dir = corpus();
-    let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
-        eprintln!("no corpus at {}: skipped", dir.display());
-        return;
-    };
-    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let manifest = manifest();
     let frames = manifest["frames"].as_object().unwrap();
     // The frames the pipeline does not read (every decoder measured in the
     // decode benchmark, ZXing-C++ included, misses most of these too):
@@ -157,11 +159,7 @@ fn corpus_frames_give_no_wrong_text_and_all_but_the_known_hard_ones_decode() {
 fn the_camera_decoder_reads_each_corpus_code_soon_after_empty_frames_and_empty_frames_never() {
     use xinyi::camera::decode::{FrameDecoder, QUIET_EVERY, STEPS, cascade, decode_traced};
     let dir = corpus();
-    let Ok(manifest) = std::fs::read_to_string(dir.join("manifest.json")) else {
-        eprintln!("no corpus at {}: skipped", dir.display());
-        return;
-    };
-    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let manifest = manifest();
     let frames = manifest["frames"].as_object().unwrap();
     let load = |name: &str| image::open(dir.join(name)).unwrap().to_luma8();
     // A camera that has looked at an empty scene for a while (its budget
