@@ -125,6 +125,7 @@ impl Runner {
 
     /// [`Runner::new`], the camera playing the pictures in `frames`
     /// instead of a device when given.
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
     pub fn with_frames(
         mut term: Terminal,
         demo: Demo,
