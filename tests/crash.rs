@@ -63,7 +63,7 @@ use xinyi_core::wire::config::{Config, Site};
 use xinyi_core::wire::eligibility::{ArtefactKind, Header, Item, SetHash, encode};
 use xinyi_core::wire::enroll::EnrollRequest;
 use xinyi_core::wire::journal::{Body, Record, check_chain};
-use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef, Metadata, SPEC};
+use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::wire::{Digest32, key_id};
 use xinyi_core::{Date, hex};
 use xinyi_hub::Hub;
@@ -336,25 +336,17 @@ fn signed_metadata(
     from: u64,
 ) -> Metadata {
     let t = now().0;
-    let meta = Metadata {
-        spec: SPEC,
+    xinyi_testkit::Publication {
         version,
-        published_at: t - 600,
         issued_at: t - 60,
         expires_at: t + 86_400,
         set_hash: set.hash,
         listings: set.listings,
         exclusions: set.exclusions,
-        config: ArtefactRef::of(config),
-        eligibility: Some(EligibilityRef {
-            artefact: ArtefactRef::of(raw),
-            from,
-            raw_length: raw.len() as u64,
-        }),
-        terminal: None,
-        rotation: None,
-    };
-    Metadata::open(&meta.seal(key), &key.verifying_key()).expect("metadata opens")
+        config,
+        eligibility: Some((from, raw)),
+    }
+    .sealed(key)
 }
 
 /// The child: applies version after version until it is killed. Writes

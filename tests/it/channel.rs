@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod terminal_support;
+use crate::terminal_support;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod store_support;
+use crate::store_support;
 
 use std::collections::BTreeMap;
 
@@ -1156,6 +1156,17 @@ fn a_record_is_readable_after_the_store_is_dropped_and_reopened() {
 
 const CHILD_DB: &str = "XINYI_STORE_TEST_CHILD_DB";
 
+/// The full name of `child_appends_then_aborts` as the test harness knows
+/// it: its module path without the binary's crate name.
+fn child_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    if module.is_empty() {
+        "child_appends_then_aborts".to_owned()
+    } else {
+        format!("{module}::child_appends_then_aborts")
+    }
+}
+
 /// Run as a child process by the next test: appends one redemption and
 /// dies at once, without dropping the store or checkpointing the WAL.
 /// In a normal test run (no environment variable) it does nothing.
@@ -1184,7 +1195,7 @@ fn a_killed_process_loses_no_committed_record() {
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_appends_then_aborts",
+            &child_test_name(),
             "--nocapture",
             "--test-threads=1",
         ])

@@ -18,7 +18,7 @@ use xinyi_core::wire::Digest32;
 use xinyi_core::wire::config::{Config, ParsedConfig, Site, TrustEntry};
 use xinyi_core::wire::eligibility::{ArtefactKind, Header, Item, SetHash, encode};
 use xinyi_core::wire::journal::Body;
-use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef, Metadata, SPEC};
+use xinyi_core::wire::metadata::Metadata;
 
 // Shared by several test binaries, each using part of it.
 #[allow(unused_imports)]
@@ -149,27 +149,17 @@ impl TestRegistry {
         issued_at: i64,
     ) -> Metadata {
         let listings = set.iter().filter(|i| matches!(i, Item::Listing(_))).count() as u64;
-        let meta = Metadata {
-            spec: SPEC,
+        xinyi_testkit::Publication {
             version,
-            published_at: issued_at - 600,
             issued_at,
             expires_at: issued_at + 400 * 86_400,
             set_hash: set_hash(set),
             listings,
             exclusions: set.len() as u64 - listings,
-            config: ArtefactRef::of(&self.config_bytes),
-            eligibility: eligibility.map(|(from, raw)| EligibilityRef {
-                artefact: ArtefactRef::of(raw),
-                from,
-                raw_length: raw.len() as u64,
-            }),
-            terminal: None,
-            rotation: None,
-        };
-        let sealed = meta.seal(&self.key);
-        Metadata::open(&sealed, &self.key.verifying_key())
-            .expect("metadata opens with the pinned key")
+            config: &self.config_bytes,
+            eligibility,
+        }
+        .sealed(&self.key)
     }
 
     pub fn config(&self) -> Option<(&[u8], &ParsedConfig)> {

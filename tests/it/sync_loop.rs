@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod terminal_support;
+use crate::terminal_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

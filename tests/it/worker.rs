@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod terminal_support;
+use crate::terminal_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

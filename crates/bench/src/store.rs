@@ -30,7 +30,7 @@ use xinyi_core::verdict::VerifierData;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::config::{Config, ParsedConfig, Site, TrustEntry};
 use xinyi_core::wire::eligibility::{self, ArtefactKind, Header, Item, SetHash};
-use xinyi_core::wire::metadata::{ArtefactRef, EligibilityRef, Metadata, SPEC};
+use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::{Date, Kind, UnixTime};
 pub use xinyi_testkit::Rng;
 
@@ -172,27 +172,18 @@ impl Publisher {
         from: u64,
         raw: &[u8],
         now: UnixTime,
-    ) -> anyhow::Result<Metadata> {
-        let meta = Metadata {
-            spec: SPEC,
+    ) -> Metadata {
+        xinyi_testkit::Publication {
             version,
-            published_at: now.0 - 600,
             issued_at: now.0,
             expires_at: now.0 + 86_400,
             set_hash,
             listings,
             exclusions: 0,
-            config: ArtefactRef::of(&self.config_bytes),
-            eligibility: Some(EligibilityRef {
-                artefact: ArtefactRef::of(raw),
-                from,
-                raw_length: raw.len() as u64,
-            }),
-            terminal: None,
-            rotation: None,
-        };
-        let sealed = meta.seal(&self.key);
-        Metadata::open(&sealed, &self.key.verifying_key()).map_err(|e| anyhow!("metadata: {e}"))
+            config: &self.config_bytes,
+            eligibility: Some((from, raw)),
+        }
+        .sealed(&self.key)
     }
 }
 
@@ -383,7 +374,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let publisher = Publisher::new(&mut rng, today)?;
     let snapshot = artefact(ArtefactKind::Snapshot, 0, 1, &listings);
     let hash1 = set_hash(&listings);
-    let meta1 = publisher.meta(1, hash1.digest(), n as u64, 0, &snapshot, now)?;
+    let meta1 = publisher.meta(1, hash1.digest(), n as u64, 0, &snapshot, now);
     let rows = raw_rows(&listings);
 
     // (a) Full apply against the raw sorted insert, alternating which goes
@@ -506,7 +497,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     sort_hub_order(&mut delta_listings);
     let delta = artefact(ArtefactKind::Delta, 1, 2, &delta_listings);
     let total2 = (n + added) as u64;
-    let meta2 = publisher.meta(2, hash2.digest(), total2, 1, &delta, now)?;
+    let meta2 = publisher.meta(2, hash2.digest(), total2, 1, &delta, now);
     let (outcome, took) = timed(|| store.apply(&meta2, None, Some(&delta), now));
     let outcome = outcome?;
     if outcome.listings != total2 || outcome.items != changes as u64 {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod meta;
 mod rng;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use xinyi_core::listing::Registry;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::{Catalogue, Date, PseudonymKey, UnixTime, hex};
 
+pub use meta::Publication;
 pub use rng::Rng;
 
 /// A path inside `shared/` beside the project root.

@@ -3,8 +3,8 @@
 //! where the section has them. Speed is never asserted.
 //!
 //! `full_scale` (ignored) runs every section at full scale and prints the
-//! rows: `cargo test --release -p xinyi-bench --test sections -- --ignored
-//! --nocapture` (one section: add its name as a filter, e.g. `full_store`).
+//! rows: `cargo test --release -p xinyi-bench --test it sections:: --
+//! --ignored --nocapture` (one section: add its name as a filter, e.g. `full_store`).
 
 #![allow(
     clippy::unwrap_used,

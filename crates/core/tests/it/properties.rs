@@ -1,5 +1,5 @@
 //! Property tests. CI runs proptest's default budget; raise it with
-//! `PROPTEST_CASES=100000 cargo test -p xinyi-core --test properties`.
+//! `PROPTEST_CASES=100000 cargo test -p xinyi-core --test it properties::`.
 //! The long runs are the cargo-fuzz targets in `fuzz/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

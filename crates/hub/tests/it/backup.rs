@@ -5,11 +5,11 @@
 //! `xinyi-hub status` reads the same facts the health check serves.
 //!
 //! Backups taken while terminals upload, and terminals carrying on with a
-//! restored hub, are in the terminal's channel tests (`tests/channel.rs`).
+//! restored hub, are in the terminal's channel tests (`tests/it/channel.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;

@@ -8,8 +8,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod daemon;
+use crate::common;
+use crate::daemon;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};

@@ -6,8 +6,7 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod daemon;
+use crate::daemon;
 
 use daemon::{Daemon, exchange, hub_dir};
 

@@ -7,8 +7,8 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod daemon;
+use crate::common;
+use crate::daemon;
 
 use std::path::Path;
 use std::process::{Command, Output};

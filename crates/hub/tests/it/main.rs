@@ -1,0 +1,16 @@
+//! The registry's integration tests, one binary with a module per topic:
+//! the HTTP API in-process, and `xinyi-hub` as a real process (its command
+//! line, TLS, limits under abuse, backups, two processes upgrading at once).
+
+mod common;
+mod daemon;
+
+mod api;
+mod backup;
+mod cli;
+mod gate;
+mod import;
+mod limits;
+mod refusal_log;
+mod tls;
+mod upgrade;
