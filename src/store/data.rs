@@ -166,3 +166,14 @@ fn date(s: &str) -> Result<Date, StoreError> {
 fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
+
+/// A key named twice (a primary key or unique constraint), as opposed to
+/// another constraint such as a CHECK.
+fn is_duplicate(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}

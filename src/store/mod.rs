@@ -30,8 +30,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
-use xinyi_core::wire::WireError;
-use xinyi_core::wire::metadata::MetadataError;
+use xinyi_core::wire::plan::Refused;
 
 pub use data::{ApplyOutcome, DataState, SiteContext, Status};
 pub use identity::{Identity, SETTING_RETENTION};
@@ -87,14 +86,14 @@ pub enum StoreError {
     NotEnrolled,
     #[error("no data has been synced yet: run `xinyi sync`")]
     NoData,
-    #[error("the hub's data was refused, the data held before stays in use: {0}")]
-    Metadata(#[from] MetadataError),
-    #[error("the eligibility artefact was refused, the data held before stays in use: {0}")]
-    Artefact(#[source] WireError),
     #[error(
-        "version {version} of the hub's data was not applied, the data held before stays in use: {why}"
+        "version {version} of the hub's data was not applied, the data held before stays in use: {reason}"
     )]
-    DataRefused { version: u64, why: String },
+    Refused {
+        version: u64,
+        #[source]
+        reason: Refused,
+    },
     #[error(
         "site {0:?} is not in the synced configuration: ask the credit office to check this terminal's site"
     )]

@@ -395,7 +395,10 @@ fn wire_err(e: &SyncError) -> Option<&WireError> {
     match e {
         SyncError::Wire(w) | SyncError::Metadata(MetadataError::Wire(w)) => Some(w),
         SyncError::Client(xinyi::sync::client::ClientError::Wire(w)) => Some(w),
-        SyncError::Store(xinyi::store::StoreError::Metadata(MetadataError::Wire(w))) => Some(w),
+        SyncError::Store(xinyi::store::StoreError::Refused {
+            reason: Refused::Metadata(MetadataError::Wire(w)),
+            ..
+        }) => Some(w),
         _ => None,
     }
 }

@@ -21,7 +21,7 @@ use xinyi_core::wire::Digest32;
 use xinyi_core::wire::eligibility::{ArtefactKind, Item};
 use xinyi_core::wire::journal::{Body, Record, check_chain};
 use xinyi_core::wire::metadata::MetadataError;
-use xinyi_core::wire::plan::{ApplyPlan, Fetched, plan, uncompressed};
+use xinyi_core::wire::plan::{ApplyPlan, Fetched, Part, Refused, plan, uncompressed};
 use xinyi_core::{Fen, Kind, UnixTime, Verdict, decide};
 
 /// 2026-03-10 09:30 UTC+8.
@@ -187,7 +187,13 @@ fn a_wrong_set_hash_rolls_back_and_leaves_the_old_version() {
         .apply(&meta, None, Some(&raw), UnixTime(T0 + DAY))
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::DataRefused { version: 2, ref why } if why.contains("set hash")),
+        matches!(
+            err,
+            StoreError::Refused {
+                version: 2,
+                reason: Refused::SetHash { .. }
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("data held before stays in use"));
@@ -229,34 +235,62 @@ fn bad_headers_and_artefacts_roll_back() {
     let err = check("delta from 7", store.apply(&meta, None, Some(&raw), now));
     assert!(matches!(
         err,
-        StoreError::Metadata(MetadataError::Inconsistent(_))
+        StoreError::Refused {
+            reason: Refused::Metadata(MetadataError::Inconsistent(_)),
+            ..
+        }
     ));
 
     // The artefact leads to another version than the metadata.
     let raw = delta(1, 3, &delta_items);
     let meta = reg.meta(2, &whole, Some((1, &raw)), T0 + DAY);
     let err = check("to mismatch", store.apply(&meta, None, Some(&raw), now));
-    assert!(
-        matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("leads to version 3"))
-    );
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::WrongTarget { artefact: 3, .. },
+            ..
+        }
+    ));
 
     // The metadata announces a snapshot, the artefact is a delta.
     let meta = reg.meta(2, &whole, Some((0, &good)), T0 + DAY);
     let err = check("kind mismatch", store.apply(&meta, None, Some(&good), now));
-    assert!(matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("snapshot")));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::WrongShape { .. },
+            ..
+        }
+    ));
 
     // Truncated in the middle of the items: a malformed artefact, after
     // some items were already written inside the transaction.
     let cut = &good[..good.len() - 3];
     let meta = reg.meta(2, &whole, Some((1, cut)), T0 + DAY);
     let err = check("truncated", store.apply(&meta, None, Some(cut), now));
-    assert!(matches!(err, StoreError::Artefact(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused {
+                reason: Refused::Artefact(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     // Right hash, wrong counts.
     let mut meta = reg.meta(2, &whole, Some((1, &good)), T0 + DAY);
     meta.listings += 1;
     let err = check("counts", store.apply(&meta, None, Some(&good), now));
-    assert!(matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("listings")));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::Counts { .. },
+            ..
+        }
+    ));
 
     // A delta removing what is not held.
     let raw = delta(
@@ -270,7 +304,13 @@ fn bad_headers_and_artefacts_roll_back() {
     );
     let meta = reg.meta(2, &v1_items(), Some((1, &raw)), T0 + DAY);
     let err = check("remove unknown", store.apply(&meta, None, Some(&raw), now));
-    assert!(matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("not held")));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::RemovesUnheldListing { .. },
+            ..
+        }
+    ));
 
     // A snapshot with the same listing twice.
     let mut twice = v1_items();
@@ -278,7 +318,13 @@ fn bad_headers_and_artefacts_roll_back() {
     let raw = snapshot(2, &twice);
     let meta = reg.meta(2, &v1_items(), Some((0, &raw)), T0 + DAY);
     let err = check("duplicate", store.apply(&meta, None, Some(&raw), now));
-    assert!(matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("twice")));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::DuplicateListing { .. },
+            ..
+        }
+    ));
 
     // Rollback to an older version, and expired metadata.
     let raw = snapshot(1, &v1_items());
@@ -287,7 +333,10 @@ fn bad_headers_and_artefacts_roll_back() {
     let err = check("rollback", store.apply(&meta, None, Some(&raw), now));
     assert!(matches!(
         err,
-        StoreError::Metadata(MetadataError::Rollback { .. })
+        StoreError::Refused {
+            reason: Refused::Metadata(MetadataError::Rollback { .. }),
+            ..
+        }
     ));
     let meta = reg.meta(2, &whole, Some((1, &good)), T0 + DAY);
     let err = check(
@@ -296,7 +345,10 @@ fn bad_headers_and_artefacts_roll_back() {
     );
     assert!(matches!(
         err,
-        StoreError::Metadata(MetadataError::Expired { .. })
+        StoreError::Refused {
+            reason: Refused::Metadata(MetadataError::Expired { .. }),
+            ..
+        }
     ));
 
     // A config artefact that is not the one the metadata pins.
@@ -306,11 +358,32 @@ fn bad_headers_and_artefacts_roll_back() {
         "config hash",
         store.apply(&meta, other.config(), Some(&good), now),
     );
-    assert!(matches!(err, StoreError::DataRefused { ref why, .. } if why.contains("config")));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::Length {
+                part: Part::Config,
+                ..
+            } | Refused::Hash {
+                part: Part::Config,
+                ..
+            },
+            ..
+        }
+    ));
     // A new config pinned but none given.
     let meta = other.meta(2, &whole, Some((1, &good)), T0 + DAY);
     let err = check("config missing", store.apply(&meta, None, Some(&good), now));
-    assert!(matches!(err, StoreError::DataRefused { .. }));
+    assert!(matches!(
+        err,
+        StoreError::Refused {
+            reason: Refused::NotGiven {
+                config: true,
+                eligibility: false
+            },
+            ..
+        }
+    ));
 
     // Eligibility bytes and metadata that disagree on presence.
     let meta = reg.meta(1, &v1_items(), None, T0 + DAY);
@@ -351,7 +424,13 @@ fn a_plan_made_against_other_data_is_refused_and_changes_nothing() {
     let after_other = held(&other);
     let err = store.execute(&apply, now).unwrap_err();
     assert!(
-        matches!(err, StoreError::DataRefused { version: 2, ref why } if why.contains("changed")),
+        matches!(
+            err,
+            StoreError::Refused {
+                version: 2,
+                reason: Refused::HeldChanged { .. }
+            }
+        ),
         "{err}"
     );
     assert_eq!(held(&store), after_other);
@@ -464,8 +543,30 @@ fn hub_contact_refreshes_freshness_and_ignores_replays() {
     let lying = reg.meta(1, &whole, None, T0 + 5 * DAY);
     assert!(matches!(
         store.record_hub_contact(&lying, UnixTime(T0 + 5 * DAY)),
-        Err(StoreError::DataRefused { .. })
+        Err(StoreError::Refused {
+            reason: Refused::HeldDiffers { version: 1 },
+            ..
+        })
     ));
+    // Metadata for another version is applied, not taken as contact.
+    let raw = delta(1, 2, &v2().0);
+    let next = reg.meta(2, &whole, Some((1, &raw)), T0 + 5 * DAY);
+    let err = store
+        .record_hub_contact(&next, UnixTime(T0 + 5 * DAY))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused {
+                version: 2,
+                reason: Refused::NotHeld {
+                    version: 2,
+                    held: 1
+                }
+            }
+        ),
+        "{err}"
+    );
 
     let status = store.status(UnixTime(T0 + 4 * DAY)).unwrap();
     assert_eq!(status.data.as_ref().unwrap().version, 1);
@@ -513,7 +614,7 @@ fn status_and_context_before_any_sync() {
     let meta = reg.meta(1, &v1_items(), None, T0);
     assert!(matches!(
         store.record_hub_contact(&meta, UnixTime(T0)),
-        Err(StoreError::NoData | StoreError::Metadata(_))
+        Err(StoreError::NoData | StoreError::Refused { .. })
     ));
 }
 

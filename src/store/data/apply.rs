@@ -17,16 +17,9 @@ use super::delta::delta;
 use super::snapshot::snapshot;
 use super::state::{raise_floor_to_hub, still_held};
 
-/// A refusal found while executing, in the store's words.
-fn refused(version: u64, why: &Refused) -> StoreError {
-    match why {
-        Refused::Metadata(e) => StoreError::Metadata(e.clone()),
-        Refused::Artefact(e) => StoreError::Artefact(e.clone()),
-        other => StoreError::DataRefused {
-            version,
-            why: other.to_string(),
-        },
-    }
+/// Version `version` refused, for `reason`.
+pub(super) fn refused(version: u64, reason: Refused) -> StoreError {
+    StoreError::Refused { version, reason }
 }
 
 /// The running result of applying items: the set hash and the counts.
@@ -89,7 +82,7 @@ impl Store {
             eligibility,
         };
         let plan = plan::plan(meta, held.as_ref(), now, fetched, plan::uncompressed)
-            .map_err(|r| refused(meta.version, &r))?;
+            .map_err(|r| refused(meta.version, r))?;
         match plan {
             ApplyPlan::Apply(apply) => self.execute(&apply, now),
             ApplyPlan::UpToDate(refresh) => {
@@ -104,17 +97,13 @@ impl Store {
                     exclusions: refresh.held.exclusions,
                 })
             }
-            ApplyPlan::Fetch(wanted) => Err(StoreError::DataRefused {
-                version: meta.version,
-                why: format!(
-                    "the metadata pins artefacts that were not given: {}",
-                    match (wanted.config.is_some(), wanted.eligibility.is_some()) {
-                        (true, true) => "the config and the eligibility artefact",
-                        (true, false) => "the config artefact",
-                        _ => "the eligibility artefact",
-                    }
-                ),
-            }),
+            ApplyPlan::Fetch(wanted) => Err(refused(
+                meta.version,
+                Refused::NotGiven {
+                    config: wanted.config.is_some(),
+                    eligibility: wanted.eligibility.is_some(),
+                },
+            )),
         }
     }
 
@@ -129,16 +118,16 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let held = self.held()?.ok_or(StoreError::NoData)?;
         match plan::plan(meta, Some(&held), now, Fetched::NOTHING, plan::uncompressed)
-            .map_err(|r| refused(meta.version, &r))?
+            .map_err(|r| refused(meta.version, r))?
         {
             ApplyPlan::UpToDate(refresh) => self.refresh(&refresh, now),
-            _ => Err(StoreError::DataRefused {
-                version: meta.version,
-                why: format!(
-                    "it is not the held version {}; it must be applied",
-                    held.version
-                ),
-            }),
+            _ => Err(refused(
+                meta.version,
+                Refused::NotHeld {
+                    version: meta.version,
+                    held: held.version,
+                },
+            )),
         }
     }
 
@@ -153,10 +142,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         still_held(&tx, plan.held.as_ref(), version)?;
-        let refuse = |why: String| StoreError::DataRefused { version, why };
-
         if let Some(config) = &plan.config {
-            replace_config(&tx, config, &refuse)?;
+            replace_config(&tx, config, version)?;
         }
         let start = plan.start();
         let mut tally = Tally {
@@ -166,18 +153,21 @@ impl Store {
             items: 0,
         };
         let kind = plan.eligibility.kind();
-        let items = plan.eligibility.items().map_err(StoreError::Artefact)?;
+        let items = plan
+            .eligibility
+            .items()
+            .map_err(|w| refused(version, Refused::Artefact(w)))?;
         match kind {
             ArtefactKind::Snapshot => snapshot(&tx, items, &mut tally),
             ArtefactKind::Delta => delta(&tx, items, &mut tally),
         }
         .map_err(|err| match err {
-            ItemError::Refused(r) => refused(version, &r),
-            ItemError::Artefact(w) => StoreError::Artefact(w),
+            ItemError::Refused(r) => refused(version, r),
+            ItemError::Artefact(w) => refused(version, Refused::Artefact(w)),
             ItemError::Store(s) => s,
         })?;
         plan.prove(tally.outcome())
-            .map_err(|r| refused(version, &r))?;
+            .map_err(|r| refused(version, r))?;
 
         tx.execute(
             "INSERT OR REPLACE INTO data_state

@@ -6,19 +6,20 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use xinyi_core::Catalogue;
 use xinyi_core::verdict::DEFAULT_MAX_OFFLINE_AGE_S;
 use xinyi_core::wire::config::Site;
-use xinyi_core::wire::plan::NewConfig;
+use xinyi_core::wire::plan::{NewConfig, Refused};
 
 use super::super::{Store, StoreError};
-use super::{SiteContext, corrupt, is_constraint};
+use super::{SiteContext, corrupt, is_constraint, is_duplicate};
 
 /// Replaces the trust list, revocations, catalogue and sites with those of
-/// a config artefact the plan accepted. `refuse` words a refusal of
-/// content SQLite's constraints catch (a key or site named twice).
+/// a config artefact the plan accepted, for data version `version`; content
+/// SQLite's constraints catch (a key or site named twice) refuses it.
 pub(super) fn replace_config(
     tx: &Transaction<'_>,
     config: &NewConfig<'_>,
-    refuse: &dyn Fn(String) -> StoreError,
+    version: u64,
 ) -> Result<(), StoreError> {
+    let refuse = |reason| StoreError::Refused { version, reason };
     let parsed = &config.parsed;
     tx.execute("DELETE FROM trust_keys", [])?;
     tx.execute("DELETE FROM revoked_cards", [])?;
@@ -38,8 +39,8 @@ pub(super) fn replace_config(
                 k.revoked,
             ])
             .map_err(|e| {
-                if is_constraint(&e) {
-                    refuse(format!("the trust list names key {} twice", k.kid))
+                if is_duplicate(&e) {
+                    refuse(Refused::DuplicateTrustKey { kid: k.kid })
                 } else {
                     e.into()
                 }
@@ -56,7 +57,7 @@ pub(super) fn replace_config(
         )?;
         for s in &parsed.sites {
             let measures = serde_json::to_string(&s.measures)
-                .map_err(|e| refuse(format!("site {}: {e}", s.id)))?;
+                .map_err(|e| StoreError::Invalid(format!("site {}'s measures: {e}", s.id)))?;
             put.execute(params![
                 s.id,
                 s.name,
@@ -67,8 +68,10 @@ pub(super) fn replace_config(
                 s.unattended
             ])
             .map_err(|e| {
-                if is_constraint(&e) {
-                    refuse(format!("site {} appears twice or is invalid", s.id))
+                if is_duplicate(&e) {
+                    refuse(Refused::DuplicateSite { site: s.id.clone() })
+                } else if is_constraint(&e) {
+                    StoreError::Invalid(format!("site {} is not valid here: {e}", s.id))
                 } else {
                     e.into()
                 }

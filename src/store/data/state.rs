@@ -61,13 +61,12 @@ pub(super) fn still_held(
     if found.as_ref() == planned {
         return Ok(());
     }
-    Err(StoreError::DataRefused {
+    Err(StoreError::Refused {
         version,
-        why: Refused::HeldChanged {
+        reason: Refused::HeldChanged {
             planned: planned.map(|h| h.version),
             found: found.map(|h| h.version),
-        }
-        .to_string(),
+        },
     })
 }
 

@@ -239,6 +239,14 @@ impl std::fmt::Display for Shape {
     }
 }
 
+fn given_text(config: bool, eligibility: bool) -> &'static str {
+    match (config, eligibility) {
+        (true, true) => "the config and the eligibility artefact",
+        (true, false) => "the config artefact",
+        _ => "the eligibility artefact",
+    }
+}
+
 fn held_text(held: Option<u64>) -> String {
     held.map_or_else(
         || "no data is held".to_owned(),
@@ -279,6 +287,10 @@ pub enum Refused {
     WrongTarget { artefact: u64, metadata: u64 },
     #[error("the metadata announces {announced}, the artefact is {found}")]
     WrongShape { announced: Shape, found: Shape },
+    #[error("the metadata pins {} that {} not given", given_text(*.config, *.eligibility), if *.config && *.eligibility { "were" } else { "was" })]
+    NotGiven { config: bool, eligibility: bool },
+    #[error("it is version {version}, not the held version {held}: it must be applied")]
+    NotHeld { version: u64, held: u64 },
     #[error("the hub describes the held version {version} with different content")]
     HeldDiffers { version: u64 },
     #[error(
