@@ -610,7 +610,7 @@ impl Counter for Terminal {
     ) -> Result<Scan, TerminalError> {
         let site = self.site.clone();
         let ctx = site.context(DEFAULT_SKEW_S, self.clock_floor());
-        let verdict = decide(&ctx, &self.store, &self.store, text, measure.as_str(), at)?;
+        let verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
         Ok(match verdict {
             Verdict::Ok(a) => Scan::Ok(a),
             Verdict::Refused(refusal) => {
@@ -618,7 +618,7 @@ impl Counter for Terminal {
                     self.key.signing_key(),
                     operator,
                     at,
-                    measure.as_str(),
+                    measure,
                     &refusal,
                 )?;
                 self.raise_floor(at);

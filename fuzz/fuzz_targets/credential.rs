@@ -11,7 +11,7 @@ use xinyi_core::history::MemoryHistory;
 use xinyi_core::listing::Registry;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::verdict::{self, Context, MemoryData};
-use xinyi_core::{Catalogue, Cti, Kid, PseudonymKey, UnixTime};
+use xinyi_core::{Catalogue, Cti, Kid, MeasureId, PseudonymKey, UnixTime};
 
 /// The trust list of `shared/vectors/credentials.json`:
 /// (kid, iss, public key, not_before, not_after, revoked).
@@ -67,6 +67,7 @@ struct Fixture {
     data: MemoryData,
     history: MemoryHistory,
     catalogue: Catalogue,
+    measure: MeasureId,
 }
 
 fn fixture() -> &'static Fixture {
@@ -107,6 +108,7 @@ fn fixture() -> &'static Fixture {
             data: MemoryData::new(keys, revoked, eligibility),
             history: MemoryHistory::new(),
             catalogue: Catalogue::from_toml(MEASURES_TOML).expect("measures.toml is valid"),
+            measure: MeasureId::parse(MEASURE).expect("a well-formed measure id"),
         }
     })
 }
@@ -138,5 +140,5 @@ fuzz_target!(|data: &[u8]| {
         data_as_of: Some(NOW),
         clock_floor: None,
     };
-    let _ = xinyi_core::decide(&ctx, &f.data, &f.history, text, MEASURE, NOW);
+    let _ = xinyi_core::decide(&ctx, &f.data, &f.history, text, &f.measure, NOW);
 });

@@ -56,6 +56,10 @@ pub(super) fn tour() -> Result<ExitCode> {
         .into_iter()
         .cloned()
         .collect();
+    let bus = site
+        .first()
+        .map(|m| m.id.clone())
+        .context("the demo catalogue has no bus top-up")?;
     let ctx = Context {
         measures: &site,
         skew_s: DEFAULT_SKEW_S,
@@ -77,7 +81,7 @@ pub(super) fn tour() -> Result<ExitCode> {
         .chain(replay.as_deref().map(|t| ("The first code again", t)));
     for (label, text) in presented {
         say!("▶ {label}");
-        match decide(&ctx, &data, &history, text, "XYX-BUS-TOPUP", at)? {
+        match decide(&ctx, &data, &history, text, &bus, at)? {
             Verdict::Ok(a) => {
                 let amounts = a.amounts(Fen(10_000), 0)?;
                 print_approval(&a, Some(&amounts));

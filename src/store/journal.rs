@@ -333,12 +333,12 @@ impl Store {
         key: &SigningKey,
         operator: &str,
         at: UnixTime,
-        measure: &str,
+        measure: &MeasureId,
         refusal: &xinyi_core::Refusal,
     ) -> Result<JournalEntry, StoreError> {
         let body = Body::Refusal {
             reason: refusal.reason.code().to_owned(),
-            measure: measure.to_owned(),
+            measure: measure.as_str().to_owned(),
             sub: refusal.claims.as_ref().map(|c| c.sub.to_string()),
             cti: refusal.claims.as_ref().map(|c| c.cti.as_bytes().to_vec()),
             detail: refusal.detail.clone(),

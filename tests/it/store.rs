@@ -603,7 +603,7 @@ fn status_and_context_before_any_sync() {
         &store,
         &store,
         "XY1:anything",
-        "XYX-BUS-TOPUP",
+        &MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
         UnixTime(T0),
     )
     .unwrap();
@@ -702,14 +702,14 @@ fn conformance_vectors_through_the_store() {
         for (n, step) in scenario["steps"].as_array().unwrap().iter().enumerate() {
             let at = UnixTime(step["at"].as_i64().unwrap());
             let qr = step["qr"].as_str().unwrap();
-            let measure = step["measure"].as_str().unwrap();
+            let measure = MeasureId::parse(step["measure"].as_str().unwrap()).unwrap();
             let label = format!(
                 "{name} / step {} ({})",
                 n + 1,
                 step["note"].as_str().unwrap_or("")
             );
             let ctx = site_ctx.context(skew);
-            let verdict = decide(&ctx, &store, &store, qr, measure, at).unwrap();
+            let verdict = decide(&ctx, &store, &store, qr, &measure, at).unwrap();
             let expect = step["expect"].as_str().unwrap();
             let detail = match &verdict {
                 Verdict::Refused(r) => r.detail.clone(),
@@ -721,7 +721,7 @@ fn conformance_vectors_through_the_store() {
                 Verdict::Ok(a) => a,
                 Verdict::Refused(r) => {
                     let e = store
-                        .record_refusal(&terminal, "op-1", at, measure, &r)
+                        .record_refusal(&terminal, "op-1", at, &measure, &r)
                         .unwrap();
                     assert_eq!(e.record.seq, store.journal_head().unwrap().0);
                     continue;
@@ -756,7 +756,7 @@ fn conformance_vectors_through_the_store() {
                 };
                 assert_eq!(sub, approval.claims.sub.as_str());
                 assert_eq!(*payable, amounts.payable.0);
-                assert_eq!(m, measure);
+                assert_eq!(m, measure.as_str());
                 assert_eq!(entry.record.data_version, 1);
                 // Committed: a second connection sees it at once.
                 assert!(store_ro(dir.path()).entry(&entry.id).unwrap().is_some());
@@ -1354,13 +1354,13 @@ fn no_id_number_or_full_name_reaches_the_disk() {
         .flat_map(|s| s["steps"].as_array().unwrap())
     {
         let at = UnixTime(step["at"].as_i64().unwrap());
-        let measure = step["measure"].as_str().unwrap();
+        let measure = MeasureId::parse(step["measure"].as_str().unwrap()).unwrap();
         let verdict = decide(
             &ctx.context(DEFAULT_SKEW_S),
             &store,
             &store,
             step["qr"].as_str().unwrap(),
-            measure,
+            &measure,
             at,
         )
         .unwrap();
@@ -1372,7 +1372,7 @@ fn no_id_number_or_full_name_reaches_the_disk() {
             }
             Verdict::Refused(r) => {
                 store
-                    .record_refusal(&terminal, "op-1", at, measure, &r)
+                    .record_refusal(&terminal, "op-1", at, &measure, &r)
                     .unwrap();
                 refused += 1;
             }

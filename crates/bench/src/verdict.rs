@@ -121,6 +121,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
             .cloned()
             .ok_or_else(|| anyhow!("{MEASURE} is not in the demo catalogue"))?,
     ];
+    let measure = measures[0].id.clone();
     let ctx = Context {
         measures: &measures,
         skew_s: DEFAULT_SKEW_S,
@@ -153,7 +154,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     // Every one must reach OK, and verify raw.
     for s in &samples {
         let v =
-            decide(&ctx, &data, &history, &s.text, MEASURE, now).context("deciding a sample")?;
+            decide(&ctx, &data, &history, &s.text, &measure, now).context("deciding a sample")?;
         if !matches!(v, Verdict::Ok(_)) {
             bail!("a sample credential was refused: {}", v.code());
         }
@@ -169,7 +170,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
                 &data,
                 &history,
                 black_box(&samples[i].text),
-                MEASURE,
+                &measure,
                 now
             ),
             Ok(Verdict::Ok(_))

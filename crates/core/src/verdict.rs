@@ -12,7 +12,7 @@ use crate::credential::{self, Claims, Cti, Form, Kid, Malformed};
 use crate::eligibility::{EligibilityEntry, EligibilitySet, ExclusionEntry};
 use crate::history::{DataError, History};
 use crate::ids::SubjectId;
-use crate::measures::{Limit, Measure};
+use crate::measures::{Limit, Measure, MeasureId};
 use crate::money::{AmountError, Amounts, Fen};
 use crate::time::UnixTime;
 use crate::trust::TrustedKey;
@@ -223,7 +223,7 @@ pub fn decide(
     data: &impl VerifierData,
     history: &impl History,
     text: &str,
-    measure_id: &str,
+    measure_id: &MeasureId,
     now: UnixTime,
 ) -> Result<Verdict, DataError> {
     let refuse = |reason, detail: String, claims: Option<&Claims>| {
@@ -409,7 +409,7 @@ pub fn decide(
         );
     }
     // 13. MEASURE_NOT_APPLICABLE
-    let Some(measure) = ctx.measures.iter().find(|m| m.id.as_str() == measure_id) else {
+    let Some(measure) = ctx.measures.iter().find(|m| &m.id == measure_id) else {
         return refuse(
             Reason::MeasureNotApplicable,
             format!("measure {measure_id} is not offered at this site"),

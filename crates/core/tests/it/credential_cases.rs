@@ -10,7 +10,7 @@ use xinyi_core::history::MemoryHistory;
 use xinyi_core::issue::IssuerKey;
 use xinyi_core::trust::{TrustError, TrustedKey};
 use xinyi_core::verdict::MemoryData;
-use xinyi_core::{Claims, Context, Kind, SubjectId, UnixTime, decide};
+use xinyi_core::{Claims, Context, Kind, MeasureId, SubjectId, UnixTime, decide};
 
 const NOW: i64 = 1_773_106_200;
 
@@ -363,9 +363,17 @@ fn verdict_code(data: &MemoryData, text: &str) -> &'static str {
         data_as_of: Some(UnixTime(NOW)),
         clock_floor: None,
     };
-    decide(&ctx, data, &MemoryHistory::new(), text, "X", UnixTime(NOW))
-        .unwrap()
-        .code()
+    let measure = MeasureId::parse("X").unwrap();
+    decide(
+        &ctx,
+        data,
+        &MemoryHistory::new(),
+        text,
+        &measure,
+        UnixTime(NOW),
+    )
+    .unwrap()
+    .code()
 }
 
 #[test]

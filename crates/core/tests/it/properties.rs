@@ -14,7 +14,9 @@ use xinyi_core::measures::Benefit;
 use xinyi_core::money::{MAX_AMOUNT, MAX_COMPANIONS};
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::verdict::MemoryData;
-use xinyi_core::{Claims, Context, Date, Fen, Kind, SubjectId, UnixTime, base45, decide};
+use xinyi_core::{
+    Claims, Context, Date, Fen, Kind, MeasureId, SubjectId, UnixTime, base45, decide,
+};
 
 fn claims_strategy() -> impl Strategy<Value = Claims> {
     (
@@ -174,7 +176,8 @@ proptest! {
         let trusted = TrustedKey::new(Iss::Yss, key.public_key(), UnixTime(0), UnixTime(1 << 40), false, None).unwrap();
         let data = MemoryData::new(vec![trusted], vec![], Default::default());
         let ctx = Context { measures: &[], skew_s: 60, max_offline_age_s: 60, data_as_of: Some(UnixTime(0)), clock_floor: None };
-        let v = decide(&ctx, &data, &MemoryHistory::new(), &s, "M", UnixTime(30)).unwrap();
+        let measure = MeasureId::parse("M").unwrap();
+        let v = decide(&ctx, &data, &MemoryHistory::new(), &s, &measure, UnixTime(30)).unwrap();
         prop_assert!(!v.code().is_empty());
     }
 

@@ -94,7 +94,7 @@ impl Counter for Fake {
     ) -> Result<Scan, TerminalError> {
         let site = self.site.clone();
         let ctx = site.context(self.skew_s, None);
-        match decide(&ctx, &self.data, &self.history, text, measure.as_str(), at)? {
+        match decide(&ctx, &self.data, &self.history, text, measure, at)? {
             Verdict::Ok(a) => Ok(Scan::Ok(a)),
             Verdict::Refused(refusal) => {
                 let record = self.write(
