@@ -125,6 +125,7 @@ impl Runner {
 
     /// [`Runner::new`], the camera playing the pictures in `frames`
     /// instead of a device when given.
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
     pub fn with_frames(
         mut term: Terminal,
         demo: Demo,
@@ -133,7 +134,6 @@ impl Runner {
         preview: PreviewSink,
         frames: Option<PathBuf>,
     ) -> Runner {
-        #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
         let mut state = KioskState::new(&term);
         #[cfg(feature = "demo")]
         if let Some(d) = &demo {

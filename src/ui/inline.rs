@@ -6,7 +6,6 @@ use std::sync::mpsc;
 
 #[cfg(feature = "demo")]
 use anyhow::{Context as _, Result};
-#[cfg(feature = "demo")]
 use slint::ComponentHandle as _;
 
 use super::AppWindow;
