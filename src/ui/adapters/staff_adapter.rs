@@ -1,11 +1,10 @@
 //! `StaffAdapter`: sign-in, shift totals, records, voids, settings.
 
-use super::{Post, measure_items, model, s};
+use super::{Post, measure_items, model, s, values};
 use crate::ui::contract::UiRecordKind;
 use crate::ui::kiosk::Msg;
-use crate::ui::view::RecordKind;
-use crate::ui::view::StaffView;
-use crate::ui::{AppWindow, RecordRow, StaffAdapter, TotalRow};
+use crate::ui::view::{RecordWhat, StaffView};
+use crate::ui::{self, AppWindow, RecordRow, StaffAdapter, TotalRow};
 use slint::ComponentHandle as _;
 
 pub fn wire(ui: &AppWindow, post: &Post) {
@@ -45,12 +44,14 @@ pub fn wire(ui: &AppWindow, post: &Post) {
 pub fn apply(ui: &AppWindow, v: &StaffView) {
     let g = ui.global::<StaffAdapter>();
     g.set_signed_in(v.signed_in);
-    g.set_operator(s(&v.operator));
+    let (id, name, supervisor) = v.operator.clone().unwrap_or_default();
+    g.set_operator_id(s(&id));
+    g.set_operator_name(s(&name));
+    g.set_operator_supervisor(supervisor);
     g.set_id_text(s(&v.id_text));
     g.set_pin_dots(s(&v.pin_dots));
     g.set_field(v.field);
-    g.set_error(s(&v.error));
-    g.set_totals_caption(s(&v.totals_caption));
+    g.set_error(values::staff_error(v.error.as_ref()));
     g.set_totals(model(
         v.totals
             .iter()
@@ -62,38 +63,77 @@ pub fn apply(ui: &AppWindow, v: &StaffView) {
             })
             .collect(),
     ));
-    g.set_totals_sum(s(&v.totals_sum));
-    g.set_records(model(
-        v.records
-            .iter()
-            .map(|r| RecordRow {
-                id: s(&r.id),
-                time: s(&r.time),
-                kind: match r.kind {
-                    RecordKind::Redemption => UiRecordKind::Redemption,
-                    RecordKind::Refusal => UiRecordKind::Refusal,
-                    RecordKind::Void => UiRecordKind::Void,
-                    RecordKind::Staff => UiRecordKind::Staff,
-                },
-                measure: s(&r.measure),
-                amount: s(&r.amount),
-                uploaded: r.uploaded,
-                voided: r.voided,
-                can_void: r.can_void,
-            })
-            .collect(),
-    ));
-    g.set_sync_text(s(&v.sync_text));
+    let sum = v.totals_sum.clone().unwrap_or_default();
+    g.set_has_sum(v.totals_sum.is_some());
+    g.set_sum_redemptions(values::int(sum.redemptions));
+    g.set_sum_discount(s(&sum.discount));
+    g.set_sum_refusals(values::int(sum.refusals));
+    g.set_sum_voids(values::int(sum.voids));
+    g.set_records(model(v.records.iter().map(record).collect()));
+    g.set_sync(values::sync_line(&v.sync));
     g.set_void_open(v.void_open);
-    g.set_void_target(s(&v.void_target));
+    // No id: the record is not among those listed.
+    g.set_void_target(
+        v.void_target
+            .as_ref()
+            .map_or_else(RecordRow::default, record),
+    );
     g.set_void_id_text(s(&v.void_id_text));
     g.set_void_pin_dots(s(&v.void_pin_dots));
     g.set_void_field(v.void_field);
     g.set_void_reason(v.void_reason);
-    g.set_void_error(s(&v.void_error));
+    g.set_void_error(values::staff_error(v.void_error.as_ref()));
     g.set_camera_on(v.camera_on);
-    g.set_camera_device(s(&v.camera_device));
-    g.set_language(s(&v.language));
+    g.set_camera_state(values::camera(v.camera.state));
+    g.set_camera_name(s(&v.camera.name));
+    let (problem, detail) = values::camera_problem(v.camera.problem.as_ref());
+    g.set_camera_problem(problem);
+    g.set_camera_detail(detail);
     g.set_site_text(s(&v.site_text));
     g.set_site_measures(measure_items(&v.site_measures));
+}
+
+/// A record as the list (and the void dialog) shows it.
+fn record(r: &ui::view::RecordRow) -> RecordRow {
+    let mut row = RecordRow {
+        id: s(&r.id),
+        time: s(&r.time),
+        uploaded: r.uploaded,
+        voided: r.voided,
+        can_void: r.can_void,
+        ..RecordRow::default()
+    };
+    match &r.what {
+        RecordWhat::Redemption {
+            measure,
+            discount,
+            payable,
+        } => {
+            row.kind = UiRecordKind::Redemption;
+            row.text = s(measure);
+            row.discount = s(discount);
+            row.payable = s(payable);
+        }
+        RecordWhat::Refusal(reason) => {
+            row.kind = UiRecordKind::Refusal;
+            match reason {
+                Ok(r) => {
+                    row.reason = values::reason(*r);
+                    row.known_reason = true;
+                }
+                // A code this kiosk has no words for.
+                Err(code) => row.text = s(code),
+            }
+        }
+        RecordWhat::Void { reason } => {
+            row.kind = UiRecordKind::Void;
+            row.text = s(reason);
+        }
+        RecordWhat::Staff { event, staff } => {
+            row.kind = UiRecordKind::Staff;
+            row.event = values::staff_event(*event);
+            row.text = s(staff);
+        }
+    }
+    row
 }
