@@ -501,3 +501,72 @@ fn every_page_fits_a_counter_screen_in_both_languages() {
         problems.join("\n")
     );
 }
+
+/// The string literal at the start of `s` (after blanks), unescaped, and
+/// what follows it.
+fn literal(s: &str) -> Option<(String, &str)> {
+    let s = s.trim_start().strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &s[i + 1..])),
+            '\\' => out.push(chars.next()?.1),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Every `@tr` of the pages has English in the bundled translation
+/// (`assets/translations/make_po.py` writes it): a sentence added to a page
+/// without its English would show Chinese on the English screen.
+#[test]
+fn every_sentence_on_the_pages_has_english() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // (context, Chinese) → English, from the .po file.
+    let po =
+        std::fs::read_to_string(root.join("assets/translations/en/LC_MESSAGES/xinyi.po")).unwrap();
+    let mut english = std::collections::BTreeMap::new();
+    let (mut ctx, mut id) = (String::new(), None::<String>);
+    for line in po.lines() {
+        if let Some(rest) = line.strip_prefix("msgctxt ") {
+            ctx = literal(rest).unwrap().0;
+        } else if let Some(rest) = line.strip_prefix("msgid ") {
+            id = Some(literal(rest).unwrap().0);
+        } else if let Some(rest) = line.strip_prefix("msgstr ") {
+            let msgid = id.take().unwrap();
+            english.insert((std::mem::take(&mut ctx), msgid), literal(rest).unwrap().0);
+        }
+    }
+    let mut files = vec![root.join("ui")];
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "slint") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (at, _) in text.match_indices("@tr(") {
+            let (first, rest) = literal(&text[at + 4..]).unwrap();
+            let key = match rest.trim_start().strip_prefix("=>") {
+                Some(rest) => (first, literal(rest).unwrap().0),
+                None => (String::new(), first),
+            };
+            seen += 1;
+            if english.get(&key).is_none_or(|en| en.is_empty()) {
+                missing.push(format!("{}: {key:?}", p.display()));
+            }
+        }
+    }
+    assert!(seen > 100, "only {seen} @tr found");
+    assert!(
+        missing.is_empty(),
+        "no English for:\n{}",
+        missing.join("\n")
+    );
+}
