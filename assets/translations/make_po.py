@@ -3,6 +3,9 @@
 ui/*.slint (Chinese is the source language). Run after changing UI text;
 a test fails when a string has no English here.
 
+A string with a context, @tr("ctx" => "..."), is keyed ("ctx", "...") here:
+the same Chinese that needs other English words in another place.
+
     python3 assets/translations/make_po.py
 """
 import pathlib
@@ -141,6 +144,106 @@ EN = {
     "已作废·已上传": "voided·uploaded",
     "已作废·待上传": "voided·to upload",
     "已上传": "uploaded",
+    # Refusal reasons (the refused page, the staff page's records).
+    "本机时间异常，暂停核验": "This terminal's clock is wrong: verification is paused",
+    ("refusal", "本机名单数据过旧，暂停核验"): "This terminal's list data is too old to verify",
+    "无法识别的二维码": "This is not a credit-incentive code",
+    "二维码签发机构无法确认": "The code's issuer cannot be confirmed",
+    "二维码校验失败（可能被篡改）": "The code failed its security check",
+    "二维码时间异常": "The code's time is ahead of this terminal",
+    "二维码已过期": "The code has expired",
+    "二维码有效期异常": "The code's validity period is not allowed",
+    "此二维码已使用过": "This code has already been used",
+    "此守信卡已挂失作废": "This printed card has been cancelled",
+    "未在守信激励名单中": "Not on the credit-incentive list",
+    "守信激励资格不在有效期内": "The listing is not in force today",
+    "本项优惠不适用": "This benefit does not apply here",
+    "本期优惠次数已用完": "The benefit's use limit is reached for this period",
+    "请工作人员将本机时间校正为北京时间后重试（时间被调慢会导致过期二维码被误认）。":
+        "Staff: set this terminal's clock to the correct Beijing time, then try again.",
+    "请工作人员连接网络同步数据，或导入最新数据包。":
+        "Staff: connect to the network and sync, or import the latest data bundle.",
+    "请在粤省事/粤商通打开“守信激励码”后重新出示。":
+        "Open the credit-incentive code in the 粤省事/粤商通 app and show it again.",
+    "请刷新守信激励码后重试；仍不能通过请联系发码平台。":
+        "Refresh the code and try again; if it still fails, contact the app's support.",
+    "请使用粤省事/粤商通中的原始二维码，不要使用截图或翻拍。":
+        "Show the original code from the app, not a screenshot or a photo of it.",
+    "请核对手机时间后刷新二维码再试。": "Check the phone's clock, refresh the code and try again.",
+    "请刷新守信激励码后重新出示。": "Refresh the code in the app and show it again.",
+    "动态码只能使用一次，请刷新后重新出示。": "An app code works once: refresh it and show the new one.",
+    "请到发卡窗口补办新卡。": "Ask at the issuing office for a new card.",
+    "如对名单有异议，可扫描下方二维码提出名单异议。":
+        "If you think the list is wrong, scan the code below to file an objection.",
+    "可查看激励措施清单了解您可享受的措施。": "See the measures list for the benefits that apply to you.",
+    "可在下一周期再次使用。": "The benefit is available again in the next period.",
+    # Holders, benefits and measures.
+    "个人": "Person",
+    "企业": "Enterprise",
+    "优惠{}%": "{}% off",
+    "优惠{}%，每次最多减{}": "{}% off, at most {} each time",
+    "立减{}": "{} off",
+    "本人免票；随行亲属优惠{}%": "Holder free; companions {}% off",
+    "本人免票；随行亲属优惠{}%（最多{}人）": "Holder free; companions {}% off (up to {})",
+    "免收{}": "Waived: {}",
+    "门票单价（元）": "Ticket price (yuan)",
+    "免收金额（元）": "Amount waived (yuan)",
+    "金额（元）": "Amount (yuan)",
+    "今日限{}次": "{} a day",
+    "本周限{}次": "{} a week",
+    "本月限{}次": "{} a month",
+    "本年限{}次": "{} a year",
+    "{} 分钟": "{} min",
+    "{} 小时 {} 分": "{} h {} min",
+    # The scan page's notes and the camera.
+    "请先输入图片路径。": "Type the picture's path first.",
+    "无法打开图片：{}": "Cannot open the picture: {}",
+    "图片中没有找到二维码。": "No QR code was found in the picture.",
+    "本站点没有可用的激励措施：请同步数据或联系信用平台。":
+        "This site offers no measure: sync the data or call the registry.",
+    "核验失败：{}": "Could not verify: {}",
+    "未检测到摄像头，可使用扫码枪或打开图片。": "No camera found: use the scanner or open a picture.",
+    "本次运行未启用摄像头。": "The camera is off for this run.",
+    "摄像头无法打开，可使用扫码枪或打开图片（{}）":
+        "The camera could not be opened: use the scanner or open a picture（{}）",
+    ("settings", "摄像头已关闭"): "Camera off",
+    "正在打开 {}": "Opening {}",
+    "使用中： {}": "In use: {}",
+    # The OK page's problems.
+    "请工作人员先在“工作人员”页签到，再确认。": "A staff member must sign in (Staff page) before confirming.",
+    "请先输入金额。": "Enter the amount first.",
+    # The amber page.
+    "本机时间 {} 早于本机已确认过的时间，时钟可能被调慢或出错。":
+        "This terminal's clock says {}, earlier than a time it has already confirmed: the clock may have been set back.",
+    "本机数据已 {} 未与信用平台核对，超过本站点允许的 {}。":
+        "This terminal last checked its data with the registry {} ago, more than the {} this site allows.",
+    "本机还没有同步过名单数据。": "This terminal has not synced any list data yet.",
+    # Sync and the staff page.
+    "本机只通过数据包同步。": "This terminal syncs by file only.",
+    "同步失败：{}（上次成功 {}）": "Sync failed: {} (last success {})",
+    "上次同步 {} · 在线": "Last sync {} · online",
+    "已请求同步…": "Sync requested…",
+    "已作废（作废记录 第{}号）": "Voided (void record No. {})",
+    "请输入工号和密码。": "Enter your staff number and PIN.",
+    "工号或密码不正确（还可再试 {} 次）。": "Wrong staff number or PIN ({} tries left).",
+    "密码错误次数过多，请 {} 分钟后再试。": "Too many wrong PINs: try again in {} min.",
+    "只有主管可以作废记录。": "Only a supervisor can void a record.",
+    "设置人员": "operator set",
+    "删除人员": "operator removed",
+    "签到失败": "sign-in failed",
+    "已锁定": "locked out",
+    "优惠 {} · 应付 {}": "discount {} · paid {}",
+    "今日本机（全部工作人员）": "Today at this counter (all staff)",
+    "优惠 {} 笔，共减免 {} · 拒绝 {} 笔 · 作废 {} 笔": "{} benefits, {} off in all · {} refused · {} voided",
+    # The demo drawer.
+    "公交": "Bus",
+    "景区": "Scenic",
+    "医院": "Hospital",
+    "图书馆": "Library",
+    ("demo", "拒绝"): "refused",
+    "再次出示刚才的动态码": "The app code again (replay)",
+    "店员 {} 密码 {} · 主管 {} 密码 {}": "clerk {} PIN {} · supervisor {} PIN {}",
+    "正在切换站点…": "Switching site…",
 }
 
 
@@ -151,13 +254,18 @@ def esc(s):
 def main():
     root = pathlib.Path(__file__).resolve().parents[2]
     strings = []
+    lit = r'"((?:[^"\\]|\\.)*)"'
     for p in sorted((root / "ui").rglob("*.slint")):
-        for m in re.finditer(r'@tr\("((?:[^"\\]|\\.)*)"', p.read_text()):
-            if m.group(1) not in strings:
-                strings.append(m.group(1))
+        for m in re.finditer(r"@tr\(\s*" + lit + r"(?:\s*=>\s*" + lit + ")?", p.read_text()):
+            key = (m.group(1), m.group(2)) if m.group(2) is not None else m.group(1)
+            if key not in strings:
+                strings.append(key)
     missing = [s for s in strings if s not in EN]
     if missing:
-        raise SystemExit("no English for: " + ", ".join(missing))
+        raise SystemExit("no English for: " + ", ".join(map(str, missing)))
+    unused = [s for s in EN if s not in strings]
+    if unused:
+        raise SystemExit("English for strings no page has: " + ", ".join(map(str, unused)))
     out = [
         'msgid ""',
         'msgstr ""',
@@ -166,7 +274,11 @@ def main():
         "",
     ]
     for s in strings:
-        out += [f'msgid "{esc(s)}"', f'msgstr "{esc(EN[s])}"', ""]
+        if isinstance(s, tuple):
+            out.append(f'msgctxt "{esc(s[0])}"')
+            out += [f'msgid "{esc(s[1])}"', f'msgstr "{esc(EN[s])}"', ""]
+        else:
+            out += [f'msgid "{esc(s)}"', f'msgstr "{esc(EN[s])}"', ""]
     path = pathlib.Path(__file__).resolve().parent / "en" / "LC_MESSAGES" / "xinyi.po"
     path.write_text("\n".join(out), encoding="utf-8")
     print(path, len(strings))

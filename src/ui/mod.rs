@@ -11,8 +11,13 @@
 //!   pictures);
 //! - `demo` (the `demo` feature): the embedded demo hub and its enrolled
 //!   terminals;
-//! - [`entry`], [`words`], [`qr`], [`sound`]: keypads, run-time words,
-//!   QR codes out, the two sounds.
+//! - [`entry`], [`words`], [`qr`], [`sound`]: keypads, the text taken
+//!   from data (money, times, the catalogue's names), QR codes out, the
+//!   two sounds.
+//!
+//! One translation system: every sentence on screen is an `@tr` in the
+//! `.slint` files (Chinese is the source language; the English is
+//! `assets/translations`, written by its `make_po.py`). Rust sends values.
 
 pub mod adapters;
 pub mod app;
@@ -47,12 +52,17 @@ pub use generated::{
     RefusedAdapter, SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
 };
 
-/// The enums of the UI contract (`ui/types.slint`), as Slint generates
-/// them; the adapters map [`view`]'s plain enums onto these.
+/// The values of the UI contract (`ui/types.slint`), as Slint generates
+/// them; the adapters map [`view`]'s plain values onto these.
 pub mod contract {
     pub use super::generated::{
-        CameraState as UiCamera, Freshness as UiFreshness, Net as UiNet, Period as UiPeriod,
-        RecordKind as UiRecordKind, Screen as UiScreen,
+        Benefit as UiBenefit, BenefitKind as UiBenefitKind, CameraProblem as UiCameraProblem,
+        CameraState as UiCamera, DemoSite as UiDemoSite, Freshness as UiFreshness,
+        HolderKind as UiHolderKind, Net as UiNet, OkProblem as UiOkProblem, Period as UiPeriod,
+        Reason as UiReason, RecordKind as UiRecordKind, ScanNote as UiScanNote, Screen as UiScreen,
+        StaffError as UiStaffError, StaffEvent as UiStaffEvent, StaffNote as UiStaffNote,
+        StaffProblem as UiStaffProblem, StaleKind as UiStaleKind, SyncLine as UiSyncLine,
+        SyncState as UiSyncState,
     };
 }
 

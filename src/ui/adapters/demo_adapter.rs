@@ -1,8 +1,9 @@
 //! `DemoAdapter`: the demo drawer (demo mode only).
 
 use super::{Post, model, s};
+use crate::ui::contract::UiDemoSite;
 use crate::ui::kiosk::Msg;
-use crate::ui::view::DemoView;
+use crate::ui::view::{DemoSite, DemoView};
 use crate::ui::{AppWindow, DemoAdapter, SampleItem, SiteItem};
 use slint::ComponentHandle as _;
 
@@ -21,7 +22,8 @@ pub fn apply(ui: &AppWindow, v: &DemoView) {
     let item = |c: &crate::ui::view::SampleRow| SampleItem {
         id: s(&c.id),
         label: s(&c.label),
-        expect: s(&c.expect),
+        passes: c.passes,
+        replay: c.replay,
     };
     let half = v.samples.len().div_ceil(2);
     g.set_samples(model(v.samples.iter().take(half).map(item).collect()));
@@ -31,11 +33,21 @@ pub fn apply(ui: &AppWindow, v: &DemoView) {
             .iter()
             .map(|c| SiteItem {
                 id: s(&c.id),
-                name: s(&c.name),
+                site: match c.site {
+                    DemoSite::Bus => UiDemoSite::Bus,
+                    DemoSite::Scenic => UiDemoSite::Scenic,
+                    DemoSite::Hospital => UiDemoSite::Hospital,
+                    DemoSite::Library => UiDemoSite::Library,
+                    DemoSite::Other => UiDemoSite::Other,
+                },
                 active: c.active,
             })
             .collect(),
     ));
-    g.set_operators(s(&v.operators));
-    g.set_busy(s(&v.busy));
+    g.set_clerk_id(s(&v.clerk.0));
+    g.set_clerk_pin(s(&v.clerk.1));
+    g.set_supervisor_id(s(&v.supervisor.0));
+    g.set_supervisor_pin(s(&v.supervisor.1));
+    g.set_switching(v.switching);
+    g.set_switch_error(s(&v.switch_error));
 }

@@ -1,6 +1,7 @@
 //! One adapter per Slint global: the only code that sets a global's
 //! properties and connects its callbacks. Callbacks only post messages;
-//! `apply` copies the parts of a view that changed.
+//! `apply` copies the parts of a view that changed, mapping its values
+//! onto the UI contract's types (`values`).
 
 pub mod app_adapter;
 pub mod demo_adapter;
@@ -9,6 +10,7 @@ pub mod refused_adapter;
 pub mod scan_adapter;
 pub mod staff_adapter;
 pub mod stale_adapter;
+mod values;
 
 use std::rc::Rc;
 
@@ -67,13 +69,5 @@ fn model<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
 
 /// A list of measures as the pages show them (scan page, staff settings).
 fn measure_items(rows: &[MeasureRow]) -> ModelRc<MeasureItem> {
-    model(
-        rows.iter()
-            .map(|m| MeasureItem {
-                id: s(&m.id),
-                name: s(&m.name),
-                detail: s(&m.detail),
-            })
-            .collect(),
-    )
+    model(rows.iter().map(values::measure).collect())
 }

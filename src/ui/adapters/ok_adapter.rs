@@ -1,10 +1,10 @@
 //! `OkAdapter`: the OK verdict, the amount pad and the confirmation.
 
-use super::{Post, s};
+use super::{Post, s, values};
 use xinyi_core::measures::Period;
 
-use crate::ui::contract::UiPeriod;
-use crate::ui::kiosk::Msg;
+use crate::ui::contract::{UiBenefit, UiHolderKind, UiOkProblem};
+use crate::ui::kiosk::{Msg, OkProblem};
 use crate::ui::view::OkView;
 use crate::ui::{AppWindow, OkAdapter};
 use slint::ComponentHandle as _;
@@ -28,31 +28,37 @@ pub fn wire(ui: &AppWindow, post: &Post) {
 pub fn apply(ui: &AppWindow, v: &OkView) {
     let g = ui.global::<OkAdapter>();
     g.set_name(s(&v.name));
-    g.set_kind(s(&v.kind));
+    g.set_kind(v.kind.map_or(UiHolderKind::Person, values::holder));
+    g.set_categories(s(&v.categories));
     g.set_measure(s(&v.measure));
-    g.set_benefit(s(&v.benefit));
+    g.set_benefit(
+        v.benefit
+            .as_ref()
+            .map_or_else(UiBenefit::default, values::benefit),
+    );
     let (used, limit, period) = v.uses.unwrap_or((0, 0, Period::Month));
     g.set_limited(v.uses.is_some());
-    g.set_used(i32::try_from(used).unwrap_or(i32::MAX));
-    g.set_limit(i32::try_from(limit).unwrap_or(i32::MAX));
-    g.set_period(match period {
-        Period::Day => UiPeriod::Day,
-        Period::Week => UiPeriod::Week,
-        Period::Month => UiPeriod::Month,
-        Period::Year => UiPeriod::Year,
-    });
+    g.set_used(values::int(used));
+    g.set_limit(values::int(limit));
+    g.set_period(values::period(period));
     g.set_takes_amount(v.takes_amount);
-    g.set_amount_caption(s(&v.amount_caption));
     g.set_amount(s(&v.amount));
     g.set_companions_allowed(v.companions_allowed);
     g.set_companions(v.companions);
     g.set_original(s(&v.original));
     g.set_discount(s(&v.discount));
     g.set_payable(s(&v.payable));
-    g.set_error(s(&v.error));
+    let (problem, detail) = match &v.problem {
+        None => (UiOkProblem::None, ""),
+        Some(OkProblem::SignInFirst) => (UiOkProblem::SignInFirst, ""),
+        Some(OkProblem::EnterAmount) => (UiOkProblem::EnterAmount, ""),
+        Some(OkProblem::Failed(e)) => (UiOkProblem::Failed, e.as_str()),
+    };
+    g.set_problem(problem);
+    g.set_problem_detail(s(detail));
     g.set_confirmed(v.confirmed);
     let r = v.receipt.clone().unwrap_or_default();
-    g.set_receipt_seq(i32::try_from(r.seq).unwrap_or(i32::MAX));
+    g.set_receipt_seq(values::int(r.seq));
     g.set_receipt_time(s(&r.time));
     g.set_receipt_discount(s(&r.discount));
     g.set_receipt_payable(s(&r.payable));

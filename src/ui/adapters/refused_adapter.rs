@@ -2,7 +2,8 @@
 
 use image::GrayImage;
 
-use super::{Post, s};
+use super::{Post, s, values};
+use crate::ui::contract::UiReason;
 use crate::ui::kiosk::Msg;
 use crate::ui::qr;
 use crate::ui::view::RefusedView;
@@ -40,8 +41,7 @@ pub fn apply(ui: &AppWindow, v: &RefusedView) {
         g.set_objection_qr(qr_image(&v.objection_url));
         g.set_complaint_qr(qr_image(&v.complaint_url));
     }
-    g.set_title(s(&v.title));
-    g.set_advice(s(&v.advice));
+    g.set_reason(v.reason.map_or(UiReason::NotListed, values::reason));
     g.set_code(s(&v.code));
     g.set_reference(s(&v.reference));
     g.set_show_objection(v.show_objection);

@@ -1,8 +1,8 @@
 //! `ScanAdapter`: camera preview, the site's measures, image files.
 
-use super::{Post, measure_items, s};
-use crate::ui::contract::UiCamera;
-use crate::ui::kiosk::Msg;
+use super::{Post, measure_items, s, values};
+use crate::ui::contract::{UiCamera, UiScanNote};
+use crate::ui::kiosk::{ImageProblem, Msg, ScanMessage};
 use crate::ui::view::CameraLight;
 use crate::ui::view::ScanView;
 use crate::ui::{AppWindow, ScanAdapter};
@@ -18,19 +18,27 @@ pub fn wire(ui: &AppWindow, post: &Post) {
 
 pub fn apply(ui: &AppWindow, v: &ScanView) {
     let g = ui.global::<ScanAdapter>();
-    g.set_camera_state(match v.camera_state {
-        CameraLight::Starting => UiCamera::Starting,
-        CameraLight::Live => UiCamera::Live,
-        CameraLight::Unavailable => UiCamera::Unavailable,
-        CameraLight::Off => UiCamera::Off,
-    });
-    g.set_camera_detail(s(&v.camera_detail));
+    g.set_camera_state(values::camera(v.camera_state));
+    let (problem, detail) = values::camera_problem(v.camera_problem.as_ref());
+    g.set_camera_problem(problem);
+    g.set_camera_detail(detail);
     if v.camera_state != CameraLight::Live {
         g.set_has_preview(false);
     }
     g.set_measures(measure_items(&v.measures));
     g.set_measure_index(v.measure_index);
-    g.set_message(s(&v.message));
+    let (note, detail) = match &v.message {
+        None => (UiScanNote::None, ""),
+        Some(ScanMessage::Image(ImageProblem::NoPath)) => (UiScanNote::NoPath, ""),
+        Some(ScanMessage::Image(ImageProblem::Unreadable(e))) => {
+            (UiScanNote::Unreadable, e.as_str())
+        }
+        Some(ScanMessage::Image(ImageProblem::NoCode)) => (UiScanNote::NoCode, ""),
+        Some(ScanMessage::NoMeasure) => (UiScanNote::NoMeasure, ""),
+        Some(ScanMessage::Failed(e)) => (UiScanNote::Failed, e.as_str()),
+    };
+    g.set_note(note);
+    g.set_note_detail(s(detail));
 }
 
 /// A camera frame for the preview (UI thread).

@@ -1,8 +1,9 @@
 //! `StaleAdapter`: the amber page.
 
-use super::{Post, s};
+use super::{Post, s, values};
+use crate::ui::contract::UiStaleKind;
 use crate::ui::kiosk::Msg;
-use crate::ui::view::StaleView;
+use crate::ui::view::{StaleKind, StaleView};
 use crate::ui::{AppWindow, StaleAdapter};
 use slint::ComponentHandle as _;
 
@@ -16,7 +17,22 @@ pub fn wire(ui: &AppWindow, post: &Post) {
 
 pub fn apply(ui: &AppWindow, v: &StaleView) {
     let g = ui.global::<StaleAdapter>();
-    g.set_clock(v.clock);
-    g.set_detail(s(&v.detail));
-    g.set_sync_state(s(&v.sync_state));
+    let (kind, time, age, max) = match &v.kind {
+        StaleKind::Clock(time) => (UiStaleKind::Clock, time.as_str(), 0, 0),
+        StaleKind::DataOld {
+            age_minutes,
+            max_minutes,
+        } => (
+            UiStaleKind::DataOld,
+            "",
+            values::int(*age_minutes),
+            values::int(*max_minutes),
+        ),
+        StaleKind::NeverSynced => (UiStaleKind::NeverSynced, "", 0, 0),
+    };
+    g.set_kind(kind);
+    g.set_clock_time(s(time));
+    g.set_age_minutes(age);
+    g.set_max_minutes(max);
+    g.set_sync(values::sync_line(&v.sync));
 }

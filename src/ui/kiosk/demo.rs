@@ -7,7 +7,7 @@ use xinyi_core::UnixTime;
 use xinyi_hub::demo::DemoWorld;
 
 use crate::settings::Lang;
-use crate::ui::view::{DemoView, SampleRow, SiteRow};
+use crate::ui::view::{DemoSite, DemoView, SampleRow, SiteRow};
 
 /// The demo drawer's replay button.
 pub const REPLAY: &str = "replay";
@@ -82,21 +82,19 @@ impl DemoState {
     }
 
     pub fn view(&self, lang: Lang) -> DemoView {
-        let verdict = |passes: bool| {
-            if passes {
-                lang.pick("通过", "OK")
-            } else {
-                lang.pick("拒绝", "refused")
-            }
-            .to_owned()
-        };
         let mut samples: Vec<SampleRow> = self
             .samples
             .iter()
             .map(|c| SampleRow {
                 id: c.id.clone(),
-                label: lang.pick(c.label_zh, c.label_en).to_owned(),
-                expect: verdict(c.passes),
+                // The demo world's label, in the clerk's language.
+                label: match lang {
+                    Lang::Zh => c.label_zh,
+                    Lang::En => c.label_en,
+                }
+                .to_owned(),
+                passes: c.passes,
+                replay: false,
             })
             .collect();
         // The replay goes right after the two codes that pass.
@@ -104,48 +102,36 @@ impl DemoState {
             2.min(samples.len()),
             SampleRow {
                 id: REPLAY.to_owned(),
-                label: lang
-                    .pick("再次出示刚才的动态码", "The app code again (replay)")
-                    .to_owned(),
-                expect: verdict(false),
+                label: String::new(),
+                passes: false,
+                replay: true,
             },
         );
         let sites = xinyi_hub::seed::DEMO_SITES
             .iter()
             .map(|(id, _, _, _)| SiteRow {
                 id: (*id).to_owned(),
-                name: site_word(lang, id).to_owned(),
+                site: match *id {
+                    "demo-bus" => DemoSite::Bus,
+                    "demo-scenic" => DemoSite::Scenic,
+                    "demo-hospital" => DemoSite::Hospital,
+                    "demo-library" => DemoSite::Library,
+                    _ => DemoSite::Other,
+                },
                 active: self.site == *id,
             })
             .collect();
+        let login = |(id, _, pin): (&str, &str, &str)| (id.to_owned(), pin.to_owned());
         DemoView {
             samples,
             sites,
-            operators: match lang {
-                Lang::Zh => format!(
-                    "店员 {} 密码 {} · 主管 {} 密码 {}",
-                    DEMO_CLERK.0, DEMO_CLERK.2, DEMO_SUPERVISOR.0, DEMO_SUPERVISOR.2
-                ),
-                Lang::En => format!(
-                    "clerk {} PIN {} · supervisor {} PIN {}",
-                    DEMO_CLERK.0, DEMO_CLERK.2, DEMO_SUPERVISOR.0, DEMO_SUPERVISOR.2
-                ),
-            },
-            busy: match &self.switching {
-                None => String::new(),
-                Some(None) => lang.pick("正在切换站点…", "Switching site…").to_owned(),
+            clerk: login(DEMO_CLERK),
+            supervisor: login(DEMO_SUPERVISOR),
+            switching: self.switching == Some(None),
+            switch_error: match &self.switching {
                 Some(Some(why)) => why.clone(),
+                _ => String::new(),
             },
         }
-    }
-}
-
-fn site_word(lang: Lang, id: &str) -> &'static str {
-    match id {
-        "demo-bus" => lang.pick("公交", "Bus"),
-        "demo-scenic" => lang.pick("景区", "Scenic"),
-        "demo-hospital" => lang.pick("医院", "Hospital"),
-        "demo-library" => lang.pick("图书馆", "Library"),
-        _ => lang.pick("站点", "Site"),
     }
 }

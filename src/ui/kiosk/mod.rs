@@ -2,14 +2,14 @@
 //!
 //! - [`KioskState`]: plain data — which page, what the clerk typed, the
 //!   pending verdict, who is signed in, what the workers last reported.
-//!   Nothing in it is a sentence: words are chosen when the view is made,
-//!   so switching the language re-renders the same state.
+//!   Nothing in it is a sentence: the pages word the view's values
+//!   (`@tr`), so switching the language re-renders the same state.
 //! - [`update`]: one message, the counter port, the time → the new state
 //!   and the [`Effect`]s for the glue (sounds, sync requests, the camera,
 //!   reading a picture, a demo site switch). All the counter's rules are
 //!   behind [`Counter`]; this only decides what the clerk sees next.
-//! - [`present`]: state and the site snapshot → the [`View`], pure: no
-//!   database, no clock but the one given, no signing.
+//! - [`present`]: state and the site snapshot → the [`View`] of values,
+//!   pure: no database, no clock but the one given, no signing.
 
 mod present;
 mod update;
