@@ -66,9 +66,9 @@ use xinyi_core::wire::journal::{Body, Record, check_chain};
 use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::wire::{Digest32, key_id};
 use xinyi_core::{Date, hex};
+use xinyi_demo::seed::demo_hub;
 use xinyi_hub::Hub;
 use xinyi_hub::http::Server;
-use xinyi_hub::seed::demo_hub;
 
 const APPLY_TEST: &str = "terminal_killed_while_applying_data";
 const JOURNAL_TEST: &str = "terminal_killed_while_appending_records";
@@ -311,7 +311,7 @@ fn config_bytes() -> Vec<u8> {
     Config {
         trust: Vec::new(),
         revoked_cards: Vec::new(),
-        catalogue: xinyi_hub::demo::catalogue_toml(Date::new(2026, 3, 10).unwrap()),
+        catalogue: xinyi_demo::catalogue_toml(Date::new(2026, 3, 10).unwrap()),
         sites: vec![Site {
             id: "crash-bus".into(),
             name: "crash test counter".into(),

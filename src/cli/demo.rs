@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use xinyi_core::history::{MemoryHistory, Use};
 use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, DEFAULT_SKEW_S};
 use xinyi_core::{Context, Fen, Measure, UnixTime, Verdict, decide};
-use xinyi_hub::demo::DemoWorld;
+use xinyi_demo::DemoWorld;
 
 use super::{DemoCommand, print_approval, print_refusal};
 use crate::terminal::now;

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use xinyi_hub::demo::DemoWorld;
+use xinyi_demo::DemoWorld;
+use xinyi_demo::seed::demo_hub;
 use xinyi_hub::http::Server;
 use xinyi_hub::hub::Hub;
-use xinyi_hub::seed::demo_hub;
 
 use super::kiosk::{DEMO_CLERK, DEMO_SUPERVISOR};
 use crate::store::{NewOperator, Role};

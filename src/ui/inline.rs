@@ -85,7 +85,7 @@ impl Inline {
     #[cfg(feature = "demo")]
     pub fn demo(
         clock_ms: Rc<dyn Fn() -> u64>,
-    ) -> Result<(Inline, std::sync::Arc<xinyi_hub::demo::DemoWorld>)> {
+    ) -> Result<(Inline, std::sync::Arc<xinyi_demo::DemoWorld>)> {
         let mut demo = DemoHub::start()?;
         let term = demo.terminal(DEMO_SITE)?;
         let world = demo.world();

@@ -103,8 +103,8 @@ fn fontconfig_and_wayland_are_loaded_at_run_time() {
     }
 }
 
-/// A counter built without the demo carries no registry: no hub code, so
-/// no demo people, ID numbers or keys, in the binary.
+/// A counter built without the demo carries no registry and no demo world:
+/// no hub code and no demo people, ID numbers or keys in the binary.
 #[test]
 fn a_counter_without_the_demo_links_no_registry_code() {
     let names = tree(&[
@@ -125,18 +125,22 @@ fn a_counter_without_the_demo_links_no_registry_code() {
         crates.contains(&"nokhwa"),
         "the camera is missing:\n{names}"
     );
-    assert!(
-        !crates.contains(&"xinyi-hub"),
-        "the registry is linked into a counter built without the demo:\n{}",
-        tree(&[
-            "--no-default-features",
-            "--features",
-            "camera",
-            "-i",
-            "xinyi-hub"
-        ])
-    );
-    // And with the defaults, the demo brings it.
+    for demo_only in ["xinyi-hub", "xinyi-demo"] {
+        assert!(
+            !crates.contains(&demo_only),
+            "{demo_only} is linked into a counter built without the demo:\n{}",
+            tree(&[
+                "--no-default-features",
+                "--features",
+                "camera",
+                "-i",
+                demo_only
+            ])
+        );
+    }
+    // And with the defaults, the demo brings them.
     let all = tree(&["--prefix", "none", "--format", "{p}"]);
-    assert!(all.lines().any(|l| l.starts_with("xinyi-hub ")));
+    for demo_only in ["xinyi-hub ", "xinyi-demo "] {
+        assert!(all.lines().any(|l| l.starts_with(demo_only)), "{all}");
+    }
 }

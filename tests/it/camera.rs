@@ -13,7 +13,7 @@ use xinyi::camera::decode::decode_luma;
 use xinyi::ui::qr;
 
 fn demo_code() -> String {
-    let world = xinyi_hub::demo::DemoWorld::new(xinyi::terminal::now().date_utc8()).unwrap();
+    let world = xinyi_demo::DemoWorld::new(xinyi::terminal::now().date_utc8()).unwrap();
     world
         .sample_codes(xinyi::terminal::now())
         .into_iter()

@@ -31,9 +31,9 @@ use xinyi_core::wire::envelope;
 use xinyi_core::wire::metadata::MetadataError;
 use xinyi_core::wire::plan::Refused;
 use xinyi_core::{Fen, UnixTime};
-use xinyi_hub::demo::DemoWorld;
+use xinyi_demo::DemoWorld;
+use xinyi_demo::seed::demo_hub;
 use xinyi_hub::http::Server;
-use xinyi_hub::seed::demo_hub;
 use xinyi_hub::{Hub, ManualClock};
 
 use terminal_support::CLERK;

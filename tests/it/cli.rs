@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
+use xinyi_demo::seed::demo_hub;
 use xinyi_hub::http::Server;
-use xinyi_hub::seed::demo_hub;
 
 fn xinyi(dir: &Path, args: &[&str]) -> Output {
     typed(dir, args, "")

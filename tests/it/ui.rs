@@ -28,7 +28,7 @@ fn scanner_clock() -> Rc<dyn Fn() -> u64> {
 
 struct Kiosk_ {
     app: Inline,
-    world: std::sync::Arc<xinyi_hub::demo::DemoWorld>,
+    world: std::sync::Arc<xinyi_demo::DemoWorld>,
 }
 
 fn kiosk() -> Kiosk_ {

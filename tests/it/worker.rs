@@ -13,8 +13,8 @@ use xinyi::counter::Counter as _;
 use xinyi::sync::worker::{self, SyncStatus, WorkerConfig};
 use xinyi::terminal::{Paths, Scan, now};
 use xinyi_core::Fen;
+use xinyi_demo::seed::demo_hub;
 use xinyi_hub::http::Server;
-use xinyi_hub::seed::demo_hub;
 
 /// Waits (bounded) for the worker's status to satisfy `ok`.
 fn wait_for(

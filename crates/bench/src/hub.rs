@@ -58,7 +58,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// site, ready to enroll terminals (no listings yet).
 pub fn bench_hub(dir: &Path, today: Date, rng: &mut Rng) -> anyhow::Result<Hub> {
     let hub = Hub::init(dir, InitOptions::default())?;
-    hub.publish_catalogue(&xinyi_hub::demo::catalogue_toml(today))?;
+    hub.publish_catalogue(&xinyi_demo::catalogue_toml(today))?;
     let issuer = IssuerKey::from_seed(Iss::Yss, rng.bytes());
     hub.add_issuer_key(&NewIssuerKey {
         iss: Iss::Yss.as_str().into(),

@@ -137,7 +137,7 @@ impl Publisher {
         let config = Config {
             trust: vec![TrustEntry::of(&trusted)],
             revoked_cards: Vec::new(),
-            catalogue: xinyi_hub::demo::catalogue_toml(today),
+            catalogue: xinyi_demo::catalogue_toml(today),
             sites: vec![Site {
                 id: "bench-bus".into(),
                 name: "公交充值点".into(),

@@ -113,7 +113,7 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
         EligibilitySet::new(entries, Vec::new()),
     );
     let history = MemoryHistory::new();
-    let catalogue = Catalogue::from_toml(&xinyi_hub::demo::catalogue_toml(today))
+    let catalogue = Catalogue::from_toml(&xinyi_demo::catalogue_toml(today))
         .map_err(|e| anyhow!("demo catalogue: {e}"))?;
     let measures = vec![
         catalogue

@@ -22,8 +22,6 @@
 //! | [`rotation`] | registry key rotation |
 //! | [`http`] | the axum API and the server |
 //! | [`clock`] | system and manual clocks |
-//! | [`demo`] | the demo world (issuer keys, lists, catalogue, sample codes) |
-//! | [`seed`] | a hub holding the demo world |
 //!
 //! Setting up a hub from Rust (as tests do):
 //!
@@ -54,7 +52,6 @@ pub mod bundle;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod health;
 pub mod http;
@@ -65,7 +62,6 @@ pub mod publish;
 pub mod records;
 pub mod reports;
 pub mod rotation;
-pub mod seed;
 pub mod sync;
 
 pub use admin::{EnrollmentCode, NewIssuerKey, RevokedCard, SiteSpec, TerminalInfo, parse_instant};

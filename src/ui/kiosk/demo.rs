@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use xinyi_core::UnixTime;
-use xinyi_hub::demo::DemoWorld;
+use xinyi_demo::DemoWorld;
 
 use crate::settings::Lang;
 use crate::ui::view::{DemoSite, DemoView, SampleRow, SiteRow};
@@ -107,7 +107,7 @@ impl DemoState {
                 replay: true,
             },
         );
-        let sites = xinyi_hub::seed::DEMO_SITES
+        let sites = xinyi_demo::seed::DEMO_SITES
             .iter()
             .map(|(id, _, _, _)| SiteRow {
                 id: (*id).to_owned(),

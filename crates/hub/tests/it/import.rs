@@ -390,7 +390,7 @@ fn sites_and_catalogue_stay_consistent() {
 fn demo_hub_matches_the_reference_registry() {
     let dir = tempfile::tempdir().unwrap();
     let today = xinyi_core::Date::new(2026, 3, 10).unwrap();
-    let (hub, world) = xinyi_hub::seed::demo_hub(dir.path(), today).unwrap();
+    let (hub, world) = xinyi_demo::seed::demo_hub(dir.path(), today).unwrap();
     let mut reference = xinyi_core::wire::eligibility::SetHash::new();
     let set = world.registry.eligibility(&world.k_pseudo);
     for l in set.listings() {
@@ -408,5 +408,5 @@ fn demo_hub_matches_the_reference_registry() {
     trust.sort_by_key(|k| k.kid);
     assert_eq!(parsed.trust, trust);
     assert_eq!(parsed.revoked_cards, world.revoked_cards);
-    assert_eq!(parsed.sites.len(), xinyi_hub::seed::DEMO_SITES.len());
+    assert_eq!(parsed.sites.len(), xinyi_demo::seed::DEMO_SITES.len());
 }

@@ -1,4 +1,4 @@
-//! A hub holding the demo world ([`crate::demo`]): the demo K_pseudo,
+//! A hub holding the demo world ([`crate::DemoWorld`]): the demo K_pseudo,
 //! issuer keys, catalogue, revoked card, lists and a site per counter
 //! kind, so a terminal can enroll against a real hub in demos and tests.
 
@@ -7,10 +7,11 @@ use std::path::Path;
 use xinyi_core::Date;
 use xinyi_core::wire::config::TrustEntry;
 
-use crate::admin::{NewIssuerKey, SiteSpec};
-use crate::demo::{self, DemoWorld};
-use crate::error::HubError;
-use crate::hub::{Hub, InitOptions};
+use xinyi_hub::admin::{NewIssuerKey, SiteSpec};
+use xinyi_hub::error::HubError;
+use xinyi_hub::hub::{Hub, InitOptions};
+
+use crate::world::{self as demo, DemoWorld};
 
 /// The demo sites: (id, name, unit, measures).
 pub const DEMO_SITES: [(&str, &str, &str, &[&str]); 4] = [
