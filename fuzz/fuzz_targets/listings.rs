@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let checked = listing::check_listings(data, today, |_| None);
-    let _ = listing::check_exclusions(data, today);
+    let _ = listing::check_exclusions(data, today, |_| None);
     let _ = xinyi_core::csv::records(data);
 
     if let Ok(changes) = checked {

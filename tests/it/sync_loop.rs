@@ -25,7 +25,9 @@ use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, InitOptions, ManualClock, NewIssuerKey, SiteSpec};
 
-use xinyi_testkit::{first_at, id_number_of, read, vectors, withdrawal_of};
+use xinyi_testkit::{
+    excluded_step, exclusion_withdrawal_of, first_at, id_number_of, read, vectors, withdrawal_of,
+};
 
 /// A hub holding everything the vectors describe, with one site offering
 /// every measure of the catalogue, on a hand-set clock an hour before the
@@ -282,6 +284,93 @@ async fn a_withdrawal_arrives_as_a_delta_and_flips_the_verdict() {
     // Nothing new: the next sync is up to date.
     let (down, _) = t.sync(at).await.unwrap();
     assert!(matches!(down.unwrap(), Downloaded::UpToDate { .. }));
+    server.stop().await.unwrap();
+}
+
+/// Credit repair: a department withdraws an exclusion (with the decision's
+/// reference); the next sync brings it as a delta, and the same code that
+/// was refused for the exclusion verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repaired_exclusion_arrives_as_a_delta_and_the_subject_verifies_again() {
+    let v = vectors();
+    let tmp = tempfile::tempdir().unwrap();
+    let (hub, clock) = vector_hub(&tmp.path().join("hub"), &v);
+    let hub = Arc::new(hub);
+    let server = Server::start(hub.clone()).await.unwrap();
+    let step = excluded_step(&v);
+    let measure = terminal_support::measure(&step.measure);
+    let mut t = enroll(
+        &hub,
+        &clock,
+        &server.url(),
+        &tmp.path().join("terminal"),
+        step.at,
+    )
+    .await;
+    let before = terminal_support::held(&t).data_state().unwrap().unwrap();
+    match t.scan(&step.qr, &measure, "op", step.at).unwrap() {
+        Scan::Refused { refusal, .. } => {
+            assert_eq!(refusal.reason.code(), "LISTING_NOT_VALID");
+            assert!(refusal.detail.contains("excluded"), "{}", refusal.detail);
+        }
+        Scan::Ok(_) => panic!("an excluded subject verified"),
+    }
+
+    // Withdrawing an exclusion the registry does not hold is refused whole,
+    // naming the row.
+    let (withdraw, rows) = exclusion_withdrawal_of(&step.id_number);
+    let first: Vec<&str> = withdraw.lines().nth(1).unwrap().split(',').collect();
+    let recorded: xinyi_core::Date = first[3].parse().unwrap();
+    let mut never = first.clone();
+    let day_before = recorded.add_days(-1).to_string();
+    never[3] = &day_before;
+    let unknown = format!("{withdraw}{}\n", never.join(","));
+    let Err(xinyi_hub::HubError::Rejected(report)) = hub.import_exclusions(unknown.as_bytes())
+    else {
+        panic!("a withdrawal of an exclusion nobody recorded was accepted");
+    };
+    assert_eq!(report.errors.len(), 1, "{report}");
+    assert_eq!(
+        (report.errors[0].line, report.errors[0].column.as_deref()),
+        (rows + 2, Some("action")),
+        "{report}"
+    );
+    assert_eq!(
+        hub.current_version().unwrap().unwrap().version,
+        before.version
+    );
+
+    let imported = hub.import_exclusions(withdraw.as_bytes()).unwrap();
+    assert_eq!(imported.summary.withdrawn, rows);
+    assert!(imported.published.new_version);
+    let (down, up) = t.sync(step.at).await.unwrap();
+    up.unwrap();
+    match down.unwrap() {
+        Downloaded::Applied {
+            from, to, delta, ..
+        } => {
+            assert_eq!(from, before.version);
+            assert!(to > from);
+            assert!(delta, "a withdrawn exclusion must come as a delta");
+        }
+        other => panic!("expected a delta, got {other:?}"),
+    }
+    assert_eq!(
+        terminal_support::held(&t)
+            .data_state()
+            .unwrap()
+            .unwrap()
+            .set_hash,
+        hub.current_version().unwrap().unwrap().set_hash
+    );
+    match t.scan(&step.qr, &measure, "op", step.at).unwrap() {
+        Scan::Ok(_) => {}
+        Scan::Refused { refusal, .. } => panic!(
+            "still refused after the repair: {} {}",
+            refusal.reason.code(),
+            refusal.detail
+        ),
+    }
     server.stop().await.unwrap();
 }
 

@@ -35,8 +35,17 @@ pub const LISTING_COLUMNS: [&str; 10] = [
     "action",
 ];
 const LISTING_REQUIRED: usize = 7;
-/// The columns of an exclusions file.
-pub const EXCLUSION_COLUMNS: [&str; 4] = ["kind", "id_number", "reason", "recorded_on"];
+/// The columns of an exclusions file, in the standard's order; the last two
+/// (a withdrawal and its reference) are optional.
+pub const EXCLUSION_COLUMNS: [&str; 6] = [
+    "kind",
+    "id_number",
+    "reason",
+    "recorded_on",
+    "action",
+    "repair_ref",
+];
+const EXCLUSION_REQUIRED: usize = 4;
 
 /// What identifies a listing: importing the same key twice is one listing.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,12 +83,100 @@ pub struct Exclusion {
     pub id_number: String,
     pub reason: String,
     pub recorded_on: Date,
+    /// Ended early: a court reversed the record, or the subject's credit
+    /// was repaired (信用修复).
+    pub withdrawn: Option<Repair>,
+}
+
+/// The withdrawal of an exclusion: from `on` it no longer applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// The day of the import that withdrew it.
+    pub on: Date,
+    /// The decision's reference (`repair_ref`).
+    pub reference: String,
+}
+
+/// What identifies an exclusion: importing the same key twice is one record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExclusionKey {
+    pub kind: Kind,
+    pub id_number: String,
+    pub recorded_on: Date,
+}
+
+impl fmt::Display for ExclusionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} recorded {}",
+            self.kind, self.id_number, self.recorded_on
+        )
+    }
 }
 
 impl Exclusion {
-    /// The first day the subject is no longer excluded.
+    pub fn key(&self) -> ExclusionKey {
+        ExclusionKey {
+            kind: self.kind,
+            id_number: self.id_number.clone(),
+            recorded_on: self.recorded_on,
+        }
+    }
+
+    /// The first day the subject is no longer excluded: three years after
+    /// the record, or the day it was withdrawn if that is earlier.
     pub fn ends_on(&self) -> Date {
-        self.recorded_on.add_years(EXCLUSION_YEARS)
+        let lapses = self.recorded_on.add_years(EXCLUSION_YEARS);
+        match &self.withdrawn {
+            Some(r) if r.on < lapses => r.on.max(self.recorded_on),
+            _ => lapses,
+        }
+    }
+}
+
+/// One planned change of an exclusions import, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExclusionChange {
+    Added(Exclusion),
+    /// Held already, with a new reason text (terminals see no change).
+    Updated(Exclusion),
+    Withdrawn(Exclusion),
+    /// The same as what is held, or a withdrawal already made.
+    Unchanged(ExclusionKey),
+}
+
+/// Counts of an applied exclusions import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExclusionSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub withdrawn: usize,
+    pub unchanged: usize,
+}
+
+impl ExclusionSummary {
+    pub fn of(changes: &[ExclusionChange]) -> ExclusionSummary {
+        let mut s = ExclusionSummary::default();
+        for c in changes {
+            match c {
+                ExclusionChange::Added(_) => s.added += 1,
+                ExclusionChange::Updated(_) => s.updated += 1,
+                ExclusionChange::Withdrawn(_) => s.withdrawn += 1,
+                ExclusionChange::Unchanged(_) => s.unchanged += 1,
+            }
+        }
+        s
+    }
+}
+
+impl fmt::Display for ExclusionSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} added, {} updated, {} withdrawn, {} unchanged",
+            self.added, self.updated, self.withdrawn, self.unchanged
+        )
     }
 }
 
@@ -506,31 +603,124 @@ fn report_or<T>(value: T, mut errors: Vec<RowError>) -> Result<T, ImportReport> 
     Err(ImportReport { errors })
 }
 
-/// Checks an exclusions file; every row good or the report of every bad one.
-pub fn check_exclusions(bytes: &[u8], today: Date) -> Result<Vec<Exclusion>, ImportReport> {
+/// Checks an exclusions file and plans its changes against the current
+/// state (`held` returns the exclusion stored under a key). Either every
+/// row is good and the plan is returned, or the report names every bad row.
+///
+/// A withdrawal (`action=withdraw`) needs `repair_ref` and a held exclusion;
+/// it ends the exclusion from `today`. A withdrawn exclusion stays withdrawn:
+/// submitting its row again changes nothing, and recording the subject
+/// again takes a new record (another `recorded_on`).
+pub fn check_exclusions(
+    bytes: &[u8],
+    today: Date,
+    held: impl Fn(&ExclusionKey) -> Option<Exclusion>,
+) -> Result<Vec<ExclusionChange>, ImportReport> {
     let mut errors = Vec::new();
-    let Some(table) = read_table(bytes, &EXCLUSION_COLUMNS, &EXCLUSION_COLUMNS, &mut errors) else {
+    let Some(table) = read_table(
+        bytes,
+        &EXCLUSION_COLUMNS,
+        &EXCLUSION_COLUMNS[..EXCLUSION_REQUIRED],
+        &mut errors,
+    ) else {
         return Err(ImportReport { errors });
     };
-    let mut out = Vec::new();
+    let mut overlay: BTreeMap<ExclusionKey, Exclusion> = BTreeMap::new();
+    let mut changes = Vec::new();
     for mut row in each_row(&table, &mut errors) {
-        let kind = row.kind();
-        let id_number = row.id_number(kind, today);
-        let reason = row.required("reason");
-        let recorded_on = row.past_date("recorded_on", today);
+        let parsed = parse_exclusion_row(&mut row, today);
         errors.append(&mut row.errors);
-        if let (Some(kind), Some(id_number), Some(reason), Some(recorded_on)) =
-            (kind, id_number, reason, recorded_on)
+        let Some((exclusion, action)) = parsed else {
+            continue;
+        };
+        let key = exclusion.key();
+        let prior = overlay.get(&key).cloned().or_else(|| held(&key));
+        let change = match (action, prior) {
+            (ExclusionAction::Add, None) => ExclusionChange::Added(exclusion),
+            (ExclusionAction::Add, Some(p)) if p.reason == exclusion.reason => {
+                ExclusionChange::Unchanged(key)
+            }
+            (ExclusionAction::Add, Some(p)) => ExclusionChange::Updated(Exclusion {
+                reason: exclusion.reason,
+                ..p
+            }),
+            (ExclusionAction::Withdraw(_), Some(p)) if p.withdrawn.is_some() => {
+                ExclusionChange::Unchanged(key)
+            }
+            (ExclusionAction::Withdraw(reference), Some(p)) => {
+                ExclusionChange::Withdrawn(Exclusion {
+                    withdrawn: Some(Repair {
+                        on: today,
+                        reference,
+                    }),
+                    ..p
+                })
+            }
+            (ExclusionAction::Withdraw(_), None) => {
+                errors.push(RowError {
+                    line: row.line,
+                    column: Some("action".into()),
+                    reason: format!("withdraw of an exclusion that does not exist ({key})"),
+                });
+                continue;
+            }
+        };
+        if let ExclusionChange::Added(e)
+        | ExclusionChange::Updated(e)
+        | ExclusionChange::Withdrawn(e) = &change
         {
-            out.push(Exclusion {
-                kind,
-                id_number,
-                reason,
-                recorded_on,
-            });
+            overlay.insert(e.key(), e.clone());
         }
+        changes.push(change);
     }
-    report_or(out, errors)
+    report_or(changes, errors)
+}
+
+/// What an exclusions row asks for.
+enum ExclusionAction {
+    Add,
+    /// With the decision's reference.
+    Withdraw(String),
+}
+
+fn parse_exclusion_row(row: &mut Row<'_>, today: Date) -> Option<(Exclusion, ExclusionAction)> {
+    let kind = row.kind();
+    let id_number = row.id_number(kind, today);
+    let reason = row.required("reason");
+    let recorded_on = row.past_date("recorded_on", today);
+    let repair_ref = row.text("repair_ref");
+    let action = match row.text("action").as_deref() {
+        None => None,
+        Some("" | "add") => Some(ExclusionAction::Add),
+        Some("withdraw") => match repair_ref {
+            Some(r) if !r.is_empty() => Some(ExclusionAction::Withdraw(r)),
+            None => None,
+            Some(_) => {
+                row.fail(
+                    "repair_ref",
+                    "a withdrawal needs repair_ref, the reference of the decision that ends the exclusion",
+                );
+                None
+            }
+        },
+        Some(other) => {
+            row.fail(
+                "action",
+                format!("must be `add` or `withdraw`, not {other:?}"),
+            );
+            None
+        }
+    };
+    Some((
+        Exclusion {
+            kind: kind?,
+            id_number: id_number?,
+            reason: reason?,
+            recorded_on: recorded_on?,
+            withdrawn: None,
+        },
+        action?,
+    ))
 }
 
 /// The registry's state in memory: the reference implementation of the
@@ -538,7 +728,7 @@ pub fn check_exclusions(bytes: &[u8], today: Date) -> Result<Vec<Exclusion>, Imp
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     listings: BTreeMap<ListingKey, Listing>,
-    exclusions: BTreeMap<(Kind, String, Date), Exclusion>,
+    exclusions: BTreeMap<ExclusionKey, Exclusion>,
 }
 
 impl Registry {
@@ -561,15 +751,22 @@ impl Registry {
         Ok(ImportSummary::of(&changes))
     }
 
-    /// Imports an exclusions file, all or nothing. Returns how many were new.
-    pub fn import_exclusions(&mut self, bytes: &[u8], today: Date) -> Result<usize, ImportReport> {
-        let rows = check_exclusions(bytes, today)?;
-        let before = self.exclusions.len();
-        for e in rows {
-            self.exclusions
-                .insert((e.kind, e.id_number.clone(), e.recorded_on), e);
+    /// Imports an exclusions file, all or nothing.
+    pub fn import_exclusions(
+        &mut self,
+        bytes: &[u8],
+        today: Date,
+    ) -> Result<ExclusionSummary, ImportReport> {
+        let changes = check_exclusions(bytes, today, |k| self.exclusions.get(k).cloned())?;
+        for c in &changes {
+            if let ExclusionChange::Added(e)
+            | ExclusionChange::Updated(e)
+            | ExclusionChange::Withdrawn(e) = c
+            {
+                self.exclusions.insert(e.key(), e.clone());
+            }
         }
-        Ok(self.exclusions.len() - before)
+        Ok(ExclusionSummary::of(&changes))
     }
 
     pub fn listings(&self) -> impl Iterator<Item = &Listing> {
@@ -662,10 +859,80 @@ mod tests {
     #[test]
     fn exclusions_last_three_years() {
         let csv = "kind,id_number,reason,recorded_on\nperson,11010519491231002X,失信,2024-02-29\n";
-        let rows = check_exclusions(csv.as_bytes(), today()).unwrap();
-        assert_eq!(rows[0].ends_on().to_string(), "2027-02-28");
+        let rows = check_exclusions(csv.as_bytes(), today(), |_| None).unwrap();
+        let ExclusionChange::Added(e) = &rows[0] else {
+            panic!("{rows:?}")
+        };
+        assert_eq!(e.ends_on().to_string(), "2027-02-28");
         let future = csv.replace("2024-02-29", "2027-01-01");
-        let report = check_exclusions(future.as_bytes(), today()).unwrap_err();
+        let report = check_exclusions(future.as_bytes(), today(), |_| None).unwrap_err();
         assert_eq!(report.errors[0].column.as_deref(), Some("recorded_on"));
+    }
+
+    const EXCLUSION: &str = "person,11010519491231002X,失信,2024-02-29";
+
+    fn exclusions(rows: &[&str]) -> Vec<u8> {
+        let mut s = EXCLUSION_COLUMNS.join(",");
+        for r in rows {
+            s.push('\n');
+            s.push_str(r);
+        }
+        s.into_bytes()
+    }
+
+    #[test]
+    fn a_withdrawn_exclusion_ends_on_the_day_of_the_import() {
+        let mut r = Registry::new();
+        let s = r
+            .import_exclusions(&exclusions(&[&format!("{EXCLUSION},add,")]), today())
+            .unwrap();
+        assert_eq!((s.added, s.withdrawn), (1, 0));
+        let withdraw = format!("{EXCLUSION},withdraw,（2026）粤1702信复字第12号");
+        let s = r
+            .import_exclusions(&exclusions(&[&withdraw]), today())
+            .unwrap();
+        assert_eq!((s.added, s.withdrawn, s.unchanged), (0, 1, 0));
+        let e = r.exclusions().next().unwrap();
+        assert_eq!(e.ends_on(), today());
+        assert_eq!(
+            e.withdrawn.as_ref().map(|w| w.reference.as_str()),
+            Some("（2026）粤1702信复字第12号")
+        );
+        // Withdrawing again, or submitting the original row again, changes
+        // nothing: the repair stands.
+        let again = r
+            .import_exclusions(
+                &exclusions(&[&withdraw, &format!("{EXCLUSION},,")]),
+                today().add_days(5),
+            )
+            .unwrap();
+        assert_eq!((again.withdrawn, again.unchanged), (0, 2));
+        assert_eq!(r.exclusions().next().unwrap().ends_on(), today());
+    }
+
+    #[test]
+    fn withdrawing_what_is_not_held_or_without_a_reference_is_refused() {
+        let unknown = format!("{EXCLUSION},withdraw,ref-1");
+        let no_ref = EXCLUSION.replace("2024-02-29", "2024-03-01") + ",withdraw,";
+        let report =
+            check_exclusions(&exclusions(&[&unknown, &no_ref]), today(), |_| None).unwrap_err();
+        let got: Vec<_> = report
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_deref()))
+            .collect();
+        assert_eq!(got, [(2, Some("action")), (3, Some("repair_ref"))]);
+        assert!(
+            report.errors[0].reason.contains("does not exist"),
+            "{report}"
+        );
+        // Added earlier in the same file, withdrawn later in it: allowed.
+        let both = check_exclusions(
+            &exclusions(&[&format!("{EXCLUSION},,"), &unknown]),
+            today(),
+            |_| None,
+        )
+        .unwrap();
+        assert!(matches!(both[1], ExclusionChange::Withdrawn(_)), "{both:?}");
     }
 }

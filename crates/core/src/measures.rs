@@ -11,20 +11,51 @@ use crate::ids::Kind;
 use crate::money::Fen;
 use crate::time::{Date, UnixTime};
 
-/// The measure families of the seed.
-pub const FAMILIES: [&str; 11] = [
+/// The measure families of the seed (its introduction names 信易购, its
+/// numbered list 信易读: both are valid).
+pub const FAMILIES: [&str; 12] = [
     "信易批",
     "信易贷",
     "信易租",
     "信易行",
     "信易游",
     "信易医",
+    "信易购",
     "信易读",
     "信易管",
     "信易惠",
     "信易聘",
     "其他",
 ];
+
+/// A measure should be valid for at least this many years (原则上有效期不少于2年).
+pub const MIN_VALIDITY_YEARS: i32 = 2;
+
+/// A catalogue accepted with a caution for whoever publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogueWarning {
+    /// In force for less than two years.
+    ShortValidity {
+        id: MeasureId,
+        valid_from: Date,
+        valid_until: Date,
+    },
+}
+
+impl fmt::Display for CatalogueWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CatalogueWarning::ShortValidity {
+                id,
+                valid_from,
+                valid_until,
+            } => write!(
+                f,
+                "measure {id} is in force from {valid_from} to {valid_until}, less than two years (原则上有效期不少于2年)"
+            ),
+        }
+    }
+}
 
 /// A stable measure id such as `XYX-BUS-TOPUP`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -307,6 +338,20 @@ impl Catalogue {
         &self.measures
     }
 
+    /// What the catalogue may hold but the policy advises against: a
+    /// measure valid for less than two years (原则上有效期不少于2年).
+    pub fn warnings(&self) -> Vec<CatalogueWarning> {
+        self.measures
+            .iter()
+            .filter(|m| m.valid_until < m.valid_from.add_years(MIN_VALIDITY_YEARS).add_days(-1))
+            .map(|m| CatalogueWarning::ShortValidity {
+                id: m.id.clone(),
+                valid_from: m.valid_from,
+                valid_until: m.valid_until,
+            })
+            .collect()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Measure> {
         self.measures.iter().find(|m| m.id.as_str() == id)
     }
@@ -558,6 +603,30 @@ limit = { per = "week", count = 1 }
         );
         assert!(m.in_force("2027-12-31".parse().unwrap()));
         assert!(!m.in_force("2028-01-01".parse().unwrap()));
+    }
+
+    #[test]
+    fn both_names_of_the_shopping_family_are_accepted() {
+        for family in ["信易购", "信易读"] {
+            let c = Catalogue::from_toml(&ONE.replace("信易行", family)).unwrap();
+            assert_eq!(c.get("M1").unwrap().family, family);
+        }
+    }
+
+    #[test]
+    fn a_measure_valid_for_less_than_two_years_is_accepted_with_a_warning() {
+        // 2024-01-01 to 2027-12-31: four years, no warning.
+        assert!(Catalogue::from_toml(ONE).unwrap().warnings().is_empty());
+        // Exactly two years (to 2025-12-31 inclusive): no warning.
+        let two = ONE.replace("2027-12-31", "2025-12-31");
+        assert!(Catalogue::from_toml(&two).unwrap().warnings().is_empty());
+        // One day short.
+        let short = ONE.replace("2027-12-31", "2025-12-30");
+        let c = Catalogue::from_toml(&short).unwrap();
+        let w = c.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].to_string().contains("M1"), "{}", w[0]);
+        assert!(w[0].to_string().contains("原则上有效期不少于2年"));
     }
 
     #[test]

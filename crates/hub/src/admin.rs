@@ -5,16 +5,29 @@
 //! publishes nothing.
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
+use xinyi_core::category::Category;
 use xinyi_core::credential::{Cti, Iss, Kid};
+use xinyi_core::measures::{Measure, MeasureId};
 use xinyi_core::time::UnixTime;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, MAX_VOID_WINDOW_S, Site, TrustEntry};
 use xinyi_core::wire::enroll::CodeSecrets;
-use xinyi_core::{Catalogue, Date};
+use xinyi_core::{Catalogue, Date, Kind};
 
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::publish::{Published, current_version, load_sites, next_version};
+
+/// A measure a new catalogue withdraws, and whom it affects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasureWithdrawal {
+    pub measure: MeasureId,
+    /// The first day the measure no longer applies.
+    pub on: Date,
+    /// Citizens and enterprises with a listing in force today that the
+    /// measure covers.
+    pub holders: u64,
+}
 
 /// Sites' default max offline age, in hours (`design.md`, "Staleness").
 pub const DEFAULT_MAX_OFFLINE_HOURS: i64 = 72;
@@ -387,6 +400,63 @@ impl Hub {
     /// The catalogue in force, if one was published.
     pub fn catalogue(&self) -> Result<Option<Catalogue>, HubError> {
         self.db().read(|tx| Ok(load_catalogue(tx)?.map(|(_, c)| c)))
+    }
+
+    /// What publishing `next` would end: each measure it withdraws that the
+    /// catalogue in force does not, with how many citizens and enterprises
+    /// hold a listing in force today that the measure covers (every
+    /// eligibility through it stops on its `withdrawn_on`).
+    pub fn withdrawals_in(&self, next: &Catalogue) -> Result<Vec<MeasureWithdrawal>, HubError> {
+        let today = self.today();
+        self.db().read(|tx| {
+            let held = load_catalogue(tx)?.map(|(_, c)| c);
+            let newly: Vec<&Measure> = next
+                .measures()
+                .iter()
+                .filter(|m| {
+                    m.withdrawn_on.is_some()
+                        && held
+                            .as_ref()
+                            .and_then(|h| h.get(m.id.as_str()))
+                            .is_none_or(|old| old.withdrawn_on != m.withdrawn_on)
+                })
+                .collect();
+            if newly.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut holders: Vec<std::collections::BTreeSet<(String, String)>> =
+                vec![std::collections::BTreeSet::new(); newly.len()];
+            let mut stmt = tx.prepare(
+                "SELECT kind, id_number, category FROM listings
+                 WHERE withdrawn = 0 AND recognised_on <= ?1 AND valid_until >= ?1",
+            )?;
+            let mut rows = stmt.query([today.to_string()])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(0)?;
+                let category: String = r.get(2)?;
+                let (Ok(k), Ok(c)) = (kind.parse::<Kind>(), category.parse::<Category>()) else {
+                    return Err(HubError::corrupt(format!(
+                        "a listing of kind {kind:?} in category {category:?}"
+                    )));
+                };
+                for (m, set) in newly.iter().zip(holders.iter_mut()) {
+                    if m.covers(k, c) {
+                        set.insert((kind.clone(), r.get(1)?));
+                    }
+                }
+            }
+            Ok(newly
+                .iter()
+                .zip(holders)
+                .filter_map(|(m, set)| {
+                    Some(MeasureWithdrawal {
+                        measure: m.id.clone(),
+                        on: m.withdrawn_on?,
+                        holders: set.len() as u64,
+                    })
+                })
+                .collect())
+        })
     }
 
     /// Adds a site, or replaces the site with the same id.

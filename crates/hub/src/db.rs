@@ -35,6 +35,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_trust",
         sql: include_str!("../migrations/0003_trust.sql"),
     },
+    Migration {
+        name: "0004_repair",
+        sql: include_str!("../migrations/0004_repair.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

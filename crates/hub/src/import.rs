@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use xinyi_core::ids::mask_name;
 use xinyi_core::listing::{
-    Change, ImportSummary, Listing, ListingKey, check_exclusions, check_listings,
+    Change, Exclusion, ExclusionChange, ExclusionKey, ExclusionSummary, ImportSummary, Listing,
+    ListingKey, Repair, check_exclusions, check_listings,
 };
 
 use crate::error::HubError;
@@ -32,10 +33,9 @@ pub struct ListingsImport {
 /// The outcome of an exclusions import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExclusionsImport {
-    pub added: usize,
-    /// Held already, with a new reason text (not published).
-    pub updated: usize,
-    pub unchanged: usize,
+    /// Per exclusion row. `updated`: held already, with a new reason text
+    /// (terminals see no change, so it publishes nothing).
+    pub summary: ExclusionSummary,
     pub published: Published,
 }
 
@@ -99,6 +99,52 @@ fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError
         },
         display_name,
         changed_in,
+    }))
+}
+
+/// The exclusion held under `key`, with its withdrawal if it has one.
+fn load_exclusion(tx: &Transaction<'_>, key: &ExclusionKey) -> Result<Option<Exclusion>, HubError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT reason, withdrawn_on, repair_ref FROM exclusions
+         WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+    )?;
+    let row = stmt
+        .query_row(
+            params![
+                key.kind.as_str(),
+                key.id_number,
+                key.recorded_on.to_string()
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((reason, withdrawn_on, repair_ref)) = row else {
+        return Ok(None);
+    };
+    let withdrawn = match (withdrawn_on, repair_ref) {
+        (Some(on), Some(reference)) => Some(Repair {
+            on: date(&on)?,
+            reference,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(HubError::corrupt(format!(
+                "exclusion {key}: a withdrawal without its day or its reference"
+            )));
+        }
+    };
+    Ok(Some(Exclusion {
+        kind: key.kind,
+        id_number: key.id_number.clone(),
+        reason,
+        recorded_on: key.recorded_on,
+        withdrawn,
     }))
 }
 
@@ -228,28 +274,32 @@ impl Hub {
         })
     }
 
-    /// Imports an exclusions file, all or nothing.
+    /// Imports an exclusions file, all or nothing. A withdrawal
+    /// (`action=withdraw`, with `repair_ref`) ends the exclusion today and
+    /// reaches terminals in the next version, as a shortened exclusion.
     pub fn import_exclusions(&self, bytes: &[u8]) -> Result<ExclusionsImport, HubError> {
         let today = self.today();
-        let rows = check_exclusions(bytes, today).map_err(HubError::Rejected)?;
         self.db().write(|tx| {
+            let failure = RefCell::new(None);
+            let plan = check_exclusions(bytes, today, |key| match load_exclusion(tx, key) {
+                Ok(e) => e,
+                Err(e) => {
+                    failure.borrow_mut().get_or_insert(e);
+                    None
+                }
+            });
+            if let Some(e) = failure.into_inner() {
+                return Err(e);
+            }
+            let changes = plan.map_err(HubError::Rejected)?;
+            let summary = ExclusionSummary::of(&changes);
             let version = next_version(tx)?;
             let now = self.now();
-            let (mut added, mut updated, mut unchanged) = (0, 0, 0);
-            for e in &rows {
-                let key = params![e.kind.as_str(), e.id_number, e.recorded_on.to_string()];
-                let held: Option<String> = tx
-                    .query_row(
-                        "SELECT reason FROM exclusions
-                         WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
-                        key,
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match held {
-                    Some(reason) if reason == e.reason => unchanged += 1,
-                    Some(_) => {
-                        updated += 1;
+            let mut published_change = false;
+            for c in &changes {
+                match c {
+                    ExclusionChange::Unchanged(_) => {}
+                    ExclusionChange::Updated(e) => {
                         tx.execute(
                             "UPDATE exclusions SET reason = ?4, updated_at = ?5
                              WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
@@ -262,8 +312,27 @@ impl Hub {
                             ],
                         )?;
                     }
-                    None => {
-                        added += 1;
+                    ExclusionChange::Withdrawn(e) => {
+                        published_change = true;
+                        let repair = e.withdrawn.as_ref();
+                        tx.execute(
+                            "UPDATE exclusions SET until = ?4, withdrawn_on = ?5, repair_ref = ?6,
+                                 changed_in = ?7, updated_at = ?8
+                             WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+                            params![
+                                e.kind.as_str(),
+                                e.id_number,
+                                e.recorded_on.to_string(),
+                                e.ends_on().to_string(),
+                                repair.map(|r| r.on.to_string()),
+                                repair.map(|r| r.reference.as_str()),
+                                to_i64(version, "version")?,
+                                now.0
+                            ],
+                        )?;
+                    }
+                    ExclusionChange::Added(e) => {
+                        published_change = true;
                         let sub = self.k_pseudo().pseudonym(e.kind, &e.id_number);
                         tx.execute(
                             "INSERT INTO exclusions (kind, id_number, recorded_on, reason, sub,
@@ -283,24 +352,15 @@ impl Hub {
                     }
                 }
             }
-            let published = if added > 0 {
-                self.publish_in(
-                    tx,
-                    version,
-                    &format!("exclusions import: {added} added, {updated} updated"),
-                )?
+            let published = if published_change {
+                self.publish_in(tx, version, &format!("exclusions import: {summary}"))?
             } else {
                 Published {
                     version: version - 1,
                     new_version: false,
                 }
             };
-            Ok(ExclusionsImport {
-                added,
-                updated,
-                unchanged,
-                published,
-            })
+            Ok(ExclusionsImport { summary, published })
         })
     }
 

@@ -656,14 +656,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     }
                 }
                 Import::Exclusions { file } => match hub.import_exclusions(&read(file)?) {
-                    Ok(r) => say!(
-                        "{}: {} added, {} updated, {} unchanged; {}",
-                        file.display(),
-                        r.added,
-                        r.updated,
-                        r.unchanged,
-                        said(r.published)
-                    ),
+                    Ok(r) => say!("{}: {}; {}", file.display(), r.summary, said(r.published)),
                     Err(HubError::Rejected(report)) => {
                         eprint!("{}: {report}", file.display());
                         return Ok(ExitCode::from(2));
@@ -678,10 +671,24 @@ fn run(args: Args) -> Result<ExitCode> {
             let hub = open(&args)?;
             let text = String::from_utf8(read(file)?)
                 .with_context(|| format!("{} is not UTF-8", file.display()))?;
+            let next =
+                Catalogue::from_toml(&text).with_context(|| format!("{}", file.display()))?;
+            let withdrawals = hub.withdrawals_in(&next)?;
             let p = hub
                 .publish_catalogue(&text)
                 .with_context(|| format!("{}", file.display()))?;
             say!("catalogue {}: {}", file.display(), said(p));
+            for w in next.warnings() {
+                say!("warning: {w}");
+            }
+            for w in withdrawals {
+                say!(
+                    "warning: measure {} is withdrawn from {}: it ends the eligibility through it of {} listed citizens and enterprises",
+                    w.measure,
+                    w.on,
+                    w.holders
+                );
+            }
         }
         Command::Cards { what } => {
             let hub = open(&args)?;
@@ -901,7 +908,7 @@ fn check(what: &Check) -> Result<ExitCode> {
         Check::Listings { file } => check_listings(&read(file)?, today, |_| None)
             .map(|changes| format!("{}: {} rows are valid", file.display(), changes.len()))
             .map_err(|r| format!("{}: {r}", file.display())),
-        Check::Exclusions { file } => check_exclusions(&read(file)?, today)
+        Check::Exclusions { file } => check_exclusions(&read(file)?, today, |_| None)
             .map(|rows| format!("{}: {} rows are valid", file.display(), rows.len()))
             .map_err(|r| format!("{}: {r}", file.display())),
         Check::Catalogue { file } => {
@@ -909,11 +916,15 @@ fn check(what: &Check) -> Result<ExitCode> {
                 .with_context(|| format!("{} is not UTF-8", file.display()))?;
             Catalogue::from_toml(&text)
                 .map(|c| {
-                    format!(
+                    let mut said = format!(
                         "{}: {} measures are valid",
                         file.display(),
                         c.measures().len()
-                    )
+                    );
+                    for w in c.warnings() {
+                        said.push_str(&format!("\nwarning: {w}"));
+                    }
+                    said
                 })
                 .map_err(|e| format!("{}: {e}", file.display()))
         }

@@ -147,3 +147,87 @@ pub fn withdrawal_of(id_number: &str) -> (String, usize) {
     assert!(rows > 0, "listings.csv adds nothing for {id_number}");
     (out, rows)
 }
+
+/// A step of the vectors refused only because its subject is excluded: an
+/// exclusion of `exclusions.csv` applies on the step's day, and the
+/// subject also holds a listing in force that day, so withdrawing the
+/// exclusion makes the same code verify.
+#[derive(Debug, Clone)]
+pub struct ExcludedStep {
+    pub qr: String,
+    pub at: UnixTime,
+    pub measure: String,
+    pub id_number: String,
+}
+
+/// The first [`ExcludedStep`] of the vectors.
+pub fn excluded_step(v: &Value) -> ExcludedStep {
+    let set = registry(v).eligibility(&k_pseudo(v));
+    for step in v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["steps"].as_array().unwrap())
+    {
+        let Some(qr) = step["qr"].as_str() else {
+            continue;
+        };
+        let at = UnixTime(step["at"].as_i64().unwrap());
+        let day = at.date_utc8();
+        let Ok(decoded) = xinyi_core::credential::decode(qr) else {
+            continue;
+        };
+        let sub = &decoded.claims.sub;
+        let excluded = set.exclusions_of(sub).iter().any(|x| x.applies_on(day));
+        let listed = set.listings_of(sub).iter().any(|l| l.in_force(day));
+        if step["expect"] == "LISTING_NOT_VALID" && excluded && listed {
+            return ExcludedStep {
+                qr: qr.to_owned(),
+                at,
+                measure: step["measure"].as_str().unwrap().to_owned(),
+                id_number: id_number_of(v, sub.as_str()),
+            };
+        }
+    }
+    panic!("no step of the vectors is refused only for an exclusion");
+}
+
+/// A department's exclusions file withdrawing every exclusion
+/// `exclusions.csv` records for `id_number` (credit repaired, with the
+/// decision's reference), and how many rows it has.
+pub fn exclusion_withdrawal_of(id_number: &str) -> (String, usize) {
+    let csv = String::from_utf8(read("vectors/exclusions.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .expect("exclusions.csv has a header")
+        .split(',')
+        .collect();
+    let mut out = "kind,id_number,reason,recorded_on,action,repair_ref\n".to_owned();
+    let mut rows = 0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .and_then(|i| fields.get(i))
+                .copied()
+                .unwrap_or_else(|| panic!("exclusions.csv has no {name}"))
+        };
+        if col("id_number") == id_number {
+            out.push_str(&format!(
+                "{},{},{},{},withdraw,（{}）信用修复决定第{}号\n",
+                col("kind"),
+                col("id_number"),
+                col("reason"),
+                col("recorded_on"),
+                col("recorded_on"),
+                rows + 1
+            ));
+            rows += 1;
+        }
+    }
+    assert!(rows > 0, "exclusions.csv records nothing for {id_number}");
+    (out, rows)
+}

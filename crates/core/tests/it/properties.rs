@@ -185,7 +185,7 @@ proptest! {
     fn csv_import_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
         let today = Date::new(2026, 3, 10).unwrap();
         let _ = check_listings(&bytes, today, |_| None);
-        let _ = check_exclusions(&bytes, today);
+        let _ = check_exclusions(&bytes, today, |_| None);
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn vectors_import_gives_the_vectors_pseudonyms() {
     let x = hub
         .import_exclusions(&shared("vectors/exclusions.csv"))
         .unwrap();
-    assert_eq!(x.added, 2);
+    assert_eq!(x.summary.added, rows("vectors/exclusions.csv").len());
 
     let expected = credentials()["pseudonyms"].clone();
     let expected = expected.as_object().unwrap();
@@ -185,7 +185,10 @@ fn reimport_is_idempotent() {
     let x = hub
         .import_exclusions(&shared("vectors/exclusions.csv"))
         .unwrap();
-    assert_eq!((x.added, x.unchanged), (0, 2));
+    assert_eq!(
+        (x.summary.added, x.summary.unchanged),
+        (0, rows("vectors/exclusions.csv").len())
+    );
     assert!(!x.published.new_version);
     assert_eq!(hub.current_version().unwrap().unwrap(), version);
     assert_eq!(hub.listings().unwrap(), held);
@@ -266,6 +269,54 @@ fn published_data_holds_no_identities() {
         .find(|r| r[0] == "enterprise")
         .unwrap();
     assert!(snapshot.contains(&enterprise[2]), "{}", enterprise[2]);
+}
+
+/// Withdrawing an exclusion (credit repair) publishes a delta with just
+/// that exclusion, now ending today, and applying it to the previous set
+/// gives the new set hash; the same withdrawal again changes nothing.
+#[test]
+fn a_withdrawn_exclusion_publishes_a_small_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let before = hub.current_version().unwrap().unwrap();
+    let snap = hub.eligibility_for(0).unwrap().unwrap();
+    let (_, items0) = items(&inflate(
+        &hub.artefact(&snap.artefact.sha256).unwrap().unwrap(),
+    ));
+    let mut set = Set::default();
+    set.apply(&items0);
+    assert_eq!(set.hash(), before.set_hash);
+
+    let id_number = &rows("vectors/exclusions.csv")[0][1];
+    let (withdraw, n) = xinyi_testkit::exclusion_withdrawal_of(id_number);
+    let r = hub.import_exclusions(withdraw.as_bytes()).unwrap();
+    assert_eq!(r.summary.withdrawn, n);
+    let after = hub.current_version().unwrap().unwrap();
+    assert_eq!(after.version, before.version + 1);
+    let delta = hub.eligibility_for(before.version).unwrap().unwrap();
+    let (header, items1) = items(&inflate(
+        &hub.artefact(&delta.artefact.sha256).unwrap().unwrap(),
+    ));
+    assert_eq!(header.kind, ArtefactKind::Delta);
+    assert_eq!(items1.len(), n, "{items1:?}");
+    let today = hub.now().date_utc8();
+    for item in &items1 {
+        let Item::Exclusion(x) = item else {
+            panic!("expected an exclusion, got {item:?}")
+        };
+        assert!(x.until <= today, "{x:?} still applies after today");
+        assert!(!x.applies_on(today));
+    }
+    set.apply(&items1);
+    assert_eq!(set.hash(), after.set_hash);
+
+    let again = hub.import_exclusions(withdraw.as_bytes()).unwrap();
+    assert_eq!((again.summary.withdrawn, again.summary.unchanged), (0, n));
+    assert!(!again.published.new_version);
 }
 
 /// Withdrawing publishes a delta with just that listing, and applying it
@@ -409,4 +460,55 @@ fn demo_hub_matches_the_reference_registry() {
     assert_eq!(parsed.trust, trust);
     assert_eq!(parsed.revoked_cards, world.revoked_cards);
     assert_eq!(parsed.sites.len(), xinyi_demo::seed::DEMO_SITES.len());
+}
+
+/// A catalogue that withdraws a measure names how many listed subjects it
+/// affects: those with a listing in force today that the measure covers,
+/// counted once each.
+#[test]
+fn a_withdrawn_measure_names_how_many_it_affects() {
+    let v = credentials();
+    let day = xinyi_testkit::import_day(&v);
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).with_clock(std::sync::Arc::new(xinyi_hub::ManualClock::new(
+        xinyi_testkit::first_at(&v),
+    )));
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    let registry = xinyi_testkit::registry(&v);
+    let held = hub.catalogue().unwrap().unwrap();
+    let affected = |m: &xinyi_core::Measure| -> usize {
+        registry
+            .listings()
+            .filter(|l| {
+                !l.withdrawn
+                    && l.key.recognised_on <= day
+                    && l.valid_until >= day
+                    && m.covers(l.key.kind, l.key.category)
+            })
+            .map(|l| (l.key.kind, l.key.id_number.clone()))
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    let (measure, expected) = held
+        .measures()
+        .iter()
+        .filter(|m| m.withdrawn_on.is_none())
+        .map(|m| (m.id.clone(), affected(m)))
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    assert!(expected > 0, "no measure covers anyone listed today");
+
+    // Nothing withdrawn: nothing to warn about.
+    assert!(hub.withdrawals_in(&held).unwrap().is_empty());
+    let on = day.add_days(1);
+    let text = String::from_utf8(shared("data/measures.toml")).unwrap();
+    let line = format!("id = \"{measure}\"");
+    assert!(text.contains(&line), "{line}");
+    let next = text.replacen(&line, &format!("{line}\nwithdrawn_on = \"{on}\""), 1);
+    let next = xinyi_core::Catalogue::from_toml(&next).unwrap();
+    let w = hub.withdrawals_in(&next).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!((&w[0].measure, w[0].on), (&measure, on));
+    assert_eq!(w[0].holders, expected as u64);
 }
