@@ -49,7 +49,7 @@ mod generated {
 
 pub use generated::{
     AppAdapter, AppWindow, DemoAdapter, ErrorWindow, MeasureItem, OkAdapter, RecordRow,
-    RefusedAdapter, SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow,
+    RefusedAdapter, SampleItem, ScanAdapter, SiteItem, StaffAdapter, StaleAdapter, TotalRow, Words,
 };
 
 /// The values of the UI contract (`ui/types.slint`), as Slint generates

@@ -570,3 +570,36 @@ fn every_sentence_on_the_pages_has_english() {
         missing.join("\n")
     );
 }
+
+/// The kiosk and the command line say the same about each refusal: the
+/// pages' `Words` (with the bundled English) and `xinyi::reasons` give the
+/// same title and advice for every reason, in both languages.
+#[test]
+fn the_kiosk_and_the_command_line_word_every_refusal_alike() {
+    use xinyi::ui::Words;
+    use xinyi::ui::adapters::values;
+    let k = kiosk();
+    let words = k.ui().global::<Words>();
+    for (lang, pick) in [("", 0), ("en", 1)] {
+        slint::select_bundled_translation(lang).unwrap();
+        for r in xinyi_core::Reason::ALL {
+            let cli = xinyi::reasons::words(r);
+            let (title, advice) = match pick {
+                0 => (cli.title_zh, cli.advice_zh),
+                _ => (cli.title_en, cli.advice_en),
+            };
+            let ui = values::reason(r);
+            assert_eq!(
+                words.invoke_reason_title(ui).as_str(),
+                title,
+                "{r:?} in {lang:?}"
+            );
+            assert_eq!(
+                words.invoke_reason_advice(ui).as_str(),
+                advice,
+                "{r:?} in {lang:?}"
+            );
+        }
+    }
+    slint::select_bundled_translation("").unwrap();
+}

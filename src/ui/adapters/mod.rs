@@ -10,7 +10,7 @@ pub mod refused_adapter;
 pub mod scan_adapter;
 pub mod staff_adapter;
 pub mod stale_adapter;
-mod values;
+pub mod values;
 
 use std::rc::Rc;
 
