@@ -232,3 +232,66 @@ fn check_commands_still_work() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `catalogue publish` accepts the 信易购 family, warns about a measure in
+/// force for less than two years, and, for a measure it withdraws, says how
+/// many listed subjects lose the eligibility through it.
+#[test]
+fn catalogue_publish_warns_about_short_and_withdrawn_measures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    ok(&hub(&dir, &["init"]));
+    let measure = |id: &str, family: &str, until: &str, extra: &str| {
+        format!(
+            "[[measure]]\nid = \"{id}\"\nfamily = \"{family}\"\nname_zh = \"{id}\"\nname_en = \"{id}\"\n\
+             unit = \"单位\"\nsubjects = [\"person\", \"enterprise\"]\ncategories = \"all\"\n\
+             valid_from = \"2024-01-01\"\nvalid_until = \"{until}\"\n{extra}\
+             benefit = {{ kind = \"percent_off\", percent = 50 }}\n\n"
+        )
+    };
+    let long = measure("M-LONG", "信易行", "2035-12-31", "");
+    let short = measure("M-SHORT", "信易购", "2025-06-30", "");
+    let first = tmp.path().join("first.toml");
+    std::fs::write(&first, format!("{long}{short}")).unwrap();
+    let out = ok(&hub(
+        &dir,
+        &["catalogue", "publish", first.to_str().unwrap()],
+    ));
+    assert!(out.contains("warning: measure M-SHORT"), "{out}");
+    assert!(out.contains("原则上有效期不少于2年"), "{out}");
+    assert!(!out.contains("measure M-LONG"), "{out}");
+
+    let listings = vector("vectors/listings.csv");
+    ok(&hub(
+        &dir,
+        &["import", "listings", listings.to_str().unwrap()],
+    ));
+    let tomorrow = xinyi_hub::Clock::now(&xinyi_hub::SystemClock)
+        .date_utc8()
+        .add_days(1);
+    let withdrawn = measure(
+        "M-LONG",
+        "信易行",
+        "2035-12-31",
+        &format!("withdrawn_on = \"{tomorrow}\"\n"),
+    );
+    let text = format!("{withdrawn}{short}");
+    let expected = xinyi_hub::Hub::open(&dir)
+        .unwrap()
+        .withdrawals_in(&xinyi_core::Catalogue::from_toml(&text).unwrap())
+        .unwrap();
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    let second = tmp.path().join("second.toml");
+    std::fs::write(&second, text).unwrap();
+    let out = ok(&hub(
+        &dir,
+        &["catalogue", "publish", second.to_str().unwrap()],
+    ));
+    assert!(
+        out.contains(&format!(
+            "measure M-LONG is withdrawn from {tomorrow}: it ends the eligibility through it of {} listed",
+            expected[0].holders
+        )),
+        "{out}"
+    );
+}
