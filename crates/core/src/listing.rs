@@ -146,40 +146,6 @@ pub enum ExclusionChange {
     Unchanged(ExclusionKey),
 }
 
-/// Counts of an applied exclusions import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ExclusionSummary {
-    pub added: usize,
-    pub updated: usize,
-    pub withdrawn: usize,
-    pub unchanged: usize,
-}
-
-impl ExclusionSummary {
-    pub fn of(changes: &[ExclusionChange]) -> ExclusionSummary {
-        let mut s = ExclusionSummary::default();
-        for c in changes {
-            match c {
-                ExclusionChange::Added(_) => s.added += 1,
-                ExclusionChange::Updated(_) => s.updated += 1,
-                ExclusionChange::Withdrawn(_) => s.withdrawn += 1,
-                ExclusionChange::Unchanged(_) => s.unchanged += 1,
-            }
-        }
-        s
-    }
-}
-
-impl fmt::Display for ExclusionSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} added, {} updated, {} withdrawn, {} unchanged",
-            self.added, self.updated, self.withdrawn, self.unchanged
-        )
-    }
-}
-
 /// One bad row (or the header, line 1) of a submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -243,6 +209,20 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
+    /// The counts of an exclusions import (`updated`: a new reason text).
+    pub fn of_exclusions(changes: &[ExclusionChange]) -> ImportSummary {
+        let mut s = ImportSummary::default();
+        for c in changes {
+            match c {
+                ExclusionChange::Added(_) => s.added += 1,
+                ExclusionChange::Updated(_) => s.updated += 1,
+                ExclusionChange::Withdrawn(_) => s.withdrawn += 1,
+                ExclusionChange::Unchanged(_) => s.unchanged += 1,
+            }
+        }
+        s
+    }
+
     pub fn of(changes: &[Change]) -> ImportSummary {
         let mut s = ImportSummary::default();
         for c in changes {
@@ -756,7 +736,7 @@ impl Registry {
         &mut self,
         bytes: &[u8],
         today: Date,
-    ) -> Result<ExclusionSummary, ImportReport> {
+    ) -> Result<ImportSummary, ImportReport> {
         let changes = check_exclusions(bytes, today, |k| self.exclusions.get(k).cloned())?;
         for c in &changes {
             if let ExclusionChange::Added(e)
@@ -766,7 +746,7 @@ impl Registry {
                 self.exclusions.insert(e.key(), e.clone());
             }
         }
-        Ok(ExclusionSummary::of(&changes))
+        Ok(ImportSummary::of_exclusions(&changes))
     }
 
     pub fn listings(&self) -> impl Iterator<Item = &Listing> {

@@ -16,7 +16,7 @@ use xinyi_core::{Catalogue, Date, Kind};
 
 use crate::error::HubError;
 use crate::hub::Hub;
-use crate::publish::{Published, current_version, load_sites, next_version};
+use crate::publish::{Published, load_sites, next_version, unchanged};
 
 /// A measure a new catalogue withdraws, and whom it affects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,13 +205,6 @@ fn terminal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TerminalInfo> {
         enrolled_at: UnixTime(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
         last_seen_at: r.get::<_, Option<i64>>(6)?.map(UnixTime),
-    })
-}
-
-fn unchanged(tx: &Transaction<'_>) -> Result<Published, HubError> {
-    Ok(Published {
-        version: current_version(tx)?,
-        new_version: false,
     })
 }
 

@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use xinyi_core::ids::mask_name;
 use xinyi_core::listing::{
-    Change, Exclusion, ExclusionChange, ExclusionKey, ExclusionSummary, ImportSummary, Listing,
+    Change, Exclusion, ExclusionChange, ExclusionKey, ImportReport, ImportSummary, Listing,
     ListingKey, Repair, check_exclusions, check_listings,
 };
 
 use crate::error::HubError;
 use crate::hub::Hub;
-use crate::publish::{Published, date, next_version, to_i64};
+use crate::publish::{Published, date, next_version, to_i64, unchanged};
 
 /// The outcome of a listings import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct ListingsImport {
 pub struct ExclusionsImport {
     /// Per exclusion row. `updated`: held already, with a new reason text
     /// (terminals see no change, so it publishes nothing).
-    pub summary: ExclusionSummary,
+    pub summary: ImportSummary,
     pub published: Published,
 }
 
@@ -102,6 +102,26 @@ fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError
     }))
 }
 
+/// Runs an import check (`check`) against the rows held, read with
+/// `load`: the plan, the rejection of the file, or the first database
+/// error a lookup met.
+fn checked_against_held<K, T, P>(
+    check: impl FnOnce(&dyn Fn(&K) -> Option<T>) -> Result<P, ImportReport>,
+    load: impl Fn(&K) -> Result<Option<T>, HubError>,
+) -> Result<P, HubError> {
+    let failure = RefCell::new(None);
+    let plan = check(&|key| {
+        load(key).unwrap_or_else(|e| {
+            failure.borrow_mut().get_or_insert(e);
+            None
+        })
+    });
+    if let Some(e) = failure.into_inner() {
+        return Err(e);
+    }
+    plan.map_err(HubError::Rejected)
+}
+
 /// The exclusion held under `key`, with its withdrawal if it has one.
 fn load_exclusion(tx: &Transaction<'_>, key: &ExclusionKey) -> Result<Option<Exclusion>, HubError> {
     let mut stmt = tx.prepare_cached(
@@ -164,18 +184,10 @@ impl Hub {
     ) -> Result<ListingsImport, HubError> {
         let today = self.today();
         self.db().write(|tx| {
-            let failure = RefCell::new(None);
-            let plan = check_listings(bytes, today, |key| match load(tx, key) {
-                Ok(h) => h.map(|h| h.listing),
-                Err(e) => {
-                    failure.borrow_mut().get_or_insert(e);
-                    None
-                }
-            });
-            if let Some(e) = failure.into_inner() {
-                return Err(e);
-            }
-            let changes = plan.map_err(HubError::Rejected)?;
+            let changes = checked_against_held(
+                |held| check_listings(bytes, today, held),
+                |key| Ok(load(tx, key)?.map(|h| h.listing)),
+            )?;
             // The net effect per listing: a file may add and withdraw the
             // same listing; only the final state counts.
             let mut finals: BTreeMap<ListingKey, Listing> = BTreeMap::new();
@@ -265,10 +277,7 @@ impl Hub {
             let published = if published_change {
                 self.publish_in(tx, version, &format!("listings import: {summary}"))?
             } else {
-                Published {
-                    version: version - 1,
-                    new_version: false,
-                }
+                unchanged(tx)?
             };
             Ok(ListingsImport { summary, published })
         })
@@ -280,19 +289,11 @@ impl Hub {
     pub fn import_exclusions(&self, bytes: &[u8]) -> Result<ExclusionsImport, HubError> {
         let today = self.today();
         self.db().write(|tx| {
-            let failure = RefCell::new(None);
-            let plan = check_exclusions(bytes, today, |key| match load_exclusion(tx, key) {
-                Ok(e) => e,
-                Err(e) => {
-                    failure.borrow_mut().get_or_insert(e);
-                    None
-                }
-            });
-            if let Some(e) = failure.into_inner() {
-                return Err(e);
-            }
-            let changes = plan.map_err(HubError::Rejected)?;
-            let summary = ExclusionSummary::of(&changes);
+            let changes = checked_against_held(
+                |held| check_exclusions(bytes, today, held),
+                |key| load_exclusion(tx, key),
+            )?;
+            let summary = ImportSummary::of_exclusions(&changes);
             let version = next_version(tx)?;
             let now = self.now();
             let mut published_change = false;
@@ -355,10 +356,7 @@ impl Hub {
             let published = if published_change {
                 self.publish_in(tx, version, &format!("exclusions import: {summary}"))?
             } else {
-                Published {
-                    version: version - 1,
-                    new_version: false,
-                }
+                unchanged(tx)?
             };
             Ok(ExclusionsImport { summary, published })
         })

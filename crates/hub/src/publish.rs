@@ -41,6 +41,14 @@ pub struct Published {
     pub new_version: bool,
 }
 
+/// Nothing terminals see changed: the version in force stays.
+pub(crate) fn unchanged(tx: &Transaction<'_>) -> Result<Published, HubError> {
+    Ok(Published {
+        version: current_version(tx)?,
+        new_version: false,
+    })
+}
+
 /// A published version, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionInfo {
