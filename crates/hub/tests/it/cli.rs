@@ -253,6 +253,10 @@ fn catalogue_publish_warns_about_short_and_withdrawn_measures() {
     let short = measure("M-SHORT", "信易购", "2025-06-30", "");
     let first = tmp.path().join("first.toml");
     std::fs::write(&first, format!("{long}{short}")).unwrap();
+    // `check catalogue` says the same without publishing.
+    let out = ok(&hub(&dir, &["check", "catalogue", first.to_str().unwrap()]));
+    assert!(out.contains("2 measures are valid"), "{out}");
+    assert!(out.contains("warning: measure M-SHORT"), "{out}");
     let out = ok(&hub(
         &dir,
         &["catalogue", "publish", first.to_str().unwrap()],
