@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, Site};
+use xinyi_core::wire::config::{DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, Site};
 use xinyi_core::wire::journal::{Body, RecordId};
-use xinyi_core::{Amounts, Approval, Context, Fen, Measure, MeasureId, Refusal, UnixTime};
+use xinyi_core::{Amounts, Approval, Context, Fen, Form, Measure, MeasureId, Refusal, UnixTime};
 
 use crate::settings::Settings;
 use crate::store::{MeasureTotals, ShiftTotals};
@@ -64,6 +64,23 @@ impl SiteSnapshot {
         self.site
             .as_ref()
             .map_or(DEFAULT_VOID_WINDOW_S, |s| s.void_window_s)
+    }
+
+    /// How long a scan waits for the registry's online check.
+    pub fn online_deadline(&self) -> std::time::Duration {
+        let ms = self
+            .site
+            .as_ref()
+            .map_or(DEFAULT_ONLINE_DEADLINE_MS, |s| s.online_deadline_ms);
+        std::time::Duration::from_millis(u64::from(ms))
+    }
+
+    /// Whether confirming `approval` needs the clerk's tick that the
+    /// holder matches the masked name: a printed card, at a site that
+    /// checks holders (the default).
+    pub fn holder_check_needed(&self, approval: &Approval) -> bool {
+        approval.claims.form == Form::PrintedCard
+            && self.site.as_ref().is_none_or(|s| s.check_holder)
     }
 
     /// Whether the registry made this site a self-service point.
@@ -210,12 +227,15 @@ pub trait Counter {
     /// Nobody signed in, where the registry made the site self-service.
     fn unattended(&mut self) -> Result<Staff, TerminalError>;
 
-    /// Records a redemption confirmed by `by`.
+    /// Records a redemption confirmed by `by`. `holder_checked`: the clerk
+    /// ticked that a printed card's holder matches the masked name, which
+    /// [`SiteSnapshot::holder_check_needed`] says when it must.
     fn confirm(
         &mut self,
         approval: &Approval,
         amount: Option<Fen>,
         companions: u32,
+        holder_checked: bool,
         by: &Staff,
         at: UnixTime,
     ) -> Result<Confirmed, TerminalError>;

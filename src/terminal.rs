@@ -20,12 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use xinyi_core::history::DataError;
+use xinyi_core::history::{Basis, Confirmed as RegistryConfirmed, WithRegistry};
 use xinyi_core::money::AmountError;
 use xinyi_core::verdict::DEFAULT_SKEW_S;
 use xinyi_core::wire::Fingerprint;
+use xinyi_core::wire::check::{CheckAnswer, CheckRequest};
 use xinyi_core::wire::config::UNATTENDED;
-use xinyi_core::wire::journal::{RecordId, StaffEvent};
-use xinyi_core::{Approval, Fen, MeasureId, UnixTime, Verdict, decide};
+use xinyi_core::wire::journal::{Checked, RecordId, StaffEvent};
+use xinyi_core::{Approval, Fen, Form, MeasureId, UnixTime, Verdict, decide};
 
 pub use crate::counter::Scan;
 use crate::counter::{
@@ -37,6 +39,7 @@ use crate::store::{
     Failures, Identity, JournalEntry, NewOperator, Role, SETUP, Store, StoreError, typed_id,
 };
 use crate::sync::client::{self, HubClient};
+use crate::sync::online::{Asked, Online};
 use crate::sync::worker::WorkerConfig;
 use crate::sync::{Downloaded, SyncError, Uploaded};
 
@@ -124,6 +127,10 @@ pub enum TerminalError {
         "a redemption is confirmed by a signed-in operator: sign in first (this site is not a self-service point)"
     )]
     NotSignedIn,
+    #[error(
+        "a printed card is confirmed only after checking that its holder's ID document matches the name shown: tick the check first"
+    )]
+    HolderNotChecked,
     #[error("only a supervisor may {0}")]
     NotSupervisor(&'static str),
     #[error("sign-in refused: {0}")]
@@ -243,6 +250,8 @@ pub struct Terminal {
     settings: Settings,
     /// Ids locked out, and when (monotonic) their lockout ends.
     locks: HashMap<String, Instant>,
+    /// The thread that asks the hub's online check, once a scan needed it.
+    online: Option<Online>,
 }
 
 impl Terminal {
@@ -273,6 +282,7 @@ impl Terminal {
             anchor: None,
             settings,
             locks: HashMap::new(),
+            online: None,
         };
         t.reanchor()?;
         Ok(t)
@@ -495,6 +505,36 @@ impl Terminal {
         Ok(self.store.recent(limit)?)
     }
 
+    /// What the registry confirms about an approved scan's subject and
+    /// code, when the measure has a limit or the code is dynamic and the
+    /// hub answers within the site's deadline; `None` otherwise (the
+    /// verdict stands as decided offline).
+    fn check_online(&mut self, a: &Approval, at: UnixTime) -> Option<RegistryConfirmed> {
+        let deadline = self.site.online_deadline();
+        let period = a.used.map(|(_, limit)| limit.per.bounds(at));
+        let cti = (a.claims.form == Form::Dynamic).then_some(&a.claims.cti);
+        if deadline.is_zero() || (period.is_none() && cti.is_none()) {
+            return None;
+        }
+        if self.online.is_none() {
+            self.online = Online::start(self.client().ok()?).ok();
+        }
+        let request = CheckRequest::new(&a.claims.sub, &a.measure.id, period, cti);
+        let pinned = self.identity.registry_verifying_key().ok()?;
+        match self.online.as_ref()?.ask(request.clone(), at, deadline) {
+            Asked::Answer { sealed, nonce } => CheckAnswer::open(
+                &sealed,
+                &pinned,
+                &self.identity.terminal_id,
+                &nonce,
+                &request,
+            )
+            .ok()
+            .map(|(confirmed, _)| confirmed),
+            Asked::Failed(_) | Asked::TimedOut => None,
+        }
+    }
+
     fn client(&self) -> Result<HubClient, TerminalError> {
         let url = self
             .identity
@@ -610,9 +650,21 @@ impl Counter for Terminal {
     ) -> Result<Scan, TerminalError> {
         let site = self.site.clone();
         let ctx = site.context(DEFAULT_SKEW_S, self.clock_floor());
-        let verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
+        let mut verdict = decide(&ctx, &self.store, &self.store, text, measure, at)?;
+        let mut basis = Basis::Offline;
+        if let Verdict::Ok(a) = &verdict
+            && let Some(confirmed) = self.check_online(a, at)
+        {
+            // The same checks again, with every use the registry knows.
+            let with = WithRegistry {
+                own: &self.store,
+                registry: &confirmed,
+            };
+            verdict = decide(&ctx, &self.store, &with, text, measure, at)?;
+            basis = Basis::Online;
+        }
         Ok(match verdict {
-            Verdict::Ok(a) => Scan::Ok(a),
+            Verdict::Ok(a) => Scan::Ok(Approval { basis, ..a }),
             Verdict::Refused(refusal) => {
                 let record = self.store.record_refusal(
                     self.key.signing_key(),
@@ -620,6 +672,7 @@ impl Counter for Terminal {
                     at,
                     measure,
                     &refusal,
+                    basis,
                 )?;
                 self.raise_floor(at);
                 Scan::Refused {
@@ -646,13 +699,26 @@ impl Counter for Terminal {
         approval: &Approval,
         amount: Option<Fen>,
         companions: u32,
+        holder_checked: bool,
         by: &Staff,
         at: UnixTime,
     ) -> Result<Confirmed, TerminalError> {
+        if self.site.holder_check_needed(approval) && !holder_checked {
+            return Err(TerminalError::HolderNotChecked);
+        }
         let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
-        let entry = self
-            .store
-            .redeem(self.key.signing_key(), &by.id, at, approval, &amounts)?;
+        let checked = Checked {
+            basis: approval.basis,
+            holder: holder_checked,
+        };
+        let entry = self.store.redeem(
+            self.key.signing_key(),
+            &by.id,
+            at,
+            approval,
+            &amounts,
+            checked,
+        )?;
         self.raise_floor(at);
         Ok(Confirmed {
             record: recorded(&entry),

@@ -57,12 +57,13 @@ use xinyi::sync::client::HubClient;
 use xinyi::terminal::now;
 use xinyi_core::category::Category;
 use xinyi_core::eligibility::{EligibilityEntry, ExclusionEntry};
+use xinyi_core::history::Basis;
 use xinyi_core::ids::SubjectId;
 use xinyi_core::verdict::VerifierData;
 use xinyi_core::wire::config::{Config, Site};
 use xinyi_core::wire::eligibility::{ArtefactKind, Header, Item, SetHash, encode};
 use xinyi_core::wire::enroll::EnrollRequest;
-use xinyi_core::wire::journal::{Body, Record, check_chain};
+use xinyi_core::wire::journal::{Body, Checked, Record, check_chain};
 use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::wire::{Digest32, key_id};
 use xinyi_core::{Date, hex};
@@ -320,6 +321,8 @@ fn config_bytes() -> Vec<u8> {
             max_offline_age_s: 400 * 86_400,
             void_window_s: xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S,
             unattended: false,
+            online_deadline_ms: xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS,
+            check_holder: true,
         }],
     }
     .to_bytes()
@@ -680,6 +683,10 @@ fn random_body(rng: &mut Rng) -> Body {
             discount: 1000,
             payable: 1000,
             companions: 0,
+            checked: Some(Checked {
+                basis: Basis::Offline,
+                holder: rng.percent(50),
+            }),
         },
         _ => Body::Refusal {
             reason: "NOT_LISTED".into(),
@@ -687,6 +694,7 @@ fn random_body(rng: &mut Rng) -> Body {
             sub: Some(sub),
             cti: Some(rng.bytes::<12>().to_vec()),
             detail: "subject is on no list".into(),
+            basis: Some(Basis::Offline),
         },
     }
 }

@@ -86,6 +86,7 @@ pub(super) fn tour() -> Result<ExitCode> {
                 let amounts = a.amounts(Fen(10_000), 0)?;
                 print_approval(&a, Some(&amounts));
                 history.record(Use {
+                    record: [u8::try_from(history.uses().len()).unwrap_or(u8::MAX); 16],
                     sub: a.claims.sub.clone(),
                     measure: a.measure.id.clone(),
                     at,

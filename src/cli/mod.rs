@@ -152,6 +152,11 @@ enum Command {
         /// Accompanying family members (free-entry measures).
         #[arg(long, default_value_t = 0)]
         companions: u32,
+        /// The clerk compared the holder's ID document with the masked
+        /// name: needed to confirm a printed card where the site checks
+        /// holders (the default).
+        #[arg(long)]
+        holder_checked: bool,
         /// Record the redemption (the clerk's confirm) when the verdict is OK.
         #[arg(long)]
         confirm: bool,
@@ -341,6 +346,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             measure,
             amount,
             companions,
+            holder_checked,
             confirm,
             operator,
             json,
@@ -348,8 +354,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &paths,
             &code,
             &measure,
-            amount.map(Fen),
-            companions,
+            Typed {
+                amount: amount.map(Fen),
+                companions,
+                holder_checked,
+            },
             confirm.then_some(operator),
             json,
         ),
@@ -700,15 +709,26 @@ fn try_upload(t: &mut Terminal) {
 /// `confirm`: `None` to verify only; `Some(Some(operator))` to record the
 /// redemption, confirmed by that operator (PIN from standard input);
 /// `Some(None)` to record it unattended, where the site allows that.
+/// What the clerk typed or ticked for a redemption.
+struct Typed {
+    amount: Option<Fen>,
+    companions: u32,
+    holder_checked: bool,
+}
+
 fn verify(
     paths: &Paths,
     code: &str,
     measure: &str,
-    amount: Option<Fen>,
-    companions: u32,
+    typed: Typed,
     confirm: Option<Option<String>>,
     as_json: bool,
 ) -> Result<ExitCode> {
+    let Typed {
+        amount,
+        companions,
+        holder_checked,
+    } = typed;
     let mut t = Terminal::open(paths)?;
     // Whoever confirms signs in before the scan, so a refusal names them.
     let by = match &confirm {
@@ -742,7 +762,10 @@ fn verify(
                 None => None,
             };
             let record = match &by {
-                Some(by) => Some(t.confirm(&approval, amount, companions, by, at)?.record),
+                Some(by) => Some(
+                    t.confirm(&approval, amount, companions, holder_checked, by, at)?
+                        .record,
+                ),
                 None => None,
             };
             if as_json {
@@ -881,6 +904,7 @@ fn ok_json(
         "kind": a.claims.kind.as_str(),
         "categories": a.categories.iter().map(|c| c.code()).collect::<Vec<_>>(),
         "form": a.claims.form.as_str(),
+        "checked": a.basis.as_str(),
         "amounts": amounts.map(|m| json!({
             "original_fen": m.original.0,
             "discount_fen": m.discount.0,
@@ -934,6 +958,13 @@ fn print_approval(a: &Approval, amounts: Option<&Amounts>) {
             limit.count
         );
     }
+    say!(
+        "    checked {}",
+        match a.basis {
+            xinyi_core::history::Basis::Online => "online with the registry",
+            xinyi_core::history::Basis::Offline => "offline, from this terminal's data",
+        }
+    );
 }
 
 /// With no screen to open the kiosk on (a server, CI).

@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_trust",
         sql: include_str!("migrations/0004_trust.sql"),
     },
+    Migration {
+        name: "0005_checked",
+        sql: include_str!("migrations/0005_checked.sql"),
+    },
 ];
 
 /// How long a connection waits for another one's write lock. Long enough

@@ -15,12 +15,12 @@
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use xinyi_core::credential::{Cti, Form, MAX_DYNAMIC_LIFETIME_S};
-use xinyi_core::history::{DataError, History};
+use xinyi_core::history::{Basis, DataError, History};
 use xinyi_core::ids::SubjectId;
 use xinyi_core::measures::MeasureId;
 use xinyi_core::verdict::DEFAULT_SKEW_S;
 use xinyi_core::wire::Digest32;
-use xinyi_core::wire::journal::{Body, Record, RecordId, SignedRecord, StaffEvent};
+use xinyi_core::wire::journal::{Body, Checked, Record, RecordId, SignedRecord, StaffEvent};
 use xinyi_core::wire::receipt::Holding;
 use xinyi_core::{Amounts, Approval, UnixTime, hex};
 
@@ -287,6 +287,7 @@ impl Store {
         at: UnixTime,
         approval: &Approval,
         amounts: &Amounts,
+        checked: Checked,
     ) -> Result<JournalEntry, StoreError> {
         let c = &approval.claims;
         let body = Body::Redemption {
@@ -302,6 +303,7 @@ impl Store {
             discount: amounts.discount.0,
             payable: amounts.payable.0,
             companions: amounts.companions,
+            checked: Some(checked),
         };
         self.append_inner(key, operator, at, body, Some(c.exp))
     }
@@ -335,6 +337,7 @@ impl Store {
         at: UnixTime,
         measure: &MeasureId,
         refusal: &xinyi_core::Refusal,
+        basis: Basis,
     ) -> Result<JournalEntry, StoreError> {
         let body = Body::Refusal {
             reason: refusal.reason.code().to_owned(),
@@ -342,6 +345,7 @@ impl Store {
             sub: refusal.claims.as_ref().map(|c| c.sub.to_string()),
             cti: refusal.claims.as_ref().map(|c| c.cti.as_bytes().to_vec()),
             detail: refusal.detail.clone(),
+            basis: Some(basis),
         };
         self.append_inner(key, operator, at, body, None)
     }
@@ -778,6 +782,15 @@ impl History for Store {
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM seen_cti WHERE cti = ?1 AND voided = 0)")
             .and_then(|mut s| s.query_row([cti.as_bytes()], |r| r.get(0)))
+            .map_err(StoreError::from)?;
+        Ok(found)
+    }
+
+    fn holds_use(&self, record: &RecordId) -> Result<bool, DataError> {
+        let found: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM uses WHERE record_id = ?1)")
+            .and_then(|mut s| s.query_row([record.as_slice()], |r| r.get(0)))
             .map_err(StoreError::from)?;
         Ok(found)
     }

@@ -16,6 +16,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 use xinyi_core::UnixTime;
+use xinyi_core::wire::check::{self, CheckRequest};
 use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
 use xinyi_core::wire::journal::{SignedRecord, encode_batch};
 use xinyi_core::wire::metadata::ArtefactRef;
@@ -74,6 +75,17 @@ impl ClientError {
             _ => false,
         }
     }
+}
+
+/// A fresh request nonce. A nonce only has to be unlikely to repeat; a
+/// failed draw falls back to the clock, which the hub's replay check still
+/// covers.
+fn fresh_nonce(now: UnixTime) -> [u8; 16] {
+    let mut nonce = [0u8; 16];
+    if getrandom::fill(&mut nonce).is_err() {
+        nonce[..8].copy_from_slice(&now.0.to_be_bytes());
+    }
+    nonce
 }
 
 /// A connection to one hub, as one enrolled terminal.
@@ -263,13 +275,18 @@ impl HubClient {
         body: &[u8],
         now: UnixTime,
     ) -> reqwest::RequestBuilder {
+        self.signed_with(method, path, body, now, fresh_nonce(now))
+    }
+
+    fn signed_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &[u8],
+        now: UnixTime,
+        nonce: [u8; 16],
+    ) -> reqwest::RequestBuilder {
         let now = now.0;
-        let mut nonce = [0u8; 16];
-        // A nonce only has to be unlikely to repeat; a failed draw falls back
-        // to the clock, which the hub's replay check still covers.
-        if getrandom::fill(&mut nonce).is_err() {
-            nonce[..8].copy_from_slice(&now.to_be_bytes());
-        }
         let auth = RequestAuth::sign(
             &self.key,
             &self.terminal_id,
@@ -384,6 +401,24 @@ impl HubClient {
         let bytes = tokio::fs::read(&part).await.map_err(file_err(&part))?;
         let _ = tokio::fs::remove_file(&part).await;
         Ok(bytes)
+    }
+
+    /// Asks the hub's online check; its signed answer (bytes, for the
+    /// caller to open with the pinned key) and the nonce it must echo.
+    pub async fn check(
+        &self,
+        request: &CheckRequest,
+        now: UnixTime,
+    ) -> Result<(Vec<u8>, [u8; 16]), ClientError> {
+        let body = request.to_bytes();
+        let nonce = fresh_nonce(now);
+        let rb = self
+            .signed_with(reqwest::Method::POST, check::PATH, &body, now, nonce)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let resp = self.send("online check", rb).await?;
+        let bytes = read_limited("online check", resp, check::MAX_ANSWER, &self.base).await?;
+        Ok((bytes, nonce))
     }
 
     /// Uploads a batch of signed records; the hub answers with its signed

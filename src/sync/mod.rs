@@ -18,6 +18,7 @@
 //! redemption, backing off with jitter while the hub is unreachable.
 
 pub mod client;
+pub mod online;
 pub mod worker;
 
 use std::borrow::Cow;

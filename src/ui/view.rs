@@ -125,6 +125,12 @@ pub struct OkView {
     pub original: String,
     pub discount: String,
     pub payable: String,
+    /// The uses and redeemed codes were confirmed online by the registry
+    /// (else: from this terminal's own data).
+    pub online: bool,
+    /// For a printed card where the site checks holders: whether the clerk
+    /// ticked that the holder matches the masked name.
+    pub holder_check: Option<bool>,
     /// Why the confirm did not go through; `Failed` also when the amounts
     /// cannot be worked out.
     pub problem: Option<OkProblem>,

@@ -191,6 +191,35 @@ async fn enroll_sync_verify_confirm_records_void() {
     let mut confirmed = Vec::new();
     // Minted once: a dynamic code minted a second later is another code.
     let codes = world.sample_codes(xinyi::terminal::now());
+    // A printed card is confirmed only once the clerk checked its holder.
+    let card = codes
+        .iter()
+        .find(|c| c.id == "card")
+        .map(|c| c.text.clone());
+    {
+        let card = card.expect("the demo has a printed card");
+        let o = typed(
+            &dir,
+            &[
+                "verify",
+                &card,
+                "--measure",
+                "XYX-BUS-TOPUP",
+                "--amount",
+                "1001",
+                "--confirm",
+                "--operator",
+                CLERK.0,
+            ],
+            &pin_line(CLERK.1),
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("holder's ID document"),
+            "{}",
+            stderr(&o)
+        );
+    }
     for c in &codes {
         let o = typed(
             &dir,
@@ -201,6 +230,7 @@ async fn enroll_sync_verify_confirm_records_void() {
                 "XYX-BUS-TOPUP",
                 "--amount",
                 "1001",
+                "--holder-checked",
                 "--confirm",
                 "--operator",
                 CLERK.0,
@@ -336,6 +366,7 @@ async fn enroll_sync_verify_confirm_records_void() {
             "XYX-BUS-TOPUP",
             "--amount",
             "300",
+            "--holder-checked",
             "--confirm",
             "--operator",
             CLERK.0,
@@ -400,6 +431,8 @@ async fn enroll_sync_verify_confirm_records_void() {
         max_offline_hours: Some(site.max_offline_age_s / 3600),
         void_window_minutes: Some(0),
         unattended: false,
+        online_deadline_ms: None,
+        no_holder_check: false,
     })
     .unwrap();
     let bundle = tmp.path().join("data2.xyb");

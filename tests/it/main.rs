@@ -14,6 +14,8 @@ mod camera;
 #[cfg(feature = "demo")]
 mod channel;
 #[cfg(feature = "demo")]
+mod channel_citywide;
+#[cfg(feature = "demo")]
 mod cli;
 #[cfg(feature = "demo")]
 mod sync_loop;

@@ -13,7 +13,14 @@ use ed25519_dalek::SigningKey;
 use store_support::*;
 use xinyi::store::{DataState, Store, StoreError, VoidRefusal};
 use xinyi_core::eligibility::{EligibilityEntry, ExclusionEntry};
-use xinyi_core::history::History;
+use xinyi_core::history::{Basis, History};
+use xinyi_core::wire::journal::Checked;
+
+/// How the store's tests confirm: offline, no holder check.
+const OFFLINE: Checked = Checked {
+    basis: Basis::Offline,
+    holder: false,
+};
 use xinyi_core::ids::SubjectId;
 use xinyi_core::measures::MeasureId;
 use xinyi_core::verdict::{DEFAULT_SKEW_S, VerifierData};
@@ -721,7 +728,7 @@ fn conformance_vectors_through_the_store() {
                 Verdict::Ok(a) => a,
                 Verdict::Refused(r) => {
                     let e = store
-                        .record_refusal(&terminal, "op-1", at, &measure, &r)
+                        .record_refusal(&terminal, "op-1", at, &measure, &r, Basis::Offline)
                         .unwrap();
                     assert_eq!(e.record.seq, store.journal_head().unwrap().0);
                     continue;
@@ -742,7 +749,7 @@ fn conformance_vectors_through_the_store() {
             }
             if step["confirm"].as_bool().unwrap_or(false) {
                 let entry = store
-                    .redeem(&terminal, "op-1", at, &approval, &amounts)
+                    .redeem(&terminal, "op-1", at, &approval, &amounts, OFFLINE)
                     .unwrap();
                 redemptions += 1;
                 let Body::Redemption {
@@ -1367,12 +1374,14 @@ fn no_id_number_or_full_name_reaches_the_disk() {
         match verdict {
             Verdict::Ok(a) => {
                 let amounts = a.amounts(Fen(1000), 0).unwrap_or_default();
-                store.redeem(&terminal, "op-1", at, &a, &amounts).unwrap();
+                store
+                    .redeem(&terminal, "op-1", at, &a, &amounts, OFFLINE)
+                    .unwrap();
                 ok += 1;
             }
             Verdict::Refused(r) => {
                 store
-                    .record_refusal(&terminal, "op-1", at, &measure, &r)
+                    .record_refusal(&terminal, "op-1", at, &measure, &r, Basis::Offline)
                     .unwrap();
                 refused += 1;
             }

@@ -177,6 +177,8 @@ pub fn site(id: &str, measures: &[&str]) -> Site {
         max_offline_age_s: 400 * 86_400,
         void_window_s: xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S,
         unattended: false,
+        online_deadline_ms: xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS,
+        check_holder: true,
     }
 }
 
@@ -230,6 +232,7 @@ pub fn redemption(n: u8, measure: &str, cti: u8, form: u8) -> Body {
         discount: 500,
         payable: 500,
         companions: 0,
+        checked: None,
     }
 }
 
@@ -240,6 +243,7 @@ pub fn refusal(n: u8) -> Body {
         sub: Some(sub(n).to_string()),
         cti: Some(vec![n; 10]),
         detail: "subject is on no list".into(),
+        basis: None,
     }
 }
 

@@ -32,7 +32,7 @@ use xinyi_testkit::{
 /// A hub holding everything the vectors describe, with one site offering
 /// every measure of the catalogue, on a hand-set clock an hour before the
 /// vectors' first step.
-fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
+pub(crate) fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
     let k: [u8; 32] = xinyi_core::hex::decode_array(v["k_pseudo_hex"].as_str().unwrap()).unwrap();
     let clock = Arc::new(ManualClock::new(UnixTime(first_at(v).0 - 3600)));
     let hub = Hub::init(dir, InitOptions { k_pseudo: Some(k) })
@@ -181,7 +181,9 @@ async fn full_loop_with_the_vectors() {
                 let amount = step["amount_fen"].as_u64().map(Fen);
                 let companions = step["companions"].as_u64().unwrap_or(0) as u32;
                 let by = terminal_support::clerk(&mut t, at);
-                let done = t.confirm(&approval, amount, companions, &by, at).unwrap();
+                let done = t
+                    .confirm(&approval, amount, companions, true, &by, at)
+                    .unwrap();
                 let amounts = done.amounts;
                 let entry = terminal_support::held(&t)
                     .entry(&done.record.id)
@@ -398,7 +400,7 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
             .unwrap()
         {
             let by = terminal_support::clerk(&mut t, at);
-            t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, &by, at)
+            t.confirm(&a, step["amount_fen"].as_u64().map(Fen), 0, true, &by, at)
                 .unwrap();
         }
     }

@@ -216,6 +216,12 @@ fn operators_sign_in_by_pin_and_a_supervisor_voids() {
     k.scan(&k.code("card"));
     assert_eq!(k.screen(), UiScreen::Ok);
     k.press("快捷金额 20");
+    // A printed card: the clerk first ticks that its holder's ID matches.
+    let before = k.records().len();
+    k.press("确认优惠");
+    assert!(k.has("印制卡：请先核对持卡人身份证件与姓名一致，并勾选。"));
+    assert_eq!(k.records().len(), before);
+    k.press("已核对持卡人证件，与姓名一致");
     k.press("确认优惠");
     let id = xinyi_core::hex::encode(&k.records()[0].id);
 

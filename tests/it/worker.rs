@@ -81,7 +81,7 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     };
     let by = terminal_support::clerk(&mut t, now());
     let made = t
-        .confirm(&a, Some(Fen(2000)), 0, &by, now())
+        .confirm(&a, Some(Fen(2000)), 0, true, &by, now())
         .unwrap()
         .record;
     assert_eq!(t.status(now()).unwrap().unsent, 1);
@@ -98,7 +98,7 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     else {
         panic!("demo card refused")
     };
-    t.confirm(&b, Some(Fen(100)), 0, &by, now()).unwrap();
+    t.confirm(&b, Some(Fen(100)), 0, true, &by, now()).unwrap();
     handle.upload_now();
     wait_for(&handle, "upload of the redemptions", |s| {
         s.last_upload.is_some_and(|(_, u)| u.stored == 2)

@@ -90,6 +90,10 @@ pub fn redemption(rng: &mut Rng) -> Body {
         discount: 1_000,
         payable: 1_000,
         companions: 0,
+        checked: Some(xinyi_core::wire::journal::Checked {
+            basis: xinyi_core::history::Basis::Online,
+            holder: false,
+        }),
     }
 }
 

@@ -146,6 +146,8 @@ impl Publisher {
                 max_offline_age_s: 72 * 3600,
                 void_window_s: xinyi_core::wire::config::DEFAULT_VOID_WINDOW_S,
                 unattended: false,
+                online_deadline_ms: 300,
+                check_holder: true,
             }],
         };
         let config_bytes = config.to_bytes();

@@ -10,7 +10,7 @@ use std::fmt;
 use crate::category::Category;
 use crate::credential::{self, Claims, Cti, Form, Kid, Malformed};
 use crate::eligibility::{EligibilityEntry, EligibilitySet, ExclusionEntry};
-use crate::history::{DataError, History};
+use crate::history::{Basis, DataError, History};
 use crate::ids::SubjectId;
 use crate::measures::{Limit, Measure, MeasureId};
 use crate::money::{AmountError, Amounts, Fen};
@@ -123,6 +123,10 @@ pub struct Approval {
     pub categories: Vec<Category>,
     /// Uses so far in the current period, when the measure has a limit.
     pub used: Option<(u32, Limit)>,
+    /// Whether the uses and redeemed codes counted were confirmed online by
+    /// the registry, or known offline. [`decide`] says offline; the
+    /// terminal marks a verdict it checked with the registry.
+    pub basis: Basis,
 }
 
 impl Approval {
@@ -346,7 +350,7 @@ pub fn decide(
     if c.form == Form::Dynamic && history.cti_redeemed(&c.cti)? {
         return refuse(
             Reason::Replayed,
-            format!("code {} was already redeemed here", c.cti),
+            format!("code {} was already redeemed", c.cti),
             Some(c),
         );
     }
@@ -470,5 +474,6 @@ pub fn decide(
         measure: measure.clone(),
         categories,
         used,
+        basis: Basis::Offline,
     }))
 }

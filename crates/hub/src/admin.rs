@@ -10,7 +10,10 @@ use xinyi_core::credential::{Cti, Iss, Kid};
 use xinyi_core::measures::{Measure, MeasureId};
 use xinyi_core::time::UnixTime;
 use xinyi_core::trust::TrustedKey;
-use xinyi_core::wire::config::{DEFAULT_VOID_WINDOW_S, MAX_VOID_WINDOW_S, Site, TrustEntry};
+use xinyi_core::wire::config::{
+    DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, MAX_ONLINE_DEADLINE_MS, MAX_VOID_WINDOW_S,
+    Site, TrustEntry,
+};
 use xinyi_core::wire::enroll::CodeSecrets;
 use xinyi_core::{Catalogue, Date, Kind};
 
@@ -65,6 +68,12 @@ pub struct SiteSpec {
     /// Redemptions may be confirmed with nobody signed in (a self-service
     /// point); they are recorded as confirmed by `unattended`.
     pub unattended: bool,
+    /// How long a terminal waits for the online check, in milliseconds
+    /// (default 300; 0 never asks).
+    pub online_deadline_ms: Option<u32>,
+    /// Clerks need not tick that a printed card's holder matches the
+    /// masked name (on by default).
+    pub no_holder_check: bool,
 }
 
 /// A freshly made enrollment code: shown once, stored only as its id and
@@ -470,6 +479,13 @@ impl Hub {
                 void_window_s / 60
             )));
         }
+        if let Some(ms) = spec.online_deadline_ms
+            && ms > MAX_ONLINE_DEADLINE_MS
+        {
+            return Err(HubError::Invalid(format!(
+                "the online check deadline must be 0 to {MAX_ONLINE_DEADLINE_MS} ms, got {ms}"
+            )));
+        }
         let hours = spec.max_offline_hours.unwrap_or(DEFAULT_MAX_OFFLINE_HOURS);
         if !(1..=24 * 365).contains(&hours) {
             return Err(HubError::Invalid(format!(
@@ -495,6 +511,10 @@ impl Hub {
             max_offline_age_s: hours * 3600,
             void_window_s,
             unattended: spec.unattended,
+            online_deadline_ms: spec
+                .online_deadline_ms
+                .unwrap_or(DEFAULT_ONLINE_DEADLINE_MS),
+            check_holder: !spec.no_holder_check,
         };
         let now = self.now();
         self.db().write(|tx| {
@@ -513,12 +533,13 @@ impl Hub {
                 .map_err(|e| HubError::Internal(e.to_string()))?;
             tx.execute(
                 "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
-                    unattended, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    unattended, online_deadline_ms, check_holder, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit = excluded.unit,
                     measures = excluded.measures, max_offline_age_s = excluded.max_offline_age_s,
                     void_window_s = excluded.void_window_s, unattended = excluded.unattended,
-                    updated_at = excluded.updated_at",
+                    online_deadline_ms = excluded.online_deadline_ms,
+                    check_holder = excluded.check_holder, updated_at = excluded.updated_at",
                 params![
                     site.id,
                     site.name,
@@ -527,6 +548,8 @@ impl Hub {
                     site.max_offline_age_s,
                     site.void_window_s,
                     site.unattended,
+                    site.online_deadline_ms,
+                    site.check_holder,
                     now.0
                 ],
             )?;

@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_repair",
         sql: include_str!("../migrations/0004_repair.sql"),
     },
+    Migration {
+        name: "0005_checked",
+        sql: include_str!("../migrations/0005_checked.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

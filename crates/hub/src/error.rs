@@ -65,6 +65,12 @@ pub enum HubError {
         "nothing is published yet: import lists and publish a measures catalogue on the hub first"
     )]
     NotPublished,
+    #[error("online check refused: {0}")]
+    Check(String),
+    #[error(
+        "measure {measure} is not applied at site {site}: a terminal asks only about its site's measures"
+    )]
+    NotAtSite { measure: String, site: String },
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -44,6 +44,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use xinyi_core::wire::Digest32;
+use xinyi_core::wire::check::CheckRequest;
 use xinyi_core::wire::enroll::EnrollRequest;
 
 use self::gate::{Endpoint, Gate, Head, Refused, SMALL_BODY};
@@ -241,6 +242,14 @@ impl From<HubError> for ApiError {
                     code: "conflict",
                     message,
                 },
+            },
+            HubError::Check(_) => ApiError::BadRequest {
+                code: "malformed_check",
+                message,
+            },
+            HubError::NotAtSite { .. } => ApiError::Forbidden {
+                code: "measure_not_at_site",
+                message,
             },
             HubError::NotPublished => ApiError::NotReady(message),
             HubError::NotFound { .. } => ApiError::NotFound(message),
@@ -562,6 +571,29 @@ async fn upload_status(
     Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 
+async fn check(
+    State(gate): State<Arc<Gate>>,
+    Peer(who): Peer,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refused> {
+    let head = Head {
+        method: &method,
+        path: path_of(&uri),
+        headers: &headers,
+        who: &who,
+    };
+    let signed = gate.signed(head, body, Endpoint::SmallActive).await?;
+    let sealed = blocking(&gate.hub, move |hub| {
+        let q = CheckRequest::parse(&signed.body).map_err(|e| HubError::Check(e.to_string()))?;
+        hub.check(&signed.terminal, &signed.nonce, &q)
+    })
+    .await?;
+    Ok(octets(StatusCode::OK, sealed, "application/json"))
+}
+
 async fn not_found(uri: OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no endpoint {}", uri.0.path()))
 }
@@ -574,6 +606,7 @@ fn router(gate: Arc<Gate>) -> Router {
         .route("/v1/artefacts/{sha256}", get(artefact))
         .route("/v1/records", post(upload))
         .route("/v1/records/status", get(upload_status))
+        .route(xinyi_core::wire::check::PATH, post(check))
         .fallback(not_found)
         .with_state(gate)
 }

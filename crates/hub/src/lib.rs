@@ -49,6 +49,7 @@
 pub mod admin;
 pub mod backup;
 pub mod bundle;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -289,6 +289,15 @@ enum SiteCmd {
         /// signed in (recorded as `unattended`).
         #[arg(long)]
         unattended: bool,
+        /// How long a terminal waits for the registry's online check of
+        /// limits and replays before deciding from its own data (default
+        /// 300, at most 2000; 0: never asks).
+        #[arg(long)]
+        online_deadline_ms: Option<u32>,
+        /// Clerks need not tick that the holder of a printed card matches
+        /// the masked name on their ID document.
+        #[arg(long)]
+        no_holder_check: bool,
     },
     /// List the sites.
     List,
@@ -716,6 +725,8 @@ fn run(args: Args) -> Result<ExitCode> {
                     max_offline_hours,
                     void_window_minutes,
                     unattended,
+                    online_deadline_ms,
+                    no_holder_check,
                 } => {
                     let p = hub.add_site(&SiteSpec {
                         id: id.clone(),
@@ -725,6 +736,8 @@ fn run(args: Args) -> Result<ExitCode> {
                         max_offline_hours: *max_offline_hours,
                         void_window_minutes: *void_window_minutes,
                         unattended: *unattended,
+                        online_deadline_ms: *online_deadline_ms,
+                        no_holder_check: *no_holder_check,
                     })?;
                     say!("site {id}: {}", said(p));
                 }

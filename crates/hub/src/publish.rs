@@ -244,7 +244,8 @@ pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
 
 pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended
+        "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended,
+            online_deadline_ms, check_holder
          FROM sites ORDER BY id",
     )?;
     let rows = stmt
@@ -258,6 +259,8 @@ pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
                     max_offline_age_s: r.get(4)?,
                     void_window_s: r.get(5)?,
                     unattended: r.get(6)?,
+                    online_deadline_ms: r.get(7)?,
+                    check_holder: r.get(8)?,
                 },
                 r.get::<_, String>(3)?,
             ))

@@ -320,9 +320,10 @@ fn insert(
     tx.prepare_cached(
         "INSERT INTO records (terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form,
             categories, original, discount, payable, companions, reason, target, staff, role,
-            site, unit, data_version, operator, flag, bytes, sig, received_at)
+            site, unit, data_version, operator, flag, bytes, sig, received_at, basis,
+            holder_checked)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     )?
     .execute(params![
         terminal.id,
@@ -353,6 +354,8 @@ fn insert(
         signed.bytes,
         signed.sig.as_slice(),
         now,
+        body.basis().map(|b| b.as_str()),
+        body.holder_checked(),
     ])?;
     if let (Some(target), None) = (target, flag) {
         // A void cancels a redemption of the same terminal for reports.

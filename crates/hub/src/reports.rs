@@ -62,6 +62,13 @@ pub struct OveruseRow {
     pub count: u64,
     /// The terminals the redemptions were made on.
     pub terminals: Vec<String>,
+    /// How the uses past the limit were let through, by the records'
+    /// word: `offline` (the terminal could not reach the registry and did
+    /// not know of uses elsewhere — the one way past a limit the design
+    /// leaves open), `online` (the registry was asked and still let it
+    /// through: two counters at the same instant, or a fault), `unrecorded`
+    /// (records from terminals that did not say). Several joined by `+`.
+    pub how: String,
 }
 
 /// One terminal's journal as the hub holds it.
@@ -104,6 +111,9 @@ fn line(out: &mut dyn Write, fields: &[String]) -> std::io::Result<()> {
     let l: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     writeln!(out, "{}", l.join(","))
 }
+
+/// One use in the over-use count: its terminal and how it was checked.
+type CountedUse = (String, Option<String>);
 
 fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -150,33 +160,48 @@ impl Hub {
             };
             let mut out = Vec::new();
             let mut stmt = tx.prepare(
-                "SELECT sub, at, terminal FROM records
+                "SELECT sub, at, terminal, basis FROM records
                  WHERE kind = 'redemption' AND voided_by IS NULL AND measure = ?1
-                 ORDER BY sub, at",
+                 ORDER BY sub, at, terminal, seq",
             )?;
             for m in catalogue.measures() {
                 let Some(limit) = m.limit else { continue };
-                let mut groups: BTreeMap<(String, i64), (u64, BTreeSet<String>)> = BTreeMap::new();
+                let mut groups: BTreeMap<(String, i64), Vec<CountedUse>> = BTreeMap::new();
                 let mut rows = stmt.query([m.id.as_str()])?;
                 while let Some(r) = rows.next()? {
                     let sub: String = r.get(0)?;
                     let (start, _) = limit.per.bounds(UnixTime(r.get(1)?));
-                    let g = groups.entry((sub, start.0)).or_default();
-                    g.0 += 1;
-                    g.1.insert(r.get(2)?);
+                    groups
+                        .entry((sub, start.0))
+                        .or_default()
+                        .push((r.get(2)?, r.get(3)?));
                 }
-                for ((sub, start), (count, terminals)) in groups {
-                    if count > u64::from(limit.count) {
-                        out.push(OveruseRow {
-                            measure: m.id.to_string(),
-                            sub,
-                            per: limit.per.as_str().to_owned(),
-                            period_start: UnixTime(start).date_utc8().to_string(),
-                            limit: limit.count,
-                            count,
-                            terminals: terminals.into_iter().collect(),
-                        });
+                let allowed = usize::try_from(limit.count).unwrap_or(usize::MAX);
+                for ((sub, start), uses) in groups {
+                    if uses.len() <= allowed {
+                        continue;
                     }
+                    // The uses in time order; those after the limit-th
+                    // are the ones that should have been refused.
+                    let how: BTreeSet<&str> = uses[allowed..]
+                        .iter()
+                        .map(|(_, basis)| basis.as_deref().unwrap_or("unrecorded"))
+                        .collect();
+                    out.push(OveruseRow {
+                        measure: m.id.to_string(),
+                        sub,
+                        per: limit.per.as_str().to_owned(),
+                        period_start: UnixTime(start).date_utc8().to_string(),
+                        limit: limit.count,
+                        count: uses.len() as u64,
+                        terminals: uses
+                            .iter()
+                            .map(|(t, _)| t.clone())
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect(),
+                        how: how.into_iter().collect::<Vec<_>>().join("+"),
+                    });
                 }
             }
             Ok(out)
@@ -324,6 +349,7 @@ impl Hub {
                         "limit",
                         "count",
                         "terminals",
+                        "how",
                     ]
                     .map(String::from),
                 )
@@ -339,6 +365,7 @@ impl Hub {
                             s(&r.limit),
                             s(&r.count),
                             r.terminals.join(" "),
+                            r.how.clone(),
                         ],
                     )
                     .map_err(io)?;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod meta;
+mod mint;
 mod rng;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use xinyi_core::trust::TrustedKey;
 use xinyi_core::{Catalogue, Date, PseudonymKey, UnixTime, hex};
 
 pub use meta::Publication;
+pub use mint::{Citizen, citizen_for};
 pub use rng::Rng;
 
 /// A path inside `shared/` beside the project root.

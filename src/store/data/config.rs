@@ -52,8 +52,8 @@ pub(super) fn replace_config(
         }
         let mut put = tx.prepare(
             "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
-                unattended)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                unattended, online_deadline_ms, check_holder)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for s in &parsed.sites {
             let measures = serde_json::to_string(&s.measures)
@@ -65,7 +65,9 @@ pub(super) fn replace_config(
                 measures,
                 s.max_offline_age_s,
                 s.void_window_s,
-                s.unattended
+                s.unattended,
+                s.online_deadline_ms,
+                s.check_holder
             ])
             .map_err(|e| {
                 if is_duplicate(&e) {
@@ -136,7 +138,8 @@ impl Store {
         let row: Option<(Site, String)> = self
             .conn
             .prepare_cached(
-                "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended
+                "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended,
+                    online_deadline_ms, check_holder
                  FROM sites WHERE id = ?1",
             )?
             .query_row([id], |r| {
@@ -149,6 +152,8 @@ impl Store {
                         max_offline_age_s: r.get(4)?,
                         void_window_s: r.get(5)?,
                         unattended: r.get(6)?,
+                        online_deadline_ms: r.get(7)?,
+                        check_holder: r.get(8)?,
                     },
                     r.get(3)?,
                 ))

@@ -18,6 +18,8 @@ pub fn wire(ui: &AppWindow, post: &Post) {
     let p = post.clone();
     g.on_companions_step(move |d| p(Msg::Companions(d)));
     let p = post.clone();
+    g.on_toggle_holder_checked(move || p(Msg::ToggleHolderChecked));
+    let p = post.clone();
     g.on_confirm(move || p(Msg::Confirm));
     let p = post.clone();
     g.on_cancel(move || p(Msg::Cancel));
@@ -52,8 +54,12 @@ pub fn apply(ui: &AppWindow, v: &OkView) {
         None => (UiOkProblem::None, ""),
         Some(OkProblem::SignInFirst) => (UiOkProblem::SignInFirst, ""),
         Some(OkProblem::EnterAmount) => (UiOkProblem::EnterAmount, ""),
+        Some(OkProblem::CheckHolder) => (UiOkProblem::CheckHolder, ""),
         Some(OkProblem::Failed(e)) => (UiOkProblem::Failed, e.as_str()),
     };
+    g.set_online(v.online);
+    g.set_holder_check_needed(v.holder_check.is_some());
+    g.set_holder_checked(v.holder_check == Some(true));
     g.set_problem(problem);
     g.set_problem_detail(s(detail));
     g.set_confirmed(v.confirmed);

@@ -65,6 +65,9 @@ pub enum Msg {
     PadKey(String),
     QuickAmount(String),
     Companions(i32),
+    /// The clerk ticked (or unticked) that a printed card's holder matches
+    /// the masked name on their ID document.
+    ToggleHolderChecked,
     Confirm,
     Cancel,
     Next,
@@ -142,6 +145,8 @@ pub struct OkState {
     pub approval: Approval,
     pub amount: AmountEntry,
     pub companions: u32,
+    /// The clerk ticked that the holder matches the masked name.
+    pub holder_checked: bool,
     pub problem: Option<OkProblem>,
     /// Set once confirmed.
     pub receipt: Option<Receipt>,
@@ -152,6 +157,8 @@ pub struct OkState {
 pub enum OkProblem {
     SignInFirst,
     EnterAmount,
+    /// A printed card: tick that the holder matches the name first.
+    CheckHolder,
     Failed(Failure),
 }
 

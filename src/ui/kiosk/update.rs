@@ -46,6 +46,14 @@ pub fn update(s: &mut KioskState, msg: Msg, c: &mut dyn Counter, now: UnixTime) 
                 ok.problem = None;
             }
         }
+        Msg::ToggleHolderChecked => {
+            if let Some(ok) = pending(s) {
+                ok.holder_checked = !ok.holder_checked;
+                if ok.holder_checked && ok.problem == Some(OkProblem::CheckHolder) {
+                    ok.problem = None;
+                }
+            }
+        }
         Msg::Companions(step) => {
             if let Some(ok) = pending(s) {
                 let max = match ok.approval.measure.benefit {
@@ -271,6 +279,7 @@ fn scanned(
                 approval,
                 amount,
                 companions: 0,
+                holder_checked: false,
                 problem: None,
                 receipt: None,
             });
@@ -325,8 +334,19 @@ fn confirm(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime, fx: &mut Vec<
         ok.problem = Some(OkProblem::EnterAmount);
         return;
     }
+    if c.snapshot().holder_check_needed(&ok.approval) && !ok.holder_checked {
+        ok.problem = Some(OkProblem::CheckHolder);
+        return;
+    }
     let amount = if takes { amount } else { None };
-    match c.confirm(&ok.approval, amount, ok.companions, &by, now) {
+    match c.confirm(
+        &ok.approval,
+        amount,
+        ok.companions,
+        ok.holder_checked,
+        &by,
+        now,
+    ) {
         Ok(done) => {
             ok.receipt = Some(Receipt {
                 seq: done.record.seq,

@@ -87,6 +87,14 @@ pub struct Site {
     /// self-service point); they are recorded as [`UNATTENDED`].
     #[serde(default)]
     pub unattended: bool,
+    /// How long a scan waits for the registry's online check before it
+    /// decides from the terminal's own data (milliseconds).
+    #[serde(default = "default_online_deadline")]
+    pub online_deadline_ms: u32,
+    /// Whether the clerk must tick that the holder of a printed card
+    /// matches the masked name on their ID document before confirming.
+    #[serde(default = "default_true")]
+    pub check_holder: bool,
 }
 
 /// The operator recorded for a redemption confirmed at an unattended site.
@@ -102,6 +110,20 @@ fn default_max_age() -> i64 {
 
 fn default_void_window() -> i64 {
     DEFAULT_VOID_WINDOW_S
+}
+
+/// The online check's deadline unless the registry sets another: short
+/// enough that a clerk does not notice the wait when the hub is away.
+pub const DEFAULT_ONLINE_DEADLINE_MS: u32 = 300;
+/// The longest online deadline a site may have.
+pub const MAX_ONLINE_DEADLINE_MS: u32 = 2000;
+
+fn default_online_deadline() -> u32 {
+    DEFAULT_ONLINE_DEADLINE_MS
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The artefact as published.
@@ -167,6 +189,15 @@ impl Config {
                 return Err(WireError::malformed(
                     WHAT,
                     format!("site {} has void_window_s {}", s.id, s.void_window_s),
+                ));
+            }
+            if s.online_deadline_ms > MAX_ONLINE_DEADLINE_MS {
+                return Err(WireError::malformed(
+                    WHAT,
+                    format!(
+                        "site {} has online_deadline_ms {}, at most {MAX_ONLINE_DEADLINE_MS}",
+                        s.id, s.online_deadline_ms
+                    ),
                 ));
             }
             if s.max_offline_age_s <= 0 {

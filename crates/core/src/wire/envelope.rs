@@ -23,6 +23,8 @@ pub enum Purpose {
     Receipt,
     /// The hub's notice to a revoked terminal.
     Revocation,
+    /// The hub's answer to an online check of a subject's uses.
+    Check,
 }
 
 impl Purpose {
@@ -34,6 +36,7 @@ impl Purpose {
             Purpose::Bundle => b"xinyi/bundle/v1\0",
             Purpose::Receipt => b"xinyi/receipt/v1\0",
             Purpose::Revocation => b"xinyi/revocation/v1\0",
+            Purpose::Check => b"xinyi/check/v1\0",
         }
     }
 }

@@ -61,8 +61,35 @@ impl StaffEvent {
     }
 }
 
-/// A record's 128-bit random id.
-pub type RecordId = [u8; 16];
+use crate::history::Basis;
+pub use crate::history::RecordId;
+
+/// How a redemption's verdict was reached, and whether the clerk compared
+/// the holder's ID document with the masked name (printed cards).
+/// Records made before this was recorded carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    pub basis: Basis,
+    pub holder: bool,
+}
+
+fn basis_value(b: Basis) -> Value {
+    Value::Unsigned(match b {
+        Basis::Offline => 0,
+        Basis::Online => 1,
+    })
+}
+
+fn basis_of(v: &Value, of: &str) -> Result<Basis, WireError> {
+    match v {
+        Value::Unsigned(0) => Ok(Basis::Offline),
+        Value::Unsigned(1) => Ok(Basis::Online),
+        other => Err(WireError::malformed(
+            WHAT,
+            format!("{of}.basis must be 0 (offline) or 1 (online), got {other:?}"),
+        )),
+    }
+}
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +105,7 @@ pub enum Body {
         discount: u64,
         payable: u64,
         companions: u32,
+        checked: Option<Checked>,
     },
     Refusal {
         /// The spec's reason code.
@@ -86,6 +114,8 @@ pub enum Body {
         sub: Option<String>,
         cti: Option<Vec<u8>>,
         detail: String,
+        /// How the verdict was reached (none in older records).
+        basis: Option<Basis>,
     },
     Void {
         /// The redemption voided.
@@ -179,6 +209,23 @@ impl Body {
             _ => None,
         }
     }
+
+    /// How a redemption's or refusal's verdict was reached, when recorded.
+    pub fn basis(&self) -> Option<Basis> {
+        match self {
+            Body::Redemption { checked, .. } => checked.map(|c| c.basis),
+            Body::Refusal { basis, .. } => *basis,
+            _ => None,
+        }
+    }
+
+    /// Whether the clerk checked a redemption's holder, when recorded.
+    pub fn holder_checked(&self) -> Option<bool> {
+        match self {
+            Body::Redemption { checked, .. } => checked.map(|c| c.holder),
+            _ => None,
+        }
+    }
 }
 
 /// One journal record.
@@ -234,6 +281,7 @@ impl Record {
                 discount,
                 payable,
                 companions,
+                ..
             } => {
                 if let Err(e) = crate::measures::MeasureId::parse(measure) {
                     return Some(format!("measure: {e}"));
@@ -285,6 +333,7 @@ impl Record {
                 sub,
                 cti,
                 detail,
+                ..
             } => {
                 if crate::verdict::Reason::from_code(reason).is_none() {
                     return Some(format!("unknown reason code {reason:?}"));
@@ -336,33 +385,50 @@ impl Record {
                 discount,
                 payable,
                 companions,
-            } => Value::Array(vec![
-                Value::Unsigned(0),
-                Value::Text(measure.clone()),
-                Value::Text(sub.clone()),
-                Value::Bytes(cti.clone()),
-                Value::Unsigned(u64::from(*form)),
-                Value::Array(categories.iter().map(|c| Value::Text(c.clone())).collect()),
-                Value::Unsigned(*original),
-                Value::Unsigned(*discount),
-                Value::Unsigned(*payable),
-                Value::Unsigned(u64::from(*companions)),
-            ]),
+                checked,
+            } => {
+                let mut v = vec![
+                    Value::Unsigned(0),
+                    Value::Text(measure.clone()),
+                    Value::Text(sub.clone()),
+                    Value::Bytes(cti.clone()),
+                    Value::Unsigned(u64::from(*form)),
+                    Value::Array(categories.iter().map(|c| Value::Text(c.clone())).collect()),
+                    Value::Unsigned(*original),
+                    Value::Unsigned(*discount),
+                    Value::Unsigned(*payable),
+                    Value::Unsigned(u64::from(*companions)),
+                ];
+                if let Some(c) = checked {
+                    v.push(Value::Array(vec![
+                        basis_value(c.basis),
+                        Value::Bool(c.holder),
+                    ]));
+                }
+                Value::Array(v)
+            }
             Body::Refusal {
                 reason,
                 measure,
                 sub,
                 cti,
                 detail,
-            } => Value::Array(vec![
-                Value::Unsigned(1),
-                Value::Text(reason.clone()),
-                Value::Text(measure.clone()),
-                opt_text(sub),
-                cti.as_ref()
-                    .map_or(Value::Null, |c| Value::Bytes(c.clone())),
-                Value::Text(detail.clone()),
-            ]),
+                basis,
+            } => {
+                let mut v = vec![
+                    Value::Unsigned(1),
+                    Value::Text(reason.clone()),
+                    Value::Text(measure.clone()),
+                    opt_text(sub),
+                    cti.as_ref()
+                        .map_or(Value::Null, |c| Value::Bytes(c.clone())),
+                    Value::Text(detail.clone()),
+                ];
+                if let Some(b) = basis {
+                    v.push(basis_value(*b));
+                }
+                Value::Array(v)
+            }
             Body::Void {
                 target,
                 reason,
@@ -440,16 +506,17 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
         ));
     };
     let kind = items.first().and_then(Value::as_int);
-    let mut f = Fields::of(
-        v.clone(),
-        "body",
-        match kind {
-            Some(0) => 10,
-            Some(1) => 6,
-            Some(2) | Some(3) => 4,
-            _ => return Err(WireError::malformed(WHAT, "unknown body kind")),
-        },
-    )?;
+    // Redemptions and refusals may end with how the verdict was reached
+    // (one element more); records made before that end without it.
+    let (fields, extended) = match (kind, items.len()) {
+        (Some(0), 11) => (11, true),
+        (Some(0), _) => (10, false),
+        (Some(1), 7) => (7, true),
+        (Some(1), _) => (6, false),
+        (Some(2) | Some(3), _) => (4, false),
+        _ => return Err(WireError::malformed(WHAT, "unknown body kind")),
+    };
+    let mut f = Fields::of(v.clone(), "body", fields)?;
     f.uint("kind")?;
     Ok(match kind {
         Some(0) => Body::Redemption {
@@ -481,6 +548,11 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
             payable: f.uint("payable")?,
             companions: u32::try_from(f.uint("companions")?)
                 .map_err(|_| WireError::malformed(WHAT, "companions out of range"))?,
+            checked: if extended {
+                Some(checked_of(f.next("checked")?)?)
+            } else {
+                None
+            },
         },
         Some(1) => Body::Refusal {
             reason: f.text("reason")?,
@@ -497,6 +569,11 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
                 }
             },
             detail: f.text("detail")?,
+            basis: if extended {
+                Some(basis_of(&f.next("basis")?, "body")?)
+            } else {
+                None
+            },
         },
         Some(2) => Body::Void {
             target: f.id("target")?,
@@ -514,6 +591,16 @@ fn decode_body(v: Value) -> Result<Body, WireError> {
             }
         }
     })
+}
+
+fn checked_of(v: Value) -> Result<Checked, WireError> {
+    let mut f = Fields::of(v, "checked", 2)?;
+    let basis = basis_of(&f.next("basis")?, "checked")?;
+    let holder = match f.next("holder")? {
+        Value::Bool(b) => b,
+        other => return Err(f.bad("holder", "true or false", &other)),
+    };
+    Ok(Checked { basis, holder })
 }
 
 /// Positional fields of a CBOR array, with errors naming the field.
@@ -788,6 +875,22 @@ mod tests {
                 discount: 5000,
                 payable: 5000,
                 companions: 0,
+                checked: None,
+            },
+            Body::Redemption {
+                measure: "XYX-BUS-TOPUP".into(),
+                sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
+                cti: vec![2; 12],
+                form: 1,
+                categories: vec!["P02".into()],
+                original: 10_000,
+                discount: 5000,
+                payable: 5000,
+                companions: 0,
+                checked: Some(Checked {
+                    basis: Basis::Online,
+                    holder: true,
+                }),
             },
             Body::Refusal {
                 reason: "NOT_LISTED".into(),
@@ -795,6 +898,15 @@ mod tests {
                 sub: None,
                 cti: None,
                 detail: "x".into(),
+                basis: None,
+            },
+            Body::Refusal {
+                reason: "LIMIT_REACHED".into(),
+                measure: "XYX-BUS-TOPUP".into(),
+                sub: None,
+                cti: None,
+                detail: "x".into(),
+                basis: Some(Basis::Offline),
             },
             Body::Void {
                 target: [1; 16],
@@ -868,6 +980,46 @@ mod tests {
         ));
         assert_eq!(decode_batch(&[0x80]).unwrap(), vec![]);
         assert!(decode_records(&encode_batch(&[]), 0).is_ok());
+    }
+
+    #[test]
+    fn how_a_verdict_was_reached_must_be_one_of_the_two() {
+        let body = |checked: Value| {
+            Value::Array(vec![
+                Value::Unsigned(0),
+                Value::Text("XYX-BUS-TOPUP".into()),
+                Value::Text("ULFSD7FU7NCRAGFGXIBIBG2UUU".into()),
+                Value::Bytes(vec![1; 12]),
+                Value::Unsigned(1),
+                Value::Array(vec![Value::Text("P02".into())]),
+                Value::Unsigned(100),
+                Value::Unsigned(50),
+                Value::Unsigned(50),
+                Value::Unsigned(0),
+                checked,
+            ])
+        };
+        let ok = decode_body(body(Value::Array(vec![
+            Value::Unsigned(1),
+            Value::Bool(true),
+        ])))
+        .unwrap();
+        assert_eq!(ok.basis(), Some(Basis::Online));
+        assert_eq!(ok.holder_checked(), Some(true));
+        let e = decode_body(body(Value::Array(vec![
+            Value::Unsigned(2),
+            Value::Bool(true),
+        ])))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("basis"), "{e}");
+        let e = decode_body(body(Value::Array(vec![
+            Value::Unsigned(0),
+            Value::Unsigned(1),
+        ])))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("holder"), "{e}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! naming what is wrong and never panics.
 
 pub mod bundle;
+pub mod check;
 pub mod config;
 pub mod eligibility;
 pub mod enroll;

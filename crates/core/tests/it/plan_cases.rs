@@ -36,6 +36,8 @@ fn config(edit: impl FnOnce(&mut Config)) -> Vec<u8> {
             max_offline_age_s: 86_400,
             void_window_s: 0,
             unattended: false,
+            online_deadline_ms: 300,
+            check_holder: true,
         }],
     };
     edit(&mut c);

@@ -156,6 +156,7 @@ fn every_scenario_step() {
             }
             if step["confirm"].as_bool().unwrap_or(false) {
                 history.record(Use {
+                    record: use_id(history.uses().len()),
                     sub: approval.claims.sub.clone(),
                     measure: approval.measure.id.clone(),
                     at,
@@ -231,4 +232,11 @@ fn step_measure(step: &serde_json::Value, expect: &str, label: &str) -> Option<M
             None
         }
     }
+}
+
+/// A distinct record id for the `n`th use.
+fn use_id(n: usize) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&(n as u64).to_be_bytes());
+    id
 }

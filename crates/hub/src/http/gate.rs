@@ -98,6 +98,8 @@ pub(crate) enum Endpoint {
 #[derive(Debug)]
 pub(crate) struct Signed {
     pub terminal: TerminalInfo,
+    /// The request's nonce, for answers bound to it.
+    pub nonce: [u8; 16],
     pub body: Payload,
 }
 
@@ -280,6 +282,7 @@ impl Gate {
         };
         let method = head.method.as_str().to_owned();
         let path = head.path.clone();
+        let nonce = auth.nonce;
         let (terminal, payload) = blocking(&self.hub, move |hub| {
             let t = hub.authenticate(&auth, &method, &path, &payload)?;
             Ok((t, payload))
@@ -298,6 +301,7 @@ impl Gate {
         }
         Ok(Signed {
             terminal,
+            nonce,
             body: payload,
         })
     }

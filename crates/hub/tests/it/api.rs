@@ -463,6 +463,7 @@ async fn reports_show_uploads() {
                     sub: None,
                     cti: None,
                     detail: String::new(),
+                    basis: None,
                 },
             )
             .1,
@@ -550,6 +551,7 @@ async fn implausible_records_are_kept_flagged_and_left_out_of_the_money() {
         discount,
         payable,
         companions: 0,
+        checked: None,
     };
     let mut batch = t.roster(at - 60);
     // A plausible one, to be counted.

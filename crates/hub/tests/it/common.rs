@@ -10,9 +10,10 @@ use std::sync::Arc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use flate2::read::ZlibDecoder;
 use xinyi_core::UnixTime;
+use xinyi_core::history::Basis;
 use xinyi_core::wire::eligibility::{Item, Reader, SetHash};
 use xinyi_core::wire::enroll::{EnrollGrant, EnrollRequest};
-use xinyi_core::wire::journal::{Body, Record, SignedRecord, StaffEvent, encode_batch};
+use xinyi_core::wire::journal::{Body, Checked, Record, SignedRecord, StaffEvent, encode_batch};
 use xinyi_core::wire::metadata::{ArtefactRef, Metadata};
 use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::wire::request::RequestAuth;
@@ -296,7 +297,19 @@ impl Terminal {
         (r, s)
     }
 
+    /// A redemption as terminals made them before they said how the
+    /// verdict was reached.
     pub fn redemption(&mut self, at: i64, sub: &str, original: u64) -> (Record, SignedRecord) {
+        self.redemption_checked(at, sub, original, None)
+    }
+
+    pub fn redemption_checked(
+        &mut self,
+        at: i64,
+        sub: &str,
+        original: u64,
+        basis: Option<Basis>,
+    ) -> (Record, SignedRecord) {
         self.record(
             at,
             Body::Redemption {
@@ -309,6 +322,10 @@ impl Terminal {
                 discount: original / 2,
                 payable: original - original / 2,
                 companions: 0,
+                checked: basis.map(|basis| Checked {
+                    basis,
+                    holder: false,
+                }),
             },
         )
     }

@@ -40,7 +40,7 @@ pub fn present(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> View {
             message: s.message.clone(),
             measures: measures.clone(),
         },
-        ok: ok_view(s),
+        ok: ok_view(s, site),
         refused: refused_view(s),
         stale: stale_view(s, site, now),
         staff: if s.screen == Screen::Staff {
@@ -115,7 +115,7 @@ fn app_view(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> AppView {
     }
 }
 
-fn ok_view(s: &KioskState) -> OkView {
+fn ok_view(s: &KioskState, site: &SiteSnapshot) -> OkView {
     let Some(ok) = &s.ok else {
         return OkView::default();
     };
@@ -146,6 +146,8 @@ fn ok_view(s: &KioskState) -> OkView {
         original: "—".into(),
         discount: "—".into(),
         payable: "—".into(),
+        online: a.basis == xinyi_core::history::Basis::Online,
+        holder_check: site.holder_check_needed(a).then_some(ok.holder_checked),
         problem: ok.problem.clone(),
         confirmed: ok.receipt.is_some(),
         receipt: ok.receipt.as_ref().map(|r| ReceiptView {

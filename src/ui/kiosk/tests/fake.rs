@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use xinyi_core::history::{MemoryHistory, Use};
+use xinyi_core::history::{Basis, MemoryHistory, Use};
 use xinyi_core::verdict::{DEFAULT_MAX_OFFLINE_AGE_S, MemoryData};
-use xinyi_core::wire::journal::{Body, RecordId};
+use xinyi_core::wire::journal::{Body, Checked, RecordId};
 use xinyi_core::{Approval, Fen, Measure, MeasureId, UnixTime, Verdict, decide};
 
 use crate::counter::{
@@ -105,6 +105,7 @@ impl Counter for Fake {
                         sub: None,
                         cti: None,
                         detail: refusal.detail.clone(),
+                        basis: Some(Basis::Offline),
                     },
                 );
                 Ok(Scan::Refused { refusal, record })
@@ -140,12 +141,20 @@ impl Counter for Fake {
         approval: &Approval,
         amount: Option<Fen>,
         companions: u32,
+        holder_checked: bool,
         by: &Staff,
         at: UnixTime,
     ) -> Result<Confirmed, TerminalError> {
         assert!(!by.id().is_empty());
+        if self.site.holder_check_needed(approval) && !holder_checked {
+            return Err(TerminalError::HolderNotChecked);
+        }
         let amounts = approval.amounts(amount.unwrap_or(Fen::ZERO), companions)?;
+        let seq = self.records.len() as u64 + 1;
+        let mut id: RecordId = [0; 16];
+        id[..8].copy_from_slice(&seq.to_be_bytes());
         self.history.record(Use {
+            record: id,
             sub: approval.claims.sub.clone(),
             measure: approval.measure.id.clone(),
             at,
@@ -163,6 +172,10 @@ impl Counter for Fake {
                 discount: amounts.discount.0,
                 payable: amounts.payable.0,
                 companions,
+                checked: Some(Checked {
+                    basis: approval.basis,
+                    holder: holder_checked,
+                }),
             },
         );
         Ok(Confirmed { record, amounts })
