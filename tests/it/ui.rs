@@ -465,6 +465,15 @@ fn every_page_fits_a_counter_screen_in_both_languages() {
     check(&k, "OK confirmed");
     k.app.post(Msg::Next);
 
+    // A printed card: the OK page also carries the holder tick.
+    k.app.post(Msg::Scanned {
+        text: k.code("card"),
+        source: Source::Scanner,
+    });
+    assert!(k.ui().global::<OkAdapter>().get_holder_check_needed());
+    check(&k, "OK printed card");
+    k.app.post(Msg::Cancel);
+
     k.app.post(Msg::Scanned {
         text: "HELLO-WORLD-1234".into(),
         source: Source::Scanner,
