@@ -761,11 +761,18 @@ impl History for Store {
         from: UnixTime,
         until: UnixTime,
     ) -> Result<u32, DataError> {
+        // Its own uses, and the registry's published ones of periods that
+        // start in the range, each record once: a record this terminal
+        // holds counts as it holds it (it knows its own voids first).
         let n: i64 = self
             .conn
             .prepare_cached(
-                "SELECT count(*) FROM uses
-                 WHERE sub = ?1 AND measure = ?2 AND at >= ?3 AND at < ?4 AND voided = 0",
+                "SELECT (SELECT count(*) FROM uses
+                         WHERE sub = ?1 AND measure = ?2 AND at >= ?3 AND at < ?4 AND voided = 0)
+                      + (SELECT count(*) FROM published_uses p
+                         WHERE p.sub = ?1 AND p.measure = ?2
+                           AND p.period_start >= ?3 AND p.period_start < ?4
+                           AND NOT EXISTS (SELECT 1 FROM uses u WHERE u.record_id = p.record_id))",
             )
             .and_then(|mut s| {
                 s.query_row(
@@ -789,7 +796,10 @@ impl History for Store {
     fn holds_use(&self, record: &RecordId) -> Result<bool, DataError> {
         let found: bool = self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM uses WHERE record_id = ?1)")
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM uses WHERE record_id = ?1)
+                     OR EXISTS (SELECT 1 FROM published_uses WHERE record_id = ?1)",
+            )
             .and_then(|mut s| s.query_row([record.as_slice()], |r| r.get(0)))
             .map_err(StoreError::from)?;
         Ok(found)

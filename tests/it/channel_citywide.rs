@@ -2,7 +2,8 @@
 //! (`measures.md`, "Limits hold for the subject, not for the counter"):
 //! two terminals at two sites of one hub over real HTTP on 127.0.0.1. A
 //! limited measure's uses at one count at the other through the online
-//! check; a dynamic code redeemed at one is REPLAYED at the other; a slow
+//! check, and through the published usage once the hub is unreachable; a
+//! dynamic code redeemed at one is REPLAYED at the other; a slow
 //! hub gives the offline verdict; uses that slipped through while both were
 //! offline show in the over-use report as `offline`; a printed card is
 //! confirmed only with the clerk's tick on the holder.
@@ -136,6 +137,15 @@ impl City {
         self.at
     }
 
+    async fn sync_both(&mut self) {
+        let at = self.at;
+        for t in [&mut self.t1, &mut self.t2] {
+            let (down, up) = t.sync(at).await.unwrap();
+            down.unwrap();
+            up.unwrap();
+        }
+    }
+
     async fn upload_both(&mut self) {
         let at = self.at;
         self.t1.upload(at).await.unwrap();
@@ -175,9 +185,21 @@ async fn a_limit_holds_across_two_counters_online_and_what_slips_through_offline
         Reason::LimitReached
     );
 
-    // Both counters offline: another citizen uses the measure limit − 1
-    // times at one and twice at the other, which cannot know.
+    // The hub publishes the usage; both counters sync, then lose the hub:
+    // the limit still holds, from the synced data.
+    assert!(city.hub.publish_usage().unwrap().new_version);
+    city.sync_both().await;
     city.server.take().unwrap().stop().await.unwrap();
+    let at = city.tick(60);
+    for t in [&mut city.t1, &mut city.t2] {
+        let code = citizen.dynamic_code(at);
+        assert_eq!(refused(scan(t, &code, &m, at)), Reason::LimitReached);
+        let last = t.journal(1).unwrap().remove(0);
+        assert_eq!(last.record.body.basis(), Some(Basis::Offline));
+    }
+
+    // Still offline: another citizen uses the measure limit − 1 times at
+    // one counter and twice at the other, which cannot know.
     let mut other = citizen_for(&v, &m.id, city.at, 1);
     for _ in 0..limit - 1 {
         let at = city.tick(60);
@@ -196,6 +218,19 @@ async fn a_limit_holds_across_two_counters_online_and_what_slips_through_offline
     assert_eq!(report[0].sub, other.sub.to_string());
     assert_eq!(report[0].count, u64::from(limit) + 1);
     assert_eq!(report[0].how, "offline");
+
+    // The counters take the new usage as a delta (their set hash checked
+    // on applying it)…
+    assert!(city.hub.publish_usage().unwrap().new_version);
+    city.sync_both().await;
+    // …and once the period is over, its usage is removed and the measure
+    // can be used again.
+    let (_, end) = m.limit.unwrap().per.bounds(city.at);
+    let at = city.tick(end.0 - city.at.0 + 60);
+    assert!(city.hub.publish_usage().unwrap().new_version);
+    city.sync_both().await;
+    let a = redeem(&mut city.t2, &mut citizen, &m, at, Basis::Online);
+    assert_eq!(a.used.map(|(n, _)| n), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,8 +61,11 @@ async fn worker_uploads_after_a_redemption_and_notices_the_hub_going_away() {
     cfg.upload_every = Duration::from_secs(3600);
     let handle = worker::spawn(cfg, Box::new(|_| {})).unwrap();
     // The first round syncs at start.
-    let s = wait_for(&handle, "first download", |s| s.last_download.is_some());
-    assert_eq!(s.online, Some(true));
+    // (The round's outcome is reported after its download.)
+    let s = wait_for(&handle, "first round", |s| {
+        s.last_download.is_some() && s.online.is_some()
+    });
+    assert_eq!(s.online, Some(true), "{s:?}");
     // The worker applied the data on its own connection; the counter takes
     // the new site when told, as the kiosk does on each worker report.
     assert!(t.refresh().unwrap(), "the new data was not noticed");

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use ed25519_dalek::SigningKey;
@@ -24,11 +24,13 @@ use xinyi::keys::TerminalKey;
 use xinyi::store::Store;
 use xinyi::sync::UPLOAD_BATCH;
 use xinyi::sync::client::{self, HubClient};
+use xinyi::sync::online::{Asked, Online};
 use xinyi::terminal::{Paths, Terminal};
 use xinyi_core::credential::Iss;
 use xinyi_core::ids::SubjectId;
 use xinyi_core::issue::IssuerKey;
 use xinyi_core::wire::Digest32;
+use xinyi_core::wire::check::{CheckAnswer, CheckRequest};
 use xinyi_core::wire::journal::{Body, Record, SignedRecord};
 use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::{Date, UnixTime};
@@ -173,19 +175,117 @@ pub fn run(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let terminals = scale.pick(4, 2);
     let per_terminal = scale.pick(25_000, 500);
     let queued = scale.pick(100_000, 1_000);
+    let checks = scale.pick(500, 50);
+    let usage_subjects = scale.pick(100_000, 1_000);
 
     let dir = tempfile::tempdir()?;
     let today = now().date_utc8();
     let mut rng = Rng::from_seed(0x0048_5542);
     let hub = Arc::new(bench_hub(&dir.path().join("hub"), today, &mut rng)?);
-    runtime()?.block_on(measure(
+    let mut rows = runtime()?.block_on(measure(
         &hub,
         dir.path(),
         terminals,
         per_terminal,
         queued,
+        checks,
         &mut rng,
-    ))
+    ))?;
+    rows.extend(usage_size(usage_subjects, &mut rng)?);
+    Ok(rows)
+}
+
+/// (c) The online check as a scan makes it: a signed question to the hub
+/// on 127.0.0.1, the signed answer opened with the pinned key, through
+/// the terminal's own asking thread. Milliseconds per check, and how many
+/// got no answer within 2 s.
+fn online_checks(
+    client: HubClient,
+    pinned: &ed25519_dalek::VerifyingKey,
+    terminal_id: &str,
+    checks: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let online = Online::start(client)?;
+    let measure = xinyi_core::MeasureId::parse(MEASURE)?;
+    let mut samples = Vec::with_capacity(checks);
+    let mut unanswered = 0;
+    for _ in 0..checks {
+        let at = now();
+        let sub = SubjectId::from_bytes(&rng.bytes());
+        let cti = xinyi_core::Cti::new(rng.bytes::<12>().to_vec())?;
+        let period = xinyi_core::measures::Period::Month.bounds(at);
+        let request = CheckRequest::new(&sub, &measure, Some(period), Some(&cti));
+        let t = Instant::now();
+        match online.ask(request.clone(), at, Duration::from_secs(2)) {
+            Asked::Answer { sealed, nonce } => {
+                CheckAnswer::open(&sealed, pinned, terminal_id, &nonce, &request)?;
+                samples.push(crate::stats::ms(t.elapsed()));
+            }
+            Asked::Failed(e) => bail!("an online check failed: {e}"),
+            Asked::TimedOut => unanswered += 1,
+        }
+    }
+    Ok((samples, unanswered))
+}
+
+/// (d) The size of the published usage: `subjects` subjects, each with a
+/// use of every limited measure of the catalogue, as a snapshot's items
+/// (raw and zlib-compressed, as the hub serves it).
+fn usage_size(subjects: usize, rng: &mut Rng) -> anyhow::Result<Vec<Row>> {
+    use std::io::Write as _;
+    use xinyi_core::wire::eligibility::{self, ArtefactKind, Header, Item, UsageEntry};
+    let catalogue =
+        xinyi_core::Catalogue::from_toml(&xinyi_demo::catalogue_toml(now().date_utc8()))?;
+    let limited: Vec<_> = catalogue
+        .measures()
+        .iter()
+        .filter_map(|m| m.limit.map(|l| (m.id.clone(), l)))
+        .collect();
+    let mut items = Vec::with_capacity(subjects * limited.len());
+    for _ in 0..subjects {
+        let sub = SubjectId::from_bytes(&rng.bytes());
+        for (id, limit) in &limited {
+            items.push(Item::Usage(UsageEntry {
+                sub: sub.clone(),
+                measure: id.clone(),
+                period_start: limit.per.bounds(now()).0,
+                uses: vec![rng.bytes()],
+            }));
+        }
+    }
+    let raw = eligibility::encode(
+        Header {
+            kind: ArtefactKind::Snapshot,
+            from: 0,
+            to: 1,
+            items: 0,
+        },
+        &items,
+    );
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw)?;
+    let compressed = z.finish()?;
+    let label = count_label(subjects);
+    let what = format!(
+        "{label} subjects × {} limited measures, one use each ({} items)",
+        limited.len(),
+        items.len()
+    );
+    let mb = |n: usize| n as f64 / 1e6;
+    Ok(vec![
+        Row::new(SECTION, &format!("published usage, {label} subjects: raw"), mb(raw.len()), "MB")
+            .note(format!("{what}: sub, measure, period start and record id per item")),
+        Row::new(
+            SECTION,
+            &format!("published usage, {label} subjects: compressed"),
+            mb(compressed.len()),
+            "MB",
+        )
+        .note(format!(
+            "{what}, zlib as served: pseudonyms and record ids are random, what repeats is each subject's pseudonym across its measures and the measure ids; a delta carries only the subjects whose uses changed"
+        )),
+    ])
 }
 
 async fn measure(
@@ -194,6 +294,7 @@ async fn measure(
     terminals: usize,
     per_terminal: usize,
     queued: usize,
+    checks: usize,
     rng: &mut Rng,
 ) -> anyhow::Result<Vec<Row>> {
     let server = Server::start(Arc::clone(hub)).await?;
@@ -250,6 +351,32 @@ async fn measure(
             up.stored
         );
     }
+    // (c) A counter of its own (the first used its request burst on the
+    // upload) asks the online check.
+    let check_paths = Paths::new(dir.join("checking terminal"));
+    let code = hub.create_enrollment_code(SITE, None)?.code;
+    let checking = Terminal::enroll(
+        &check_paths,
+        &url,
+        &code,
+        "bench check",
+        &hub.registry_fingerprint(),
+        None,
+    )
+    .await?;
+    let key = TerminalKey::load(&check_paths.key)?.signing_key().clone();
+    let client = HubClient::new(&url, key, None)?;
+    let pinned = hub.registry_public_key();
+    let terminal_id = checking.identity().terminal_id.clone();
+    let mut check_rng = Rng::from_seed(rng.next_u64());
+    let (samples, unanswered) = tokio::task::spawn_blocking(move || {
+        online_checks(client, &pinned, &terminal_id, checks, &mut check_rng)
+    })
+    .await??;
+    let (p50, p99) = (
+        crate::stats::median(&samples),
+        crate::stats::percentile(&samples, 99.0),
+    );
     server.stop().await?;
     let queue_rate = queued as f64 / upload_s;
     let total_label = count_label(total);
@@ -277,5 +404,12 @@ async fn measure(
             )
             .against("records ingested per second (above)", ingest_rate)
             .note("one terminal, one batch at a time; the yardstick is the hub's rate with several terminals uploading at once"),
+            Row::new(SECTION, "online check added to a scan, p50", p50, "ms")
+                .note(format!(
+                    "{checks} checks of a limited measure and a dynamic code (POST /v1/check, signed; the answer signed by the registry key and opened with the pinned key) through the terminal's asking thread, over HTTP on 127.0.0.1 with {total_label} records held; subjects drawn at random; {unanswered} without an answer within 2 s"
+                )),
+            Row::new(SECTION, "online check added to a scan, p99", p99, "ms")
+                .target("< 50 ms", p99 < 50.0 && unanswered == 0)
+                .note("the site's deadline (300 ms by default) caps what a scan can wait; past it the verdict is the offline one"),
         ])
 }

@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 4;
 /// counter needs (an upload after each redemption, a sync every minute),
 /// far below what loads the hub.
 pub const DEFAULT_TERMINAL_REQUESTS_PER_MINUTE: u32 = 120;
+/// How often `serve` publishes the usage of limited measures by default:
+/// uses made at one counter reach the others' offline data within this.
+pub const DEFAULT_USAGE_PUBLISH_INTERVAL_S: u64 = 300;
 /// A terminal's burst by default: a backlog of 300,000 records (600
 /// uploads of 500) fits in it.
 pub const DEFAULT_TERMINAL_REQUEST_BURST: u32 = 600;
@@ -102,6 +105,12 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # burst; past them the hub answers 429 with Retry-After.
 # terminal_requests_per_minute = 120
 # terminal_request_burst = 600
+
+# --- Limits that hold across counters -------------------------------------
+# Seconds between publications of the usage of limited measures (the uses
+# of every counter, for terminals that cannot reach the hub at a scan).
+# A version is published only when the usage changed.
+# usage_publish_interval_s = 300
 "#;
 
 /// The certificate and key files `serve` uses for TLS.
@@ -134,6 +143,7 @@ pub struct HubConfig {
     pub max_concurrent_uploads: usize,
     pub terminal_requests_per_minute: u32,
     pub terminal_request_burst: u32,
+    pub usage_publish_interval_s: u64,
 }
 
 impl Default for HubConfig {
@@ -154,6 +164,7 @@ impl Default for HubConfig {
             max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
             terminal_requests_per_minute: DEFAULT_TERMINAL_REQUESTS_PER_MINUTE,
             terminal_request_burst: DEFAULT_TERMINAL_REQUEST_BURST,
+            usage_publish_interval_s: DEFAULT_USAGE_PUBLISH_INTERVAL_S,
         }
     }
 }
@@ -195,6 +206,7 @@ struct Raw {
     max_concurrent_uploads: Option<i64>,
     terminal_requests_per_minute: Option<i64>,
     terminal_request_burst: Option<i64>,
+    usage_publish_interval_s: Option<i64>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -354,6 +366,10 @@ impl HubConfig {
         if let Some(v) = raw.terminal_request_burst {
             c.terminal_request_burst = within(v, 1..=100_000, " requests")
                 .map_err(|w| bad("terminal_request_burst", w))?;
+        }
+        if let Some(v) = raw.usage_publish_interval_s {
+            c.usage_publish_interval_s = within(v, 10..=86_400, " seconds")
+                .map_err(|w| bad("usage_publish_interval_s", w))?;
         }
         Ok(c)
     }

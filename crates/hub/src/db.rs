@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_checked",
         sql: include_str!("../migrations/0005_checked.sql"),
     },
+    Migration {
+        name: "0006_usage",
+        sql: include_str!("../migrations/0006_usage.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

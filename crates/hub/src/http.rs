@@ -653,10 +653,19 @@ async fn serve_with(
         let gate = Arc::clone(&gate);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HOUSEKEEPING);
+            let every = Duration::from_secs(gate.hub.config().usage_publish_interval_s);
+            let mut usage_due = Instant::now() + every;
             loop {
                 tick.tick().await;
                 gate.warnings.flush(false);
                 gate.rate.prune(Instant::now());
+                if Instant::now() >= usage_due {
+                    usage_due = Instant::now() + every;
+                    let published = blocking(&gate.hub, |hub| hub.publish_usage()).await;
+                    if let Err(e) = published {
+                        tracing::warn!(error = %e, "publishing usage failed");
+                    }
+                }
             }
         })
     };

@@ -64,6 +64,7 @@ pub mod records;
 pub mod reports;
 pub mod rotation;
 pub mod sync;
+pub mod usage;
 
 pub use admin::{EnrollmentCode, NewIssuerKey, RevokedCard, SiteSpec, TerminalInfo, parse_instant};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -30,6 +30,7 @@ use xinyi_core::{Date, UnixTime};
 
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::usage;
 
 /// What a change did to the published data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +154,7 @@ pub(crate) fn for_each_item(
     since: Option<u64>,
     mut f: impl FnMut(Item) -> Result<(), HubError>,
 ) -> Result<(), HubError> {
+    let delta_since = since;
     let since = to_i64(since.unwrap_or(0), "version")?;
     let mut stmt = tx.prepare_cached(
         "SELECT sub, kind, category, recognised_on, valid_until, withdrawn, display_name
@@ -189,7 +191,7 @@ pub(crate) fn for_each_item(
             until: date(&r.get::<_, String>(2)?)?,
         }))?;
     }
-    Ok(())
+    usage::for_each(tx, delta_since, &mut f)
 }
 
 /// The set hash and counts of everything published now.
@@ -199,7 +201,8 @@ fn set_hash(tx: &Transaction<'_>) -> Result<(SetHash, u64, u64), HubError> {
     for_each_item(tx, None, |item| {
         match &item {
             Item::Listing(_) => listings += 1,
-            _ => exclusions += 1,
+            Item::Exclusion(_) => exclusions += 1,
+            _ => {}
         }
         h.add(&item);
         Ok(())
@@ -317,6 +320,7 @@ fn cached(tx: &Transaction<'_>, from: u64, to: u64) -> Result<Option<Eligibility
 }
 
 fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
+    let since_version = since;
     let since = to_i64(since, "version")?;
     let n: i64 = tx.query_row(
         "SELECT (SELECT COUNT(*) FROM listings WHERE changed_in > ?1)
@@ -324,7 +328,7 @@ fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
         [since],
         |r| r.get(0),
     )?;
-    to_u64(n)
+    Ok(to_u64(n)? + usage::count_since(tx, since_version)?)
 }
 
 /// Encodes and compresses the artefact from `from` (0: snapshot) to `to`.
@@ -370,7 +374,10 @@ pub(crate) fn plan_eligibility(tx: &Transaction<'_>, have: u64, to: u64) -> Resu
     if have == to {
         return Ok(Plan::UpToDate);
     }
-    let known = have > 0 && have < to && version_info(tx, have)?.is_some();
+    let known = have > 0
+        && have < to
+        && have >= usage::delta_floor(tx)?
+        && version_info(tx, have)?.is_some();
     let from = if known {
         let changed = count_since(tx, have)?;
         let total = count_since(tx, 0)?;
@@ -410,6 +417,7 @@ impl Hub {
             )));
         }
         let now = self.now();
+        usage::refresh(tx, version, now)?;
         let config = store_artefact(tx, &build_config(tx)?.to_bytes(), now)?;
         let (hash, listings, exclusions) = set_hash(tx)?;
         tx.execute(
@@ -449,11 +457,17 @@ impl Hub {
     }
 
     /// Publishes a new version if what terminals would see differs from
-    /// the latest version (or always, with `force`).
+    /// the latest version — the usage of limited measures included — or
+    /// always, with `force`.
     pub fn publish(&self, force: bool) -> Result<Published, HubError> {
+        let now = self.now();
         self.db().write(|tx| {
             let current = current_version(tx)?;
-            if !force && let Some(info) = version_info(tx, current)? {
+            let usage_changed = current > 0 && usage::refresh(tx, current + 1, now)? > 0;
+            if !force
+                && !usage_changed
+                && let Some(info) = version_info(tx, current)?
+            {
                 let config = build_config(tx)?.to_bytes();
                 let (hash, _, _) = set_hash(tx)?;
                 if Digest32::of(&config) == info.config.sha256 && hash.digest() == info.set_hash {

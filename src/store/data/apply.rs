@@ -60,6 +60,10 @@ impl From<rusqlite::Error> for ItemError {
 
 pub(super) const LISTING_COLUMNS: &str = "(sub, category, valid_from, valid_until, withdrawn, kind, display_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+/// Inserts one published use.
+pub(super) const USAGE_INSERT: &str =
+    "INSERT INTO published_uses (sub, measure, period_start, record_id) VALUES (?1, ?2, ?3, ?4)";
+
 impl Store {
     /// Plans and applies one version from artefacts transferred as they
     /// are (uncompressed): [`xinyi_core::wire::plan::plan`] with

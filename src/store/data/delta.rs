@@ -3,18 +3,20 @@
 //! An item equal to the row held is not written at all.
 
 use rusqlite::{OptionalExtension, Statement, Transaction, params};
-use xinyi_core::Date;
 use xinyi_core::category::Category;
 use xinyi_core::eligibility::{EligibilityEntry, ExclusionEntry};
+use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
+use xinyi_core::measures::MeasureId;
 use xinyi_core::wire::WireError;
-use xinyi_core::wire::eligibility::Item;
+use xinyi_core::wire::eligibility::{Item, UsageEntry};
 use xinyi_core::wire::plan::Refused;
+use xinyi_core::{Date, UnixTime};
 
 use super::super::StoreError;
-use super::apply::{ItemError, LISTING_COLUMNS, Tally};
-use super::date;
+use super::apply::{ItemError, LISTING_COLUMNS, Tally, USAGE_INSERT};
 use super::lookup::{ListingRest, listing_entry};
+use super::{corrupt, date};
 
 /// A delta's statements, by key.
 struct Patcher<'t> {
@@ -26,6 +28,9 @@ struct Patcher<'t> {
     insert_exclusion: Statement<'t>,
     update_exclusion: Statement<'t>,
     delete_exclusion: Statement<'t>,
+    get_usage: Statement<'t>,
+    insert_usage: Statement<'t>,
+    delete_usage: Statement<'t>,
 }
 
 impl<'t> Patcher<'t> {
@@ -55,7 +60,54 @@ impl<'t> Patcher<'t> {
             )?,
             delete_exclusion: tx
                 .prepare("DELETE FROM exclusions WHERE sub = ?1 AND excluded_from = ?2")?,
+            get_usage: tx.prepare(
+                "SELECT record_id FROM published_uses
+                 WHERE sub = ?1 AND measure = ?2 AND period_start = ?3 ORDER BY record_id",
+            )?,
+            insert_usage: tx.prepare(USAGE_INSERT)?,
+            delete_usage: tx.prepare(
+                "DELETE FROM published_uses WHERE sub = ?1 AND measure = ?2 AND period_start = ?3",
+            )?,
         })
+    }
+
+    /// The usage held for a key (`None`: none).
+    fn old_usage(
+        &mut self,
+        sub: &SubjectId,
+        measure: &MeasureId,
+        period_start: UnixTime,
+    ) -> Result<Option<UsageEntry>, StoreError> {
+        let uses = self
+            .get_usage
+            .query_map(
+                params![sub.as_str(), measure.as_str(), period_start.0],
+                |r| r.get::<_, Vec<u8>>(0),
+            )?
+            .map(|id| {
+                let id = id?;
+                RecordId::try_from(id.as_slice())
+                    .map_err(|_| corrupt(format!("a published use of {sub} has a bad record id")))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((!uses.is_empty()).then(|| UsageEntry {
+            sub: sub.clone(),
+            measure: measure.clone(),
+            period_start,
+            uses,
+        }))
+    }
+
+    fn put_usage(&mut self, u: &UsageEntry) -> Result<(), StoreError> {
+        for id in &u.uses {
+            self.insert_usage.execute(params![
+                u.sub.as_str(),
+                u.measure.as_str(),
+                u.period_start.0,
+                id.as_slice()
+            ])?;
+        }
+        Ok(())
     }
 
     fn old_listing(
@@ -173,6 +225,41 @@ impl<'t> Patcher<'t> {
                 t.hash.remove(&Item::Listing(old));
                 t.listings = t.listings.saturating_sub(1);
                 // The removal itself is not a member of the set.
+                return Ok(());
+            }
+            Item::Usage(u) => {
+                match self.old_usage(&u.sub, &u.measure, u.period_start)? {
+                    Some(old) if old == *u => return Ok(()),
+                    Some(old) => {
+                        self.delete_usage.execute(params![
+                            u.sub.as_str(),
+                            u.measure.as_str(),
+                            u.period_start.0
+                        ])?;
+                        t.hash.remove(&Item::Usage(old));
+                    }
+                    None => {}
+                }
+                self.put_usage(u)?;
+            }
+            Item::RemoveUsage {
+                sub,
+                measure,
+                period_start,
+            } => {
+                let Some(old) = self.old_usage(sub, measure, *period_start)? else {
+                    return Err(ItemError::Refused(Refused::RemovesUnheldUsage {
+                        sub: sub.clone(),
+                        measure: measure.clone(),
+                        period_start: *period_start,
+                    }));
+                };
+                self.delete_usage.execute(params![
+                    sub.as_str(),
+                    measure.as_str(),
+                    period_start.0
+                ])?;
+                t.hash.remove(&Item::Usage(old));
                 return Ok(());
             }
             Item::RemoveExclusion { sub, from } => {

@@ -11,13 +11,14 @@ use xinyi_core::wire::eligibility::Item;
 use xinyi_core::wire::plan::Refused;
 
 use super::super::StoreError;
-use super::apply::{ItemError, LISTING_COLUMNS, Tally};
+use super::apply::{ItemError, LISTING_COLUMNS, Tally, USAGE_INSERT};
 use super::{corrupt, date, is_constraint};
 
 /// A snapshot's statements: appends to the staging tables.
 struct Stager<'t> {
     listing: Statement<'t>,
     exclusion: Statement<'t>,
+    usage: Statement<'t>,
 }
 
 impl<'t> Stager<'t> {
@@ -30,6 +31,7 @@ impl<'t> Stager<'t> {
                 "INSERT INTO temp.staged_exclusions (sub, excluded_from, excluded_until)
                  VALUES (?1, ?2, ?3)",
             )?,
+            usage: tx.prepare(USAGE_INSERT)?,
         })
     }
 
@@ -55,8 +57,20 @@ impl<'t> Stager<'t> {
                 ])?;
                 t.exclusions += 1;
             }
+            Item::Usage(u) => {
+                for id in &u.uses {
+                    self.usage.execute(params![
+                        u.sub.as_str(),
+                        u.measure.as_str(),
+                        u.period_start.0,
+                        id.as_slice()
+                    ])?;
+                }
+            }
             // The reader refuses removals in a snapshot.
-            Item::RemoveListing { .. } | Item::RemoveExclusion { .. } => {
+            Item::RemoveListing { .. }
+            | Item::RemoveExclusion { .. }
+            | Item::RemoveUsage { .. } => {
                 return Err(ItemError::Artefact(WireError::malformed(
                     "eligibility artefact",
                     "a snapshot cannot remove items",
@@ -170,6 +184,7 @@ pub(super) fn snapshot<'r>(
 ) -> Result<(), ItemError> {
     tx.execute("DELETE FROM listings", [])?;
     tx.execute("DELETE FROM exclusions", [])?;
+    tx.execute("DELETE FROM published_uses", [])?;
     prepare_staging(tx)?;
     {
         let mut stager = Stager::new(tx)?;

@@ -10,20 +10,32 @@
 //! exclusion 0x02 sub[16] from:i32 until:i32
 //! remove listing   0x03 sub[16] category:u8 valid_from:i32
 //! remove exclusion 0x04 sub[16] from:i32
+//! usage     0x05 sub[16] measure_len:u8 measure period_start:i64 n:u16 record_id[16]×n
+//! remove usage     0x06 sub[16] measure_len:u8 measure period_start:i64
 //! ```
 //!
 //! Dates are days since 1970-01-01; a category byte is its number, plus 0x80
 //! for enterprise categories (so it also carries the subject's kind); flag
 //! bit 0 is "withdrawn". A listing is identified by (sub, category,
 //! valid_from), an exclusion by (sub, from).
+//!
+//! Usage (`measures.md`, "Limits hold for the subject, not for the
+//! counter") is the registry's confirmed, not voided uses of a limited
+//! measure by a subject in the period starting at `period_start` (Unix
+//! seconds), as the ids of the redemption records, in ascending order, so
+//! a terminal counts a use it also holds itself once. It is identified by
+//! (sub, measure, period_start); the registry removes it once the period
+//! has ended.
 
 use sha2::{Digest, Sha256};
 
 use super::{Digest32, WireError};
 use crate::category::Category;
 use crate::eligibility::{EligibilityEntry, ExclusionEntry};
+use crate::history::RecordId;
 use crate::ids::{Kind, SubjectId};
-use crate::time::Date;
+use crate::measures::MeasureId;
+use crate::time::{Date, UnixTime};
 
 const MAGIC: &[u8; 4] = b"XYE1";
 const HEADER_LEN: usize = 4 + 1 + 8 + 8 + 8;
@@ -65,6 +77,43 @@ pub enum Item {
         sub: SubjectId,
         from: Date,
     },
+    /// Insert or replace the usage with this key.
+    Usage(UsageEntry),
+    RemoveUsage {
+        sub: SubjectId,
+        measure: MeasureId,
+        period_start: UnixTime,
+    },
+}
+
+/// The registry's confirmed uses of a limited measure by one subject in
+/// one period, by record id (ascending, each once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEntry {
+    pub sub: SubjectId,
+    pub measure: MeasureId,
+    pub period_start: UnixTime,
+    pub uses: Vec<RecordId>,
+}
+
+/// The most uses one usage item lists.
+pub const MAX_USES: usize = u16::MAX as usize;
+
+impl Item {
+    /// Whether the item removes a member rather than being one.
+    pub fn is_removal(&self) -> bool {
+        matches!(
+            self,
+            Item::RemoveListing { .. } | Item::RemoveExclusion { .. } | Item::RemoveUsage { .. }
+        )
+    }
+}
+
+fn measure_bytes(out: &mut Vec<u8>, m: &MeasureId) {
+    // Measure ids are 1–64 ASCII characters.
+    let b = m.as_str().as_bytes();
+    out.push(b.len() as u8);
+    out.extend_from_slice(b);
 }
 
 fn category_byte(c: Category) -> u8 {
@@ -126,6 +175,27 @@ pub fn encode_item(out: &mut Vec<u8>, item: &Item) {
             out.push(0x04);
             out.extend_from_slice(&sub_bytes(sub));
             out.extend_from_slice(&days(*from));
+        }
+        Item::Usage(u) => {
+            out.push(0x05);
+            out.extend_from_slice(&sub_bytes(&u.sub));
+            measure_bytes(out, &u.measure);
+            out.extend_from_slice(&u.period_start.0.to_be_bytes());
+            let n = u.uses.len().min(MAX_USES);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+            for id in &u.uses[..n] {
+                out.extend_from_slice(id);
+            }
+        }
+        Item::RemoveUsage {
+            sub,
+            measure,
+            period_start,
+        } => {
+            out.push(0x06);
+            out.extend_from_slice(&sub_bytes(sub));
+            measure_bytes(out, measure);
+            out.extend_from_slice(&period_start.0.to_be_bytes());
         }
     }
 }
@@ -261,6 +331,22 @@ impl<'a> Reader<'a> {
         Ok(Date::from_days(n))
     }
 
+    fn measure(&mut self) -> Result<MeasureId, WireError> {
+        let len = usize::from(self.take(1)?[0]);
+        let at = self.pos;
+        let raw = self.take(len)?;
+        std::str::from_utf8(raw)
+            .ok()
+            .and_then(|s| MeasureId::parse(s).ok())
+            .ok_or_else(|| WireError::malformed(WHAT, format!("bad measure id at byte {at}")))
+    }
+
+    fn time(&mut self) -> Result<UnixTime, WireError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(UnixTime(i64::from_be_bytes(a)))
+    }
+
     fn category(&mut self) -> Result<Category, WireError> {
         let b = self.take(1)?[0];
         category_of(b).ok_or_else(|| {
@@ -318,6 +404,45 @@ impl<'a> Reader<'a> {
                 sub: self.sub()?,
                 from: self.date()?,
             },
+            0x05 => {
+                let sub = self.sub()?;
+                let measure = self.measure()?;
+                let period_start = self.time()?;
+                let mut n = [0u8; 2];
+                n.copy_from_slice(self.take(2)?);
+                let n = usize::from(u16::from_be_bytes(n));
+                if n == 0 {
+                    return Err(WireError::malformed(
+                        WHAT,
+                        format!("usage item at byte {at} lists no use"),
+                    ));
+                }
+                let mut uses: Vec<RecordId> = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    let mut id = [0u8; 16];
+                    id.copy_from_slice(self.take(16)?);
+                    if uses.last().is_some_and(|last| *last >= id) {
+                        return Err(WireError::malformed(
+                            WHAT,
+                            format!(
+                                "usage item at byte {at}: record ids must be ascending, each once"
+                            ),
+                        ));
+                    }
+                    uses.push(id);
+                }
+                Item::Usage(UsageEntry {
+                    sub,
+                    measure,
+                    period_start,
+                    uses,
+                })
+            }
+            0x06 => Item::RemoveUsage {
+                sub: self.sub()?,
+                measure: self.measure()?,
+                period_start: self.time()?,
+            },
             t => {
                 return Err(WireError::malformed(
                     WHAT,
@@ -350,9 +475,7 @@ impl Iterator for Reader<'_> {
             Ok(_) => self.read += 1,
             Err(_) => self.read = u64::MAX,
         }
-        if self.header.kind == ArtefactKind::Snapshot
-            && let Ok(Item::RemoveListing { .. } | Item::RemoveExclusion { .. }) = r
-        {
+        if self.header.kind == ArtefactKind::Snapshot && r.as_ref().is_ok_and(Item::is_removal) {
             self.read = u64::MAX;
             return Some(Err(WireError::malformed(
                 WHAT,
@@ -447,6 +570,17 @@ mod tests {
                 sub: SubjectId::from_bytes(&[4; 16]),
                 from: Date::new(2020, 1, 1).unwrap(),
             },
+            Item::Usage(UsageEntry {
+                sub: SubjectId::from_bytes(&[5; 16]),
+                measure: MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
+                period_start: UnixTime(1_772_294_400),
+                uses: vec![[1; 16], [2; 16]],
+            }),
+            Item::RemoveUsage {
+                sub: SubjectId::from_bytes(&[6; 16]),
+                measure: MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
+                period_start: UnixTime(1_769_875_200),
+            },
         ];
         let h = Header {
             kind: ArtefactKind::Delta,
@@ -456,7 +590,7 @@ mod tests {
         };
         let bytes = encode(h, &items);
         let r = Reader::new(&bytes).unwrap();
-        assert_eq!(r.header(), Header { items: 4, ..h });
+        assert_eq!(r.header(), Header { items: 6, ..h });
         let back: Vec<Item> = r.collect::<Result<_, _>>().unwrap();
         assert_eq!(back, items);
     }
@@ -485,6 +619,35 @@ mod tests {
             &[Item::RemoveExclusion {
                 sub: SubjectId::from_bytes(&[4; 16]),
                 from: Date::new(2020, 1, 1).unwrap(),
+            }],
+        );
+        assert!(Reader::new(&rm).unwrap().any(|r| r.is_err()));
+        // Usage ids out of order, and a usage removal in a snapshot.
+        let usage = |uses: Vec<[u8; 16]>| {
+            Item::Usage(UsageEntry {
+                sub: SubjectId::from_bytes(&[5; 16]),
+                measure: MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
+                period_start: UnixTime(0),
+                uses,
+            })
+        };
+        assert!(
+            Reader::new(&encode(snap, &[usage(vec![[1; 16], [2; 16]])]))
+                .unwrap()
+                .all(|r| r.is_ok())
+        );
+        let e = Reader::new(&encode(snap, &[usage(vec![[2; 16], [1; 16]])]))
+            .unwrap()
+            .find_map(Result::err)
+            .unwrap()
+            .to_string();
+        assert!(e.contains("ascending"), "{e}");
+        let rm = encode(
+            snap,
+            &[Item::RemoveUsage {
+                sub: SubjectId::from_bytes(&[5; 16]),
+                measure: MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
+                period_start: UnixTime(0),
             }],
         );
         assert!(Reader::new(&rm).unwrap().any(|r| r.is_err()));

@@ -25,6 +25,7 @@ use super::{Digest32, WireError};
 use crate::category::Category;
 use crate::credential::Kid;
 use crate::ids::SubjectId;
+use crate::measures::MeasureId;
 use crate::time::{Date, UnixTime};
 
 /// What the terminal holds, as recorded when it was applied.
@@ -310,6 +311,15 @@ pub enum Refused {
     },
     #[error("the delta removes exclusion {sub} from {from}, which is not held")]
     RemovesUnheldExclusion { sub: SubjectId, from: Date },
+    #[error(
+        "the delta removes the usage of {measure} by {sub} in the period from {}, which is not held",
+        period_start.display_utc8()
+    )]
+    RemovesUnheldUsage {
+        sub: SubjectId,
+        measure: MeasureId,
+        period_start: UnixTime,
+    },
     #[error("the snapshot holds listing {sub} {category} from {valid_from} twice")]
     DuplicateListing {
         sub: SubjectId,

@@ -350,6 +350,7 @@ pub fn items(raw: &[u8]) -> (xinyi_core::wire::eligibility::Header, Vec<Item>) {
 pub struct Set {
     pub listings: std::collections::BTreeMap<(String, String, String), Item>,
     pub exclusions: std::collections::BTreeMap<(String, String), Item>,
+    pub usage: std::collections::BTreeMap<(String, String, i64), Item>,
 }
 
 impl Set {
@@ -384,13 +385,34 @@ impl Set {
                 Item::RemoveExclusion { sub, from } => {
                     self.exclusions.remove(&(sub.to_string(), from.to_string()));
                 }
+                Item::Usage(u) => {
+                    self.usage.insert(
+                        (u.sub.to_string(), u.measure.to_string(), u.period_start.0),
+                        i.clone(),
+                    );
+                }
+                Item::RemoveUsage {
+                    sub,
+                    measure,
+                    period_start,
+                } => {
+                    let held =
+                        self.usage
+                            .remove(&(sub.to_string(), measure.to_string(), period_start.0));
+                    assert!(held.is_some(), "removes usage not held: {i:?}");
+                }
             }
         }
     }
 
     pub fn hash(&self) -> Digest32 {
         let mut h = SetHash::new();
-        for i in self.listings.values().chain(self.exclusions.values()) {
+        for i in self
+            .listings
+            .values()
+            .chain(self.exclusions.values())
+            .chain(self.usage.values())
+        {
             h.add(i);
         }
         h.digest()

@@ -14,3 +14,4 @@ mod limits;
 mod refusal_log;
 mod tls;
 mod upgrade;
+mod usage;

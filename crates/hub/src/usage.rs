@@ -1,0 +1,210 @@
+//! Published usage (`measures.md`, "Limits hold for the subject, not for
+//! the counter"): with every version, the hub publishes for each limited
+//! measure the confirmed, not voided redemptions of each subject in the
+//! measure's current period, as record ids, so a terminal that cannot
+//! reach the hub at a scan still counts the uses made at other counters —
+//! each once, its own included.
+//!
+//! Only limited measures, only the periods current at publication, only
+//! subjects with a use: what the limits need and nothing else. Rows carry
+//! `changed_in` like listings, so a busy day goes out as small deltas; a
+//! period that ended becomes a removal, and removals older than
+//! [`REMOVAL_KEPT_S`] are dropped, raising the floor below which a
+//! terminal gets a snapshot instead of a delta.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension as _, Transaction, params};
+use xinyi_core::history::RecordId;
+use xinyi_core::ids::SubjectId;
+use xinyi_core::measures::MeasureId;
+use xinyi_core::wire::eligibility::{Item, UsageEntry};
+use xinyi_core::{UnixTime, hex};
+
+use crate::admin::load_catalogue;
+use crate::error::HubError;
+use crate::hub::Hub;
+use crate::publish::{Published, current_version, next_version, to_i64, to_u64, unchanged};
+
+/// How long a removal of an ended period is kept for deltas.
+pub const REMOVAL_KEPT_S: i64 = 35 * 86_400;
+
+type Key = (String, String, i64);
+
+fn ids_blob(ids: &[RecordId]) -> Vec<u8> {
+    ids.concat()
+}
+
+fn ids_of(blob: &[u8]) -> Result<Vec<RecordId>, HubError> {
+    blob.chunks(16)
+        .map(|c| RecordId::try_from(c).map_err(|_| HubError::corrupt("a usage row's record ids")))
+        .collect()
+}
+
+/// The usage terminals should see at `now`, from the records.
+fn wanted(tx: &Transaction<'_>, now: UnixTime) -> Result<BTreeMap<Key, Vec<RecordId>>, HubError> {
+    let mut out: BTreeMap<Key, Vec<RecordId>> = BTreeMap::new();
+    let Some((_, catalogue)) = load_catalogue(tx)? else {
+        return Ok(out);
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT sub, id FROM records
+         WHERE kind = 'redemption' AND measure = ?1 AND at >= ?2 AND at < ?3
+           AND voided_by IS NULL AND sub IS NOT NULL",
+    )?;
+    for m in catalogue.measures() {
+        let Some(limit) = m.limit else { continue };
+        let (from, until) = limit.per.bounds(now);
+        let mut rows = stmt.query(params![m.id.as_str(), from.0, until.0])?;
+        while let Some(r) = rows.next()? {
+            let sub: String = r.get(0)?;
+            let id: RecordId =
+                hex::decode_array(&r.get::<_, String>(1)?).map_err(HubError::corrupt)?;
+            out.entry((sub, m.id.to_string(), from.0))
+                .or_default()
+                .push(id);
+        }
+    }
+    for ids in out.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    Ok(out)
+}
+
+/// Brings the published usage to what terminals should see at `now`,
+/// marking each changed row with `version`; how many rows changed.
+pub(crate) fn refresh(tx: &Transaction<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
+    let version = to_i64(version, "version")?;
+    let mut want = wanted(tx, now)?;
+    let mut changed = 0u64;
+    let held: Vec<(Key, Vec<u8>)> = tx
+        .prepare_cached("SELECT sub, measure, period_start, uses FROM usage WHERE removed = 0")?
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut remove = tx.prepare_cached(
+        "UPDATE usage SET removed = 1, uses = x'', changed_in = ?4, changed_at = ?5
+         WHERE sub = ?1 AND measure = ?2 AND period_start = ?3",
+    )?;
+    for (key, blob) in held {
+        match want.get(&key) {
+            Some(ids) if ids_blob(ids) == blob => {
+                want.remove(&key);
+            }
+            Some(_) => {}
+            None => {
+                remove.execute(params![key.0, key.1, key.2, version, now.0])?;
+                changed += 1;
+            }
+        }
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO usage (sub, measure, period_start, uses, removed, changed_in, changed_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+         ON CONFLICT (sub, measure, period_start) DO UPDATE SET uses = excluded.uses,
+            removed = 0, changed_in = excluded.changed_in, changed_at = excluded.changed_at",
+    )?;
+    for ((sub, measure, start), ids) in want {
+        put.execute(params![sub, measure, start, ids_blob(&ids), version, now.0])?;
+        changed += 1;
+    }
+    // Old removals go; a terminal holding a version before them gets a
+    // snapshot from now on.
+    let cut = now.0.saturating_sub(REMOVAL_KEPT_S);
+    let dropped: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(changed_in) FROM usage WHERE removed = 1 AND changed_at < ?1",
+            [cut],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    if let Some(v) = dropped {
+        tx.execute(
+            "INSERT INTO usage_floor (id, version) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET version = MAX(version, excluded.version)",
+            [v],
+        )?;
+        tx.execute(
+            "DELETE FROM usage WHERE removed = 1 AND changed_at < ?1",
+            [cut],
+        )?;
+    }
+    Ok(changed)
+}
+
+/// The oldest version a delta may start from (0: any).
+pub(crate) fn delta_floor(tx: &Transaction<'_>) -> Result<u64, HubError> {
+    let v: Option<i64> = tx
+        .query_row("SELECT version FROM usage_floor WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    to_u64(v.unwrap_or(0))
+}
+
+/// Calls `f` with the usage rows changed after `since` (removals only in
+/// deltas), or every one in force (`None`), in key order.
+pub(crate) fn for_each(
+    tx: &Transaction<'_>,
+    since: Option<u64>,
+    f: &mut impl FnMut(Item) -> Result<(), HubError>,
+) -> Result<(), HubError> {
+    let delta = since.is_some();
+    let since = to_i64(since.unwrap_or(0), "version")?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT sub, measure, period_start, uses, removed FROM usage
+         WHERE changed_in > ?1 AND (?2 OR removed = 0)
+         ORDER BY sub, measure, period_start",
+    )?;
+    let mut rows = stmt.query(params![since, delta])?;
+    while let Some(r) = rows.next()? {
+        let sub = SubjectId::parse(&r.get::<_, String>(0)?).map_err(HubError::corrupt)?;
+        let measure = MeasureId::parse(&r.get::<_, String>(1)?).map_err(HubError::corrupt)?;
+        let period_start = UnixTime(r.get(2)?);
+        f(if r.get::<_, bool>(4)? {
+            Item::RemoveUsage {
+                sub,
+                measure,
+                period_start,
+            }
+        } else {
+            Item::Usage(UsageEntry {
+                sub,
+                measure,
+                period_start,
+                uses: ids_of(&r.get::<_, Vec<u8>>(3)?)?,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// Rows changed after `since` (for choosing a delta or a snapshot).
+pub(crate) fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
+    let n: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM usage WHERE changed_in > ?1",
+        [to_i64(since, "version")?],
+        |r| r.get(0),
+    )?;
+    to_u64(n)
+}
+
+impl Hub {
+    /// Publishes a version when the usage terminals should see changed
+    /// since the latest one (records arrived, a period ended); `serve`
+    /// calls it every `usage_publish_interval_s`.
+    pub fn publish_usage(&self) -> Result<Published, HubError> {
+        let now = self.now();
+        self.db().write(|tx| {
+            if current_version(tx)? == 0 {
+                return unchanged(tx);
+            }
+            let next = next_version(tx)?;
+            if refresh(tx, next, now)? == 0 {
+                return unchanged(tx);
+            }
+            self.publish_in(tx, next, "usage of limited measures")
+        })
+    }
+}

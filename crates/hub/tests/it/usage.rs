@@ -1,0 +1,132 @@
+//! Published usage: the uses of a limited measure reach every terminal's
+//! data as small deltas that the set hash proves; a void takes a use out,
+//! an ended period is removed, and nothing is published when nothing
+//! changed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::common;
+
+use std::sync::Arc;
+
+use common::*;
+use xinyi_core::history::Basis;
+use xinyi_core::wire::eligibility::{ArtefactKind, Item};
+use xinyi_core::wire::journal::Body;
+use xinyi_core::{MeasureId, UnixTime};
+use xinyi_hub::{Hub, ManualClock};
+
+/// The items of the artefact taking a terminal from `have` to the latest
+/// version (a delta when `have` > 0).
+fn artefact(hub: &Hub, have: u64) -> (ArtefactKind, Vec<Item>) {
+    let r = hub.eligibility_for(have).unwrap().unwrap();
+    let (h, items) = items(&inflate(
+        &hub.artefact(&r.artefact.sha256).unwrap().unwrap(),
+    ));
+    (h.kind, items)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_removed() {
+    let v = credentials();
+    let start = xinyi_testkit::first_at(&v);
+    let clock = Arc::new(ManualClock::new(start));
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.clock = Some(clock.clone());
+    t.enroll(&code.code).await;
+    let measure = MeasureId::parse(MEASURE).unwrap();
+    let limit = xinyi_testkit::catalogue()
+        .get(MEASURE)
+        .unwrap()
+        .limit
+        .expect("the bus top-up has a limit");
+    let sub = v["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A terminal holds the published set.
+    let v0 = hub.current_version().unwrap().unwrap();
+    let (_, snapshot) = artefact(&hub, 0);
+    let mut held = Set::default();
+    held.apply(&snapshot);
+    assert_eq!(held.hash(), v0.set_hash);
+    assert!(held.usage.is_empty());
+
+    // Two uses arrive; nothing is published until usage is.
+    let at = start.0 + 120;
+    let mut batch = t.roster(at - 60);
+    let (r1, s1) = t.redemption_checked(at, &sub, 1000, Some(Basis::Online));
+    let (r2, s2) = t.redemption_checked(at + 60, &sub, 1000, Some(Basis::Offline));
+    batch.extend([s1, s2]);
+    clock.set(UnixTime(at + 600));
+    t.upload(&batch).await;
+    assert_eq!(hub.current_version().unwrap().unwrap().version, v0.version);
+    let p = hub.publish_usage().unwrap();
+    assert!(p.new_version);
+    let (kind, delta) = artefact(&hub, v0.version);
+    assert_eq!(kind, ArtefactKind::Delta);
+    let (period_start, _) = limit.per.bounds(UnixTime(at));
+    let mut ids = vec![r1.id, r2.id];
+    ids.sort_unstable();
+    assert_eq!(delta.len(), 1, "{delta:?}");
+    let Item::Usage(u) = &delta[0] else {
+        panic!("expected usage, got {:?}", delta[0])
+    };
+    assert_eq!(
+        (u.sub.as_str(), &u.measure, u.period_start, &u.uses),
+        (sub.as_str(), &measure, period_start, &ids)
+    );
+    held.apply(&delta);
+    let v1 = hub.current_version().unwrap().unwrap();
+    assert_eq!(held.hash(), v1.set_hash);
+    // Nothing changed: nothing published.
+    assert!(!hub.publish_usage().unwrap().new_version);
+
+    // A void takes its use out.
+    let (_, void) = t.record(
+        at + 180,
+        Body::Void {
+            target: r1.id,
+            reason: "wrong amount".into(),
+            supervisor: SUPERVISOR.into(),
+        },
+    );
+    t.upload(&[void]).await;
+    assert_eq!(hub.flagged_report().unwrap(), vec![]);
+    assert!(hub.publish_usage().unwrap().new_version);
+    let (_, delta) = artefact(&hub, v1.version);
+    let Some(Item::Usage(u)) = delta.first() else {
+        panic!("expected usage, got {delta:?}")
+    };
+    assert_eq!(u.uses, vec![r2.id]);
+    held.apply(&delta);
+    let v2 = hub.current_version().unwrap().unwrap();
+    assert_eq!(held.hash(), v2.set_hash);
+
+    // The period ends: the usage is removed by a delta, and a snapshot
+    // has none.
+    let (_, period_end) = limit.per.bounds(UnixTime(at));
+    clock.set(UnixTime(period_end.0 + 60));
+    assert!(hub.publish_usage().unwrap().new_version);
+    let (_, delta) = artefact(&hub, v2.version);
+    assert!(
+        delta.iter().any(|i| matches!(i, Item::RemoveUsage { .. })),
+        "{delta:?}"
+    );
+    held.apply(&delta);
+    let v3 = hub.current_version().unwrap().unwrap();
+    assert_eq!(held.hash(), v3.set_hash);
+    assert!(held.usage.is_empty());
+    let (_, snapshot) = artefact(&hub, 0);
+    assert!(!snapshot.iter().any(|i| matches!(i, Item::Usage(_))));
+    server.stop().await.unwrap();
+}
