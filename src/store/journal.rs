@@ -787,7 +787,11 @@ impl History for Store {
     fn cti_redeemed(&self, cti: &Cti) -> Result<bool, DataError> {
         let found: bool = self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM seen_cti WHERE cti = ?1 AND voided = 0)")
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM seen_cti WHERE cti = ?1 AND voided = 0)
+                     OR EXISTS (SELECT 1 FROM published_cti p WHERE p.cti = ?1
+                                AND NOT EXISTS (SELECT 1 FROM seen_cti s WHERE s.cti = ?1))",
+            )
             .and_then(|mut s| s.query_row([cti.as_bytes()], |r| r.get(0)))
             .map_err(StoreError::from)?;
         Ok(found)

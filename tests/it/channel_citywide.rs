@@ -253,9 +253,23 @@ async fn a_dynamic_code_redeemed_at_one_counter_is_replayed_at_another() {
     assert_eq!(last.record.body.basis(), Some(Basis::Online));
     assert_eq!(last.record.body.reason(), Some("REPLAYED"));
     // A fresh code of the same citizen is fine.
-    let a = approved(scan(&mut city.t2, &citizen.dynamic_code(at), &m, at));
+    let fresh = citizen.dynamic_code(at);
+    let a = approved(scan(&mut city.t2, &fresh, &m, at));
     assert_eq!(a.basis, Basis::Online);
     assert_eq!(a.used.map(|(n, _)| n), Some(1));
+
+    // Offline, from synced data: the code redeemed at the first counter
+    // is published, the second syncs and loses the hub, and still refuses
+    // it within its lifetime.
+    assert!(city.hub.publish_usage().unwrap().new_version);
+    city.sync_both().await;
+    city.server.take().unwrap().stop().await.unwrap();
+    let at = city.tick(30);
+    assert_eq!(refused(scan(&mut city.t2, &code, &m, at)), Reason::Replayed);
+    let last = city.t2.journal(1).unwrap().remove(0);
+    assert_eq!(last.record.body.basis(), Some(Basis::Offline));
+    let a = approved(scan(&mut city.t2, &fresh, &m, at));
+    assert_eq!(a.basis, Basis::Offline);
 }
 
 /// A TCP proxy in front of the hub that, while `slow` is set, holds every

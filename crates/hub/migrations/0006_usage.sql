@@ -20,3 +20,15 @@ CREATE TABLE usage_floor (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL
 );
+
+-- Dynamic codes redeemed recently anywhere (REPLAYED in synced data),
+-- kept while they could still pass the EXPIRED check.
+CREATE TABLE redeemed (
+    cti        TEXT    PRIMARY KEY,
+    until      INTEGER NOT NULL,
+    removed    INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),
+    changed_in INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE INDEX redeemed_by_change ON redeemed (changed_in);
+CREATE INDEX records_recent_dynamic ON records (at) WHERE kind = 'redemption' AND form = 0;

@@ -11,13 +11,20 @@
 //! period that ended becomes a removal, and removals older than
 //! [`REMOVAL_KEPT_S`] are dropped, raising the floor below which a
 //! terminal gets a snapshot instead of a delta.
+//!
+//! Likewise the dynamic codes redeemed anywhere (`credential.md`,
+//! REPLAYED "in synced data"): each `cti`, kept for [`REDEEMED_KEPT_S`]
+//! after its redemption — as long as the code could pass the EXPIRED
+//! check — then removed.
 
 use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
+use xinyi_core::credential::{Cti, MAX_DYNAMIC_LIFETIME_S};
 use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
 use xinyi_core::measures::MeasureId;
+use xinyi_core::verdict::DEFAULT_SKEW_S;
 use xinyi_core::wire::eligibility::{Item, UsageEntry};
 use xinyi_core::{UnixTime, hex};
 
@@ -28,6 +35,10 @@ use crate::publish::{Published, current_version, next_version, to_i64, to_u64, u
 
 /// How long a removal of an ended period is kept for deltas.
 pub const REMOVAL_KEPT_S: i64 = 35 * 86_400;
+
+/// How long after its redemption a dynamic code's cti is published: its
+/// longest lifetime and the clock skew allowed on either side.
+pub const REDEEMED_KEPT_S: i64 = MAX_DYNAMIC_LIFETIME_S + 2 * DEFAULT_SKEW_S;
 
 type Key = (String, String, i64);
 
@@ -108,27 +119,81 @@ pub(crate) fn refresh(tx: &Transaction<'_>, version: u64, now: UnixTime) -> Resu
         put.execute(params![sub, measure, start, ids_blob(&ids), version, now.0])?;
         changed += 1;
     }
+    changed += refresh_redeemed(tx, version, now)?;
     // Old removals go; a terminal holding a version before them gets a
     // snapshot from now on.
     let cut = now.0.saturating_sub(REMOVAL_KEPT_S);
-    let dropped: Option<i64> = tx
-        .query_row(
-            "SELECT MAX(changed_in) FROM usage WHERE removed = 1 AND changed_at < ?1",
-            [cut],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten();
-    if let Some(v) = dropped {
-        tx.execute(
-            "INSERT INTO usage_floor (id, version) VALUES (1, ?1)
-             ON CONFLICT (id) DO UPDATE SET version = MAX(version, excluded.version)",
-            [v],
-        )?;
-        tx.execute(
-            "DELETE FROM usage WHERE removed = 1 AND changed_at < ?1",
-            [cut],
-        )?;
+    for table in ["usage", "redeemed"] {
+        let dropped: Option<i64> = tx
+            .query_row(
+                &format!(
+                    "SELECT MAX(changed_in) FROM {table} WHERE removed = 1 AND changed_at < ?1"
+                ),
+                [cut],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if let Some(v) = dropped {
+            tx.execute(
+                "INSERT INTO usage_floor (id, version) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET version = MAX(version, excluded.version)",
+                [v],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE removed = 1 AND changed_at < ?1"),
+                [cut],
+            )?;
+        }
+    }
+    Ok(changed)
+}
+
+/// Brings the published redeemed codes to those of the last
+/// [`REDEEMED_KEPT_S`]; how many rows changed.
+fn refresh_redeemed(tx: &Transaction<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
+    let mut want: BTreeMap<String, i64> = tx
+        .prepare_cached(
+            "SELECT cti, MAX(at) FROM records
+             WHERE kind = 'redemption' AND form = 0 AND at > ?1 AND voided_by IS NULL
+               AND cti IS NOT NULL
+             GROUP BY cti",
+        )?
+        .query_map([now.0.saturating_sub(REDEEMED_KEPT_S)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .map(|row| row.map(|(cti, at)| (cti, at.saturating_add(REDEEMED_KEPT_S))))
+        .collect::<Result<_, _>>()?;
+    let held: Vec<(String, i64)> = tx
+        .prepare_cached("SELECT cti, until FROM redeemed WHERE removed = 0")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut changed = 0u64;
+    for (cti, until) in held {
+        match want.get(&cti) {
+            Some(u) if *u == until => {
+                want.remove(&cti);
+            }
+            Some(_) => {}
+            None => {
+                tx.prepare_cached(
+                    "UPDATE redeemed SET removed = 1, changed_in = ?2, changed_at = ?3
+                     WHERE cti = ?1",
+                )?
+                .execute(params![cti, version, now.0])?;
+                changed += 1;
+            }
+        }
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO redeemed (cti, until, removed, changed_in, changed_at)
+         VALUES (?1, ?2, 0, ?3, ?4)
+         ON CONFLICT (cti) DO UPDATE SET until = excluded.until, removed = 0,
+            changed_in = excluded.changed_in, changed_at = excluded.changed_at",
+    )?;
+    for (cti, until) in want {
+        put.execute(params![cti, until, version, now.0])?;
+        changed += 1;
     }
     Ok(changed)
 }
@@ -177,13 +242,31 @@ pub(crate) fn for_each(
             })
         })?;
     }
+    let mut stmt = tx.prepare_cached(
+        "SELECT cti, until, removed FROM redeemed
+         WHERE changed_in > ?1 AND (?2 OR removed = 0)
+         ORDER BY cti",
+    )?;
+    let mut rows = stmt.query(params![since, delta])?;
+    while let Some(r) = rows.next()? {
+        let cti = Cti::from_hex(&r.get::<_, String>(0)?).map_err(HubError::corrupt)?;
+        f(if r.get::<_, bool>(2)? {
+            Item::RemoveRedeemed { cti }
+        } else {
+            Item::Redeemed {
+                cti,
+                until: UnixTime(r.get(1)?),
+            }
+        })?;
+    }
     Ok(())
 }
 
 /// Rows changed after `since` (for choosing a delta or a snapshot).
 pub(crate) fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
     let n: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM usage WHERE changed_in > ?1",
+        "SELECT (SELECT COUNT(*) FROM usage WHERE changed_in > ?1)
+              + (SELECT COUNT(*) FROM redeemed WHERE changed_in > ?1)",
         [to_i64(since, "version")?],
         |r| r.get(0),
     )?;

@@ -60,6 +60,10 @@ impl From<rusqlite::Error> for ItemError {
 
 pub(super) const LISTING_COLUMNS: &str = "(sub, category, valid_from, valid_until, withdrawn, kind, display_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+/// Inserts or replaces one redeemed code.
+pub(super) const REDEEMED_PUT: &str = "INSERT INTO published_cti (cti, until) VALUES (?1, ?2)
+     ON CONFLICT (cti) DO UPDATE SET until = excluded.until";
+
 /// Inserts one published use.
 pub(super) const USAGE_INSERT: &str =
     "INSERT INTO published_uses (sub, measure, period_start, record_id) VALUES (?1, ?2, ?3, ?4)";

@@ -14,7 +14,7 @@ use xinyi_core::wire::plan::Refused;
 use xinyi_core::{Date, UnixTime};
 
 use super::super::StoreError;
-use super::apply::{ItemError, LISTING_COLUMNS, Tally, USAGE_INSERT};
+use super::apply::{ItemError, LISTING_COLUMNS, REDEEMED_PUT, Tally, USAGE_INSERT};
 use super::lookup::{ListingRest, listing_entry};
 use super::{corrupt, date};
 
@@ -31,6 +31,9 @@ struct Patcher<'t> {
     get_usage: Statement<'t>,
     insert_usage: Statement<'t>,
     delete_usage: Statement<'t>,
+    get_redeemed: Statement<'t>,
+    put_redeemed: Statement<'t>,
+    delete_redeemed: Statement<'t>,
 }
 
 impl<'t> Patcher<'t> {
@@ -68,6 +71,9 @@ impl<'t> Patcher<'t> {
             delete_usage: tx.prepare(
                 "DELETE FROM published_uses WHERE sub = ?1 AND measure = ?2 AND period_start = ?3",
             )?,
+            get_redeemed: tx.prepare("SELECT until FROM published_cti WHERE cti = ?1")?,
+            put_redeemed: tx.prepare(REDEEMED_PUT)?,
+            delete_redeemed: tx.prepare("DELETE FROM published_cti WHERE cti = ?1")?,
         })
     }
 
@@ -260,6 +266,39 @@ impl<'t> Patcher<'t> {
                     period_start.0
                 ])?;
                 t.hash.remove(&Item::Usage(old));
+                return Ok(());
+            }
+            Item::Redeemed { cti, until } => {
+                let old: Option<i64> = self
+                    .get_redeemed
+                    .query_row([cti.as_bytes()], |r| r.get(0))
+                    .optional()?;
+                match old {
+                    Some(u) if u == until.0 => return Ok(()),
+                    Some(u) => t.hash.remove(&Item::Redeemed {
+                        cti: cti.clone(),
+                        until: UnixTime(u),
+                    }),
+                    None => {}
+                }
+                self.put_redeemed
+                    .execute(params![cti.as_bytes(), until.0])?;
+            }
+            Item::RemoveRedeemed { cti } => {
+                let old: Option<i64> = self
+                    .get_redeemed
+                    .query_row([cti.as_bytes()], |r| r.get(0))
+                    .optional()?;
+                let Some(u) = old else {
+                    return Err(ItemError::Refused(Refused::RemovesUnheldRedeemed {
+                        cti: cti.clone(),
+                    }));
+                };
+                self.delete_redeemed.execute([cti.as_bytes()])?;
+                t.hash.remove(&Item::Redeemed {
+                    cti: cti.clone(),
+                    until: UnixTime(u),
+                });
                 return Ok(());
             }
             Item::RemoveExclusion { sub, from } => {

@@ -11,7 +11,7 @@ use xinyi_core::wire::eligibility::Item;
 use xinyi_core::wire::plan::Refused;
 
 use super::super::StoreError;
-use super::apply::{ItemError, LISTING_COLUMNS, Tally, USAGE_INSERT};
+use super::apply::{ItemError, LISTING_COLUMNS, REDEEMED_PUT, Tally, USAGE_INSERT};
 use super::{corrupt, date, is_constraint};
 
 /// A snapshot's statements: appends to the staging tables.
@@ -19,6 +19,7 @@ struct Stager<'t> {
     listing: Statement<'t>,
     exclusion: Statement<'t>,
     usage: Statement<'t>,
+    redeemed: Statement<'t>,
 }
 
 impl<'t> Stager<'t> {
@@ -32,6 +33,7 @@ impl<'t> Stager<'t> {
                  VALUES (?1, ?2, ?3)",
             )?,
             usage: tx.prepare(USAGE_INSERT)?,
+            redeemed: tx.prepare(REDEEMED_PUT)?,
         })
     }
 
@@ -67,10 +69,14 @@ impl<'t> Stager<'t> {
                     ])?;
                 }
             }
+            Item::Redeemed { cti, until } => {
+                self.redeemed.execute(params![cti.as_bytes(), until.0])?;
+            }
             // The reader refuses removals in a snapshot.
             Item::RemoveListing { .. }
             | Item::RemoveExclusion { .. }
-            | Item::RemoveUsage { .. } => {
+            | Item::RemoveUsage { .. }
+            | Item::RemoveRedeemed { .. } => {
                 return Err(ItemError::Artefact(WireError::malformed(
                     "eligibility artefact",
                     "a snapshot cannot remove items",
@@ -185,6 +191,7 @@ pub(super) fn snapshot<'r>(
     tx.execute("DELETE FROM listings", [])?;
     tx.execute("DELETE FROM exclusions", [])?;
     tx.execute("DELETE FROM published_uses", [])?;
+    tx.execute("DELETE FROM published_cti", [])?;
     prepare_staging(tx)?;
     {
         let mut stager = Stager::new(tx)?;

@@ -10,3 +10,10 @@ CREATE TABLE published_uses (
     PRIMARY KEY (sub, measure, period_start, record_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX published_uses_by_record ON published_uses (record_id);
+
+-- Dynamic codes the registry saw redeemed at any counter, while they
+-- could still pass the EXPIRED check: REPLAYED from synced data.
+CREATE TABLE published_cti (
+    cti   BLOB    NOT NULL PRIMARY KEY CHECK (length(cti) BETWEEN 8 AND 16),
+    until INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;

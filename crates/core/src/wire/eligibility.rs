@@ -12,6 +12,8 @@
 //! remove exclusion 0x04 sub[16] from:i32
 //! usage     0x05 sub[16] measure_len:u8 measure period_start:i64 n:u16 record_id[16]×n
 //! remove usage     0x06 sub[16] measure_len:u8 measure period_start:i64
+//! redeemed  0x07 cti_len:u8 cti until:i64
+//! remove redeemed  0x08 cti_len:u8 cti
 //! ```
 //!
 //! Dates are days since 1970-01-01; a category byte is its number, plus 0x80
@@ -26,11 +28,17 @@
 //! a terminal counts a use it also holds itself once. It is identified by
 //! (sub, measure, period_start); the registry removes it once the period
 //! has ended.
+//!
+//! A redeemed code (`credential.md`, REPLAYED) is the `cti` of a dynamic
+//! code that a confirmed, not voided redemption used somewhere, kept while
+//! the code could still pass the EXPIRED check (`until`); identified by
+//! its cti.
 
 use sha2::{Digest, Sha256};
 
 use super::{Digest32, WireError};
 use crate::category::Category;
+use crate::credential::Cti;
 use crate::eligibility::{EligibilityEntry, ExclusionEntry};
 use crate::history::RecordId;
 use crate::ids::{Kind, SubjectId};
@@ -84,6 +92,14 @@ pub enum Item {
         measure: MeasureId,
         period_start: UnixTime,
     },
+    /// Insert or replace the redeemed code with this cti.
+    Redeemed {
+        cti: Cti,
+        until: UnixTime,
+    },
+    RemoveRedeemed {
+        cti: Cti,
+    },
 }
 
 /// The registry's confirmed uses of a limited measure by one subject in
@@ -104,9 +120,19 @@ impl Item {
     pub fn is_removal(&self) -> bool {
         matches!(
             self,
-            Item::RemoveListing { .. } | Item::RemoveExclusion { .. } | Item::RemoveUsage { .. }
+            Item::RemoveListing { .. }
+                | Item::RemoveExclusion { .. }
+                | Item::RemoveUsage { .. }
+                | Item::RemoveRedeemed { .. }
         )
     }
+}
+
+fn cti_bytes(out: &mut Vec<u8>, cti: &Cti) {
+    // A cti is 8–16 bytes.
+    let b = cti.as_bytes();
+    out.push(b.len() as u8);
+    out.extend_from_slice(b);
 }
 
 fn measure_bytes(out: &mut Vec<u8>, m: &MeasureId) {
@@ -197,6 +223,15 @@ pub fn encode_item(out: &mut Vec<u8>, item: &Item) {
             measure_bytes(out, measure);
             out.extend_from_slice(&period_start.0.to_be_bytes());
         }
+        Item::Redeemed { cti, until } => {
+            out.push(0x07);
+            cti_bytes(out, cti);
+            out.extend_from_slice(&until.0.to_be_bytes());
+        }
+        Item::RemoveRedeemed { cti } => {
+            out.push(0x08);
+            cti_bytes(out, cti);
+        }
     }
 }
 
@@ -280,8 +315,9 @@ impl<'a> Reader<'a> {
                 format!("delta from {} to {} goes backwards", header.from, header.to),
             ));
         }
-        // Each item takes at least 21 bytes: a count beyond that is a lie.
-        if header.items > (buf.len() - HEADER_LEN) as u64 / 21 {
+        // Each item takes at least 10 bytes (a redeemed code's removal):
+        // a count beyond that is a lie.
+        if header.items > (buf.len() - HEADER_LEN) as u64 / 10 {
             return Err(WireError::malformed(
                 WHAT,
                 format!("declares {} items, more than its size allows", header.items),
@@ -329,6 +365,13 @@ impl<'a> Reader<'a> {
             ));
         }
         Ok(Date::from_days(n))
+    }
+
+    fn cti(&mut self) -> Result<Cti, WireError> {
+        let len = usize::from(self.take(1)?[0]);
+        let at = self.pos;
+        Cti::new(self.take(len)?.to_vec())
+            .map_err(|e| WireError::malformed(WHAT, format!("cti at byte {at}: {e}")))
     }
 
     fn measure(&mut self) -> Result<MeasureId, WireError> {
@@ -443,6 +486,11 @@ impl<'a> Reader<'a> {
                 measure: self.measure()?,
                 period_start: self.time()?,
             },
+            0x07 => Item::Redeemed {
+                cti: self.cti()?,
+                until: self.time()?,
+            },
+            0x08 => Item::RemoveRedeemed { cti: self.cti()? },
             t => {
                 return Err(WireError::malformed(
                     WHAT,
@@ -581,6 +629,13 @@ mod tests {
                 measure: MeasureId::parse("XYX-BUS-TOPUP").unwrap(),
                 period_start: UnixTime(1_769_875_200),
             },
+            Item::Redeemed {
+                cti: Cti::new(vec![7; 12]).unwrap(),
+                until: UnixTime(1_772_294_820),
+            },
+            Item::RemoveRedeemed {
+                cti: Cti::new(vec![8; 8]).unwrap(),
+            },
         ];
         let h = Header {
             kind: ArtefactKind::Delta,
@@ -590,7 +645,7 @@ mod tests {
         };
         let bytes = encode(h, &items);
         let r = Reader::new(&bytes).unwrap();
-        assert_eq!(r.header(), Header { items: 6, ..h });
+        assert_eq!(r.header(), Header { items: 8, ..h });
         let back: Vec<Item> = r.collect::<Result<_, _>>().unwrap();
         assert_eq!(back, items);
     }

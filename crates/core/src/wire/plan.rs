@@ -23,7 +23,7 @@ use super::eligibility::{ArtefactKind, Header, Reader};
 use super::metadata::{ArtefactRef, EligibilityRef, Metadata, MetadataError};
 use super::{Digest32, WireError};
 use crate::category::Category;
-use crate::credential::Kid;
+use crate::credential::{Cti, Kid};
 use crate::ids::SubjectId;
 use crate::measures::MeasureId;
 use crate::time::{Date, UnixTime};
@@ -320,6 +320,8 @@ pub enum Refused {
         measure: MeasureId,
         period_start: UnixTime,
     },
+    #[error("the delta removes redeemed code {cti}, which is not held")]
+    RemovesUnheldRedeemed { cti: Cti },
     #[error("the snapshot holds listing {sub} {category} from {valid_from} twice")]
     DuplicateListing {
         sub: SubjectId,

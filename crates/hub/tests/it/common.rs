@@ -351,6 +351,7 @@ pub struct Set {
     pub listings: std::collections::BTreeMap<(String, String, String), Item>,
     pub exclusions: std::collections::BTreeMap<(String, String), Item>,
     pub usage: std::collections::BTreeMap<(String, String, i64), Item>,
+    pub redeemed: std::collections::BTreeMap<String, Item>,
 }
 
 impl Set {
@@ -401,6 +402,13 @@ impl Set {
                             .remove(&(sub.to_string(), measure.to_string(), period_start.0));
                     assert!(held.is_some(), "removes usage not held: {i:?}");
                 }
+                Item::Redeemed { cti, .. } => {
+                    self.redeemed.insert(cti.to_hex(), i.clone());
+                }
+                Item::RemoveRedeemed { cti } => {
+                    let held = self.redeemed.remove(&cti.to_hex());
+                    assert!(held.is_some(), "removes a code not held: {i:?}");
+                }
             }
         }
     }
@@ -412,6 +420,7 @@ impl Set {
             .values()
             .chain(self.exclusions.values())
             .chain(self.usage.values())
+            .chain(self.redeemed.values())
         {
             h.add(i);
         }

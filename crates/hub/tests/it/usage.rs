@@ -67,7 +67,7 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     let (r1, s1) = t.redemption_checked(at, &sub, 1000, Some(Basis::Online));
     let (r2, s2) = t.redemption_checked(at + 60, &sub, 1000, Some(Basis::Offline));
     batch.extend([s1, s2]);
-    clock.set(UnixTime(at + 600));
+    clock.set(UnixTime(at + 180));
     t.upload(&batch).await;
     assert_eq!(hub.current_version().unwrap().unwrap().version, v0.version);
     let p = hub.publish_usage().unwrap();
@@ -77,9 +77,20 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     let (period_start, _) = limit.per.bounds(UnixTime(at));
     let mut ids = vec![r1.id, r2.id];
     ids.sort_unstable();
-    assert_eq!(delta.len(), 1, "{delta:?}");
-    let Item::Usage(u) = &delta[0] else {
-        panic!("expected usage, got {:?}", delta[0])
+    // The usage, and the two dynamic codes as redeemed until they expire.
+    let usage: Vec<&Item> = delta
+        .iter()
+        .filter(|i| matches!(i, Item::Usage(_)))
+        .collect();
+    assert_eq!(usage.len(), 1, "{delta:?}");
+    let redeemed: Vec<&Item> = delta
+        .iter()
+        .filter(|i| matches!(i, Item::Redeemed { .. }))
+        .collect();
+    assert_eq!(redeemed.len(), 1, "one cti, redeemed twice: {delta:?}");
+    assert_eq!(delta.len(), 2, "{delta:?}");
+    let Item::Usage(u) = usage[0] else {
+        unreachable!()
     };
     assert_eq!(
         (u.sub.as_str(), &u.measure, u.period_start, &u.uses),
@@ -104,7 +115,7 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     assert_eq!(hub.flagged_report().unwrap(), vec![]);
     assert!(hub.publish_usage().unwrap().new_version);
     let (_, delta) = artefact(&hub, v1.version);
-    let Some(Item::Usage(u)) = delta.first() else {
+    let Some(Item::Usage(u)) = delta.iter().find(|i| matches!(i, Item::Usage(_))) else {
         panic!("expected usage, got {delta:?}")
     };
     assert_eq!(u.uses, vec![r2.id]);
@@ -122,11 +133,21 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
         delta.iter().any(|i| matches!(i, Item::RemoveUsage { .. })),
         "{delta:?}"
     );
+    assert!(
+        delta
+            .iter()
+            .any(|i| matches!(i, Item::RemoveRedeemed { .. })),
+        "the expired code goes too: {delta:?}"
+    );
     held.apply(&delta);
     let v3 = hub.current_version().unwrap().unwrap();
     assert_eq!(held.hash(), v3.set_hash);
-    assert!(held.usage.is_empty());
+    assert!(held.usage.is_empty() && held.redeemed.is_empty());
     let (_, snapshot) = artefact(&hub, 0);
-    assert!(!snapshot.iter().any(|i| matches!(i, Item::Usage(_))));
+    assert!(
+        !snapshot
+            .iter()
+            .any(|i| matches!(i, Item::Usage(_) | Item::Redeemed { .. }))
+    );
     server.stop().await.unwrap();
 }
