@@ -10,7 +10,7 @@
 //! measure. Record ids, not counts, go back, so the terminal counts a use
 //! it also holds itself once.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension as _, params};
 use xinyi_core::hex;
 use xinyi_core::history::RecordId;
 use xinyi_core::wire::check::{CheckAnswer, MAX_IDS, Question};
@@ -41,11 +41,7 @@ impl Hub {
                     [&terminal.site],
                     |r| r.get(0),
                 )
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
+                .optional()?;
             let applies = match measures {
                 Some(json) => serde_json::from_str::<Vec<String>>(&json)
                     .map_err(HubError::corrupt)?

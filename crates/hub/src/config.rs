@@ -443,6 +443,7 @@ mod tests {
                 "terminal_requests_per_minute",
             ),
             ("terminal_request_burst = 0", "terminal_request_burst"),
+            ("usage_publish_interval_s = 5", "usage_publish_interval_s"),
             (
                 "plain_http_behind_proxy = \"yes\"",
                 "plain_http_behind_proxy",
@@ -462,7 +463,8 @@ mod tests {
             "tls_cert = \"tls/cert.pem\"\ntls_key = \"/etc/hub/key.pem\"\n\
              plain_http_behind_proxy = true\nheader_timeout_s = 30\nidle_timeout_s = 30\n\
              body_timeout_s = 5\nmax_connections = 100\nmax_connections_per_address = 7\n\
-             max_concurrent_uploads = 2\nterminal_requests_per_minute = 6\nterminal_request_burst = 3\n",
+             max_concurrent_uploads = 2\nterminal_requests_per_minute = 6\nterminal_request_burst = 3\n\
+             usage_publish_interval_s = 60\n",
             Path::new("/srv/hub/hub.toml"),
         )
         .unwrap();
@@ -484,6 +486,7 @@ mod tests {
             (c.terminal_requests_per_minute, c.terminal_request_burst),
             (6, 3)
         );
+        assert_eq!(c.usage_publish_interval_s, 60);
         // A short header timeout pulls the default idle timeout down with it.
         let c = parse("header_timeout_s = 4").unwrap();
         assert_eq!(c.idle_timeout_s, 4);

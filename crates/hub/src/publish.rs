@@ -402,9 +402,22 @@ pub(crate) fn plan_eligibility(tx: &Transaction<'_>, have: u64, to: u64) -> Resu
 
 impl Hub {
     /// Records version `version` (which must be the next one) from the
-    /// state in `tx`: config artefact, set hash, counts. Old cached
-    /// eligibility artefacts that no valid metadata can name are dropped.
+    /// state in `tx`, the usage of limited measures brought up to date
+    /// first: config artefact, set hash, counts. Old cached eligibility
+    /// artefacts that no valid metadata can name are dropped.
     pub(crate) fn publish_in(
+        &self,
+        tx: &Transaction<'_>,
+        version: u64,
+        note: &str,
+    ) -> Result<Published, HubError> {
+        usage::refresh(tx, version, self.now())?;
+        self.publish_refreshed(tx, version, note)
+    }
+
+    /// [`Hub::publish_in`] for a caller that has just refreshed the usage
+    /// for `version` itself.
+    pub(crate) fn publish_refreshed(
         &self,
         tx: &Transaction<'_>,
         version: u64,
@@ -417,7 +430,6 @@ impl Hub {
             )));
         }
         let now = self.now();
-        usage::refresh(tx, version, now)?;
         let config = store_artefact(tx, &build_config(tx)?.to_bytes(), now)?;
         let (hash, listings, exclusions) = set_hash(tx)?;
         tx.execute(
@@ -463,7 +475,7 @@ impl Hub {
         let now = self.now();
         self.db().write(|tx| {
             let current = current_version(tx)?;
-            let usage_changed = current > 0 && usage::refresh(tx, current + 1, now)? > 0;
+            let usage_changed = usage::refresh(tx, current + 1, now)? > 0;
             if !force
                 && !usage_changed
                 && let Some(info) = version_info(tx, current)?
@@ -477,7 +489,7 @@ impl Hub {
                     });
                 }
             }
-            self.publish_in(tx, current + 1, "published by hand")
+            self.publish_refreshed(tx, current + 1, "published by hand")
         })
     }
 

@@ -287,7 +287,7 @@ impl Hub {
             if refresh(tx, next, now)? == 0 {
                 return unchanged(tx);
             }
-            self.publish_in(tx, next, "usage of limited measures")
+            self.publish_refreshed(tx, next, "usage of limited measures")
         })
     }
 }

@@ -512,3 +512,37 @@ fn a_withdrawn_measure_names_how_many_it_affects() {
     assert_eq!((&w[0].measure, w[0].on), (&measure, on));
     assert_eq!(w[0].holders, expected as u64);
 }
+
+/// A site's online check deadline and holder check reach terminals in the
+/// signed config; a deadline past the bound is refused, naming it.
+#[test]
+fn a_sites_online_deadline_and_holder_check_are_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let site = |ms: Option<u32>, no_holder_check: bool| xinyi_hub::SiteSpec {
+        id: "bus-2".into(),
+        name: "江城公交充值点二".into(),
+        unit: "阳江市公共交通有限公司".into(),
+        measures: vec![MEASURE.into()],
+        online_deadline_ms: ms,
+        no_holder_check,
+        ..Default::default()
+    };
+    let e = hub
+        .add_site(&site(Some(2001), false))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("online check deadline"), "{e}");
+    hub.add_site(&site(Some(150), true)).unwrap();
+    let config = hub.current_config().unwrap().unwrap();
+    let published = config.sites.iter().find(|s| s.id == "bus-2").unwrap();
+    assert_eq!(
+        (published.online_deadline_ms, published.check_holder),
+        (150, false)
+    );
+    let default = config.sites.iter().find(|s| s.id == SITE).unwrap();
+    assert_eq!(
+        (default.online_deadline_ms, default.check_holder),
+        (xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS, true)
+    );
+}
