@@ -56,7 +56,7 @@ struct City {
 /// A hub with the vectors' data, two sites applying `measure` and a
 /// terminal enrolled and synced at each; terminals reach the hub at
 /// `via(hub address)` (the hub itself, or a proxy in front of it).
-async fn city(via: impl Fn(SocketAddr) -> String) -> City {
+async fn city(via: impl AsyncFnOnce(SocketAddr) -> String) -> City {
     let v = vectors();
     let tmp = tempfile::tempdir().unwrap();
     let (hub, clock) = vector_hub(&tmp.path().join("hub"), &v);
@@ -74,7 +74,7 @@ async fn city(via: impl Fn(SocketAddr) -> String) -> City {
     let hub = Arc::new(hub);
     let server = Server::start(hub.clone()).await.unwrap();
     let addr = server.addr();
-    let url = via(addr);
+    let url = via(addr).await;
     let at = first_at(&v);
     clock.set(at);
     let mut ts = Vec::new();
@@ -123,7 +123,13 @@ fn refused(s: Scan) -> Reason {
 /// Scans a fresh code of `c` at `t`, expects OK checked `basis`, confirms
 /// it with the clerk; the approval.
 fn redeem(t: &mut Terminal, c: &mut Citizen, m: &Measure, at: UnixTime, basis: Basis) -> Approval {
-    let a = approved(scan(t, &c.dynamic_code(at), m, at));
+    redeem_code(t, &c.dynamic_code(at), m, at, basis)
+}
+
+/// Scans `code` at `t`, expects OK checked `basis`, confirms it with the
+/// clerk; the approval.
+fn redeem_code(t: &mut Terminal, code: &str, m: &Measure, at: UnixTime, basis: Basis) -> Approval {
+    let a = approved(scan(t, code, m, at));
     assert_eq!(a.basis, basis, "{a:?}");
     let by = clerk(t, at);
     t.confirm(&a, Some(Fen(1000)), 0, false, &by, at).unwrap();
@@ -155,7 +161,7 @@ impl City {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_limit_holds_across_two_counters_online_and_what_slips_through_offline_is_reported() {
-    let mut city = city(|a| format!("http://{a}")).await;
+    let mut city = city(async |a| format!("http://{a}")).await;
     let v = vectors();
     let m = city.measure.clone();
     let limit = m.limit.unwrap().count;
@@ -235,16 +241,12 @@ async fn a_limit_holds_across_two_counters_online_and_what_slips_through_offline
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dynamic_code_redeemed_at_one_counter_is_replayed_at_another() {
-    let mut city = city(|a| format!("http://{a}")).await;
+    let mut city = city(async |a| format!("http://{a}")).await;
     let m = city.measure.clone();
     let mut citizen = citizen_for(&vectors(), &m.id, city.at, 0);
     let at = city.tick(60);
     let code = citizen.dynamic_code(at);
-    let a = approved(scan(&mut city.t1, &code, &m, at));
-    let by = clerk(&mut city.t1, at);
-    city.t1
-        .confirm(&a, Some(Fen(1000)), 0, false, &by, at)
-        .unwrap();
+    redeem_code(&mut city.t1, &code, &m, at, Basis::Online);
     city.t1.upload(at).await.unwrap();
     let at = city.tick(30);
     assert_eq!(refused(scan(&mut city.t2, &code, &m, at)), Reason::Replayed);
@@ -322,21 +324,15 @@ async fn slow_proxy(upstream: SocketAddr, delay: Duration) -> SlowProxy {
 async fn a_hub_slower_than_the_deadline_gives_the_offline_verdict() {
     // The proxy's address is known only once the hub runs: start the hub
     // first, then the proxy in front of it, and enroll through the proxy.
-    let proxy: Arc<std::sync::Mutex<Option<SlowProxy>>> = Arc::default();
-    let p = proxy.clone();
-    let handle = tokio::runtime::Handle::current();
-    let mut city = city(move |hub| {
-        let sp = std::thread::scope(|sc| {
-            sc.spawn(|| handle.block_on(slow_proxy(hub, Duration::from_secs(2))))
-                .join()
-                .unwrap()
-        });
+    let mut proxy = None;
+    let mut city = city(async |hub| {
+        let sp = slow_proxy(hub, Duration::from_secs(2)).await;
         let url = format!("http://{}", sp.addr);
-        *p.lock().unwrap() = Some(sp);
+        proxy = Some(sp);
         url
     })
     .await;
-    let guard = proxy.lock().unwrap().take().unwrap();
+    let guard = proxy.take().unwrap();
     let m = city.measure.clone();
     let mut citizen = citizen_for(&vectors(), &m.id, city.at, 0);
     let at = city.tick(60);
@@ -358,7 +354,7 @@ async fn a_hub_slower_than_the_deadline_gives_the_offline_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_printed_card_is_confirmed_only_once_the_clerk_checked_its_holder() {
-    let mut city = city(|a| format!("http://{a}")).await;
+    let mut city = city(async |a| format!("http://{a}")).await;
     let m = city.measure.clone();
     let mut citizen = citizen_for(&vectors(), &m.id, city.at, 0);
     let at = city.tick(60);

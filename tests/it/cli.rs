@@ -244,6 +244,8 @@ async fn enroll_sync_verify_confirm_records_void() {
         if c.expect == "OK" {
             assert_eq!(o.status.code(), Some(0));
             assert_eq!(v["amounts"]["discount_fen"], 501, "{}", c.id);
+            // The bus top-up has a limit: the hub was asked.
+            assert_eq!(v["checked"], "online", "{}: {v}", c.id);
             assert_eq!(v["amounts"]["payable_fen"], 500, "{}", c.id);
             confirmed.push(v["record"].as_str().unwrap().to_owned());
         } else {

@@ -71,12 +71,6 @@ impl Basis {
             Basis::Online => "online",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Basis> {
-        [Basis::Offline, Basis::Online]
-            .into_iter()
-            .find(|b| b.as_str() == s)
-    }
 }
 
 /// What the registry confirmed, at the time of a scan, about one subject's

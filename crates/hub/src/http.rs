@@ -306,6 +306,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+/// What the gate reads of a signed request before its body.
+fn head<'a>(
+    method: &'a Method,
+    uri: &OriginalUri,
+    headers: &'a HeaderMap,
+    who: &'a Who,
+) -> Head<'a> {
+    Head {
+        method,
+        path: path_of(uri),
+        headers,
+        who,
+    }
+}
+
 fn path_of(uri: &OriginalUri) -> String {
     uri.0
         .path_and_query()
@@ -425,12 +440,7 @@ async fn metadata(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
-    let head = Head {
-        method: &method,
-        path: path_of(&uri),
-        headers: &headers,
-        who: &who,
-    };
+    let head = head(&method, &uri, &headers, &who);
     let terminal = gate.signed(head, body, Endpoint::Small).await?.terminal;
     // A revoked terminal gets a small signed notice: nothing is built for it.
     if let Some(notice) = gate.hub.revocation_notice(&terminal) {
@@ -482,12 +492,7 @@ async fn artefact(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
-    let head = Head {
-        method: &method,
-        path: path_of(&uri),
-        headers: &headers,
-        who: &who,
-    };
+    let head = head(&method, &uri, &headers, &who);
     gate.signed(head, body, Endpoint::SmallActive).await?;
     let digest =
         Digest32::from_hex(&sha).map_err(|_| ApiError::NotFound(format!("no artefact {sha:?}")))?;
@@ -530,12 +535,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
-    let head = Head {
-        method: &method,
-        path: path_of(&uri),
-        headers: &headers,
-        who: &who,
-    };
+    let head = head(&method, &uri, &headers, &who);
     let signed = gate.signed(head, body, Endpoint::Upload).await?;
     // The body goes back to the upload buffers once it is stored; the
     // receipt is signed with the registry key.
@@ -556,12 +556,7 @@ async fn upload_status(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
-    let head = Head {
-        method: &method,
-        path: path_of(&uri),
-        headers: &headers,
-        who: &who,
-    };
+    let head = head(&method, &uri, &headers, &who);
     let terminal = gate.signed(head, body, Endpoint::Small).await?.terminal;
     let sealed = blocking(&gate.hub, move |hub| {
         hub.upload_status(&terminal.id)
@@ -579,12 +574,7 @@ async fn check(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
-    let head = Head {
-        method: &method,
-        path: path_of(&uri),
-        headers: &headers,
-        who: &who,
-    };
+    let head = head(&method, &uri, &headers, &who);
     let signed = gate.signed(head, body, Endpoint::SmallActive).await?;
     let sealed = blocking(&gate.hub, move |hub| {
         let q = CheckRequest::parse(&signed.body).map_err(|e| HubError::Check(e.to_string()))?;
