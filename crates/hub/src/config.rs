@@ -18,6 +18,8 @@ use xinyi_core::wire::request::MAX_REQUEST_SKEW_S;
 pub const CONFIG_FILE: &str = "hub.toml";
 /// The address `serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+/// The address the web console listens on by default: this machine only.
+pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:8471";
 /// How long signed metadata stays valid by default.
 pub const DEFAULT_METADATA_LIFETIME_HOURS: i64 = 24;
 /// The largest upload body accepted by default (a full batch fits easily).
@@ -111,6 +113,13 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # of every counter, for terminals that cannot reach the hub at a scan).
 # A version is published only when the usage changed.
 # usage_publish_interval_s = 300
+
+# --- Web console ------------------------------------------------------------
+# Address and port of the console the credit office, the departments and
+# the units use in a browser, apart from the terminals' API. "off" turns it
+# off. Another address than loopback needs TLS (tls_cert/tls_key, used for
+# both) or plain_http_behind_proxy, as for `listen`.
+# console_listen = "127.0.0.1:8471"
 "#;
 
 /// The certificate and key files `serve` uses for TLS.
@@ -144,6 +153,8 @@ pub struct HubConfig {
     pub terminal_requests_per_minute: u32,
     pub terminal_request_burst: u32,
     pub usage_publish_interval_s: u64,
+    /// Where `serve` serves the web console; None: not at all.
+    pub console_listen: Option<SocketAddr>,
 }
 
 impl Default for HubConfig {
@@ -165,6 +176,7 @@ impl Default for HubConfig {
             terminal_requests_per_minute: DEFAULT_TERMINAL_REQUESTS_PER_MINUTE,
             terminal_request_burst: DEFAULT_TERMINAL_REQUEST_BURST,
             usage_publish_interval_s: DEFAULT_USAGE_PUBLISH_INTERVAL_S,
+            console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8471))),
         }
     }
 }
@@ -207,6 +219,7 @@ struct Raw {
     terminal_requests_per_minute: Option<i64>,
     terminal_request_burst: Option<i64>,
     usage_publish_interval_s: Option<i64>,
+    console_listen: Option<String>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -247,6 +260,21 @@ impl HubConfig {
                     format!("{l:?} is not an address and port such as \"{DEFAULT_LISTEN}\""),
                 )
             })?;
+        }
+        if let Some(l) = raw.console_listen {
+            let l = l.trim();
+            c.console_listen = if l == "off" {
+                None
+            } else {
+                Some(l.parse().map_err(|_| {
+                    bad(
+                        "console_listen",
+                        format!(
+                            "{l:?} is not an address and port such as \"{DEFAULT_CONSOLE_LISTEN}\", nor \"off\""
+                        ),
+                    )
+                })?)
+            };
         }
         if let Some(h) = raw.metadata_lifetime_hours {
             if !(1..=24 * 30).contains(&h) {
@@ -444,6 +472,7 @@ mod tests {
             ),
             ("terminal_request_burst = 0", "terminal_request_burst"),
             ("usage_publish_interval_s = 5", "usage_publish_interval_s"),
+            ("console_listen = \"somewhere\"", "console_listen"),
             (
                 "plain_http_behind_proxy = \"yes\"",
                 "plain_http_behind_proxy",
@@ -487,6 +516,10 @@ mod tests {
             (6, 3)
         );
         assert_eq!(c.usage_publish_interval_s, 60);
+        let c = parse("console_listen = \"off\"").unwrap();
+        assert_eq!(c.console_listen, None);
+        let c = parse("console_listen = \"127.0.0.1:9471\"").unwrap();
+        assert_eq!(c.console_listen.map(|a| a.port()), Some(9471));
         // A short header timeout pulls the default idle timeout down with it.
         let c = parse("header_timeout_s = 4").unwrap();
         assert_eq!(c.idle_timeout_s, 4);

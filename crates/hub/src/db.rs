@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_usage",
         sql: include_str!("../migrations/0006_usage.sql"),
     },
+    Migration {
+        name: "0007_console",
+        sql: include_str!("../migrations/0007_console.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.
