@@ -18,6 +18,8 @@ mod channel_citywide;
 #[cfg(feature = "demo")]
 mod cli;
 #[cfg(feature = "demo")]
+mod console_browser;
+#[cfg(feature = "demo")]
 mod sync_loop;
 #[cfg(feature = "demo")]
 mod terminal_support;

@@ -33,6 +33,15 @@ use xinyi_testkit::{
 /// every measure of the catalogue, on a hand-set clock an hour before the
 /// vectors' first step.
 pub(crate) fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
+    let (hub, clock) = registry_without_lists(dir, v);
+    hub.import_listings(&read("vectors/listings.csv")).unwrap();
+    hub.import_exclusions(&read("vectors/exclusions.csv"))
+        .unwrap();
+    (hub, clock)
+}
+
+/// [`vector_hub`] before any list is imported.
+pub(crate) fn registry_without_lists(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
     let k: [u8; 32] = xinyi_core::hex::decode_array(v["k_pseudo_hex"].as_str().unwrap()).unwrap();
     let clock = Arc::new(ManualClock::new(UnixTime(first_at(v).0 - 3600)));
     let hub = Hub::init(dir, InitOptions { k_pseudo: Some(k) })
@@ -56,9 +65,6 @@ pub(crate) fn vector_hub(dir: &Path, v: &Value) -> (Hub, Arc<ManualClock>) {
     for cti in v["revoked_cards_cti_hex"].as_array().unwrap() {
         hub.revoke_card(cti.as_str().unwrap(), "lost").unwrap();
     }
-    hub.import_listings(&read("vectors/listings.csv")).unwrap();
-    hub.import_exclusions(&read("vectors/exclusions.csv"))
-        .unwrap();
     let measures = xinyi_core::Catalogue::from_toml(&catalogue).unwrap();
     hub.add_site(&SiteSpec {
         id: "counter".into(),

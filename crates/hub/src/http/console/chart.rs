@@ -83,7 +83,7 @@ pub fn lines(
                 )
             });
             chart
-                .draw_series(LineSeries::new(points, c.stroke_width(2)))
+                .draw_series(LineSeries::new(points, c.stroke_width(2)).point_size(3))
                 .map_err(failed)?
                 .label(s.name.as_str())
                 .legend(move |(x, y)| {
