@@ -77,10 +77,15 @@ pub(crate) fn open_seal(
     k_pseudo: &PseudonymKey,
     now: UnixTime,
 ) -> Result<IdentityKey, HubError> {
-    let sealed_before = db.read(|tx| Ok(key_check(tx)?.is_some()))?;
+    let (check, plain) = db.read(|tx| {
+        Ok((
+            key_check(tx)?,
+            table_exists(tx, "listings_plain")? || table_exists(tx, "exclusions_plain")?,
+        ))
+    })?;
     let bytes = match identity::read_key(path)? {
         KeyFile::Found(k) => k,
-        KeyFile::Missing if sealed_before => {
+        KeyFile::Missing if check.is_some() => {
             return Err(HubError::KeyFile {
                 path: path.to_owned(),
                 why: "missing. This registry's ID numbers and names are sealed with it and \
@@ -95,14 +100,24 @@ pub(crate) fn open_seal(
         KeyFile::Missing => identity::create_key(path)?,
     };
     let key = IdentityKey::from_bytes(&bytes)?;
+    let wrong = || HubError::WrongIdentityKey {
+        path: path.to_owned(),
+    };
+    match &check {
+        Some(c) if !key.matches(c) => return Err(wrong()),
+        // Checked, and nothing left to seal: no write needed.
+        Some(_) if !plain => {
+            scrub_if_due(db);
+            return Ok(key);
+        }
+        _ => {}
+    }
+    // Again under the write lock: another process may have sealed
+    // meanwhile.
     let moved = db.write(|tx| {
         match key_check(tx)? {
             Some(check) if key.matches(&check) => {}
-            Some(_) => {
-                return Err(HubError::WrongIdentityKey {
-                    path: path.to_owned(),
-                });
-            }
+            Some(_) => return Err(wrong()),
             None => {
                 let check = key.key_check().map_err(|e| {
                     HubError::Internal(format!("sealing the identity key check: {e}"))
