@@ -19,6 +19,8 @@ use xinyi_core::wire::request::MAX_REQUEST_SKEW_S;
 pub const CONFIG_FILE: &str = "hub.toml";
 /// The address `serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+/// The address the web console listens on by default: this machine only.
+pub const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:8471";
 /// How long signed metadata stays valid by default.
 pub const DEFAULT_METADATA_LIFETIME_HOURS: i64 = 24;
 /// The largest upload body accepted by default (a full batch fits easily).
@@ -148,6 +150,12 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # but each terminal's newest record, and the staff records its operators'
 # roles still come from, stay.
 # record_retention_days = 1825
+# --- Web console ------------------------------------------------------------
+# Address and port of the console the credit office, the departments and
+# the units use in a browser, apart from the terminals' API. "off" turns it
+# off. Another address than loopback needs TLS (tls_cert/tls_key, used for
+# both) or plain_http_behind_proxy, as for `listen`.
+# console_listen = "127.0.0.1:8471"
 "#;
 
 /// The certificate and key files `serve` uses for TLS.
@@ -186,6 +194,8 @@ pub struct HubConfig {
     pub listing_identity_retention_days: u32,
     pub exclusion_identity_retention_days: u32,
     pub record_retention_days: u32,
+    /// Where `serve` serves the web console; None: not at all.
+    pub console_listen: Option<SocketAddr>,
 }
 
 impl Default for HubConfig {
@@ -211,6 +221,7 @@ impl Default for HubConfig {
             listing_identity_retention_days: DEFAULT_LISTING_IDENTITY_RETENTION_DAYS,
             exclusion_identity_retention_days: DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS,
             record_retention_days: DEFAULT_RECORD_RETENTION_DAYS,
+            console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8471))),
         }
     }
 }
@@ -257,6 +268,7 @@ struct Raw {
     listing_identity_retention_days: Option<i64>,
     exclusion_identity_retention_days: Option<i64>,
     record_retention_days: Option<i64>,
+    console_listen: Option<String>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -297,6 +309,21 @@ impl HubConfig {
                     format!("{l:?} is not an address and port such as \"{DEFAULT_LISTEN}\""),
                 )
             })?;
+        }
+        if let Some(l) = raw.console_listen {
+            let l = l.trim();
+            c.console_listen = if l == "off" {
+                None
+            } else {
+                Some(l.parse().map_err(|_| {
+                    bad(
+                        "console_listen",
+                        format!(
+                            "{l:?} is not an address and port such as \"{DEFAULT_CONSOLE_LISTEN}\", nor \"off\""
+                        ),
+                    )
+                })?)
+            };
         }
         if let Some(h) = raw.metadata_lifetime_hours {
             if !(1..=24 * 30).contains(&h) {
@@ -529,6 +556,7 @@ mod tests {
                 "exclusion_identity_retention_days",
             ),
             ("record_retention_days = 365", "record_retention_days"),
+            ("console_listen = \"somewhere\"", "console_listen"),
             (
                 "plain_http_behind_proxy = \"yes\"",
                 "plain_http_behind_proxy",
@@ -613,6 +641,10 @@ mod tests {
             c.identity_key_path(Path::new("/srv/hub")),
             PathBuf::from("/srv/hub/identity.key")
         );
+        let c = parse("console_listen = \"off\"").unwrap();
+        assert_eq!(c.console_listen, None);
+        let c = parse("console_listen = \"127.0.0.1:9471\"").unwrap();
+        assert_eq!(c.console_listen.map(|a| a.port()), Some(9471));
         // A short header timeout pulls the default idle timeout down with it.
         let c = parse("header_timeout_s = 4").unwrap();
         assert_eq!(c.idle_timeout_s, 4);

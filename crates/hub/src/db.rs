@@ -51,8 +51,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_usage.sql"),
     },
     Migration {
-        name: "0007_sealed",
-        sql: include_str!("../migrations/0007_sealed.sql"),
+        name: "0007_console",
+        sql: include_str!("../migrations/0007_console.sql"),
+    },
+    Migration {
+        name: "0008_sealed",
+        sql: include_str!("../migrations/0008_sealed.sql"),
     },
 ];
 

@@ -20,6 +20,7 @@
 //! few lines a minute per reason (`http/log.rs`). The serving loop with
 //! its timeouts and connection caps is [`server`]; TLS is [`tls`].
 
+pub mod console;
 mod gate;
 mod log;
 mod rate;
@@ -688,6 +689,33 @@ async fn serve_with(
 /// Serves on `listener` until Ctrl-C or SIGTERM.
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<(), HubError> {
     serve_until(listener, hub, shutdown_signal()).await
+}
+
+/// Serves the terminals' API on `listener` and, if given, the web
+/// console on `console`, until Ctrl-C or SIGTERM stops both.
+pub async fn serve_all(
+    listener: TcpListener,
+    console: Option<TcpListener>,
+    hub: Arc<Hub>,
+) -> Result<(), HubError> {
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(());
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
+    let api = serve_until(listener, Arc::clone(&hub), stopped(rx.clone()));
+    let served = match console {
+        Some(c) => {
+            let (a, b) = tokio::join!(api, console::serve_until(c, hub, stopped(rx)));
+            a.and(b)
+        }
+        None => api.await,
+    };
+    signal.abort();
+    served
 }
 
 async fn shutdown_signal() {

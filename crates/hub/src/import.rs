@@ -444,4 +444,48 @@ impl Hub {
             Ok(ExclusionsImport { summary, published })
         })
     }
+
+    /// Checks a listings file against the rows held, changing nothing:
+    /// what an import would do per listing, or the rejection naming every
+    /// bad row (`HubError::Rejected`).
+    pub fn check_listings_file(&self, bytes: &[u8]) -> Result<ImportSummary, HubError> {
+        let today = self.today();
+        self.db().read(|tx| {
+            let changes = checked_against_held(
+                |held| check_listings(bytes, today, held),
+                |key| Ok(load(tx, self, key)?.map(|h| h.listing)),
+            )?;
+            // The net effect per listing, as the import counts it.
+            let mut last: BTreeMap<ListingKey, &Change> = BTreeMap::new();
+            for c in &changes {
+                let key = match c {
+                    Change::Added(l) | Change::Updated(l) | Change::Withdrawn(l) => l.key.clone(),
+                    Change::Unchanged(k) => k.clone(),
+                };
+                last.insert(key, c);
+            }
+            let mut summary = ImportSummary::default();
+            for c in last.values() {
+                match c {
+                    Change::Added(_) => summary.added += 1,
+                    Change::Updated(_) => summary.updated += 1,
+                    Change::Withdrawn(_) => summary.withdrawn += 1,
+                    Change::Unchanged(_) => summary.unchanged += 1,
+                }
+            }
+            Ok(summary)
+        })
+    }
+
+    /// Checks an exclusions file against the rows held, changing nothing.
+    pub fn check_exclusions_file(&self, bytes: &[u8]) -> Result<ImportSummary, HubError> {
+        let today = self.today();
+        self.db().read(|tx| {
+            let changes = checked_against_held(
+                |held| check_exclusions(bytes, today, held),
+                |key| load_exclusion(tx, self, key),
+            )?;
+            Ok(ImportSummary::of_exclusions(&changes))
+        })
+    }
 }

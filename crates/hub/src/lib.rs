@@ -16,6 +16,8 @@
 //! | [`import`] | listings and exclusions imports |
 //! | [`people`] | listings and exclusions read back, one subject's by ID number |
 //! | [`retention`] | erasing ended identities, deleting old records |
+//! | [`accounts`] | the console's accounts, roles and sessions |
+//! | [`audit`] | the append-only, hash-chained audit log |
 //! | [`admin`] | issuer keys, cards, catalogue, sites, enrollment codes, terminals |
 //! | [`publish`] | versions, config artefact, eligibility snapshots and deltas |
 //! | [`sync`] | enrollment, request authentication, signed metadata |
@@ -23,7 +25,7 @@
 //! | [`bundle`] | data bundles and records files for sites without a network |
 //! | [`reports`] | usage, over-use and integrity reports |
 //! | [`rotation`] | registry key rotation |
-//! | [`http`] | the axum API and the server |
+//! | [`http`] | the axum API, the web console ([`http::console`]) and the server |
 //! | [`clock`] | system and manual clocks |
 //!
 //! Setting up a hub from Rust (as tests do):
@@ -49,7 +51,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod backup;
 pub mod bundle;
 pub mod check;

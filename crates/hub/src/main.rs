@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use xinyi_core::listing::{check_exclusions, check_listings};
 use xinyi_core::{Catalogue, UnixTime};
+use xinyi_hub::accounts::{NewUser, Role};
+use xinyi_hub::audit::{Actor, AuditCheck, AuditQuery};
 use xinyi_hub::{
     Hub, HubConfig, HubError, InitOptions, NewIssuerKey, Published, ReportKind, SiteSpec,
     parse_instant,
@@ -82,11 +84,16 @@ enum Command {
         #[arg(long)]
         k_pseudo_file: Option<PathBuf>,
     },
-    /// Serve the HTTP API for terminals (HTTPS with tls_cert/tls_key in hub.toml).
+    /// Serve the HTTP API for terminals (HTTPS with tls_cert/tls_key in
+    /// hub.toml) and, on its own address, the web console.
     Serve {
         /// Address and port, e.g. 0.0.0.0:8470 (default from hub.toml).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// The web console's address and port, or "off" (default from
+        /// hub.toml: 127.0.0.1:8471).
+        #[arg(long)]
+        console_listen: Option<String>,
     },
     /// TLS certificates for `serve`.
     Tls {
@@ -126,6 +133,16 @@ enum Command {
         /// Days the code stays usable.
         #[arg(long, default_value_t = 7)]
         valid_days: i64,
+    },
+    /// The web console's accounts.
+    User {
+        #[command(subcommand)]
+        what: UserCmd,
+    },
+    /// The audit log: who did what, and who looked up whom.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
     },
     /// Enrolled terminals.
     Terminal {
@@ -309,6 +326,47 @@ enum SiteCmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create an account; its password is read from standard input (one
+    /// line, at least 12 characters).
+    Add {
+        name: String,
+        /// admin, reviewer, submitter, operator or auditor.
+        #[arg(long)]
+        role: String,
+        /// The department a submitter submits for (the lists' `source`),
+        /// or the unit an operator runs (the sites' unit).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Set an account's password (read from standard input); opens a
+    /// shut account and ends its sessions.
+    Password { name: String },
+    /// Disable an account and end its sessions.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCmd {
+    /// The newest entries.
+    Show {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Every entry as CSV, oldest first.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check the log's hash chain from its first entry.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 enum TerminalCmd {
     /// List the terminals.
     List,
@@ -403,6 +461,31 @@ fn read(f: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", f.display()))?;
     Ok(bytes)
+}
+
+/// Records an administrator's command in the audit log.
+fn audited(hub: &Hub, action: &str, target: &str, detail: &str) -> Result<()> {
+    hub.audit(&Actor::cli(), action, target, detail)
+        .context("the change was made but could not be written to the audit log")
+}
+
+/// A password: the first line of standard input.
+fn password_from_stdin() -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!(
+            "password (at least {} characters): ",
+            xinyi_hub::accounts::MIN_PASSWORD_CHARS
+        );
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if let Some(why) = xinyi_hub::accounts::password_problem(&password) {
+        bail!("{why}");
+    }
+    Ok(password)
 }
 
 fn open(args: &Args) -> Result<Hub> {
@@ -575,12 +658,27 @@ fn run(args: Args) -> Result<ExitCode> {
                 "next: `xinyi-hub catalogue publish FILE`, `xinyi-hub import listings FILE`, `xinyi-hub site add ...`"
             );
         }
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            console_listen,
+        } => {
             let hub = open(&args)?;
             let addr = listen.unwrap_or(hub.config().listen);
+            let console_at = match console_listen.as_deref().map(str::trim) {
+                None => hub.config().console_listen,
+                Some("off") => None,
+                Some(a) => Some(a.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "--console-listen: {a:?} is not an address and port, nor \"off\""
+                    )
+                })?),
+            };
             let tls = hub.config().tls.clone();
             // Refused before a socket is opened: plain HTTP to the network.
             xinyi_hub::http::server::check_listen(addr, tls.is_some(), hub.config())?;
+            if let Some(at) = console_at {
+                xinyi_hub::http::server::check_listen(at, tls.is_some(), hub.config())?;
+            }
             if let Some(files) = &tls {
                 // A bad certificate is named before anything listens.
                 xinyi_hub::http::tls::load(files)?;
@@ -597,7 +695,17 @@ fn run(args: Args) -> Result<ExitCode> {
                     registry_key = %hub.registry_key_id(),
                     "xinyi-hub serving"
                 );
-                xinyi_hub::http::serve(listener, Arc::new(hub)).await?;
+                let console = match console_at {
+                    Some(at) => {
+                        let l = tokio::net::TcpListener::bind(at)
+                            .await
+                            .with_context(|| format!("cannot listen on {at} for the console (console_listen in hub.toml; \"off\" turns it off)"))?;
+                        tracing::info!(addr = %l.local_addr().unwrap_or(at), "web console serving");
+                        Some(l)
+                    }
+                    None => None,
+                };
+                xinyi_hub::http::serve_all(listener, console, Arc::new(hub)).await?;
                 anyhow::Ok(())
             })?;
         }
@@ -630,6 +738,7 @@ fn run(args: Args) -> Result<ExitCode> {
                         kid: kid.clone(),
                     };
                     let (entry, p) = hub.add_issuer_key(&k)?;
+                    audited(&hub, "issuer.add", &entry.kid, &entry.iss)?;
                     say!(
                         "added issuer key {} ({}); {}",
                         entry.kid,
@@ -644,10 +753,12 @@ fn run(args: Args) -> Result<ExitCode> {
                         .transpose()
                         .map_err(|e| anyhow::anyhow!("--not-after: {e}"))?;
                     let p = hub.retire_issuer_key(kid, at)?;
+                    audited(&hub, "issuer.retire", kid, "")?;
                     say!("retired issuer key {kid}; {}", said(p));
                 }
                 Issuer::Revoke { kid } => {
                     let p = hub.revoke_issuer_key(kid)?;
+                    audited(&hub, "issuer.revoke", kid, "")?;
                     say!("revoked issuer key {kid}; {}", said(p));
                 }
                 Issuer::List => {
@@ -683,6 +794,12 @@ fn run(args: Args) -> Result<ExitCode> {
                     bar.finish_and_clear();
                     match result {
                         Ok(r) => {
+                            audited(
+                                &hub,
+                                "listings.imported",
+                                &file.display().to_string(),
+                                &format!("{}; {}", r.summary, said(r.published)),
+                            )?;
                             say!("{}: {}; {}", file.display(), r.summary, said(r.published))
                         }
                         Err(HubError::Rejected(report)) => {
@@ -693,7 +810,15 @@ fn run(args: Args) -> Result<ExitCode> {
                     }
                 }
                 Import::Exclusions { file } => match hub.import_exclusions(&read(file)?) {
-                    Ok(r) => say!("{}: {}; {}", file.display(), r.summary, said(r.published)),
+                    Ok(r) => {
+                        audited(
+                            &hub,
+                            "exclusions.imported",
+                            &file.display().to_string(),
+                            &format!("{}; {}", r.summary, said(r.published)),
+                        )?;
+                        say!("{}: {}; {}", file.display(), r.summary, said(r.published))
+                    }
                     Err(HubError::Rejected(report)) => {
                         eprint!("{}: {report}", file.display());
                         return Ok(ExitCode::from(2));
@@ -714,6 +839,12 @@ fn run(args: Args) -> Result<ExitCode> {
             let p = hub
                 .publish_catalogue(&text)
                 .with_context(|| format!("{}", file.display()))?;
+            audited(
+                &hub,
+                "catalogue.publish",
+                &file.display().to_string(),
+                &said(p),
+            )?;
             say!("catalogue {}: {}", file.display(), said(p));
             for w in next.warnings() {
                 say!("warning: {w}");
@@ -732,6 +863,7 @@ fn run(args: Args) -> Result<ExitCode> {
             match what {
                 Cards::Revoke { cti, reason } => {
                     let p = hub.revoke_card(cti, reason)?;
+                    audited(&hub, "card.revoke", cti, reason)?;
                     say!("card {cti} revoked; {}", said(p));
                 }
                 Cards::List => {
@@ -767,6 +899,12 @@ fn run(args: Args) -> Result<ExitCode> {
                         online_deadline_ms: *online_deadline_ms,
                         no_holder_check: *no_holder_check,
                     })?;
+                    audited(
+                        &hub,
+                        "site.set",
+                        id,
+                        &format!("{name}, {unit}, measures {}", measures.join(" ")),
+                    )?;
                     say!("site {id}: {}", said(p));
                 }
                 SiteCmd::List => {
@@ -790,6 +928,15 @@ fn run(args: Args) -> Result<ExitCode> {
                 bail!("--valid-days must be 1 or more");
             }
             let code = hub.create_enrollment_code(site, Some(valid_days.saturating_mul(86_400)))?;
+            audited(
+                &hub,
+                "enroll.code",
+                site,
+                &format!(
+                    "a one-time code, valid until {}",
+                    code.expires_at.display_utc8()
+                ),
+            )?;
             say!("{}", code.code);
             eprintln!(
                 "one-time code for site {}, valid until {} (UTC+8)",
@@ -800,6 +947,121 @@ fn run(args: Args) -> Result<ExitCode> {
                 "registry key fingerprint (also needed to enroll): {}",
                 hub.registry_fingerprint()
             );
+        }
+        Command::User { what } => {
+            let hub = open(&args)?;
+            let by = Actor::cli();
+            match what {
+                UserCmd::Add { name, role, scope } => {
+                    let role: Role = role
+                        .parse()
+                        .map_err(|e: String| anyhow::anyhow!("--role: {e}"))?;
+                    let password = password_from_stdin()?;
+                    hub.add_user(
+                        &NewUser {
+                            name,
+                            role,
+                            scope: scope.as_deref(),
+                            password: &password,
+                        },
+                        &by,
+                    )?;
+                    say!("account {name} created ({role})");
+                }
+                UserCmd::Password { name } => {
+                    let password = password_from_stdin()?;
+                    hub.set_password(name, &password, &by)?;
+                    say!("password of {name} set; its sessions ended");
+                }
+                UserCmd::Disable { name } => {
+                    hub.set_user_disabled(name, true, &by)?;
+                    say!("account {name} disabled");
+                }
+                UserCmd::Enable { name } => {
+                    hub.set_user_disabled(name, false, &by)?;
+                    say!("account {name} enabled");
+                }
+                UserCmd::List => {
+                    say!("name,role,scope,disabled,locked_until");
+                    for u in hub.users()? {
+                        say!(
+                            "{},{},{},{},{}",
+                            u.name,
+                            u.role,
+                            xinyi_hub::reports::csv_field(&u.scope.unwrap_or_default()),
+                            u.disabled,
+                            u.locked_until.map(|t| t.display_utc8()).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Audit { what } => {
+            let hub = open(&args)?;
+            match what {
+                AuditCmd::Show { limit } => {
+                    for e in hub.audit_log(&AuditQuery {
+                        limit: *limit,
+                        ..AuditQuery::default()
+                    })? {
+                        say!(
+                            "{:>6}  {}  {}  {}  {}  {}",
+                            e.seq,
+                            e.at.display_utc8(),
+                            e.actor,
+                            e.action,
+                            e.target,
+                            e.detail
+                        );
+                    }
+                }
+                AuditCmd::Export { out } => {
+                    audited(&hub, "audit.export", "audit_log", "")?;
+                    let mut all = Vec::new();
+                    let mut before = None;
+                    loop {
+                        let page = hub.audit_log(&AuditQuery {
+                            before,
+                            action: None,
+                            limit: xinyi_hub::audit::MAX_AUDIT_PAGE,
+                        })?;
+                        let Some(last) = page.last() else { break };
+                        before = Some(last.seq);
+                        all.extend(page);
+                    }
+                    all.reverse();
+                    let mut text = String::from("seq,at,actor,action,target,detail,hash\n");
+                    for e in all {
+                        let fields = [
+                            e.seq.to_string(),
+                            e.at.0.to_string(),
+                            e.actor,
+                            e.action,
+                            e.target,
+                            e.detail,
+                            e.hash,
+                        ];
+                        let l: Vec<String> = fields
+                            .iter()
+                            .map(|f| xinyi_hub::reports::csv_field(f))
+                            .collect();
+                        text.push_str(&l.join(","));
+                        text.push('\n');
+                    }
+                    match out {
+                        Some(path) => std::fs::write(path, text)
+                            .with_context(|| format!("cannot write {}", path.display()))?,
+                        None => print!("{text}"),
+                    }
+                }
+                AuditCmd::Verify => match hub.verify_audit_log()? {
+                    AuditCheck::Intact(n) => say!("the audit log's chain is intact: {n} entries"),
+                    AuditCheck::BrokenAt { seq, why } => {
+                        eprintln!("the audit log's chain breaks at entry {seq}: {why}");
+                        return Ok(ExitCode::from(3));
+                    }
+                },
+            }
         }
         Command::Terminal { what } => {
             let hub = open(&args)?;
@@ -820,6 +1082,7 @@ fn run(args: Args) -> Result<ExitCode> {
                 }
                 TerminalCmd::Revoke { id } => {
                     if hub.revoke_terminal(id)? {
+                        audited(&hub, "terminal.revoke", id, "")?;
                         say!("terminal {id} revoked");
                     } else {
                         say!("terminal {id} was already revoked");

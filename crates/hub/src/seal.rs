@@ -1,7 +1,7 @@
 //! Opening a database's identity seal when the hub opens: the identity
 //! key is found (or made, for a registry that has never sealed anything),
 //! checked against the key check value the database holds, and the rows
-//! a release before migration 0007 kept in clear are sealed.
+//! a release before migration 0008 kept in clear are sealed.
 //!
 //! Sealing the old rows is one write transaction: the key check, every
 //! row sealed into the new tables and the old tables dropped, or nothing.
@@ -142,7 +142,7 @@ pub(crate) fn open_seal(
 }
 
 /// Moves the rows of `listings_plain` and `exclusions_plain` (left by
-/// migration 0007) into the sealed tables and drops them; returns how
+/// migration 0008) into the sealed tables and drops them; returns how
 /// many rows moved. With nothing left to move it does nothing.
 fn seal_plain_rows(
     tx: &Transaction<'_>,

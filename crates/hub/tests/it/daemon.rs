@@ -47,7 +47,13 @@ impl Daemon {
             .arg(bin())
             .arg("--data-dir")
             .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--console-listen",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

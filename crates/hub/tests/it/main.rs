@@ -8,6 +8,7 @@ mod daemon;
 mod api;
 mod backup;
 mod cli;
+mod console;
 mod gate;
 mod import;
 mod limits;

@@ -1,4 +1,4 @@
--- 0007: identities sealed at rest. Listings and exclusions are keyed by
+-- 0008: identities sealed at rest. Listings and exclusions are keyed by
 -- the subject's pseudonym (`sub`, derived from the ID number with
 -- K_pseudo) instead of the ID number; the ID number and the full name are
 -- kept only as AEAD ciphertexts under the identity key (`id_sealed`,

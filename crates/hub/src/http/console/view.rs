@@ -1,0 +1,369 @@
+//! What the console's templates are given: the language, the page frame
+//! (who is signed in, what they may open) and each page's rows, already
+//! formatted for people (UTC+8 times, yuan from fen).
+
+use askama::Template;
+use xinyi_core::UnixTime;
+use xinyi_core::listing::{ImportSummary, RowError};
+use xinyi_core::time::UTC8_OFFSET_S;
+
+use crate::accounts::Role;
+use crate::publish::VersionInfo;
+
+/// The page's language: Chinese first, English on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct T {
+    pub zh: bool,
+}
+
+impl T {
+    /// The text in the page's language.
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        if self.zh { zh } else { en }
+    }
+
+    pub fn lang(&self) -> &'static str {
+        if self.zh { "zh-CN" } else { "en" }
+    }
+
+    /// The switch's target.
+    pub fn other(&self) -> &'static str {
+        if self.zh { "en" } else { "zh" }
+    }
+}
+
+/// A time as people read it: `2026-11-30 21:05` in UTC+8.
+pub fn when(t: UnixTime) -> String {
+    let local = t.0 + UTC8_OFFSET_S;
+    let secs = local.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02}",
+        t.date_utc8(),
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// Fen as yuan with two decimals.
+pub fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// The frame around every signed-in page.
+#[derive(Debug)]
+pub struct Page {
+    pub t: T,
+    pub user: String,
+    pub role: Role,
+    pub scope: Option<String>,
+    pub csrf: String,
+    pub nav: &'static str,
+    pub flash: Option<String>,
+}
+
+impl Page {
+    pub fn may_lists(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Reviewer | Role::Submitter | Role::Auditor
+        )
+    }
+
+    pub fn may_sites(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Reviewer | Role::Operator | Role::Auditor
+        )
+    }
+
+    pub fn may_reports(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Reviewer | Role::Operator | Role::Auditor
+        )
+    }
+
+    pub fn may_audit(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Auditor)
+    }
+
+    pub fn may_users(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn role_name(&self) -> &'static str {
+        role_name(self.t, self.role)
+    }
+}
+
+pub fn role_name(t: T, r: Role) -> &'static str {
+    match r {
+        Role::Admin => t.t("管理员", "administrator"),
+        Role::Reviewer => t.t("审核员", "reviewer"),
+        Role::Submitter => t.t("部门报送员", "department submitter"),
+        Role::Operator => t.t("单位操作员", "unit operator"),
+        Role::Auditor => t.t("审计员", "auditor"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+pub struct Login {
+    pub t: T,
+    pub csrf: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+pub struct Message {
+    pub page: Page,
+    pub heading: String,
+    pub message: String,
+    pub back: &'static str,
+}
+
+#[derive(Debug, Default)]
+pub struct Fleet {
+    pub online: u64,
+    pub stale: u64,
+    pub revoked: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Today {
+    pub redemptions: u64,
+    pub refusals: u64,
+}
+
+pub struct Version {
+    pub version: u64,
+    pub published_at: String,
+}
+
+impl From<&VersionInfo> for Version {
+    fn from(v: &VersionInfo) -> Version {
+        Version {
+            version: v.version,
+            published_at: when(v.published_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/overview.html")]
+pub struct Overview {
+    pub page: Page,
+    pub version: Option<Version>,
+    pub fleet: Fleet,
+    pub today: Today,
+    /// The last 30 days, as inline SVG.
+    pub chart: String,
+}
+
+/// Which kind of list a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    Listings,
+    Exclusions,
+}
+
+impl What {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            What::Listings => "listings",
+            What::Exclusions => "exclusions",
+        }
+    }
+}
+
+pub struct SourceRow {
+    pub source: String,
+    pub listings: u64,
+    pub in_force: u64,
+    pub submissions: u64,
+}
+
+pub struct HistoryRow {
+    pub id: i64,
+    pub at: String,
+    pub source: String,
+    pub what: String,
+    pub file_name: String,
+    pub rows: u64,
+    pub outcome: String,
+    pub errors: u64,
+    pub version: Option<u64>,
+    pub summary: String,
+    pub by_user: String,
+}
+
+pub struct ExclusionRow {
+    pub who: String,
+    pub recorded_on: String,
+    pub until: String,
+    pub withdrawn: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/lists.html")]
+pub struct Lists {
+    pub page: Page,
+    pub source: Option<String>,
+    pub may_submit: bool,
+    pub sources: Vec<SourceRow>,
+    pub history: Vec<HistoryRow>,
+    pub exclusions: Vec<ExclusionRow>,
+}
+
+#[derive(Template)]
+#[template(path = "console/check.html")]
+pub struct Check {
+    pub page: Page,
+    pub file_name: String,
+    pub errors: Vec<RowError>,
+    pub bad_lines: usize,
+    pub summary: ImportSummary,
+    pub pending: String,
+}
+
+pub struct SiteRow {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub measures: String,
+    pub offline_hours: i64,
+    pub online_deadline_ms: u32,
+    pub check_holder: bool,
+}
+
+pub struct TerminalRow {
+    pub id: String,
+    pub label: String,
+    pub site: String,
+    pub enrolled_at: String,
+    pub last_seen: String,
+    /// `online`, `quiet`, `stale` or `revoked`.
+    pub state: &'static str,
+    pub state_text: &'static str,
+    pub records: u64,
+    pub flags: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/sites.html")]
+pub struct Sites {
+    pub page: Page,
+    pub may_manage: bool,
+    pub sites: Vec<SiteRow>,
+    pub terminals: Vec<TerminalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "console/enroll.html")]
+pub struct Enroll {
+    pub page: Page,
+    pub site: String,
+    pub code: String,
+    pub expires: String,
+    pub qr: String,
+    pub fingerprint: String,
+}
+
+pub struct UsageLine {
+    pub day: String,
+    pub measure: String,
+    pub unit: String,
+    pub redemptions: u64,
+    pub original: String,
+    pub discount: String,
+    pub payable: String,
+}
+
+pub struct RefusalLine {
+    pub reason: String,
+    pub site: String,
+    pub count: u64,
+}
+
+pub struct OveruseLine {
+    pub measure: String,
+    pub sub: String,
+    pub per: String,
+    pub period_start: String,
+    pub limit: u32,
+    pub count: u64,
+    pub how: String,
+}
+
+pub struct IntegrityLine {
+    pub terminal: String,
+    pub site: String,
+    pub records: u64,
+    pub problems: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/reports.html")]
+pub struct Reports {
+    pub page: Page,
+    pub usage_chart: String,
+    pub refusals_chart: String,
+    pub usage: Vec<UsageLine>,
+    pub refusals: Vec<RefusalLine>,
+    pub overuse: Vec<OveruseLine>,
+    pub integrity: Vec<IntegrityLine>,
+}
+
+pub struct AuditLine {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+pub struct Audit {
+    pub page: Page,
+    pub intact: bool,
+    pub chain: String,
+    pub entries: Vec<AuditLine>,
+    pub older: Option<u64>,
+}
+
+pub struct UserLine {
+    pub name: String,
+    pub role: &'static str,
+    pub scope: String,
+    pub state: String,
+    pub disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+pub struct Users {
+    pub page: Page,
+    pub users: Vec<UserLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc8() {
+        // 1970-01-01 16:00 UTC is midnight of the 2nd in UTC+8.
+        assert_eq!(when(UnixTime(16 * 3600)), "1970-01-02 00:00");
+        assert_eq!(when(UnixTime(0)), "1970-01-01 08:00");
+    }
+
+    #[test]
+    fn fen_are_shown_as_yuan() {
+        assert_eq!(yuan(0), "0.00");
+        assert_eq!(yuan(5), "0.05");
+        assert_eq!(yuan(12_345), "123.45");
+    }
+}

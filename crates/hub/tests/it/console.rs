@@ -1,0 +1,588 @@
+//! The web console over real HTTP on 127.0.0.1, without a browser: who
+//! may open what, forms without their session's token, sign-in lockout,
+//! idle sessions, the headers every page carries, a submitter's file for
+//! another department, and the audit log's chain. (The browser tests, in
+//! the terminal's test suite, walk the pages as people do.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use xinyi_core::UnixTime;
+use xinyi_hub::accounts::{IDLE_TIMEOUT, LOCKOUT, MAX_FAILURES, NewUser, Role};
+use xinyi_hub::audit::{Actor, AuditCheck, AuditQuery};
+use xinyi_hub::http::console::Console;
+use xinyi_hub::{Hub, ManualClock};
+use xinyi_testkit::read as shared;
+
+use crate::common::{cli, hub, ok};
+
+const PASSWORD: &str = "a long enough password";
+
+/// The departments (`source`) of the vectors' listings, in file order.
+fn sources() -> Vec<String> {
+    let recs = xinyi_core::csv::records(&shared("vectors/listings.csv")).unwrap();
+    let col = recs[0]
+        .fields
+        .iter()
+        .position(|f| f.as_slice() == b"source")
+        .unwrap();
+    let mut out: Vec<String> = Vec::new();
+    for r in &recs[1..] {
+        let s = String::from_utf8(r.fields[col].clone()).unwrap();
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// A department that submitted none of the vectors' listings.
+fn other_department() -> String {
+    format!("{}（另一部门）", sources()[0])
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    hub: Arc<Hub>,
+    clock: Arc<ManualClock>,
+    console: Console,
+}
+
+async fn world() -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(UnixTime(
+        xinyi_testkit::first_at(&xinyi_testkit::vectors()).0,
+    )));
+    let hub = hub(&tmp.path().join("hub")).with_clock(clock.clone());
+    let by = Actor::Cli("test".into());
+    let own = sources()[0].clone();
+    for (name, role, scope) in [
+        ("admin", Role::Admin, None),
+        ("auditor", Role::Auditor, None),
+        ("dept", Role::Submitter, Some(own.as_str())),
+        ("unit", Role::Operator, Some("阳江市公共交通有限公司")),
+    ] {
+        hub.add_user(
+            &NewUser {
+                name,
+                role,
+                scope,
+                password: PASSWORD,
+            },
+            &by,
+        )
+        .unwrap();
+    }
+    let hub = Arc::new(hub);
+    let console = Console::start(hub.clone()).await.unwrap();
+    World {
+        _tmp: tmp,
+        hub,
+        clock,
+        console,
+    }
+}
+
+/// A client that keeps the console's cookies and follows no redirect.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+impl Client {
+    fn new(w: &World) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: w.console.url(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for v in res.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !val.is_empty() {
+                self.cookies.push((k.to_owned(), val.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        res
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&res);
+        res
+    }
+
+    async fn sign_in(&mut self, name: &str, password: &str) -> reqwest::Response {
+        let page = self.get("/signin").await.text().await.unwrap();
+        let csrf = hidden(&page, "csrf");
+        self.post(
+            "/signin",
+            &[("csrf", &csrf), ("name", name), ("password", password)],
+        )
+        .await
+    }
+
+    async fn signed_in(w: &World, name: &str) -> Client {
+        let mut c = Client::new(w);
+        let res = c.sign_in(name, PASSWORD).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "{name} did not sign in"
+        );
+        c
+    }
+
+    /// The session's CSRF token, from a page's sign-out form.
+    async fn csrf(&mut self) -> String {
+        let page = self.get("/").await.text().await.unwrap();
+        hidden(&page, "csrf")
+    }
+}
+
+#[tokio::test]
+async fn each_role_opens_only_its_part() {
+    let w = world().await;
+    let own = sources()[0].clone();
+    let mut dept = Client::signed_in(&w, "dept").await;
+    assert_eq!(dept.get("/lists").await.status(), StatusCode::OK);
+    let path = format!("/lists/source/{}", urlencode(&own));
+    assert_eq!(dept.get(&path).await.status(), StatusCode::OK);
+    // Another department's list: forbidden, and it says so.
+    let path = format!("/lists/source/{}", urlencode(&other_department()));
+    let res = dept.get(&path).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains(&own));
+    for path in ["/sites", "/reports", "/audit", "/users", "/audit.csv"] {
+        assert_eq!(
+            dept.get(path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let mut unit = Client::signed_in(&w, "unit").await;
+    assert_eq!(unit.get("/sites").await.status(), StatusCode::OK);
+    assert_eq!(unit.get("/reports").await.status(), StatusCode::OK);
+    assert_eq!(unit.get("/lists").await.status(), StatusCode::FORBIDDEN);
+    // An operator's usage is its unit's; the reports spanning units are not its.
+    assert_eq!(
+        unit.get("/reports/usage.csv").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        unit.get("/reports/overuse.csv").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let mut auditor = Client::signed_in(&w, "auditor").await;
+    assert_eq!(auditor.get("/audit").await.status(), StatusCode::OK);
+    let csrf = auditor.csrf().await;
+    let res = auditor
+        .post(
+            "/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("role", "admin"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(w.hub.users().unwrap().iter().all(|u| u.name != "x"));
+    // Nobody signed in: every page leads to the sign-in page.
+    let mut anon = Client::new(&w);
+    for path in ["/", "/lists", "/audit", "/reports/usage.csv"] {
+        let res = anon.get(path).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(res.headers()[LOCATION], "/signin");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_form_without_its_session_token_is_refused() {
+    let w = world().await;
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let site = w.hub.sites().unwrap()[0].id.clone();
+    let codes_before = w
+        .hub
+        .audit_log(&AuditQuery {
+            action: Some("enroll.code".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
+    // No token, and another session's token.
+    let other = Client::signed_in(&w, "auditor").await.csrf().await;
+    for form in [vec![], vec![("csrf", other.as_str())]] {
+        let res = admin.post(&format!("/sites/{site}/enroll"), &form).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(res.text().await.unwrap().contains("id=\"problem\""));
+    }
+    let res = admin.post("/signout", &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nothing happened: no code issued, still signed in.
+    let codes_after = w
+        .hub
+        .audit_log(&AuditQuery {
+            action: Some("enroll.code".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
+    assert_eq!(codes_before, codes_after);
+    assert_eq!(admin.get("/").await.status(), StatusCode::OK);
+    // With the token it works.
+    let csrf = admin.csrf().await;
+    let res = admin
+        .post(&format!("/sites/{site}/enroll"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The sign-in form needs its own double-submit cookie.
+    let mut fresh = Client::new(&w);
+    let res = fresh
+        .post(
+            "/signin",
+            &[
+                ("csrf", "0".repeat(64).as_str()),
+                ("name", "admin"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn repeated_failures_shut_the_account_for_a_while() {
+    let w = world().await;
+    let mut c = Client::new(&w);
+    for _ in 0..MAX_FAILURES {
+        let res = c.sign_in("dept", "not the password at all").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Shut: the right password does not open it.
+    let res = c.sign_in("dept", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"error\""), "{body}");
+    let failed = |action: &str| {
+        w.hub
+            .audit_log(&AuditQuery {
+                action: Some(action.into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(failed("signin.failed") as i64, MAX_FAILURES - 1);
+    assert_eq!(failed("signin.lockout"), 1);
+    assert_eq!(failed("signin.locked"), 1);
+    // An unknown name reads the same as a wrong password.
+    let res = c.sign_in("nobody", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    w.clock.advance(LOCKOUT + 1);
+    let res = c.sign_in("dept", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_and_at_sign_out() {
+    let w = world().await;
+    let mut c = Client::signed_in(&w, "admin").await;
+    let session = c
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "xinyi_session")
+        .unwrap()
+        .1
+        .clone();
+    // The database keeps only a hash of the cookie's token.
+    let db = std::fs::read(w.hub.dir().join("hub.db")).unwrap();
+    let wal = std::fs::read(w.hub.dir().join("hub.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes
+                .windows(session.len())
+                .any(|x| x == session.as_bytes())
+        );
+    }
+    w.clock.advance(IDLE_TIMEOUT + 1);
+    assert_eq!(c.get("/").await.status(), StatusCode::SEE_OTHER);
+    let mut c = Client::signed_in(&w, "admin").await;
+    let csrf = c.csrf().await;
+    assert_eq!(
+        c.post("/signout", &[("csrf", &csrf)]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The cookie is cleared, and the old token no longer opens anything.
+    c.cookies.push(("xinyi_session".into(), session));
+    assert_eq!(c.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn pages_carry_cookies_and_headers_that_keep_them_to_this_console() {
+    let w = world().await;
+    let mut c = Client::new(&w);
+    let page = c.get("/signin").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let res = c
+        .post(
+            "/signin",
+            &[("csrf", &csrf), ("name", "admin"), ("password", PASSWORD)],
+        )
+        .await;
+    let cookie = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("xinyi_session="))
+        .unwrap();
+    for want in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(want), "{cookie}");
+    }
+    let res = c.get("/").await;
+    let csp = res.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    // No script anywhere.
+    assert!(!res.text().await.unwrap().contains("<script"));
+}
+
+/// The vectors' listings with the first data row's department changed.
+fn listings_with_a_foreign_row() -> (Vec<u8>, usize) {
+    let recs = xinyi_core::csv::records(&shared("vectors/listings.csv")).unwrap();
+    let col = recs[0]
+        .fields
+        .iter()
+        .position(|f| f.as_slice() == b"source")
+        .unwrap();
+    let own = sources()[0].clone();
+    let mut out = Vec::new();
+    let mut foreign_line = 0;
+    for (i, r) in recs.iter().enumerate() {
+        let mut fields: Vec<String> = r
+            .fields
+            .iter()
+            .map(|f| String::from_utf8(f.clone()).unwrap())
+            .collect();
+        if i > 0 && fields[col] != own {
+            continue;
+        }
+        if i == 1 {
+            fields[col] = other_department();
+            foreign_line = 2;
+        }
+        let quoted: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                if f.contains([',', '"']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        out.extend_from_slice(quoted.join(",").as_bytes());
+        out.push(b'\n');
+    }
+    (out, foreign_line)
+}
+
+#[tokio::test]
+async fn a_submitter_cannot_submit_rows_of_another_department() {
+    let w = world().await;
+    let mut dept = Client::signed_in(&w, "dept").await;
+    let csrf = dept.csrf().await;
+    let (file, line) = listings_with_a_foreign_row();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("what", "listings")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file).file_name("listings.csv"),
+        );
+    let res = dept
+        .http
+        .post(format!("{}/lists/check", dept.base))
+        .header(COOKIE, dept.cookie_header())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("<td class=\"num\">{line}</td><td>source</td>")),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"confirm\""));
+    // Nothing imported; the rejected submission is on record.
+    assert_eq!(w.hub.current_version().unwrap().unwrap().listings, 0);
+    let rejected = w
+        .hub
+        .audit_log(&AuditQuery {
+            action: Some("listings.rejected".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].actor, "user:dept");
+}
+
+#[tokio::test]
+async fn the_audit_log_shows_an_edit_behind_the_hubs_back() {
+    let w = world().await;
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let csrf = admin.csrf().await;
+    let site = w.hub.sites().unwrap()[0].id.clone();
+    admin
+        .post(&format!("/sites/{site}/enroll"), &[("csrf", &csrf)])
+        .await;
+    assert!(matches!(w.hub.verify_audit_log().unwrap(), AuditCheck::Intact(n) if n >= 5));
+    let conn = rusqlite::Connection::open(w.hub.dir().join("hub.db")).unwrap();
+    // The schema refuses edits and deletions…
+    assert!(
+        conn.execute("UPDATE audit_log SET detail = 'x' WHERE seq = 2", [])
+            .is_err()
+    );
+    assert!(
+        conn.execute("DELETE FROM audit_log WHERE seq = 2", [])
+            .is_err()
+    );
+    // …and one who drops the guard still breaks the chain at that entry.
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'user:someone' WHERE seq = 2;",
+    )
+    .unwrap();
+    assert_eq!(
+        w.hub.verify_audit_log().unwrap(),
+        AuditCheck::BrokenAt {
+            seq: 2,
+            why: "its content does not match its hash".into()
+        }
+    );
+    let res = admin.get("/audit").await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"chain\" class=\"error\""), "{page}");
+}
+
+#[test]
+fn the_first_administrator_is_made_at_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    ok(&cli(&dir, &["init"]));
+    let add = |name: &str, args: &[&str], password: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xinyi-hub"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["user", "add", name])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    ok(&add("root", &["--role", "admin"], PASSWORD));
+    // A short password, a submitter without a department, an unknown role.
+    for (args, pw, why) in [
+        (&["--role", "admin"][..], "short", "at least 12"),
+        (&["--role", "submitter"][..], PASSWORD, "department"),
+        (&["--role", "king"][..], PASSWORD, "no role"),
+    ] {
+        let o = add("other", args, pw);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{err}");
+    }
+    let list = ok(&cli(&dir, &["user", "list"]));
+    assert!(list.contains("root,admin,"), "{list}");
+    assert!(!list.contains("other"), "{list}");
+    let verified = ok(&cli(&dir, &["audit", "verify"]));
+    assert!(verified.contains("intact: 1 entries"), "{verified}");
+    let out = tmp.path().join("audit.csv");
+    ok(&cli(
+        &dir,
+        &["audit", "export", "--out", out.to_str().unwrap()],
+    ));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("user.add") && l.contains(",root,")),
+        "{csv}"
+    );
+    // The password itself is nowhere in the database.
+    let db = std::fs::read(dir.join("hub.db")).unwrap();
+    assert!(!db.windows(PASSWORD.len()).any(|x| x == PASSWORD.as_bytes()));
+}
