@@ -429,7 +429,7 @@ impl Hub {
             let mut holders: Vec<std::collections::BTreeSet<(String, String)>> =
                 vec![std::collections::BTreeSet::new(); newly.len()];
             let mut stmt = tx.prepare(
-                "SELECT kind, id_number, category FROM listings
+                "SELECT kind, sub, category FROM listings
                  WHERE withdrawn = 0 AND recognised_on <= ?1 AND valid_until >= ?1",
             )?;
             let mut rows = stmt.query([today.to_string()])?;

@@ -1,7 +1,12 @@
 //! Backups of a registry: one gzip'd tar file holding a consistent
 //! snapshot of the database, every other file of the data directory (the
-//! registry and pseudonym keys, `hub.toml`, TLS files kept there) with its
-//! permissions, and a manifest with each file's SHA-256.
+//! registry, pseudonym and identity keys, `hub.toml`, TLS files kept
+//! there) with its permissions, and a manifest with each file's SHA-256.
+//!
+//! The snapshot holds ID numbers and names sealed, as the database does.
+//! An identity key kept outside the data directory (`identity_key` in
+//! `hub.toml`) is not in the backup: the operator keeps a copy of it
+//! apart, and a restore needs it where the settings say.
 //!
 //! [`Hub::backup`] is safe while `serve` runs: the database is copied with
 //! SQLite's `VACUUM INTO`, one read transaction that writers (uploads,
@@ -31,6 +36,7 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::config::HubConfig;
 use crate::db::DB_FILE;
 use crate::error::HubError;
 use crate::health::SOFTWARE_VERSION;
@@ -359,6 +365,17 @@ pub struct Restored {
 
 /// Unpacks the backup `file` into `dir`, which must not exist or be empty.
 pub fn restore(file: &Path, dir: &Path) -> Result<Restored, HubError> {
+    restore_with_config(file, dir, None)
+}
+
+/// [`restore`], checking the restored registry with the given settings
+/// (`--config`) instead of the `hub.toml` in the backup: they say where an
+/// identity key kept apart from the data directory is.
+pub fn restore_with_config(
+    file: &Path,
+    dir: &Path,
+    config: Option<HubConfig>,
+) -> Result<Restored, HubError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(HubError::io(dir))?;
         if let Some(first) = entries.next() {
@@ -392,7 +409,24 @@ pub fn restore(file: &Path, dir: &Path) -> Result<Restored, HubError> {
     // The unpacked database must open and check out before it is put in
     // place.
     let schema = {
-        let hub = Hub::open(staging.path())?;
+        let opened = match config {
+            Some(c) => Hub::open_with_config(staging.path(), c),
+            None => Hub::open(staging.path()),
+        };
+        let hub = opened.map_err(|e| match e {
+            // Named where it will be, not in the staging folder.
+            HubError::KeyFile { path, why } => {
+                let path = match path.strip_prefix(staging.path()) {
+                    Ok(rel) => dir.join(rel),
+                    Err(_) => path,
+                };
+                HubError::KeyFile {
+                    path,
+                    why: format!("{why} (restoring {}: nothing was restored)", file.display()),
+                }
+            }
+            other => other,
+        })?;
         let check = hub.status()?;
         if check.integrity != "ok" {
             return Err(HubError::Corrupt(format!(

@@ -6,7 +6,8 @@
 //! Besides the registry's own settings they hold what keeps `serve` up
 //! under abuse: TLS (or the statement that a reverse proxy terminates it),
 //! timeouts, connection caps, the memory given to uploads and the
-//! per-terminal request rate.
+//! per-terminal request rate; and what protects people's data: where the
+//! identity key is kept and how long identities and records are kept.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,18 @@ pub const DEFAULT_USAGE_PUBLISH_INTERVAL_S: u64 = 300;
 /// A terminal's burst by default: a backlog of 300,000 records (600
 /// uploads of 500) fits in it.
 pub const DEFAULT_TERMINAL_REQUEST_BURST: u32 = 600;
+/// Days a listing's identity (ID number, full name) is kept by default
+/// after the listing ended or was withdrawn: time for objections.
+pub const DEFAULT_LISTING_IDENTITY_RETENTION_DAYS: u32 = 730;
+/// Days an exclusion's ID number is kept by default after it ended.
+pub const DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS: u32 = 730;
+/// Days terminals' records are kept by default.
+pub const DEFAULT_RECORD_RETENTION_DAYS: u32 = 1825;
+/// The shortest record retention: a measure's limit counts uses over at
+/// most a calendar year, which must stay whole.
+pub const MIN_RECORD_RETENTION_DAYS: u32 = 366;
+/// The longest retention of any kind (a hundred years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// The text `init` writes: every setting, commented out at its default.
 pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the defaults are shown.
@@ -114,6 +127,29 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # A version is published only when the usage changed.
 # usage_publish_interval_s = 300
 
+# --- People's data --------------------------------------------------------
+# ID numbers and full names are sealed in the database (AES-256-GCM-SIV)
+# under the identity key: 32 random bytes that `init` makes, owner-only.
+# Keep it apart from the database (another disk, a mount only this
+# service reads) by naming it here; a relative path is relative to this
+# file's folder. Without it the hub does not open. Backups of the data
+# directory hold the key only when it is kept inside the directory: keep
+# a copy of a key kept elsewhere yourself.
+# identity_key = "identity.key"
+
+# Days a listing's ID number and full name are kept after the listing
+# ended or was withdrawn; then they are erased (the pseudonymous listing
+# that terminals know stays). `xinyi-hub retention` and `serve` (daily)
+# apply this and the two settings below.
+# listing_identity_retention_days = 730
+
+# Days an exclusion's ID number is kept after the exclusion ended.
+# exclusion_identity_retention_days = 730
+
+# Days terminals' records are kept (at least 366); older ones are deleted,
+# but each terminal's newest record, and the staff records its operators'
+# roles still come from, stay.
+# record_retention_days = 1825
 # --- Web console ------------------------------------------------------------
 # Address and port of the console the credit office, the departments and
 # the units use in a browser, apart from the terminals' API. "off" turns it
@@ -153,6 +189,11 @@ pub struct HubConfig {
     pub terminal_requests_per_minute: u32,
     pub terminal_request_burst: u32,
     pub usage_publish_interval_s: u64,
+    /// The identity key file, if not `identity.key` in the data directory.
+    pub identity_key: Option<PathBuf>,
+    pub listing_identity_retention_days: u32,
+    pub exclusion_identity_retention_days: u32,
+    pub record_retention_days: u32,
     /// Where `serve` serves the web console; None: not at all.
     pub console_listen: Option<SocketAddr>,
 }
@@ -176,6 +217,10 @@ impl Default for HubConfig {
             terminal_requests_per_minute: DEFAULT_TERMINAL_REQUESTS_PER_MINUTE,
             terminal_request_burst: DEFAULT_TERMINAL_REQUEST_BURST,
             usage_publish_interval_s: DEFAULT_USAGE_PUBLISH_INTERVAL_S,
+            identity_key: None,
+            listing_identity_retention_days: DEFAULT_LISTING_IDENTITY_RETENTION_DAYS,
+            exclusion_identity_retention_days: DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS,
+            record_retention_days: DEFAULT_RECORD_RETENTION_DAYS,
             console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8471))),
         }
     }
@@ -219,6 +264,10 @@ struct Raw {
     terminal_requests_per_minute: Option<i64>,
     terminal_request_burst: Option<i64>,
     usage_publish_interval_s: Option<i64>,
+    identity_key: Option<String>,
+    listing_identity_retention_days: Option<i64>,
+    exclusion_identity_retention_days: Option<i64>,
+    record_retention_days: Option<i64>,
     console_listen: Option<String>,
 }
 
@@ -321,7 +370,7 @@ impl HubConfig {
         let file = |key: &'static str, v: String| -> Result<PathBuf, ConfigError> {
             let v = v.trim();
             if v.is_empty() {
-                return Err(bad(key, "must name a PEM file".into()));
+                return Err(bad(key, "must name a file".into()));
             }
             // Relative to the settings file, so a data directory can be
             // moved with its certificate inside it.
@@ -399,6 +448,22 @@ impl HubConfig {
             c.usage_publish_interval_s = within(v, 10..=86_400, " seconds")
                 .map_err(|w| bad("usage_publish_interval_s", w))?;
         }
+        if let Some(v) = raw.identity_key {
+            c.identity_key = Some(file("identity_key", v)?);
+        }
+        if let Some(v) = raw.listing_identity_retention_days {
+            c.listing_identity_retention_days = within(v, 0..=MAX_RETENTION_DAYS, " days")
+                .map_err(|w| bad("listing_identity_retention_days", w))?;
+        }
+        if let Some(v) = raw.exclusion_identity_retention_days {
+            c.exclusion_identity_retention_days = within(v, 0..=MAX_RETENTION_DAYS, " days")
+                .map_err(|w| bad("exclusion_identity_retention_days", w))?;
+        }
+        if let Some(v) = raw.record_retention_days {
+            c.record_retention_days =
+                within(v, MIN_RECORD_RETENTION_DAYS..=MAX_RETENTION_DAYS, " days")
+                    .map_err(|w| bad("record_retention_days", w))?;
+        }
         Ok(c)
     }
 
@@ -409,6 +474,14 @@ impl HubConfig {
             source,
         })?;
         HubConfig::parse(&text, path)
+    }
+
+    /// The identity key file of the hub in `dir`: the one named by
+    /// `identity_key`, else `identity.key` in the data directory.
+    pub fn identity_key_path(&self, dir: &Path) -> PathBuf {
+        self.identity_key
+            .clone()
+            .unwrap_or_else(|| dir.join(crate::identity::IDENTITY_KEY_FILE))
     }
 
     /// The settings of a data directory: its `hub.toml` if there is one,
@@ -472,6 +545,17 @@ mod tests {
             ),
             ("terminal_request_burst = 0", "terminal_request_burst"),
             ("usage_publish_interval_s = 5", "usage_publish_interval_s"),
+            ("identity_key = \"\"", "identity_key"),
+            ("identity_key = 7", "identity_key"),
+            (
+                "listing_identity_retention_days = -1",
+                "listing_identity_retention_days",
+            ),
+            (
+                "exclusion_identity_retention_days = 36501",
+                "exclusion_identity_retention_days",
+            ),
+            ("record_retention_days = 365", "record_retention_days"),
             ("console_listen = \"somewhere\"", "console_listen"),
             (
                 "plain_http_behind_proxy = \"yes\"",
@@ -484,6 +568,42 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn people_data_settings() {
+        let c = HubConfig::parse(
+            "identity_key = \"keys/identity.key\"\nlisting_identity_retention_days = 0\n\
+             exclusion_identity_retention_days = 90\nrecord_retention_days = 366\n",
+            Path::new("/etc/hub/hub.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.identity_key_path(Path::new("/var/lib/hub")),
+            PathBuf::from("/etc/hub/keys/identity.key")
+        );
+        assert_eq!(
+            (
+                c.listing_identity_retention_days,
+                c.exclusion_identity_retention_days,
+                c.record_retention_days
+            ),
+            (0, 90, 366)
+        );
+        let c = parse("identity_key = \"/mnt/keys/identity.key\"").unwrap();
+        assert_eq!(
+            c.identity_key_path(Path::new("/var/lib/hub")),
+            PathBuf::from("/mnt/keys/identity.key")
+        );
+        let d = HubConfig::default();
+        assert_eq!(
+            (
+                d.listing_identity_retention_days,
+                d.exclusion_identity_retention_days,
+                d.record_retention_days
+            ),
+            (730, 730, 1825)
+        );
     }
 
     #[test]
@@ -516,6 +636,11 @@ mod tests {
             (6, 3)
         );
         assert_eq!(c.usage_publish_interval_s, 60);
+        assert_eq!(c.identity_key, None);
+        assert_eq!(
+            c.identity_key_path(Path::new("/srv/hub")),
+            PathBuf::from("/srv/hub/identity.key")
+        );
         let c = parse("console_listen = \"off\"").unwrap();
         assert_eq!(c.console_listen, None);
         let c = parse("console_listen = \"127.0.0.1:9471\"").unwrap();

@@ -7,7 +7,10 @@
 //! database uses too ([`xinyi_sqlite`]): each migration step takes the
 //! write lock before it reads the version, so hub processes started
 //! together (a service and an admin command after an upgrade) apply each
-//! step once between them.
+//! step once between them. The hub's connections add `secure_delete`:
+//! what is deleted or overwritten (an identity erased by retention, the
+//! plaintext tables dropped when identities were first sealed) is
+//! overwritten with zeros, not left in free space.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -51,6 +54,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_console",
         sql: include_str!("../migrations/0007_console.sql"),
     },
+    Migration {
+        name: "0008_sealed",
+        sql: include_str!("../migrations/0008_sealed.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.
@@ -88,7 +95,7 @@ fn db_error(path: &Path, e: xinyi_sqlite::Error) -> HubError {
 }
 
 /// Opens a connection with the hub's pragmas set, creating the file
-/// owner-only if it is missing (it holds full identities).
+/// owner-only if it is missing (it holds the registry, identities sealed).
 pub fn connect(path: &Path) -> Result<Connection, HubError> {
     xinyi_sqlite::create_private(path)
         .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", path.display())))?;
@@ -97,6 +104,7 @@ pub fn connect(path: &Path) -> Result<Connection, HubError> {
     // survive a power cut, or the terminal (which trusts it) would leave
     // a gap in its chain.
     xinyi_sqlite::configure(&conn, BUSY_TIMEOUT).map_err(|e| db_error(path, e))?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(conn)
 }
 
@@ -224,6 +232,16 @@ mod tests {
             let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", f.display());
         }
+    }
+
+    #[test]
+    fn deleted_content_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connect(&dir.path().join(DB_FILE)).unwrap();
+        let on: i64 = conn
+            .pragma_query_value(None, "secure_delete", |r| r.get(0))
+            .unwrap();
+        assert_eq!(on, 1);
     }
 
     /// Migrations validate: applied to an empty database they all run, the

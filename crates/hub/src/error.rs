@@ -29,6 +29,13 @@ pub enum HubError {
     },
     #[error("key file {}: {why}", .path.display())]
     KeyFile { path: PathBuf, why: String },
+    #[error(
+        "identity key {} is not the key this registry's ID numbers and names are sealed with: \
+         use the identity key made with this database (the one its backup holds, or the file \
+         identity_key in hub.toml named before); nothing was changed",
+        .path.display()
+    )]
+    WrongIdentityKey { path: PathBuf },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("database: {0}")]

@@ -625,6 +625,10 @@ pub async fn serve_until(
 
 /// How often refusal summaries are written and idle rate buckets dropped.
 const HOUSEKEEPING: Duration = Duration::from_secs(15);
+/// How long after start retention first runs (not at once: a restart
+/// should not wait for it), then how often.
+const RETENTION_FIRST: Duration = Duration::from_secs(10 * 60);
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 async fn serve_with(
     listener: TcpListener,
@@ -646,6 +650,7 @@ async fn serve_with(
             let mut tick = tokio::time::interval(HOUSEKEEPING);
             let every = Duration::from_secs(gate.hub.config().usage_publish_interval_s);
             let mut usage_due = Instant::now() + every;
+            let mut retention_due = Instant::now() + RETENTION_FIRST;
             loop {
                 tick.tick().await;
                 gate.warnings.flush(false);
@@ -655,6 +660,13 @@ async fn serve_with(
                     let published = blocking(&gate.hub, |hub| hub.publish_usage()).await;
                     if let Err(e) = published {
                         tracing::warn!(error = %e, "publishing usage failed");
+                    }
+                }
+                if Instant::now() >= retention_due {
+                    retention_due = Instant::now() + RETENTION_EVERY;
+                    let applied = blocking(&gate.hub, |hub| hub.apply_retention()).await;
+                    if let Err(e) = applied {
+                        tracing::warn!(error = %e, "applying retention failed");
                     }
                 }
             }

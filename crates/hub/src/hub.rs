@@ -1,6 +1,10 @@
 //! The registry itself: a data directory holding the database, the key
 //! files and the optional settings file, and the handle ([`Hub`]) through
 //! which the admin commands, the publisher and the HTTP API reach them.
+//!
+//! The identity key, which seals ID numbers and names in the database
+//! ([`crate::identity`]), is in the data directory unless `hub.toml` keeps
+//! it elsewhere (`identity_key`); a hub does not open without it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{CONFIG_FILE, HubConfig, SAMPLE};
 use crate::db::{DB_FILE, Db};
 use crate::error::HubError;
+use crate::identity::{self, IDENTITY_KEY_FILE, IdentityKey};
 use crate::keys::{self, PSEUDONYM_KEY_FILE, REGISTRY_KEY_FILE};
 
 /// How to create a hub.
@@ -39,6 +44,9 @@ pub struct Hub {
     /// when another process (the admin command line) rotates the key.
     registry_key: std::sync::RwLock<(usize, SigningKey)>,
     k_pseudo: PseudonymKey,
+    /// Seals and opens ID numbers and names.
+    identity: IdentityKey,
+    identity_key_path: PathBuf,
     db: Db,
     clock: Arc<dyn Clock>,
 }
@@ -56,15 +64,41 @@ impl fmt::Debug for Hub {
 
 impl Hub {
     /// Creates a hub in `dir` (made if missing): keys, database and a
-    /// commented settings file. Refuses if a hub is already there.
+    /// commented settings file. Refuses if a hub is already there. The
+    /// identity key goes where `dir`'s `hub.toml` says, if it exists.
     pub fn init(dir: &Path, opts: InitOptions) -> Result<Hub, HubError> {
-        for what in [DB_FILE, REGISTRY_KEY_FILE, PSEUDONYM_KEY_FILE] {
+        let config = HubConfig::for_dir(dir)?;
+        Hub::init_with_config(dir, opts, config)
+    }
+
+    /// [`Hub::init`] with the given settings (`--config`): the identity
+    /// key is made where they say.
+    pub fn init_with_config(
+        dir: &Path,
+        opts: InitOptions,
+        config: HubConfig,
+    ) -> Result<Hub, HubError> {
+        for what in [
+            DB_FILE,
+            REGISTRY_KEY_FILE,
+            PSEUDONYM_KEY_FILE,
+            IDENTITY_KEY_FILE,
+        ] {
             if dir.join(what).exists() {
                 return Err(HubError::AlreadyExists {
                     dir: dir.to_owned(),
                     what: what.to_owned(),
                 });
             }
+        }
+        let identity_path = config.identity_key_path(dir);
+        if identity_path.exists() {
+            return Err(HubError::KeyFile {
+                path: identity_path,
+                why: "already exists; refusing to overwrite it (it may seal another registry's \
+                      data): move it away, or set identity_key in hub.toml to a new file"
+                    .into(),
+            });
         }
         std::fs::create_dir_all(dir).map_err(HubError::io(dir))?;
         let k_pseudo = match opts.k_pseudo {
@@ -73,12 +107,13 @@ impl Hub {
         };
         keys::write_new(&dir.join(REGISTRY_KEY_FILE), &keys::random_32()?)?;
         keys::write_new(&dir.join(PSEUDONYM_KEY_FILE), &k_pseudo)?;
+        identity::create_key(&identity_path)?;
         let config_path = dir.join(CONFIG_FILE);
         if !config_path.exists() {
             std::fs::write(&config_path, SAMPLE).map_err(HubError::io(&config_path))?;
         }
         Db::open(&dir.join(DB_FILE))?;
-        Hub::open(dir)
+        Hub::open_with_config(dir, config)
     }
 
     /// Opens the hub in `dir` with its `hub.toml` (or the defaults).
@@ -103,11 +138,16 @@ impl Hub {
         let db = Db::open(&dir.join(DB_FILE))?;
         let rotations = crate::rotation::finish_pending(dir, &db)?;
         let registry_key = keys::registry_key(dir)?;
+        let identity_key_path = config.identity_key_path(dir);
+        let identity =
+            crate::seal::open_seal(&db, &identity_key_path, &k_pseudo, SystemClock.now())?;
         Ok(Hub {
             dir: dir.to_owned(),
             config,
             registry_key: std::sync::RwLock::new((rotations, registry_key)),
             k_pseudo,
+            identity,
+            identity_key_path,
             db,
             clock: Arc::new(SystemClock),
         })
@@ -125,6 +165,18 @@ impl Hub {
 
     pub fn config(&self) -> &HubConfig {
         &self.config
+    }
+
+    /// The identity key file this hub opened with.
+    pub fn identity_key_path(&self) -> &Path {
+        &self.identity_key_path
+    }
+
+    /// Whether the identity key is kept outside the data directory (then
+    /// backups do not hold it).
+    pub fn identity_key_is_apart(&self) -> bool {
+        let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+        !real(&self.identity_key_path).starts_with(real(&self.dir))
     }
 
     /// The hub's current time.
@@ -173,6 +225,10 @@ impl Hub {
 
     pub(crate) fn k_pseudo(&self) -> &PseudonymKey {
         &self.k_pseudo
+    }
+
+    pub(crate) fn identity(&self) -> &IdentityKey {
+        &self.identity
     }
 
     pub(crate) fn db(&self) -> &Db {

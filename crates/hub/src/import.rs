@@ -3,10 +3,17 @@
 //! against the rows held here, and applied all-or-nothing in one
 //! transaction that also publishes the new version.
 //!
-//! The registry keeps full identities; beside them each row holds its
-//! published projection (pseudonym, masked name) and `changed_in`, bumped
-//! only when what terminals see changes. Re-importing a file changes
-//! nothing and publishes nothing.
+//! The registry keeps full identities, sealed ([`crate::identity`]): rows
+//! are keyed by the subject's pseudonym, which an import derives from the
+//! ID number, and the ID number and full name are stored as ciphertexts
+//! bound to their row. Beside them each row holds its published
+//! projection (pseudonym, masked name) and `changed_in`, bumped only when
+//! what terminals see changes. Re-importing a file changes nothing and
+//! publishes nothing.
+//!
+//! A listing whose identity retention erased ([`crate::retention`]) is
+//! held with an empty name; a file that names it again (`add`) seals its
+//! identity again, while a withdrawal leaves it erased.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,7 +27,11 @@ use xinyi_core::listing::{
 
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::identity::{Field, Place};
 use crate::publish::{Published, date, next_version, to_i64, unchanged};
+use crate::seal;
+
+pub use crate::people::HeldListing;
 
 /// The outcome of a listings import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,30 +50,37 @@ pub struct ExclusionsImport {
     pub published: Published,
 }
 
-/// A listing as stored, with its published projection.
+/// A listing as stored, with its published projection. An erased
+/// identity reads as an empty name.
 struct Held {
     listing: Listing,
     display_name: String,
     changed_in: i64,
+    withdrawn_on: Option<String>,
+    erased_at: Option<i64>,
 }
 
-fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError> {
+/// The listing held under `key`, its name opened.
+fn load(tx: &Transaction<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubError> {
+    let kind = key.kind.as_str();
+    let sub = hub.k_pseudo().pseudonym(key.kind, &key.id_number);
     let mut stmt = tx.prepare_cached(
-        "SELECT name, honour, source, valid_until, extension_ref, withdrawn, display_name, changed_in
+        "SELECT name_sealed, honour, source, valid_until, extension_ref, withdrawn, display_name,
+                changed_in, withdrawn_on, erased_at
          FROM listings
-         WHERE kind = ?1 AND id_number = ?2 AND category = ?3 AND recognised_on = ?4",
+         WHERE kind = ?1 AND sub = ?2 AND category = ?3 AND recognised_on = ?4",
     )?;
     let row = stmt
         .query_row(
             params![
-                key.kind.as_str(),
-                key.id_number,
+                kind,
+                sub.as_str(),
                 key.category.code(),
                 key.recognised_on.to_string()
             ],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
@@ -70,12 +88,14 @@ fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError
                     r.get::<_, bool>(5)?,
                     r.get::<_, String>(6)?,
                     r.get::<_, i64>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             },
         )
         .optional()?;
     let Some((
-        name,
+        name_sealed,
         honour,
         source,
         valid_until,
@@ -83,9 +103,25 @@ fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError
         withdrawn,
         display_name,
         changed_in,
+        withdrawn_on,
+        erased_at,
     )) = row
     else {
         return Ok(None);
+    };
+    let name = match name_sealed {
+        Some(sealed) => seal::open(
+            hub.identity(),
+            &sealed,
+            &Place::new(Field::ListingName, kind, sub.as_str()),
+            || {
+                format!(
+                    "listing {kind} {sub} {} recognised {}",
+                    key.category, key.recognised_on
+                )
+            },
+        )?,
+        None => String::new(),
     };
     Ok(Some(Held {
         listing: Listing {
@@ -99,6 +135,8 @@ fn load(tx: &Transaction<'_>, key: &ListingKey) -> Result<Option<Held>, HubError
         },
         display_name,
         changed_in,
+        withdrawn_on,
+        erased_at,
     }))
 }
 
@@ -123,18 +161,19 @@ fn checked_against_held<K, T, P>(
 }
 
 /// The exclusion held under `key`, with its withdrawal if it has one.
-fn load_exclusion(tx: &Transaction<'_>, key: &ExclusionKey) -> Result<Option<Exclusion>, HubError> {
+fn load_exclusion(
+    tx: &Transaction<'_>,
+    hub: &Hub,
+    key: &ExclusionKey,
+) -> Result<Option<Exclusion>, HubError> {
+    let sub = hub.k_pseudo().pseudonym(key.kind, &key.id_number);
     let mut stmt = tx.prepare_cached(
         "SELECT reason, withdrawn_on, repair_ref FROM exclusions
-         WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+         WHERE kind = ?1 AND sub = ?2 AND recorded_on = ?3",
     )?;
     let row = stmt
         .query_row(
-            params![
-                key.kind.as_str(),
-                key.id_number,
-                key.recorded_on.to_string()
-            ],
+            params![key.kind.as_str(), sub.as_str(), key.recorded_on.to_string()],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -155,7 +194,8 @@ fn load_exclusion(tx: &Transaction<'_>, key: &ExclusionKey) -> Result<Option<Exc
         (None, None) => None,
         _ => {
             return Err(HubError::corrupt(format!(
-                "exclusion {key}: a withdrawal without its day or its reference"
+                "exclusion {} {sub} recorded {}: a withdrawal without its day or its reference",
+                key.kind, key.recorded_on
             )));
         }
     };
@@ -186,7 +226,7 @@ impl Hub {
         self.db().write(|tx| {
             let changes = checked_against_held(
                 |held| check_listings(bytes, today, held),
-                |key| Ok(load(tx, key)?.map(|h| h.listing)),
+                |key| Ok(load(tx, self, key)?.map(|h| h.listing)),
             )?;
             // The net effect per listing: a file may add and withdraw the
             // same listing; only the final state counts.
@@ -198,7 +238,7 @@ impl Hub {
                     }
                     Change::Unchanged(k) => {
                         if !finals.contains_key(&k)
-                            && let Some(h) = load(tx, &k)?
+                            && let Some(h) = load(tx, self, &k)?
                         {
                             finals.insert(k, h.listing);
                         }
@@ -211,23 +251,31 @@ impl Hub {
             let mut summary = ImportSummary::default();
             let mut published_change = false;
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO listings (kind, id_number, category, recognised_on, name, honour,
-                    source, valid_until, extension_ref, withdrawn, sub, display_name, changed_in,
-                    updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT (kind, id_number, category, recognised_on) DO UPDATE SET
-                    name = excluded.name, honour = excluded.honour, source = excluded.source,
+                "INSERT INTO listings (kind, sub, category, recognised_on, id_sealed, name_sealed,
+                    honour, source, valid_until, extension_ref, withdrawn, withdrawn_on,
+                    display_name, changed_in, updated_at, erased_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 ON CONFLICT (kind, sub, category, recognised_on) DO UPDATE SET
+                    id_sealed = excluded.id_sealed, name_sealed = excluded.name_sealed,
+                    honour = excluded.honour, source = excluded.source,
                     valid_until = excluded.valid_until, extension_ref = excluded.extension_ref,
-                    withdrawn = excluded.withdrawn, sub = excluded.sub,
+                    withdrawn = excluded.withdrawn, withdrawn_on = excluded.withdrawn_on,
                     display_name = excluded.display_name, changed_in = excluded.changed_in,
-                    updated_at = excluded.updated_at",
+                    updated_at = excluded.updated_at, erased_at = excluded.erased_at",
             )?;
             for (done, (key, l)) in finals.iter().enumerate() {
                 if done % 1024 == 0 {
                     progress(done as u64, total);
                 }
-                let held = load(tx, key)?;
-                let display_name = mask_name(key.kind, &l.name);
+                let held = load(tx, self, key)?;
+                // An empty name is an identity retention erased, carried
+                // along (a withdrawal): it stays erased and keeps the
+                // name terminals know.
+                let erased = l.name.is_empty();
+                let display_name = match &held {
+                    Some(h) if erased => h.display_name.clone(),
+                    _ => mask_name(key.kind, &l.name),
+                };
                 let changed_in = match &held {
                     Some(h) if h.listing == *l => {
                         summary.unchanged += 1;
@@ -255,22 +303,49 @@ impl Hub {
                         to_i64(version, "version")?
                     }
                 };
+                let kind = key.kind.as_str();
                 let sub = self.k_pseudo().pseudonym(key.kind, &key.id_number);
+                let (id_sealed, name_sealed, erased_at) = if erased {
+                    let at = held.as_ref().and_then(|h| h.erased_at).unwrap_or(now.0);
+                    (None, None, Some(at))
+                } else {
+                    let place = |field| Place::new(field, kind, sub.as_str());
+                    (
+                        Some(seal::seal(
+                            self.identity(),
+                            &key.id_number,
+                            &place(Field::ListingId),
+                        )?),
+                        Some(seal::seal(
+                            self.identity(),
+                            &l.name,
+                            &place(Field::ListingName),
+                        )?),
+                        None,
+                    )
+                };
+                let withdrawn_on = match &held {
+                    _ if !l.withdrawn => None,
+                    Some(h) if h.listing.withdrawn => h.withdrawn_on.clone(),
+                    _ => Some(today.to_string()),
+                };
                 upsert.execute(params![
-                    key.kind.as_str(),
-                    key.id_number,
+                    kind,
+                    sub.as_str(),
                     key.category.code(),
                     key.recognised_on.to_string(),
-                    l.name,
+                    id_sealed,
+                    name_sealed,
                     l.honour,
                     l.source,
                     l.valid_until.to_string(),
                     l.extension_ref,
                     l.withdrawn,
-                    sub.as_str(),
+                    withdrawn_on,
                     display_name,
                     changed_in,
                     now.0,
+                    erased_at,
                 ])?;
             }
             progress(total, total);
@@ -291,7 +366,7 @@ impl Hub {
         self.db().write(|tx| {
             let changes = checked_against_held(
                 |held| check_exclusions(bytes, today, held),
-                |key| load_exclusion(tx, key),
+                |key| load_exclusion(tx, self, key),
             )?;
             let summary = ImportSummary::of_exclusions(&changes);
             let version = next_version(tx)?;
@@ -301,12 +376,13 @@ impl Hub {
                 match c {
                     ExclusionChange::Unchanged(_) => {}
                     ExclusionChange::Updated(e) => {
+                        let sub = self.k_pseudo().pseudonym(e.kind, &e.id_number);
                         tx.execute(
                             "UPDATE exclusions SET reason = ?4, updated_at = ?5
-                             WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+                             WHERE kind = ?1 AND sub = ?2 AND recorded_on = ?3",
                             params![
                                 e.kind.as_str(),
-                                e.id_number,
+                                sub.as_str(),
                                 e.recorded_on.to_string(),
                                 e.reason,
                                 now.0
@@ -316,13 +392,14 @@ impl Hub {
                     ExclusionChange::Withdrawn(e) => {
                         published_change = true;
                         let repair = e.withdrawn.as_ref();
+                        let sub = self.k_pseudo().pseudonym(e.kind, &e.id_number);
                         tx.execute(
                             "UPDATE exclusions SET until = ?4, withdrawn_on = ?5, repair_ref = ?6,
                                  changed_in = ?7, updated_at = ?8
-                             WHERE kind = ?1 AND id_number = ?2 AND recorded_on = ?3",
+                             WHERE kind = ?1 AND sub = ?2 AND recorded_on = ?3",
                             params![
                                 e.kind.as_str(),
-                                e.id_number,
+                                sub.as_str(),
                                 e.recorded_on.to_string(),
                                 e.ends_on().to_string(),
                                 repair.map(|r| r.on.to_string()),
@@ -334,17 +411,23 @@ impl Hub {
                     }
                     ExclusionChange::Added(e) => {
                         published_change = true;
+                        let kind = e.kind.as_str();
                         let sub = self.k_pseudo().pseudonym(e.kind, &e.id_number);
+                        let id_sealed = seal::seal(
+                            self.identity(),
+                            &e.id_number,
+                            &Place::new(Field::ExclusionId, kind, sub.as_str()),
+                        )?;
                         tx.execute(
-                            "INSERT INTO exclusions (kind, id_number, recorded_on, reason, sub,
+                            "INSERT INTO exclusions (kind, sub, recorded_on, id_sealed, reason,
                                  until, changed_in, updated_at)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                             params![
-                                e.kind.as_str(),
-                                e.id_number,
-                                e.recorded_on.to_string(),
-                                e.reason,
+                                kind,
                                 sub.as_str(),
+                                e.recorded_on.to_string(),
+                                id_sealed,
+                                e.reason,
                                 e.ends_on().to_string(),
                                 to_i64(version, "version")?,
                                 now.0
@@ -370,7 +453,7 @@ impl Hub {
         self.db().read(|tx| {
             let changes = checked_against_held(
                 |held| check_listings(bytes, today, held),
-                |key| Ok(load(tx, key)?.map(|h| h.listing)),
+                |key| Ok(load(tx, self, key)?.map(|h| h.listing)),
             )?;
             // The net effect per listing, as the import counts it.
             let mut last: BTreeMap<ListingKey, &Change> = BTreeMap::new();
@@ -400,55 +483,9 @@ impl Hub {
         self.db().read(|tx| {
             let changes = checked_against_held(
                 |held| check_exclusions(bytes, today, held),
-                |key| load_exclusion(tx, key),
+                |key| load_exclusion(tx, self, key),
             )?;
             Ok(ImportSummary::of_exclusions(&changes))
         })
     }
-
-    /// Every listing held, with its full identity and its pseudonym
-    /// (registry side only; never published as such).
-    pub fn listings(&self) -> Result<Vec<HeldListing>, HubError> {
-        self.db().read(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT kind, id_number, category, recognised_on, name, valid_until, withdrawn,
-                        sub, display_name, changed_in
-                 FROM listings ORDER BY kind, id_number, category, recognised_on",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(HeldListing {
-                        kind: r.get(0)?,
-                        id_number: r.get(1)?,
-                        category: r.get(2)?,
-                        recognised_on: r.get(3)?,
-                        name: r.get(4)?,
-                        valid_until: r.get(5)?,
-                        withdrawn: r.get(6)?,
-                        sub: r.get(7)?,
-                        display_name: r.get(8)?,
-                        changed_in: r.get(9)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-    }
-}
-
-/// One listing as the registry holds it, for admin views and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldListing {
-    pub kind: String,
-    pub id_number: String,
-    pub category: String,
-    pub recognised_on: String,
-    pub name: String,
-    pub valid_until: String,
-    pub withdrawn: bool,
-    /// The published pseudonym.
-    pub sub: String,
-    /// The published (masked) name.
-    pub display_name: String,
-    pub changed_in: i64,
 }

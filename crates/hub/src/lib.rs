@@ -12,7 +12,10 @@
 //! | [`config`] | `hub.toml` settings |
 //! | [`db`] | SQLite: pragmas, migrations, connection pool |
 //! | [`keys`] | the registry key and K_pseudo files |
+//! | [`identity`] | the identity key: ID numbers and names sealed at rest |
 //! | [`import`] | listings and exclusions imports |
+//! | [`people`] | listings and exclusions read back, one subject's by ID number |
+//! | [`retention`] | erasing ended identities, deleting old records |
 //! | [`accounts`] | the console's accounts, roles and sessions |
 //! | [`audit`] | the append-only, hash-chained audit log |
 //! | [`admin`] | issuer keys, cards, catalogue, sites, enrollment codes, terminals |
@@ -61,12 +64,16 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod hub;
+pub mod identity;
 pub mod import;
 pub mod keys;
+pub mod people;
 pub mod publish;
 pub mod records;
 pub mod reports;
+pub mod retention;
 pub mod rotation;
+mod seal;
 pub mod sync;
 pub mod usage;
 
@@ -76,6 +83,8 @@ pub use config::{ConfigError, HubConfig};
 pub use error::{AuthError, EnrollError, HubError, UploadError};
 pub use health::{Health, Status};
 pub use hub::{Hub, InitOptions};
-pub use import::{ExclusionsImport, HeldListing, ListingsImport};
+pub use import::{ExclusionsImport, ListingsImport};
+pub use people::{HeldExclusion, HeldListing, Subject};
 pub use publish::{Published, VersionInfo};
 pub use reports::{IntegrityRow, OveruseRow, ReportKind, UsageRow};
+pub use retention::RetentionReport;

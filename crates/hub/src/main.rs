@@ -181,14 +181,19 @@ enum Command {
         json: bool,
     },
     /// Write a backup (database snapshot, keys, settings) to a new file;
-    /// safe while `serve` runs. The file holds the signing keys: keep it
-    /// as safe as the data directory.
+    /// safe while `serve` runs. The file holds the signing keys, and the
+    /// identity key unless hub.toml keeps it elsewhere: keep it as safe as
+    /// the data directory.
     Backup {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Restore a backup into DATA_DIR, which must not exist or be empty.
     Restore { file: PathBuf },
+    /// Apply the retention settings now (`serve` does it daily): erase the
+    /// ID numbers and names of listings and exclusions that ended long
+    /// enough ago, delete old records; print what went.
+    Retention,
 }
 
 #[derive(Debug, Subcommand)]
@@ -582,6 +587,14 @@ fn run(args: Args) -> Result<ExitCode> {
                 m.files.len()
             );
             say!("  it holds the registry's signing key: keep it as safe as the data directory");
+            if hub.identity_key_is_apart() {
+                say!(
+                    "  the identity key {} is kept outside the data directory, so the backup does not hold it: \
+                     keep a copy of it apart from the backups; a restored registry needs it there (or where \
+                     identity_key in hub.toml says) to open",
+                    hub.identity_key_path().display()
+                );
+            }
             if let Some(config) = &args.config {
                 say!(
                     "  the settings file {} is outside the data directory: back it up too",
@@ -590,7 +603,14 @@ fn run(args: Args) -> Result<ExitCode> {
             }
         }
         Command::Restore { file } => {
-            let restored = xinyi_hub::backup::restore(file, &args.data_dir)?;
+            let restored = match &args.config {
+                Some(path) => xinyi_hub::backup::restore_with_config(
+                    file,
+                    &args.data_dir,
+                    Some(HubConfig::load(path)?),
+                )?,
+                None => xinyi_hub::backup::restore(file, &args.data_dir)?,
+            };
             let m = &restored.manifest;
             say!(
                 "restored {} into {}: data version {}, {} records, taken at {} by xinyi-hub {}",
@@ -622,8 +642,16 @@ fn run(args: Args) -> Result<ExitCode> {
                         .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
                 })
                 .transpose()?;
-            let hub = Hub::init(&args.data_dir, InitOptions { k_pseudo })?;
+            let opts = InitOptions { k_pseudo };
+            let hub = match &args.config {
+                Some(path) => Hub::init_with_config(&args.data_dir, opts, HubConfig::load(path)?)?,
+                None => Hub::init(&args.data_dir, opts)?,
+            };
             say!("created a hub in {}", args.data_dir.display());
+            say!(
+                "identity key (seals ID numbers and names; the hub does not open without it): {}",
+                hub.identity_key_path().display()
+            );
             say!("registry key fingerprint: {}", hub.registry_fingerprint());
             say!("  (give it to whoever enrolls a counter: `xinyi enroll --fingerprint \"…\"`)");
             say!(
@@ -1122,6 +1150,26 @@ fn run(args: Args) -> Result<ExitCode> {
             }
         }
         Command::Check { what } => return check(what),
+        Command::Retention => {
+            let hub = open(&args)?;
+            let r = hub.apply_retention()?;
+            say!(
+                "erased the ID numbers and names of {} listings: those that ended or were withdrawn on or before {}",
+                r.listing_identities_erased,
+                r.listings_ended_by
+            );
+            say!(
+                "erased the ID numbers of {} exclusions: those that ended on or before {}",
+                r.exclusion_identities_erased,
+                r.exclusions_ended_by
+            );
+            say!(
+                "deleted {} records of {} terminals made before {} (each terminal's newest record and the staff records of its current operators are kept)",
+                r.records_deleted,
+                r.terminals,
+                r.records_before.display_utc8()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

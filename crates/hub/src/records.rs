@@ -13,6 +13,12 @@
 //! evidence; so it is kept with a flag saying why, left out of the usage
 //! report's money, and listed by the integrity and flagged reports. A
 //! flagged void cancels nothing.
+//!
+//! Retention ([`crate::retention`]) deletes a terminal's oldest records up
+//! to a seq it notes in `records_retired`, never its newest (which the
+//! next upload's chain continues from) nor the staff records its roster
+//! comes from. The run held is counted from that seq, and a record resent
+//! from below it counts as a duplicate: it was stored once, long ago.
 
 use std::collections::HashMap;
 
@@ -53,22 +59,40 @@ fn last_held(tx: &Transaction<'_>, terminal: &str) -> Result<Option<(u64, Digest
     .transpose()
 }
 
-/// The highest seq held with no gap before it, and that record's hash.
-fn held_through(tx: &Transaction<'_>, terminal: &str) -> Result<(u64, Option<Digest32>), HubError> {
+/// The seq up to which retention deleted a terminal's records (0: none).
+pub(crate) fn retired_through(tx: &Transaction<'_>, terminal: &str) -> Result<i64, HubError> {
+    Ok(tx
+        .prepare_cached("SELECT through FROM records_retired WHERE terminal = ?1")?
+        .query_row([terminal], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// The highest seq held with no gap before it (counting those retention
+/// deleted as held), and that record's hash.
+pub(crate) fn held_through(
+    tx: &Transaction<'_>,
+    terminal: &str,
+) -> Result<(u64, Option<Digest32>), HubError> {
     // Records are only ever stored as a continuation of the chain, so the
-    // held seqs are 1..=n; counting guards against a damaged database.
+    // held seqs are 1..=n, less those retention deleted up to `base`;
+    // counting guards against a damaged database.
+    let base = retired_through(tx, terminal)?;
     let (max, count): (i64, i64) = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM records WHERE terminal = ?1",
-        [terminal],
+        "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM records WHERE terminal = ?1 AND seq > ?2",
+        params![terminal, base],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let through = if max == count {
+    let through = if count == 0 {
+        base
+    } else if max - base == count {
         max
     } else {
-        let mut stmt =
-            tx.prepare_cached("SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([terminal])?;
-        let mut through = 0i64;
+        let mut stmt = tx.prepare_cached(
+            "SELECT seq FROM records WHERE terminal = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![terminal, base])?;
+        let mut through = base;
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
             if seq != through + 1 {
@@ -453,14 +477,16 @@ impl Hub {
                 .unwrap_or_default();
             let mut duplicates = 0u64;
             let mut fresh: Vec<(Record, Digest32, &SignedRecord)> = Vec::new();
+            let retired = retired_through(tx, &terminal.id)?;
             for ((record, hash), s) in opened.into_iter().zip(&signed) {
+                let seq = to_i64(record.seq, "seq")?;
                 let held: Option<String> = tx
                     .prepare_cached("SELECT hash FROM records WHERE terminal = ?1 AND seq = ?2")?
-                    .query_row(params![terminal.id, to_i64(record.seq, "seq")?], |r| {
-                        r.get(0)
-                    })
+                    .query_row(params![terminal.id, seq], |r| r.get(0))
                     .optional()?;
                 match held {
+                    // Stored once and deleted by retention since.
+                    None if seq <= retired => duplicates += 1,
                     Some(h) if h == hash.to_hex() => duplicates += 1,
                     Some(h) => {
                         return Err(UploadError::Conflict {

@@ -16,6 +16,7 @@ use xinyi_core::time::UTC8_OFFSET_S;
 use crate::admin::load_catalogue;
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::publish::to_i64;
 
 /// Which report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +82,10 @@ pub struct IntegrityRow {
     /// The highest seq held with no gap before it.
     pub held_through: u64,
     pub max_seq: u64,
-    /// Seqs missing below `max_seq`.
+    /// Seqs missing below `max_seq`, other than those retention deleted.
     pub gaps: u64,
+    /// Records deleted by retention (the oldest; see `record_retention_days`).
+    pub retired: u64,
     pub rejected_bad_signature: u64,
     pub rejected_broken_chain: u64,
     pub rejected_conflict: u64,
@@ -225,22 +228,31 @@ impl Hub {
                     (SELECT COALESCE(SUM(count), 0) FROM upload_rejection_counts u
                         WHERE u.terminal = t.id AND u.reason = 'malformed'),
                     (SELECT COUNT(*) FROM records r
-                        WHERE r.terminal = t.id AND r.flag IS NOT NULL)
-                 FROM terminals t ORDER BY t.id",
+                        WHERE r.terminal = t.id AND r.flag IS NOT NULL),
+                    COALESCE(x.through, 0), COALESCE(x.count, 0),
+                    (SELECT COUNT(*) FROM records r
+                        WHERE r.terminal = t.id AND r.seq > COALESCE(x.through, 0))
+                 FROM terminals t LEFT JOIN records_retired x ON x.terminal = t.id
+                 ORDER BY t.id",
             )?;
             let rows = stmt
                 .query_map([], |r| {
                     let records = n(r.get(4)?);
                     let max_seq = n(r.get(5)?);
+                    let retired_through = n(r.get(11)?);
+                    let above = n(r.get(13)?);
                     Ok(IntegrityRow {
                         terminal: r.get(0)?,
                         site: r.get(1)?,
                         revoked: r.get(2)?,
                         last_seen_at: r.get::<_, Option<i64>>(3)?.map(UnixTime),
                         records,
-                        held_through: 0,
+                        held_through: retired_through,
                         max_seq,
-                        gaps: max_seq.saturating_sub(records),
+                        gaps: max_seq
+                            .saturating_sub(retired_through)
+                            .saturating_sub(above),
+                        retired: n(r.get(12)?),
                         rejected_bad_signature: n(r.get(6)?),
                         rejected_broken_chain: n(r.get(7)?),
                         rejected_conflict: n(r.get(8)?),
@@ -252,16 +264,20 @@ impl Hub {
             drop(stmt);
             let mut out = Vec::with_capacity(rows.len());
             for mut row in rows {
+                let retired_through = row.held_through;
                 row.held_through = if row.gaps == 0 {
-                    row.max_seq
+                    row.max_seq.max(retired_through)
                 } else {
                     let mut s = tx.prepare_cached(
-                        "SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq",
+                        "SELECT seq FROM records WHERE terminal = ?1 AND seq > ?2 ORDER BY seq",
                     )?;
                     let seqs = s
-                        .query_map([&row.terminal], |r| r.get::<_, i64>(0))?
+                        .query_map(
+                            rusqlite::params![&row.terminal, to_i64(retired_through, "seq")?],
+                            |r| r.get::<_, i64>(0),
+                        )?
                         .collect::<Result<Vec<_>, _>>()?;
-                    let mut through = 0u64;
+                    let mut through = retired_through;
                     for seq in seqs {
                         if n(seq) != through + 1 {
                             break;
@@ -390,6 +406,7 @@ impl Hub {
                         "rejected_malformed",
                         "flagged",
                         "last_seen",
+                        "retired",
                     ]
                     .map(String::from),
                 )
@@ -411,6 +428,7 @@ impl Hub {
                             s(&r.rejected_malformed),
                             s(&r.flagged),
                             r.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default(),
+                            s(&r.retired),
                         ],
                     )
                     .map_err(io)?;
