@@ -460,6 +460,43 @@ async fn the_console_in_a_browser() {
     hub.write_report(ReportKind::Usage, &mut cli).unwrap();
     assert_eq!(csv.as_ref(), cli.as_slice());
 
+    // The citizen looked up by ID number: the use is there, the ID masked.
+    let id_number = xinyi_testkit::id_number_of(&v, citizen.sub.as_str());
+    c.goto(&format!("{base}/people")).await.unwrap();
+    c.find(Locator::Id("kind"))
+        .await
+        .unwrap()
+        .select_by_value("person")
+        .await
+        .unwrap();
+    for (field, value) in [
+        ("id_number", id_number.as_str()),
+        ("purpose", "投诉 2026-0007"),
+    ] {
+        c.find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Id("search"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let shown = text(c, "#subject-id").await;
+    assert_eq!(shown, xinyi_hub::audit::mask_id_number(&id_number));
+    let uses = rows(c, "#subject-uses").await;
+    assert_eq!(uses.len(), 1, "{uses:?}");
+    assert_eq!(
+        (uses[0][0].as_str(), uses[0][1].as_str()),
+        (measure.as_str(), "1")
+    );
+    assert_eq!(rows(c, "#subject-records").await.len(), 1);
+    shot(c, &shots, "people").await;
+
     // The terminal is revoked from the console.
     c.goto(&format!("{base}/sites")).await.unwrap();
     c.find(Locator::Css(&format!(
@@ -489,6 +526,7 @@ async fn the_console_in_a_browser() {
         .collect();
     for want in [
         "terminal.revoke",
+        "subject.lookup",
         "enroll.code",
         "listings.imported",
         "listings.rejected",

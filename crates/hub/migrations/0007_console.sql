@@ -67,3 +67,7 @@ CREATE TABLE submissions (
     summary     TEXT NOT NULL
 );
 CREATE INDEX submissions_by_source ON submissions (source, id);
+
+-- The console's look-up of one subject reads its records at the counters,
+-- refusals as well as redemptions, newest first.
+CREATE INDEX records_of_subject ON records (sub, at) WHERE sub IS NOT NULL;

@@ -7,10 +7,11 @@
 //! ID number and name and `identity_erased` set: its pseudonymous part
 //! stays for the published data.
 
-use rusqlite::{Row, Transaction};
-use xinyi_core::Date;
+use rusqlite::{Row, Transaction, params};
 use xinyi_core::ids::{Kind, normalize_id, validate_id};
+use xinyi_core::{Date, UnixTime};
 
+use crate::audit::{Actor, mask_id_number};
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::identity::{Field, Place};
@@ -292,5 +293,161 @@ impl Hub {
             listings,
             exclusions,
         })
+    }
+}
+
+/// The largest number of a subject's single records a look-up returns
+/// (newest first); the per-measure totals count them all.
+pub const MAX_SUBJECT_RECORDS: u32 = 200;
+
+/// The longest stated purpose of a look-up.
+pub const MAX_PURPOSE_CHARS: usize = 200;
+
+/// One measure's confirmed uses by one subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasureUses {
+    pub measure: String,
+    /// Redemptions neither voided nor flagged.
+    pub uses: u64,
+    /// Their benefit, in fen.
+    pub discount_fen: u64,
+    /// The latest of them.
+    pub last: UnixTime,
+}
+
+/// One of a subject's records at a counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub at: UnixTime,
+    /// `redemption` or `refusal`.
+    pub kind: String,
+    pub measure: Option<String>,
+    pub site: String,
+    pub unit: String,
+    pub terminal: String,
+    pub discount_fen: Option<u64>,
+    /// Why a counter refused.
+    pub reason: Option<String>,
+    /// The void that cancelled it, if one did.
+    pub voided_by: Option<String>,
+    /// Why the hub flagged it, if it did.
+    pub flag: Option<String>,
+}
+
+/// What the counters recorded about one subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub per_measure: Vec<MeasureUses>,
+    /// Newest first, at most [`MAX_SUBJECT_RECORDS`].
+    pub records: Vec<SubjectRecord>,
+    /// Whether there were more than those.
+    pub more: bool,
+}
+
+/// A person or enterprise looked up, and why.
+#[derive(Debug, Clone)]
+pub struct LookUp<'a> {
+    pub kind: &'a str,
+    pub id_number: &'a str,
+    /// Why: a case, an objection or complaint number. Required.
+    pub purpose: &'a str,
+    /// The full name and ID number are shown, not only masked.
+    pub reveal: bool,
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|n| u64::try_from(n).ok())
+}
+
+impl Hub {
+    /// The counters' records about the subject with pseudonym `sub`.
+    pub fn activity(&self, sub: &str) -> Result<Activity, HubError> {
+        self.db().read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT measure, COUNT(*), COALESCE(SUM(discount), 0), MAX(at) FROM records
+                 WHERE kind = 'redemption' AND sub = ?1 AND voided_by IS NULL AND flag IS NULL
+                 GROUP BY measure ORDER BY measure",
+            )?;
+            let per_measure = stmt
+                .query_map([sub], |r| {
+                    Ok(MeasureUses {
+                        measure: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                        uses: opt_u64(r.get(1)?).unwrap_or(0),
+                        discount_fen: opt_u64(r.get(2)?).unwrap_or(0),
+                        last: UnixTime(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT at, kind, measure, site, unit, terminal, discount, reason, voided_by, flag
+                 FROM records WHERE sub = ?1 AND kind IN ('redemption', 'refusal')
+                 ORDER BY at DESC, terminal, seq LIMIT ?2",
+            )?;
+            let mut records = stmt
+                .query_map(params![sub, i64::from(MAX_SUBJECT_RECORDS) + 1], |r| {
+                    Ok(SubjectRecord {
+                        at: UnixTime(r.get(0)?),
+                        kind: r.get(1)?,
+                        measure: r.get(2)?,
+                        site: r.get(3)?,
+                        unit: r.get(4)?,
+                        terminal: r.get(5)?,
+                        discount_fen: opt_u64(r.get(6)?),
+                        reason: r.get(7)?,
+                        voided_by: r.get(8)?,
+                        flag: r.get(9)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = records.len() > MAX_SUBJECT_RECORDS as usize;
+            records.truncate(MAX_SUBJECT_RECORDS as usize);
+            Ok(Activity {
+                per_measure,
+                records,
+                more,
+            })
+        })
+    }
+
+    /// Looks a subject up by ID number for `by`, who said why: what
+    /// [`Hub::subject`] and [`Hub::activity`] give, with the look-up in
+    /// the audit log first (its target the kind, the masked ID number and
+    /// the pseudonym; never the full ID number). A look-up without a
+    /// purpose is refused and not made.
+    pub fn look_up(&self, by: &Actor, q: &LookUp<'_>) -> Result<(Subject, Activity), HubError> {
+        let purpose = q.purpose.trim();
+        if purpose.is_empty() {
+            return Err(HubError::Invalid(
+                "say why you look this person up (a case, objection or complaint number)".into(),
+            ));
+        }
+        if purpose.chars().count() > MAX_PURPOSE_CHARS || purpose.chars().any(char::is_control) {
+            return Err(HubError::Invalid(format!(
+                "the purpose must be one line of at most {MAX_PURPOSE_CHARS} characters"
+            )));
+        }
+        let subject = self.subject(q.kind, q.id_number)?;
+        let action = if q.reveal {
+            "subject.reveal"
+        } else {
+            "subject.lookup"
+        };
+        self.audit(
+            by,
+            action,
+            &format!(
+                "{} {} {}",
+                subject.kind,
+                mask_id_number(&subject.id_number),
+                subject.sub
+            ),
+            &format!(
+                "purpose: {purpose}; listings {}, exclusions {}",
+                subject.listings.len(),
+                subject.exclusions.len()
+            ),
+        )?;
+        let activity = self.activity(&subject.sub)?;
+        Ok((subject, activity))
     }
 }

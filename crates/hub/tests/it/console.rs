@@ -586,3 +586,170 @@ fn the_first_administrator_is_made_at_the_command_line() {
     let db = std::fs::read(dir.join("hub.db")).unwrap();
     assert!(!db.windows(PASSWORD.len()).any(|x| x == PASSWORD.as_bytes()));
 }
+
+/// A look-up by ID number: only the roles that handle people's cases may
+/// make one, each states why, the page masks the ID number and the name
+/// until a second, audited step reveals them, and the audit log names the
+/// masked ID number and the purpose, never the full ID number.
+#[tokio::test]
+async fn a_look_up_by_id_number_is_masked_audited_and_needs_a_purpose() {
+    let w = world().await;
+    w.hub
+        .import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    let id = xinyi_testkit::first_listed_id_number();
+    let held = w.hub.listings().unwrap();
+    let listing = held.iter().find(|l| l.id_number == id).unwrap();
+    let (kind, name) = (listing.kind.clone(), listing.name.clone());
+    let masked = xinyi_hub::audit::mask_id_number(&id);
+    assert_ne!(masked, id);
+
+    for who in ["dept", "unit"] {
+        let mut c = Client::signed_in(&w, who).await;
+        assert_eq!(c.get("/people").await.status(), StatusCode::FORBIDDEN);
+        let csrf = c.csrf().await;
+        let res = c
+            .post(
+                "/people",
+                &[
+                    ("csrf", &csrf),
+                    ("kind", &kind),
+                    ("id_number", &id),
+                    ("purpose", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
+    }
+    let looked_up = |hub: &Hub| {
+        hub.audit_log(&AuditQuery {
+            before: None,
+            action: None,
+            limit: 1000,
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("subject."))
+        .collect::<Vec<_>>()
+    };
+
+    let mut admin = Client::signed_in(&w, "admin").await;
+    assert_eq!(admin.get("/people").await.status(), StatusCode::OK);
+    let csrf = admin.csrf().await;
+    // Without its session's token, or without a purpose: refused, not made.
+    let res = admin
+        .post(
+            "/people",
+            &[
+                ("csrf", "forged"),
+                ("kind", &kind),
+                ("id_number", &id),
+                ("purpose", "objection 1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = admin
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("kind", &kind),
+                ("id_number", &id),
+                ("purpose", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"problem\""), "{page}");
+    assert!(!page.contains(&name));
+    // A malformed ID number: said, not looked up.
+    let mut wrong = id.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '1' { '2' } else { '1' });
+    let res = admin
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("kind", &kind),
+                ("id_number", &wrong),
+                ("purpose", "objection 1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("not a valid"));
+    assert!(looked_up(&w.hub).is_empty());
+
+    // With a purpose: found, masked.
+    let purpose = "异议 2026-0001";
+    let res = admin
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("kind", &kind),
+                ("id_number", &id),
+                ("purpose", purpose),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&masked), "{page}");
+    assert!(page.contains("id=\"subject-listings\""));
+    assert!(page.contains(&listing.category));
+    assert!(!page.contains(&name), "the full name before the reveal");
+    let shown = page.matches(id.as_str()).count();
+    assert_eq!(shown, 1, "the ID number only in the reveal form's field");
+    let entries = looked_up(&w.hub);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].action, "subject.lookup");
+    assert_eq!(entries[0].actor, "user:admin");
+    assert!(entries[0].target.contains(&masked));
+    assert!(entries[0].detail.contains(purpose));
+
+    // The reveal: the full name and ID number, in the log as such.
+    let res = admin
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("kind", &kind),
+                ("id_number", &id),
+                ("purpose", purpose),
+                ("reveal", "1"),
+            ],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&name));
+    assert!(page.contains(&format!("id=\"subject-id\">{id}<")));
+    let entries = looked_up(&w.hub);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].action, "subject.reveal");
+    for e in &entries {
+        for field in [&e.target, &e.detail] {
+            assert!(!field.contains(&id), "the full ID number in the log: {e:?}");
+            assert!(!field.contains(&name), "the full name in the log: {e:?}");
+        }
+    }
+    // The auditor reads too; the look-up is logged as the auditor's.
+    let mut auditor = Client::signed_in(&w, "auditor").await;
+    let csrf = auditor.csrf().await;
+    let res = auditor
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("kind", &kind),
+                ("id_number", &id),
+                ("purpose", "spot check"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(looked_up(&w.hub)[0].actor, "user:auditor");
+}

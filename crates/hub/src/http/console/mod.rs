@@ -321,6 +321,10 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
         .route("/terminals/{id}/revoke", post(pages::revoke))
         .route("/reports", get(pages::reports))
         .route("/reports/{file}", get(pages::report_file))
+        .route(
+            "/people",
+            get(pages::people_page).post(pages::people_look_up),
+        )
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/users", get(pages::users).post(pages::add_user))

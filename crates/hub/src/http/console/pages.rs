@@ -19,9 +19,10 @@ use super::{
     SIGNIN_COOKIE, blocking, cookie, same, set_cookie,
 };
 use crate::accounts::{NewUser, Role, SignInError};
-use crate::audit::{Actor, AuditCheck, AuditQuery};
+use crate::audit::{Actor, AuditCheck, AuditQuery, mask_id_number};
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::people::{Activity, LookUp, Subject};
 use crate::reports::{ReportKind, csv_field};
 
 type S = State<Arc<ConsoleState>>;
@@ -1494,4 +1495,170 @@ pub(super) async fn user_state(
     })
     .await?;
     Ok(Redirect::to("/users").into_response())
+}
+
+// ---- people ------------------------------------------------------------------
+
+/// Who may look a person up by ID number (every look-up audited).
+const PEOPLE_READERS: &[Role] = &[Role::Admin, Role::Reviewer, Role::Auditor];
+
+pub(super) async fn people_page(ctx: Ctx) -> Result<Response, Fail> {
+    ctx.allow(PEOPLE_READERS)?;
+    Ok(render(&view::People {
+        page: page(&ctx, "people"),
+        kind: "person".into(),
+        purpose: String::new(),
+        error: None,
+        found: None,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LookUpForm {
+    csrf: String,
+    kind: String,
+    id_number: String,
+    purpose: String,
+    reveal: Option<String>,
+}
+
+fn found(t: view::T, subject: Subject, activity: Activity, reveal: bool) -> view::Found {
+    let listings = subject
+        .listings
+        .iter()
+        .map(|l| view::SubjectListing {
+            category: l.category.clone(),
+            recognised_on: l.recognised_on.clone(),
+            valid_until: l.valid_until.clone(),
+            honour: l.honour.clone(),
+            source: l.source.clone(),
+            name: if reveal && !l.identity_erased {
+                l.name.clone()
+            } else {
+                l.display_name.clone()
+            },
+            state: match &l.withdrawn_on {
+                Some(on) => format!("{} {on}", t.t("已撤销", "withdrawn")),
+                None if l.withdrawn => t.t("已撤销", "withdrawn").into(),
+                None => String::new(),
+            },
+        })
+        .collect();
+    let exclusions = subject
+        .exclusions
+        .iter()
+        .map(|x| view::SubjectExclusion {
+            recorded_on: x.recorded_on.clone(),
+            reason: x.reason.clone(),
+            until: x.until.clone(),
+            state: match (&x.withdrawn_on, &x.repair_ref) {
+                (Some(on), Some(r)) => format!("{} {on} ({r})", t.t("已撤销", "withdrawn")),
+                (Some(on), None) => format!("{} {on}", t.t("已撤销", "withdrawn")),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    let uses = activity
+        .per_measure
+        .iter()
+        .map(|u| view::SubjectUse {
+            measure: u.measure.clone(),
+            uses: u.uses,
+            discount: yuan(u.discount_fen),
+            last: when(u.last),
+        })
+        .collect();
+    let records = activity
+        .records
+        .iter()
+        .map(|r| {
+            let mut note = Vec::new();
+            if let Some(reason) = &r.reason {
+                note.push(reason.clone());
+            }
+            if let Some(v) = &r.voided_by {
+                note.push(format!("{} {v}", t.t("已作废", "voided by")));
+            }
+            if let Some(f) = &r.flag {
+                note.push(format!("{} {f}", t.t("已标记", "flagged:")));
+            }
+            view::SubjectRecordLine {
+                at: when(r.at),
+                what: if r.kind == "refusal" {
+                    t.t("拒绝", "refusal").into()
+                } else {
+                    t.t("享受", "redemption").into()
+                },
+                measure: r.measure.clone().unwrap_or_default(),
+                site: r.site.clone(),
+                unit: r.unit.clone(),
+                discount: r.discount_fen.map(yuan).unwrap_or_default(),
+                note: note.join("; "),
+            }
+        })
+        .collect();
+    view::Found {
+        id_number: if reveal {
+            subject.id_number.clone()
+        } else {
+            mask_id_number(&subject.id_number)
+        },
+        id_input: subject.id_number,
+        sub: subject.sub,
+        revealed: reveal,
+        listings,
+        exclusions,
+        uses,
+        records,
+        more: activity.more,
+    }
+}
+
+pub(super) async fn people_look_up(
+    State(st): S,
+    ctx: Ctx,
+    Form(f): Form<LookUpForm>,
+) -> Result<Response, Fail> {
+    ctx.allow(PEOPLE_READERS)?;
+    ctx.csrf(&f.csrf)?;
+    let who = actor(&ctx);
+    let reveal = f.reveal.as_deref() == Some("1");
+    let (kind, id, purpose) = (f.kind.clone(), f.id_number.clone(), f.purpose.clone());
+    let result = blocking(&st.hub, move |hub| {
+        match hub.look_up(
+            &who,
+            &LookUp {
+                kind: &kind,
+                id_number: &id,
+                purpose: &purpose,
+                reveal,
+            },
+        ) {
+            Ok(r) => Ok(Ok(r)),
+            Err(HubError::Invalid(m)) => Ok(Err(m)),
+            Err(e) => Err(e),
+        }
+    })
+    .await?;
+    let t = ctx.t;
+    let refused = result.is_err();
+    let (error, found) = match result {
+        Ok((subject, activity)) => (None, Some(found(t, subject, activity, reveal))),
+        Err(m) => (Some(m), None),
+    };
+    let mut res = render(&view::People {
+        page: page(&ctx, "people"),
+        kind: if f.kind == "enterprise" {
+            "enterprise".into()
+        } else {
+            "person".into()
+        },
+        purpose: f.purpose,
+        error,
+        found,
+    });
+    if refused {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
 }

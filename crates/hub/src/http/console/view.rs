@@ -83,6 +83,10 @@ impl Page {
         )
     }
 
+    pub fn may_people(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Reviewer | Role::Auditor)
+    }
+
     pub fn may_audit(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Auditor)
     }
@@ -366,4 +370,64 @@ mod tests {
         assert_eq!(yuan(5), "0.05");
         assert_eq!(yuan(12_345), "123.45");
     }
+}
+
+pub struct SubjectListing {
+    pub category: String,
+    pub recognised_on: String,
+    pub valid_until: String,
+    pub honour: String,
+    pub source: String,
+    /// Masked, or the full name once revealed.
+    pub name: String,
+    pub state: String,
+}
+
+pub struct SubjectExclusion {
+    pub recorded_on: String,
+    pub reason: String,
+    pub until: String,
+    pub state: String,
+}
+
+pub struct SubjectUse {
+    pub measure: String,
+    pub uses: u64,
+    pub discount: String,
+    pub last: String,
+}
+
+pub struct SubjectRecordLine {
+    pub at: String,
+    pub what: String,
+    pub measure: String,
+    pub site: String,
+    pub unit: String,
+    pub discount: String,
+    pub note: String,
+}
+
+/// What a look-up found.
+pub struct Found {
+    /// Masked, or in full once revealed.
+    pub id_number: String,
+    /// The full ID number, for the reveal form (the clerk typed it).
+    pub id_input: String,
+    pub sub: String,
+    pub revealed: bool,
+    pub listings: Vec<SubjectListing>,
+    pub exclusions: Vec<SubjectExclusion>,
+    pub uses: Vec<SubjectUse>,
+    pub records: Vec<SubjectRecordLine>,
+    pub more: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/people.html")]
+pub struct People {
+    pub page: Page,
+    pub kind: String,
+    pub purpose: String,
+    pub error: Option<String>,
+    pub found: Option<Found>,
 }
