@@ -138,6 +138,23 @@ async fn shot(c: &Client, dir: &Path, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+/// The element `loc`, waiting for the page that has it.
+async fn find(c: &Client, loc: Locator<'_>) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(loc)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let url = c.current_url().await.map(|u| u.to_string());
+            let page = c.source().await;
+            panic!("no {loc:?}: {e}\nat {url:?}, the page:\n{page:?}");
+        }
+    }
+}
+
 /// The text of the element `css`, waiting for the page that has it (a
 /// click's navigation may still be under way).
 async fn text(c: &Client, css: &str) -> String {
@@ -149,32 +166,26 @@ async fn text(c: &Client, css: &str) -> String {
     {
         Ok(e) => e.text().await.unwrap(),
         Err(e) => {
-            let page = c.source().await.unwrap_or_default();
-            panic!("no {css}: {e}\nthe page:\n{page}");
+            let url = c.current_url().await.map(|u| u.to_string());
+            let page = c.source().await;
+            panic!("no {css}: {e}\nat {url:?}, the page:\n{page:?}");
         }
     }
 }
 
 async fn sign_in(c: &Client, base: &str, name: &str) {
     c.goto(&format!("{base}/signin")).await.unwrap();
-    c.find(Locator::Id("name"))
+    find(c, Locator::Id("name"))
         .await
-        .unwrap()
         .send_keys(name)
         .await
         .unwrap();
-    c.find(Locator::Id("password"))
+    find(c, Locator::Id("password"))
         .await
-        .unwrap()
         .send_keys(PASSWORD)
         .await
         .unwrap();
-    c.find(Locator::Id("signin"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("signin")).await.click().await.unwrap();
     let me = text(c, "#me").await;
     assert!(me.starts_with(name), "{name} is not signed in: {me}");
 }
@@ -182,37 +193,26 @@ async fn sign_in(c: &Client, base: &str, name: &str) {
 async fn sign_out(c: &Client, base: &str) {
     // From the overview: an error page has no sign-out button.
     c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Id("signout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("signout")).await.click().await.unwrap();
     text(c, "#signin").await;
 }
 
 /// Uploads `file` as `what` on the lists page and presses Check.
 async fn check(c: &Client, base: &str, what: &str, file: &Path) {
     c.goto(&format!("{base}/lists")).await.unwrap();
-    c.find(Locator::Id("what"))
+    text(c, "#what").await;
+    find(c, Locator::Id("what"))
         .await
-        .unwrap()
         .select_by_value(what)
         .await
         .unwrap();
-    c.find(Locator::Id("file"))
+    find(c, Locator::Id("file"))
         .await
-        .unwrap()
         // The browser takes only a canonical path.
         .send_keys(std::fs::canonicalize(file).unwrap().to_str().unwrap())
         .await
         .unwrap();
-    c.find(Locator::Id("check"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("check")).await.click().await.unwrap();
     text(c, "#verdict").await;
 }
 
@@ -275,10 +275,13 @@ async fn the_console_in_a_browser() {
     let at = first_at(&v);
     clock.set(at);
     let source = first_source();
+    // A unit that runs a measure of the sample catalogue.
+    let unit = catalogue().measures()[0].unit.clone();
     let by = Actor::Cli("setup".into());
     for (name, role, scope) in [
         ("admin", Role::Admin, None),
         ("wenmingban", Role::Submitter, Some(source.as_str())),
+        ("unit", Role::Operator, Some(unit.as_str())),
     ] {
         hub.add_user(
             &NewUser {
@@ -300,15 +303,14 @@ async fn the_console_in_a_browser() {
     sign_in(c, &base, "admin").await;
     shot(c, &shots, "overview").await;
     c.goto(&format!("{base}/sites")).await.unwrap();
-    c.find(Locator::Css("#site-counter button.enroll"))
+    find(c, Locator::Css("#site-counter button.enroll"))
         .await
-        .unwrap()
         .click()
         .await
         .unwrap();
     let code = text(c, "#enroll-code").await;
     let fingerprint = text(c, "#fingerprint").await;
-    c.find(Locator::Css("figure.qr svg")).await.unwrap();
+    find(c, Locator::Css("figure.qr svg")).await;
     shot(c, &shots, "enrollment-code").await;
     // A real terminal enrolls with what the page shows.
     let mut t = Terminal::enroll(
@@ -363,12 +365,7 @@ async fn the_console_in_a_browser() {
     check(c, &base, "listings", &good).await;
     let added: u64 = text(c, "#added").await.parse().unwrap();
     assert!(added > 0);
-    c.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("confirm")).await.click().await.unwrap();
     let flash = text(c, "#flash").await;
     let now = hub.current_version().unwrap().unwrap();
     assert!(now.version > before);
@@ -389,19 +386,9 @@ async fn the_console_in_a_browser() {
     // The administrator imports the whole list and the exclusions.
     sign_in(c, &base, "admin").await;
     check(c, &base, "listings", &shared("vectors/listings.csv")).await;
-    c.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("confirm")).await.click().await.unwrap();
     check(c, &base, "exclusions", &shared("vectors/exclusions.csv")).await;
-    c.find(Locator::Id("confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("confirm")).await.click().await.unwrap();
     text(c, "#flash").await;
 
     // The terminal serves a citizen and uploads the record.
@@ -431,9 +418,7 @@ async fn the_console_in_a_browser() {
 
     // The usage report: a chart, and its CSV is the command line's.
     c.goto(&format!("{base}/reports")).await.unwrap();
-    c.find(Locator::Css("#usage-chart svg polyline"))
-        .await
-        .unwrap();
+    find(c, Locator::Css("#usage-chart svg polyline")).await;
     let usage = rows(c, "#usage").await;
     assert_eq!(usage.len(), 1, "{usage:?}");
     assert_eq!(usage[0][1], measure.to_string());
@@ -463,9 +448,8 @@ async fn the_console_in_a_browser() {
     // The citizen looked up by ID number: the use is there, the ID masked.
     let id_number = xinyi_testkit::id_number_of(&v, citizen.sub.as_str());
     c.goto(&format!("{base}/people")).await.unwrap();
-    c.find(Locator::Id("kind"))
+    find(c, Locator::Id("kind"))
         .await
-        .unwrap()
         .select_by_value("person")
         .await
         .unwrap();
@@ -473,19 +457,13 @@ async fn the_console_in_a_browser() {
         ("id_number", id_number.as_str()),
         ("purpose", "投诉 2026-0007"),
     ] {
-        c.find(Locator::Id(field))
+        find(c, Locator::Id(field))
             .await
-            .unwrap()
             .send_keys(value)
             .await
             .unwrap();
     }
-    c.find(Locator::Id("search"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    find(c, Locator::Id("search")).await.click().await.unwrap();
     let shown = text(c, "#subject-id").await;
     assert_eq!(shown, xinyi_hub::audit::mask_id_number(&id_number));
     let uses = rows(c, "#subject-uses").await;
@@ -499,11 +477,11 @@ async fn the_console_in_a_browser() {
 
     // The terminal is revoked from the console.
     c.goto(&format!("{base}/sites")).await.unwrap();
-    c.find(Locator::Css(&format!(
-        "#terminal-{terminal_id} button.revoke"
-    )))
+    find(
+        c,
+        Locator::Css(&format!("#terminal-{terminal_id} button.revoke")),
+    )
     .await
-    .unwrap()
     .click()
     .await
     .unwrap();
@@ -516,8 +494,65 @@ async fn the_console_in_a_browser() {
         .unwrap();
     assert_eq!(row.attr("class").await.unwrap().as_deref(), Some("revoked"));
     shot(c, &shots, "sites").await;
+    // A unit applies to offer a measure; the credit office approves it.
+    sign_out(c, &base).await;
+    sign_in(c, &base, "unit").await;
+    c.goto(&format!("{base}/measures/new")).await.unwrap();
+    let today = hub.today();
+    for (field, value) in [
+        ("m-id", "XYG-COUNTER-BOOKS"),
+        ("m-name_zh", "购书9折"),
+        ("m-name_en", "Books at 90%"),
+        ("m-percent", "10"),
+        ("m-reason", "书店加入守信激励"),
+    ] {
+        find(c, Locator::Id(field))
+            .await
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    // Date fields take their value as the page's own date picker would.
+    for (field, value) in [
+        ("m-valid_from", today.to_string()),
+        ("m-valid_until", today.add_years(2).to_string()),
+    ] {
+        c.execute(
+            "document.getElementById(arguments[0]).value = arguments[1];",
+            vec![json!(field), json!(value)],
+        )
+        .await
+        .unwrap();
+    }
+    shot(c, &shots, "measure-application").await;
+    find(c, Locator::Id("save")).await.click().await.unwrap();
+    let flash = text(c, "#flash").await;
+    assert!(flash.contains('#'), "{flash}");
+    assert!(
+        hub.catalogue()
+            .unwrap()
+            .unwrap()
+            .get("XYG-COUNTER-BOOKS")
+            .is_none()
+    );
+    sign_out(c, &base).await;
+    sign_in(c, &base, "admin").await;
+    c.goto(&format!("{base}/measures")).await.unwrap();
+    find(c, Locator::Css("#requests tr.pending button.approve"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    text(c, "#flash").await;
+    let approved = hub.catalogue().unwrap().unwrap();
+    let m = approved.get("XYG-COUNTER-BOOKS").expect("published");
+    assert_eq!(m.unit, unit);
+    c.goto(&format!("{base}/measures")).await.unwrap();
+    text(c, "#measure-XYG-COUNTER-BOOKS").await;
+    shot(c, &shots, "measures").await;
+
     c.goto(&format!("{base}/audit")).await.unwrap();
-    let chain = c.find(Locator::Id("chain")).await.unwrap();
+    let chain = find(c, Locator::Id("chain")).await;
     assert_eq!(chain.attr("class").await.unwrap().as_deref(), Some("ok"));
     let actions: Vec<String> = rows(c, "#audit")
         .await
@@ -527,6 +562,8 @@ async fn the_console_in_a_browser() {
     for want in [
         "terminal.revoke",
         "subject.lookup",
+        "measure.request",
+        "measure.approve",
         "enroll.code",
         "listings.imported",
         "listings.rejected",

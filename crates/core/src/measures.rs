@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::category::Category;
 use crate::ids::Kind;
@@ -239,14 +239,14 @@ pub enum CatalogueError {
     Invalid(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalogue {
     #[serde(default)]
     measure: Vec<RawMeasure>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawMeasure {
     id: String,
@@ -258,30 +258,35 @@ struct RawMeasure {
     categories: RawCategories,
     valid_from: String,
     valid_until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     withdrawn_on: Option<String>,
     benefit: RawBenefit,
+    #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<RawLimit>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(untagged)]
 enum RawCategories {
     Word(String),
     List(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum RawBenefit {
     PercentOff {
         percent: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_discount: Option<i64>,
     },
     FixedOff {
         amount_off: i64,
     },
     FreeEntry {
+        #[serde(skip_serializing_if = "Option::is_none")]
         companion_percent: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         companion_max: Option<i64>,
     },
     Waiver {
@@ -292,7 +297,7 @@ enum RawBenefit {
     },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimit {
     per: String,
@@ -354,6 +359,90 @@ impl Catalogue {
 
     pub fn get(&self, id: &str) -> Option<&Measure> {
         self.measures.iter().find(|m| m.id.as_str() == id)
+    }
+
+    /// The catalogue as TOML in the format of `measures.md`, measures in
+    /// order; [`Catalogue::from_toml`] reads it back equal.
+    pub fn to_toml(&self) -> String {
+        let raw = RawCatalogue {
+            measure: self.measures.iter().map(Measure::raw).collect(),
+        };
+        // Serialising plain strings, integers and tables cannot fail.
+        toml::to_string(&raw).unwrap_or_default()
+    }
+
+    /// This catalogue with `m` in place of the measure of the same id, or
+    /// added at the end.
+    pub fn with(&self, m: Measure) -> Catalogue {
+        let mut measures = self.measures.clone();
+        match measures.iter_mut().find(|old| old.id == m.id) {
+            Some(old) => *old = m,
+            None => measures.push(m),
+        }
+        Catalogue { measures }
+    }
+}
+
+fn fen_i64(f: Fen) -> i64 {
+    i64::try_from(f.0).unwrap_or(i64::MAX)
+}
+
+impl Measure {
+    fn raw(&self) -> RawMeasure {
+        RawMeasure {
+            id: self.id.as_str().to_owned(),
+            family: self.family.clone(),
+            name_zh: self.name_zh.clone(),
+            name_en: self.name_en.clone(),
+            unit: self.unit.clone(),
+            subjects: self
+                .subjects
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+            categories: match &self.categories {
+                Categories::All => RawCategories::Word("all".into()),
+                Categories::Only(set) => {
+                    RawCategories::List(set.iter().map(|c| c.code()).collect())
+                }
+            },
+            valid_from: self.valid_from.to_string(),
+            valid_until: self.valid_until.to_string(),
+            withdrawn_on: self.withdrawn_on.map(|d| d.to_string()),
+            benefit: match &self.benefit {
+                Benefit::PercentOff {
+                    percent,
+                    max_discount,
+                } => RawBenefit::PercentOff {
+                    percent: i64::from(*percent),
+                    max_discount: max_discount.map(fen_i64),
+                },
+                Benefit::FixedOff { amount_off } => RawBenefit::FixedOff {
+                    amount_off: fen_i64(*amount_off),
+                },
+                Benefit::FreeEntry {
+                    companion_percent,
+                    companion_max,
+                } => RawBenefit::FreeEntry {
+                    // 0 is what an absent companion_percent means.
+                    companion_percent: (*companion_percent > 0)
+                        .then(|| i64::from(*companion_percent)),
+                    companion_max: companion_max.map(i64::from),
+                },
+                Benefit::Waiver { what } => RawBenefit::Waiver { what: what.clone() },
+                Benefit::Privilege { what } => RawBenefit::Privilege { what: what.clone() },
+            },
+            limit: self.limit.map(|l| RawLimit {
+                per: l.per.as_str().to_owned(),
+                count: i64::from(l.count),
+            }),
+        }
+    }
+
+    /// One measure as a catalogue TOML of its own, for validating it as
+    /// the import does.
+    pub fn to_toml(&self) -> String {
+        Catalogue::from_measures(vec![self.clone()]).to_toml()
     }
 }
 
@@ -603,6 +692,68 @@ limit = { per = "week", count = 1 }
         );
         assert!(m.in_force("2027-12-31".parse().unwrap()));
         assert!(!m.in_force("2028-01-01".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_catalogue_written_out_reads_back_equal() {
+        let more = format!(
+            "{ONE}{}",
+            r#"
+[[measure]]
+id = "M2"
+family = "信易游"
+name_zh = "景区 \"免票\""
+name_en = "Entry"
+unit = "景区"
+subjects = ["person", "enterprise"]
+categories = ["P01", "E02"]
+valid_from = "2024-01-01"
+valid_until = "2025-06-30"
+withdrawn_on = "2025-03-01"
+benefit = { kind = "free_entry", companion_percent = 50, companion_max = 3 }
+
+[[measure]]
+id = "M3"
+family = "信易医"
+name_zh = "押金"
+name_en = "Deposit"
+unit = "医院"
+subjects = ["person"]
+categories = "all"
+valid_from = "2024-01-01"
+valid_until = "2027-12-31"
+benefit = { kind = "free_entry" }
+
+[[measure]]
+id = "M4"
+family = "其他"
+name_zh = "减免"
+name_en = "Off"
+unit = "店"
+subjects = ["person"]
+categories = "all"
+valid_from = "2024-01-01"
+valid_until = "2027-12-31"
+benefit = { kind = "percent_off", percent = 20, max_discount = 1500 }
+limit = { per = "year", count = 2 }
+"#
+        );
+        let c = Catalogue::from_toml(&more).unwrap();
+        assert_eq!(c.measures().len(), 4);
+        let back = Catalogue::from_toml(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+        // One measure in its own catalogue.
+        let m = c.get("M2").unwrap();
+        let alone = Catalogue::from_toml(&m.to_toml()).unwrap();
+        assert_eq!(alone.measures(), std::slice::from_ref(m));
+        // `with` replaces by id, or adds.
+        let mut changed = m.clone();
+        changed.name_en = "Changed".into();
+        let c2 = c.with(changed.clone());
+        assert_eq!(c2.measures().len(), 4);
+        assert_eq!(c2.get("M2"), Some(&changed));
+        changed.id = MeasureId::parse("M9").unwrap();
+        assert_eq!(c.with(changed).measures().len(), 5);
     }
 
     #[test]

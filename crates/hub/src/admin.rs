@@ -372,31 +372,54 @@ impl Hub {
     /// site's measures must stay in it.
     pub fn publish_catalogue(&self, toml: &str) -> Result<Published, HubError> {
         let catalogue = Catalogue::from_toml(toml)?;
+        self.db()
+            .write(|tx| self.publish_catalogue_in(tx, toml, &catalogue, "catalogue file"))
+    }
+
+    /// Publishes `catalogue` (its text `toml`) inside the caller's
+    /// transaction, keeping it as the catalogue's next revision with
+    /// `how` it came.
+    pub(crate) fn publish_catalogue_in(
+        &self,
+        tx: &Transaction<'_>,
+        toml: &str,
+        catalogue: &Catalogue,
+        how: &str,
+    ) -> Result<Published, HubError> {
         let now = self.now();
-        self.db().write(|tx| {
-            for site in load_sites(tx)? {
-                if let Some(m) = site.measures.iter().find(|m| catalogue.get(m).is_none()) {
-                    return Err(HubError::Invalid(format!(
-                        "site {} applies measure {m}, which this catalogue lacks: keep the measure, or change the site first (`xinyi-hub site add {} --measures ...`)",
-                        site.id, site.id
-                    )));
-                }
+        for site in load_sites(tx)? {
+            if let Some(m) = site.measures.iter().find(|m| catalogue.get(m).is_none()) {
+                return Err(HubError::Invalid(format!(
+                    "site {} applies measure {m}, which this catalogue lacks: keep the measure, or change the site first (`xinyi-hub site add {} --measures ...`)",
+                    site.id, site.id
+                )));
             }
-            if let Some((held, _)) = load_catalogue(tx)?
-                && held == toml
-            {
-                return unchanged(tx);
-            }
-            tx.execute(
-                "INSERT INTO catalogue (id, toml, published_at) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET toml = excluded.toml, published_at = excluded.published_at",
-                params![toml, now.0],
-            )?;
-            self.publish_next(
-                tx,
-                &format!("catalogue with {} measures", catalogue.measures().len()),
-            )
-        })
+        }
+        if let Some((held, _)) = load_catalogue(tx)?
+            && held == toml
+        {
+            return unchanged(tx);
+        }
+        tx.execute(
+            "INSERT INTO catalogue (id, toml, published_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET toml = excluded.toml, published_at = excluded.published_at",
+            params![toml, now.0],
+        )?;
+        let published = self.publish_next(
+            tx,
+            &format!("catalogue with {} measures", catalogue.measures().len()),
+        )?;
+        tx.execute(
+            "INSERT INTO catalogue_revisions (toml, published_at, data_version, how)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                toml,
+                now.0,
+                i64::try_from(published.version).unwrap_or(i64::MAX),
+                how
+            ],
+        )?;
+        Ok(published)
     }
 
     /// The catalogue in force, if one was published.

@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_sealed",
         sql: include_str!("../migrations/0008_sealed.sql"),
     },
+    Migration {
+        name: "0009_measures",
+        sql: include_str!("../migrations/0009_measures.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

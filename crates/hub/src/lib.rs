@@ -18,6 +18,7 @@
 //! | [`retention`] | erasing ended identities, deleting old records |
 //! | [`accounts`] | the console's accounts, roles and sessions |
 //! | [`audit`] | the append-only, hash-chained audit log |
+//! | [`offers`] | measures created, changed and withdrawn; units' requests decided |
 //! | [`admin`] | issuer keys, cards, catalogue, sites, enrollment codes, terminals |
 //! | [`publish`] | versions, config artefact, eligibility snapshots and deltas |
 //! | [`sync`] | enrollment, request authentication, signed metadata |
@@ -67,6 +68,7 @@ pub mod hub;
 pub mod identity;
 pub mod import;
 pub mod keys;
+pub mod offers;
 pub mod people;
 pub mod publish;
 pub mod records;

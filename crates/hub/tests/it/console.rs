@@ -21,7 +21,7 @@ use xinyi_testkit::read as shared;
 
 use crate::common::{cli, hub, ok};
 
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
 /// The departments (`source`) of the vectors' listings, in file order.
 fn sources() -> Vec<String> {
@@ -46,14 +46,14 @@ fn other_department() -> String {
     format!("{}（另一部门）", sources()[0])
 }
 
-struct World {
+pub(crate) struct World {
     _tmp: tempfile::TempDir,
-    hub: Arc<Hub>,
-    clock: Arc<ManualClock>,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) clock: Arc<ManualClock>,
     console: Console,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(UnixTime(
         xinyi_testkit::first_at(&xinyi_testkit::vectors()).0,
@@ -89,13 +89,13 @@ async fn world() -> World {
 }
 
 /// A client that keeps the console's cookies and follows no redirect.
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
@@ -104,7 +104,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 impl Client {
-    fn new(w: &World) -> Client {
+    pub(crate) fn new(w: &World) -> Client {
         Client {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -135,7 +135,7 @@ impl Client {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, path: &str) -> reqwest::Response {
         let res = self
             .http
             .get(format!("{}{path}", self.base))
@@ -147,7 +147,7 @@ impl Client {
         res
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let res = self
             .http
             .post(format!("{}{path}", self.base))
@@ -160,7 +160,7 @@ impl Client {
         res
     }
 
-    async fn sign_in(&mut self, name: &str, password: &str) -> reqwest::Response {
+    pub(crate) async fn sign_in(&mut self, name: &str, password: &str) -> reqwest::Response {
         let page = self.get("/signin").await.text().await.unwrap();
         let csrf = hidden(&page, "csrf");
         self.post(
@@ -170,7 +170,7 @@ impl Client {
         .await
     }
 
-    async fn signed_in(w: &World, name: &str) -> Client {
+    pub(crate) async fn signed_in(w: &World, name: &str) -> Client {
         let mut c = Client::new(w);
         let res = c.sign_in(name, PASSWORD).await;
         assert_eq!(
@@ -182,7 +182,7 @@ impl Client {
     }
 
     /// The session's CSRF token, from a page's sign-out form.
-    async fn csrf(&mut self) -> String {
+    pub(crate) async fn csrf(&mut self) -> String {
         let page = self.get("/").await.text().await.unwrap();
         hidden(&page, "csrf")
     }

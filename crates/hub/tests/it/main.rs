@@ -12,6 +12,7 @@ mod console;
 mod gate;
 mod import;
 mod limits;
+mod measures;
 mod privacy;
 mod refusal_log;
 mod retention;

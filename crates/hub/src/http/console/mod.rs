@@ -14,6 +14,7 @@
 //! sites), and every change is in the audit log.
 
 mod chart;
+mod measures;
 mod pages;
 mod view;
 
@@ -321,6 +322,12 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
         .route("/terminals/{id}/revoke", post(pages::revoke))
         .route("/reports", get(pages::reports))
         .route("/reports/{file}", get(pages::report_file))
+        .route("/measures", get(measures::list))
+        .route("/measures/new", get(measures::new_form))
+        .route("/measures/save", post(measures::save))
+        .route("/measures/{id}/edit", get(measures::edit_form))
+        .route("/measures/{id}/withdraw", post(measures::withdraw))
+        .route("/measures/requests/{id}/decide", post(measures::decide))
         .route(
             "/people",
             get(pages::people_page).post(pages::people_look_up),

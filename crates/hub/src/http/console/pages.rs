@@ -25,14 +25,14 @@ use crate::hub::Hub;
 use crate::people::{Activity, LookUp, Subject};
 use crate::reports::{ReportKind, csv_field};
 
-type S = State<Arc<ConsoleState>>;
+pub(super) type S = State<Arc<ConsoleState>>;
 
 /// A terminal heard from this recently (seconds) is online.
 const ONLINE_WITHIN_S: i64 = 15 * 60;
 /// A terminal not heard from this long (seconds) is stale.
 const STALE_AFTER_S: i64 = 24 * 3600;
 
-fn render(t: &impl Template) -> Response {
+pub(super) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -42,7 +42,7 @@ fn render(t: &impl Template) -> Response {
     }
 }
 
-fn page(ctx: &Ctx, nav: &'static str) -> Page {
+pub(super) fn page(ctx: &Ctx, nav: &'static str) -> Page {
     Page {
         t: ctx.t,
         user: ctx.session.user.clone(),
@@ -54,7 +54,7 @@ fn page(ctx: &Ctx, nav: &'static str) -> Page {
     }
 }
 
-fn actor(ctx: &Ctx) -> Actor {
+pub(super) fn actor(ctx: &Ctx) -> Actor {
     Actor::User(ctx.session.user.clone())
 }
 
@@ -220,7 +220,7 @@ pub(super) async fn set_lang(State(st): S, Path(to): Path<String>) -> Response {
 // ---- overview ------------------------------------------------------------
 
 /// The unit an operator's pages are limited to.
-fn unit_of(ctx: &Ctx) -> Option<String> {
+pub(super) fn unit_of(ctx: &Ctx) -> Option<String> {
     (ctx.session.role == Role::Operator)
         .then(|| ctx.session.scope.clone())
         .flatten()

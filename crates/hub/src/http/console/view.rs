@@ -83,6 +83,10 @@ impl Page {
         )
     }
 
+    pub fn may_measures(&self) -> bool {
+        self.role != Role::Submitter
+    }
+
     pub fn may_people(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Reviewer | Role::Auditor)
     }
@@ -430,4 +434,96 @@ pub struct People {
     pub purpose: String,
     pub error: Option<String>,
     pub found: Option<Found>,
+}
+
+pub struct MeasureLine {
+    pub id: String,
+    pub name: String,
+    pub family: String,
+    pub unit: String,
+    pub subjects: String,
+    pub validity: String,
+    pub benefit: String,
+    pub limit: String,
+    /// `in-force`, `withdrawn`, `ended` or `future`.
+    pub state: &'static str,
+    pub state_text: String,
+    /// This account may change it (or ask to).
+    pub editable: bool,
+    /// This account may withdraw it (or ask to cancel it).
+    pub cancellable: bool,
+}
+
+pub struct RequestLine {
+    pub id: i64,
+    pub at: String,
+    pub unit: String,
+    pub measure: String,
+    pub what: String,
+    pub reason: String,
+    pub by: String,
+    pub state: String,
+    pub state_text: String,
+    pub decision: String,
+    pub pending: bool,
+}
+
+pub struct RevisionLine {
+    pub revision: i64,
+    pub at: String,
+    pub data_version: u64,
+    pub how: String,
+    pub measures: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console/measures.html")]
+pub struct Measures {
+    pub page: Page,
+    pub is_admin: bool,
+    pub may_propose: bool,
+    pub today: String,
+    pub measures: Vec<MeasureLine>,
+    pub requests: Vec<RequestLine>,
+    pub revisions: Vec<RevisionLine>,
+}
+
+/// A measure's form, as typed (money in yuan).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct MeasureFields {
+    pub csrf: String,
+    pub editing: String,
+    pub id: String,
+    pub family: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub unit: String,
+    pub person: Option<String>,
+    pub enterprise: Option<String>,
+    pub categories: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub benefit: String,
+    pub percent: String,
+    pub max_discount: String,
+    pub amount_off: String,
+    pub companion_percent: String,
+    pub companion_max: String,
+    pub what: String,
+    pub limit_per: String,
+    pub limit_count: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/measure_form.html")]
+pub struct MeasureEdit {
+    pub page: Page,
+    pub f: MeasureFields,
+    pub is_admin: bool,
+    /// An operator's unit: the only one its measures may name.
+    pub fixed_unit: Option<String>,
+    pub errors: Vec<String>,
+    pub families: &'static [&'static str],
 }
