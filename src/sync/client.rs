@@ -319,9 +319,19 @@ impl HubClient {
         }
     }
 
-    /// Fresh signed metadata for a terminal holding `have`.
-    pub async fn metadata(&self, have: u64, now: UnixTime) -> Result<Vec<u8>, ClientError> {
-        let path = format!("/v1/metadata?have={have}");
+    /// Fresh signed metadata for a terminal holding `have`, telling the
+    /// hub (for its fleet view) the journal's last sequence number `head`
+    /// and this program's version.
+    pub async fn metadata(
+        &self,
+        have: u64,
+        head: u64,
+        now: UnixTime,
+    ) -> Result<Vec<u8>, ClientError> {
+        let path = format!(
+            "/v1/metadata?have={have}&head={head}&app={}",
+            env!("CARGO_PKG_VERSION")
+        );
         let resp = self
             .send(
                 "metadata",

@@ -310,7 +310,8 @@ pub async fn download(
     now: UnixTime,
 ) -> Result<Downloaded, SyncError> {
     let held_before = store.data_state()?.map_or(0, |s| s.version);
-    let meta_bytes = match client.metadata(held_before, now).await {
+    let (head, _) = store.journal_head()?;
+    let meta_bytes = match client.metadata(held_before, head, now).await {
         Err(ClientError::Revoked { notice }) => return Err(revoked(store, &notice)),
         other => other?,
     };

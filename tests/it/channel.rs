@@ -1357,7 +1357,7 @@ async fn a_terminal_enrolls_and_syncs_over_tls_with_the_registrys_certificate() 
         Some(&cert.cert_pem),
     )
     .unwrap();
-    assert!(client.metadata(0, now()).await.is_err());
+    assert!(client.metadata(0, 0, now()).await.is_err());
     impostor.stop().await.unwrap();
     server.stop().await.unwrap();
 }

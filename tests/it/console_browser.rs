@@ -387,6 +387,8 @@ async fn the_console_in_a_browser() {
     sign_in(c, &base, "admin").await;
     check(c, &base, "listings", &shared("vectors/listings.csv")).await;
     find(c, Locator::Id("confirm")).await.click().await.unwrap();
+    // The import's answer, before the next page is asked for.
+    text(c, "#flash").await;
     check(c, &base, "exclusions", &shared("vectors/exclusions.csv")).await;
     find(c, Locator::Id("confirm")).await.click().await.unwrap();
     text(c, "#flash").await;
@@ -475,6 +477,19 @@ async fn the_console_in_a_browser() {
     assert_eq!(rows(c, "#subject-records").await.len(), 1);
     shot(c, &shots, "people").await;
 
+    // The fleet table: what the terminal said of itself at its last sync.
+    c.goto(&format!("{base}/sites")).await.unwrap();
+    let cell = |class: &'static str| {
+        let css = format!("#terminal-{terminal_id} td.{class}");
+        async move { text(c, &css).await }
+    };
+    let held: u64 = cell("data-version").await.parse().unwrap();
+    assert!(held >= 1 && held <= hub.current_version().unwrap().unwrap().version);
+    assert_eq!(t.status(at).unwrap().unsent, 0);
+    assert_eq!(cell("not-uploaded").await, "0");
+    assert_eq!(cell("clock").await, "+0");
+    assert_eq!(cell("app").await, env!("CARGO_PKG_VERSION"));
+
     // The terminal is revoked from the console.
     c.goto(&format!("{base}/sites")).await.unwrap();
     find(
@@ -561,6 +576,7 @@ async fn the_console_in_a_browser() {
         .collect();
     for want in [
         "terminal.revoke",
+        "terminal.enroll",
         "subject.lookup",
         "measure.request",
         "measure.approve",

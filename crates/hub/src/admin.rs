@@ -98,9 +98,25 @@ pub struct TerminalInfo {
     pub enrolled_at: UnixTime,
     pub revoked_at: Option<UnixTime>,
     pub last_seen_at: Option<UnixTime>,
+    /// Its clock minus the hub's at its last signed request, seconds.
+    pub clock_offset_s: Option<i64>,
+    /// The data version it held at its last metadata request.
+    pub data_version: Option<u64>,
+    /// The last sequence number in its journal then.
+    pub journal_head: Option<u64>,
+    /// Its program's version then.
+    pub app_version: Option<String>,
+    /// The last sequence number of its records the hub holds.
+    pub uploaded_through: Option<u64>,
 }
 
 impl TerminalInfo {
+    /// Records it held at its last contact that the hub does not have.
+    pub fn not_uploaded(&self) -> Option<u64> {
+        self.journal_head
+            .map(|h| h.saturating_sub(self.uploaded_through.unwrap_or(0)))
+    }
+
     pub fn revoked(&self) -> bool {
         self.revoked_at.is_some()
     }
@@ -197,15 +213,19 @@ pub(crate) fn load_terminal(
 ) -> Result<Option<TerminalInfo>, HubError> {
     Ok(tx
         .query_row(
-            "SELECT id, public_key, site, label, enrolled_at, revoked_at, last_seen_at
-             FROM terminals WHERE id = ?1",
+            &format!("SELECT {TERMINAL_COLUMNS} FROM terminals t WHERE id = ?1"),
             [id],
             terminal_row,
         )
         .optional()?)
 }
 
+const TERMINAL_COLUMNS: &str = "id, public_key, site, label, enrolled_at, revoked_at, last_seen_at, \
+     clock_offset_s, data_version, journal_head, app_version, \
+     (SELECT MAX(seq) FROM records r WHERE r.terminal = t.id)";
+
 fn terminal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TerminalInfo> {
+    let u = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
     Ok(TerminalInfo {
         id: r.get(0)?,
         public_key: r.get(1)?,
@@ -214,6 +234,11 @@ fn terminal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TerminalInfo> {
         enrolled_at: UnixTime(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
         last_seen_at: r.get::<_, Option<i64>>(6)?.map(UnixTime),
+        clock_offset_s: r.get(7)?,
+        data_version: u(r.get(8)?),
+        journal_head: u(r.get(9)?),
+        app_version: r.get(10)?,
+        uploaded_through: u(r.get(11)?),
     })
 }
 
@@ -638,10 +663,9 @@ impl Hub {
     /// The enrolled terminals.
     pub fn terminals(&self) -> Result<Vec<TerminalInfo>, HubError> {
         self.db().read(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT id, public_key, site, label, enrolled_at, revoked_at, last_seen_at
-                 FROM terminals ORDER BY enrolled_at, id",
-            )?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {TERMINAL_COLUMNS} FROM terminals t ORDER BY enrolled_at, id"
+            ))?;
             let rows = stmt
                 .query_map([], terminal_row)?
                 .collect::<Result<Vec<_>, _>>()?;

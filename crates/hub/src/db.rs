@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_measures",
         sql: include_str!("../migrations/0009_measures.sql"),
     },
+    Migration {
+        name: "0010_fleet",
+        sql: include_str!("../migrations/0010_fleet.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

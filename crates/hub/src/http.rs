@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `GET /v1/health` | none | `{"ok":true,"data_version":N,"software":"0.1.0","schema":N,"database":"ok",…}`; 503 when the database fails |
 //! | `POST /v1/enroll` | one-time code | sealed `EnrollGrant` |
-//! | `GET /v1/metadata?have=V` | signed | sealed `Metadata`, fresh for each request; a revoked terminal gets 403 with a sealed `RevocationNotice` |
+//! | `GET /v1/metadata?have=V&head=S&app=A` | signed (`head`: the terminal's last journal sequence number, `app`: its version; both optional) | sealed `Metadata`, fresh for each request; a revoked terminal gets 403 with a sealed `RevocationNotice` |
 //! | `GET /v1/artefacts/{sha256}` | signed | the bytes; `Range: bytes=N-` gives 206 |
 //! | `POST /v1/records` | signed | sealed `UploadReceipt` |
 //! | `GET /v1/records/status` | signed | sealed `UploadReceipt` |
@@ -417,20 +417,57 @@ async fn enroll(
     }
 }
 
+/// The value of query parameter `name`, if the request has it.
+fn query_param<'a>(uri: &'a OriginalUri, name: &str) -> Option<&'a str> {
+    uri.0
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
 fn have_param(uri: &OriginalUri) -> Result<u64, ApiError> {
-    let bad = |v: &str| ApiError::BadRequest {
-        code: "bad_request",
-        message: format!("`have` must be a version number, got {v:?}"),
-    };
-    let Some(q) = uri.0.query() else {
+    let Some(v) = query_param(uri, "have") else {
         return Ok(0);
     };
-    for pair in q.split('&') {
-        if let Some(v) = pair.strip_prefix("have=") {
-            return v.parse().map_err(|_| bad(v));
+    v.parse().map_err(|_| ApiError::BadRequest {
+        code: "bad_request",
+        message: format!("`have` must be a version number, got {v:?}"),
+    })
+}
+
+/// The longest program version a terminal may report.
+const MAX_APP_VERSION: usize = 32;
+
+/// What a terminal reports of itself in the metadata request: its
+/// journal's last sequence number and its program's version.
+fn report_params(uri: &OriginalUri) -> Result<(Option<u64>, Option<String>), ApiError> {
+    let head = match query_param(uri, "head") {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|_| ApiError::BadRequest {
+            code: "bad_request",
+            message: format!("`head` must be a sequence number, got {v:?}"),
+        })?),
+    };
+    let app = match query_param(uri, "app") {
+        None => None,
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= MAX_APP_VERSION
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b)) =>
+        {
+            Some(v.to_owned())
         }
-    }
-    Ok(0)
+        Some(v) => {
+            return Err(ApiError::BadRequest {
+                code: "bad_request",
+                message: format!(
+                    "`app` must be a version of at most {MAX_APP_VERSION} letters, digits and . - + _, got {v:?}"
+                ),
+            });
+        }
+    };
+    Ok((head, app))
 }
 
 async fn metadata(
@@ -448,7 +485,12 @@ async fn metadata(
         return Err(ApiError::Revoked { notice }.into());
     }
     let have = have_param(&uri)?;
-    let sealed = blocking(&gate.hub, move |hub| hub.signed_metadata(&terminal, have)).await?;
+    let (head, app) = report_params(&uri)?;
+    let sealed = blocking(&gate.hub, move |hub| {
+        hub.note_terminal_report(&terminal.id, have, head, app.as_deref())?;
+        hub.signed_metadata(&terminal, have)
+    })
+    .await?;
     Ok(octets(StatusCode::OK, sealed, "application/json"))
 }
 

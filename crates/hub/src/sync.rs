@@ -118,6 +118,14 @@ impl Hub {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, public_key, site, label, now.0],
             )?;
+            crate::audit::append(
+                tx,
+                now,
+                &crate::audit::Actor::Terminal(id.clone()),
+                "terminal.enroll",
+                &id,
+                &format!("site {site}, label {label}"),
+            )?;
             tracing::info!(terminal = %id, site = %site, label = %label, "terminal enrolled");
             Ok(site)
         })?;
@@ -174,12 +182,36 @@ impl Hub {
                 return Err(AuthError::Replay.into());
             }
             tx.execute(
-                "UPDATE terminals SET last_seen_at = ?2 WHERE id = ?1",
-                params![terminal.id, now.0],
+                "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
+                params![terminal.id, now.0, offset],
             )?;
             Ok(())
         })?;
         Ok(terminal)
+    }
+
+    /// Notes what `terminal` said of itself in its signed metadata
+    /// request: the version it holds, its journal's last sequence number
+    /// and its program's version (the last two absent from terminals of
+    /// earlier releases).
+    pub fn note_terminal_report(
+        &self,
+        terminal: &str,
+        have: u64,
+        journal_head: Option<u64>,
+        app_version: Option<&str>,
+    ) -> Result<(), HubError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.db().write(|tx| {
+            tx.execute(
+                "UPDATE terminals SET data_version = ?2,
+                     journal_head = COALESCE(?3, journal_head),
+                     app_version = COALESCE(?4, app_version)
+                 WHERE id = ?1",
+                params![terminal, n(have), journal_head.map(n), app_version],
+            )?;
+            Ok(())
+        })
     }
 
     /// The metadata for `terminal` holding version `have`, unsigned: the

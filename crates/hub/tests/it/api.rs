@@ -196,6 +196,49 @@ async fn metadata_snapshot_then_delta() {
     server.stop().await.unwrap();
 }
 
+/// What a terminal says of itself in its signed metadata request reaches
+/// the fleet view: the version it holds, its journal's last sequence
+/// number, its program's version and its clock's offset; a malformed
+/// report is refused and changes nothing; an older terminal's request
+/// without one still works.
+#[tokio::test]
+async fn a_terminal_reports_its_state_with_its_metadata_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let t = Terminal::new(&hub, &server.url());
+    let (_, registry) = t.enroll(&code.code).await;
+    let m = t.metadata(0, &registry).await;
+    let info = hub.terminal(&t.id).unwrap().unwrap();
+    assert_eq!(info.data_version, Some(0));
+    assert_eq!(
+        (info.journal_head, info.app_version.as_deref()),
+        (None, None)
+    );
+    assert!(info.clock_offset_s.is_some_and(|o| o.abs() <= 5));
+
+    let path = format!("/v1/metadata?have={}&head=7&app=1.2.3-rc.1", m.version);
+    assert_eq!(t.get(&path).await.status(), 200);
+    let info = hub.terminal(&t.id).unwrap().unwrap();
+    assert_eq!(info.data_version, Some(m.version));
+    assert_eq!(info.journal_head, Some(7));
+    assert_eq!(info.app_version.as_deref(), Some("1.2.3-rc.1"));
+    // None of its records has reached the hub.
+    assert_eq!(info.not_uploaded(), Some(7));
+
+    for bad in ["head=-1", "head=x", "app=%3Cscript%3E", "app="] {
+        let resp = t.get(&format!("/v1/metadata?have=0&{bad}")).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+    }
+    let long = "9".repeat(33);
+    let resp = t.get(&format!("/v1/metadata?have=0&app={long}")).await;
+    assert_eq!(resp.status(), 400);
+    let info = hub.terminal(&t.id).unwrap().unwrap();
+    assert_eq!(info.data_version, Some(m.version));
+    assert_eq!(info.app_version.as_deref(), Some("1.2.3-rc.1"));
+    server.stop().await.unwrap();
+}
+
 /// Resumable downloads: `Range: bytes=N-` gives 206 with the rest.
 #[tokio::test]
 async fn artefact_ranges() {

@@ -753,3 +753,70 @@ async fn a_look_up_by_id_number_is_masked_audited_and_needs_a_purpose() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(looked_up(&w.hub)[0].actor, "user:auditor");
 }
+
+async fn send(c: &mut Client, f: Vec<(String, String)>) -> reqwest::Response {
+    let p: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    c.post("/sites", &p).await
+}
+
+/// The credit office adds a site from the console: published with the
+/// catalogue's measures, audited; a measure the catalogue lacks or a
+/// malformed number is refused, saying which; a unit's operator cannot.
+#[tokio::test]
+async fn the_credit_office_adds_a_site() {
+    let w = world().await;
+    let measure = w.hub.catalogue().unwrap().unwrap().measures()[0]
+        .id
+        .to_string();
+    let mut unit = Client::signed_in(&w, "unit").await;
+    let csrf = unit.csrf().await;
+    let form = |csrf: &str, measures: &str, hours: &str| {
+        vec![
+            ("csrf".to_owned(), csrf.to_owned()),
+            ("id".to_owned(), "kiosk-9".to_owned()),
+            ("name".to_owned(), "新站点".to_owned()),
+            ("unit".to_owned(), "某单位".to_owned()),
+            ("measures".to_owned(), measures.to_owned()),
+            ("max_offline_hours".to_owned(), hours.to_owned()),
+            ("unattended".to_owned(), "1".to_owned()),
+        ]
+    };
+    let res = send(&mut unit, form(&csrf, &measure, "")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let csrf = admin.csrf().await;
+    let res = send(&mut admin, form(&csrf, "NO-SUCH-MEASURE", "")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("NO-SUCH-MEASURE"));
+    let res = send(&mut admin, form(&csrf, &measure, "many")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("max_offline_hours"));
+    assert!(w.hub.sites().unwrap().iter().all(|s| s.id != "kiosk-9"));
+    let before = w.hub.current_version().unwrap().unwrap().version;
+    let res = send(&mut admin, form(&csrf, &measure, "48")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let site = w
+        .hub
+        .sites()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == "kiosk-9")
+        .unwrap();
+    assert_eq!(site.measures, vec![measure]);
+    assert_eq!(site.max_offline_age_s, 48 * 3600);
+    assert!(site.unattended);
+    assert!(w.hub.current_version().unwrap().unwrap().version > before);
+    let log = w
+        .hub
+        .audit_log(&AuditQuery {
+            before: None,
+            action: Some("site.set".into()),
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].target.as_str(), log[0].actor.as_str()),
+        ("kiosk-9", "user:admin")
+    );
+}

@@ -195,6 +195,18 @@ pub(super) async fn list(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
     }))
 }
 
+/// The page after a change: what was done, and the way back.
+fn done(ctx: &Ctx, flash: String) -> Response {
+    let mut pg = page(ctx, "measures");
+    pg.flash = Some(flash);
+    render(&view::Message {
+        page: pg,
+        heading: ctx.t.t("激励措施", "Measures").into(),
+        message: String::new(),
+        back: "/measures",
+    })
+}
+
 fn form_page(ctx: &Ctx, f: MeasureFields, errors: Vec<String>) -> Response {
     render(&view::MeasureEdit {
         page: page(ctx, "measures"),
@@ -501,14 +513,7 @@ pub(super) async fn save(
     for w in warnings {
         message.push_str(&format!("。{} {w}", t.t("提醒：", "Note:")));
     }
-    let mut pg = page(&ctx, "measures");
-    pg.flash = Some(message);
-    Ok(render(&view::Message {
-        page: pg,
-        heading: t.t("激励措施", "Measures").into(),
-        message: String::new(),
-        back: "/measures",
-    }))
+    Ok(done(&ctx, message))
 }
 
 #[derive(Deserialize)]
@@ -535,7 +540,7 @@ pub(super) async fn withdraw(
     let unit = unit_of(&ctx);
     let who = actor(&ctx);
     let shown = id.clone();
-    let done = blocking(&st.hub, move |hub| match &unit {
+    let outcome = blocking(&st.hub, move |hub| match &unit {
         None => hub
             .withdraw_measure(&who, &id, on)
             .map(|p| (Some(p.version), None)),
@@ -544,26 +549,22 @@ pub(super) async fn withdraw(
             .map(|n| (None, Some(n))),
     })
     .await?;
-    let mut pg = page(&ctx, "measures");
-    pg.flash = Some(match done {
-        (Some(v), _) => format!(
-            "{shown} {} {on}，{} {v}",
-            t.t("已撤销，自", "withdrawn from"),
-            t.t("数据版本", "data version")
-        ),
-        (_, Some(n)) => format!(
-            "{} #{n}：{shown} {} {on}",
-            t.t("已提交申请", "Request submitted"),
-            t.t("取消，自", "cancel from")
-        ),
-        _ => String::new(),
-    });
-    Ok(render(&view::Message {
-        page: pg,
-        heading: t.t("激励措施", "Measures").into(),
-        message: String::new(),
-        back: "/measures",
-    }))
+    Ok(done(
+        &ctx,
+        match outcome {
+            (Some(v), _) => format!(
+                "{shown} {} {on}，{} {v}",
+                t.t("已撤销，自", "withdrawn from"),
+                t.t("数据版本", "data version")
+            ),
+            (_, Some(n)) => format!(
+                "{} #{n}：{shown} {} {on}",
+                t.t("已提交申请", "Request submitted"),
+                t.t("取消，自", "cancel from")
+            ),
+            _ => String::new(),
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -593,20 +594,16 @@ pub(super) async fn decide(
         hub.decide_measure_request(&who, id, approve, &f.note)
     })
     .await?;
-    let mut pg = page(&ctx, "measures");
-    pg.flash = Some(match published {
-        Some(p) => format!(
-            "{} #{id}，{} {}",
-            t.t("已批准申请", "Approved request"),
-            t.t("数据版本", "data version"),
-            p.version
-        ),
-        None => format!("{} #{id}", t.t("已驳回申请", "Rejected request")),
-    });
-    Ok(render(&view::Message {
-        page: pg,
-        heading: t.t("激励措施", "Measures").into(),
-        message: String::new(),
-        back: "/measures",
-    }))
+    Ok(done(
+        &ctx,
+        match published {
+            Some(p) => format!(
+                "{} #{id}，{} {}",
+                t.t("已批准申请", "Approved request"),
+                t.t("数据版本", "data version"),
+                p.version
+            ),
+            None => format!("{} #{id}", t.t("已驳回申请", "Rejected request")),
+        },
+    ))
 }

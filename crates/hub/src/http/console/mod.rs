@@ -317,7 +317,7 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
             post(pages::lists_check).layer(DefaultBodyLimit::max(MAX_CONSOLE_UPLOAD + 64 * 1024)),
         )
         .route("/lists/confirm", post(pages::lists_confirm))
-        .route("/sites", get(pages::sites))
+        .route("/sites", get(pages::sites).post(pages::put_site))
         .route("/sites/{id}/enroll", post(pages::enroll_code))
         .route("/terminals/{id}/revoke", post(pages::revoke))
         .route("/reports", get(pages::reports))

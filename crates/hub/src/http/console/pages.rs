@@ -29,6 +29,8 @@ pub(super) type S = State<Arc<ConsoleState>>;
 
 /// A terminal heard from this recently (seconds) is online.
 const ONLINE_WITHIN_S: i64 = 15 * 60;
+/// A terminal whose clock is off by more than this (seconds) is flagged.
+const CLOCK_WARN_S: i64 = 60;
 /// A terminal not heard from this long (seconds) is stale.
 const STALE_AFTER_S: i64 = 24 * 3600;
 
@@ -973,6 +975,9 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                         flags.push(format!("{} {}", t.t("可疑记录", "flagged"), i.flagged));
                     }
                 }
+                if tm.clock_offset_s.is_some_and(|o| o.abs() > CLOCK_WARN_S) {
+                    flags.push(t.t("时钟偏差", "clock off").into());
+                }
                 if overused.contains(&tm.id) {
                     flags.push(t.t("超限使用", "over-use").into());
                 }
@@ -985,6 +990,13 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                     state,
                     state_text,
                     records: i.map_or(0, |i| i.records),
+                    data_version: tm.data_version.map(|v| v.to_string()).unwrap_or_default(),
+                    not_uploaded: tm.not_uploaded().map(|n| n.to_string()).unwrap_or_default(),
+                    clock_offset: tm
+                        .clock_offset_s
+                        .map(|o| format!("{o:+}"))
+                        .unwrap_or_default(),
+                    app_version: tm.app_version.clone().unwrap_or_default(),
                     flags: flags.join(" · "),
                 }
             })
@@ -1004,11 +1016,108 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
         Ok((sites, terminals))
     })
     .await?;
+    let measure_ids = blocking(&st.hub, |hub| {
+        Ok(hub
+            .catalogue()?
+            .map(|c| c.measures().iter().map(|m| m.id.to_string()).collect())
+            .unwrap_or_default())
+    })
+    .await?;
     Ok(render(&view::Sites {
         page: page(&ctx, "sites"),
         may_manage: SITE_MANAGERS.contains(&ctx.session.role),
+        may_add: ctx.session.role == Role::Admin,
+        measure_ids,
         sites,
         terminals,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SiteForm {
+    csrf: String,
+    id: String,
+    name: String,
+    unit: String,
+    /// Measure ids, separated by commas or spaces.
+    measures: String,
+    #[serde(default)]
+    max_offline_hours: String,
+    #[serde(default)]
+    online_deadline_ms: String,
+    #[serde(default)]
+    void_window_minutes: String,
+    unattended: Option<String>,
+    no_holder_check: Option<String>,
+}
+
+/// An optional whole-number field: empty is the default.
+fn optional_number<T: std::str::FromStr>(field: &str, v: &str) -> Result<Option<T>, Fail> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|_| Fail::Bad(format!("{field}: {v:?} is not a whole number")))
+}
+
+/// The credit office adds a site or changes one (same id).
+pub(super) async fn put_site(
+    State(st): S,
+    ctx: Ctx,
+    Form(f): Form<SiteForm>,
+) -> Result<Response, Fail> {
+    ctx.allow(&[Role::Admin])?;
+    ctx.csrf(&f.csrf)?;
+    let t = ctx.t;
+    let spec = crate::admin::SiteSpec {
+        id: f.id.trim().to_owned(),
+        name: f.name.trim().to_owned(),
+        unit: f.unit.trim().to_owned(),
+        measures: f
+            .measures
+            .split(|c: char| c == ',' || c == '，' || c.is_whitespace())
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        max_offline_hours: optional_number("max_offline_hours", &f.max_offline_hours)?,
+        void_window_minutes: optional_number("void_window_minutes", &f.void_window_minutes)?,
+        unattended: f.unattended.is_some(),
+        online_deadline_ms: optional_number("online_deadline_ms", &f.online_deadline_ms)?,
+        no_holder_check: f.no_holder_check.is_some(),
+    };
+    let who = actor(&ctx);
+    let id = spec.id.clone();
+    let published = blocking(&st.hub, move |hub| {
+        let p = hub.add_site(&spec)?;
+        hub.audit(
+            &who,
+            "site.set",
+            &spec.id,
+            &format!(
+                "{} · {} · measures {}; data version {}",
+                spec.name,
+                spec.unit,
+                spec.measures.join(" "),
+                p.version
+            ),
+        )?;
+        Ok(p)
+    })
+    .await?;
+    let mut pg = page(&ctx, "sites");
+    pg.flash = Some(format!(
+        "{} {id}，{} {}",
+        t.t("已保存站点", "Saved site"),
+        t.t("数据版本", "data version"),
+        published.version
+    ));
+    Ok(render(&view::Message {
+        page: pg,
+        heading: t.t("站点", "Sites").into(),
+        message: String::new(),
+        back: "/sites",
     }))
 }
 

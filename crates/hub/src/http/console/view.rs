@@ -255,6 +255,10 @@ pub struct TerminalRow {
     pub state: &'static str,
     pub state_text: &'static str,
     pub records: u64,
+    pub data_version: String,
+    pub not_uploaded: String,
+    pub clock_offset: String,
+    pub app_version: String,
     pub flags: String,
 }
 
@@ -263,6 +267,10 @@ pub struct TerminalRow {
 pub struct Sites {
     pub page: Page,
     pub may_manage: bool,
+    /// The credit office adds and changes sites.
+    pub may_add: bool,
+    /// The catalogue's measure ids, offered to the site form.
+    pub measure_ids: Vec<String>,
     pub sites: Vec<SiteRow>,
     pub terminals: Vec<TerminalRow>,
 }
