@@ -820,3 +820,45 @@ async fn the_credit_office_adds_a_site() {
         ("kiosk-9", "user:admin")
     );
 }
+
+/// The charts come as PNG too: a real image of the SVG's size, drawn (not
+/// blank), for those who may open the reports; not for a department.
+#[tokio::test]
+async fn charts_download_as_png() {
+    let w = world().await;
+    let mut admin = Client::signed_in(&w, "admin").await;
+    for (png, svg) in [
+        ("/reports/usage.png", "/reports/usage.svg"),
+        ("/reports/refusals.png", "/reports/refusals.svg"),
+        ("/charts/30d.png", "/charts/30d.svg"),
+    ] {
+        let res = admin.get(png).await;
+        assert_eq!(res.status(), StatusCode::OK, "{png}");
+        assert_eq!(res.headers()["content-type"], "image/png");
+        let bytes = res.bytes().await.unwrap();
+        let image = resvg::tiny_skia::Pixmap::decode_png(&bytes).unwrap();
+        let text = admin.get(svg).await.text().await.unwrap();
+        let attr = |name: &str| -> u32 {
+            let at = text.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            text[at..at + text[at..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(
+            (image.width(), image.height()),
+            (attr("width"), attr("height")),
+            "{png}"
+        );
+        let drawn = image
+            .pixels()
+            .iter()
+            .filter(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255))
+            .count();
+        assert!(drawn > 1000, "{png}: {drawn} pixels drawn");
+    }
+    let mut dept = Client::signed_in(&w, "dept").await;
+    assert_eq!(
+        dept.get("/reports/usage.png").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,7 +1,39 @@
 //! The console's charts, drawn as SVG by plotters (integer axes only; the
-//! browser picks the fonts).
+//! browser picks the fonts), and rasterised to PNG by resvg with the
+//! bundled CJK font for those who paste them into a report.
+
+use std::sync::Arc;
 
 use plotters::prelude::*;
+use resvg::{tiny_skia, usvg};
+
+/// The CJK font subset the console serves and draws PNG charts with.
+pub const FONT: &[u8] = include_bytes!("../../../../../assets/fonts/NotoSansSC-Regular.ttf");
+
+/// An SVG chart of this module as PNG, its text in the bundled font.
+pub fn png(svg: &str) -> Result<Vec<u8>, String> {
+    let mut db = usvg::fontdb::Database::new();
+    db.load_font_data(FONT.to_vec());
+    let family = db
+        .faces()
+        .next()
+        .and_then(|f| f.families.first())
+        .map(|(name, _)| name.clone())
+        .ok_or("the bundled font has no family name")?;
+    db.set_sans_serif_family(family.clone());
+    let opt = usvg::Options {
+        font_family: family,
+        fontdb: Arc::new(db),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| format!("chart SVG: {e}"))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap =
+        tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("the chart has no area")?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| format!("PNG: {e}"))
+}
 
 /// One line of a line chart.
 #[derive(Debug, Clone)]

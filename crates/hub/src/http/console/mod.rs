@@ -310,6 +310,7 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
         .route("/lang/{to}", get(pages::set_lang))
         .route("/", get(pages::overview))
         .route("/charts/30d.svg", get(pages::chart_30d))
+        .route("/charts/30d.png", get(pages::chart_30d_png))
         .route("/lists", get(pages::lists))
         .route("/lists/source/{source}", get(pages::lists_of_source))
         .route(

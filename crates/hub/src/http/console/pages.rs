@@ -98,7 +98,7 @@ pub(super) async fn font() -> Response {
             (header::CONTENT_TYPE, "font/ttf"),
             (header::CACHE_CONTROL, "public, max-age=604800, immutable"),
         ],
-        &include_bytes!("../../../../../assets/fonts/NotoSansSC-Regular.ttf")[..],
+        super::chart::FONT,
     )
         .into_response()
 }
@@ -436,6 +436,26 @@ pub(super) async fn chart_30d(State(st): S, ctx: Ctx) -> Result<Response, Fail> 
     let t = ctx.t;
     let body = blocking(&st.hub, move |hub| chart_30d_svg(hub, unit.as_deref(), t)).await?;
     Ok(svg(body, Some("last-30-days.svg")))
+}
+
+pub(super) async fn chart_30d_png(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
+    let unit = unit_of(&ctx);
+    let t = ctx.t;
+    let body = blocking(&st.hub, move |hub| chart_30d_svg(hub, unit.as_deref(), t)).await?;
+    png(&body, "last-30-days.png")
+}
+
+/// A chart as a PNG download.
+fn png(svg: &str, name: &str) -> Result<Response, Fail> {
+    let bytes = super::chart::png(svg).map_err(|e| {
+        tracing::error!(error = %e, "a chart could not be drawn as PNG");
+        Fail::Internal
+    })?;
+    let mut res = ([(header::CONTENT_TYPE, "image/png")], bytes).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
 }
 
 // ---- lists ---------------------------------------------------------------
@@ -1406,6 +1426,14 @@ pub(super) async fn report_file(
         "refusals.svg" => {
             let body = blocking(&st.hub, move |hub| refusals_svg(hub, unit.as_deref(), t)).await?;
             Ok(svg(body, Some("refusals.svg")))
+        }
+        "usage.png" => {
+            let body = blocking(&st.hub, move |hub| usage_svg(hub, unit.as_deref(), t)).await?;
+            png(&body, "usage.png")
+        }
+        "refusals.png" => {
+            let body = blocking(&st.hub, move |hub| refusals_svg(hub, unit.as_deref(), t)).await?;
+            png(&body, "refusals.png")
         }
         other => Err(Fail::NotFound(format!("no report {other}"))),
     }
