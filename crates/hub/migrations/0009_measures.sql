@@ -9,13 +9,16 @@ CREATE TABLE catalogue_revisions (
     toml         TEXT NOT NULL,
     published_at INTEGER NOT NULL,
     data_version INTEGER NOT NULL,
+    measures     INTEGER NOT NULL,
     how          TEXT NOT NULL
 );
 
--- The catalogue in force before revisions were kept is the first one.
-INSERT INTO catalogue_revisions (toml, published_at, data_version, how)
+-- The catalogue in force before revisions were kept is the first one
+-- (its measures counted by their `[[measure]]` headers).
+INSERT INTO catalogue_revisions (toml, published_at, data_version, measures, how)
 SELECT toml, published_at,
        COALESCE((SELECT MAX(version) FROM versions), 0),
+       (length(toml) - length(replace(toml, '[[measure]]', ''))) / length('[[measure]]'),
        'catalogue in force when revisions began to be kept'
 FROM catalogue;
 

@@ -435,12 +435,13 @@ impl Hub {
             &format!("catalogue with {} measures", catalogue.measures().len()),
         )?;
         tx.execute(
-            "INSERT INTO catalogue_revisions (toml, published_at, data_version, how)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO catalogue_revisions (toml, published_at, data_version, measures, how)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 toml,
                 now.0,
                 i64::try_from(published.version).unwrap_or(i64::MAX),
+                i64::try_from(catalogue.measures().len()).unwrap_or(i64::MAX),
                 how
             ],
         )?;

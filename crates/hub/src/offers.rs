@@ -427,18 +427,17 @@ impl Hub {
     pub fn catalogue_revisions(&self) -> Result<Vec<CatalogueRevision>, HubError> {
         self.db().read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT revision, published_at, data_version, how, toml FROM catalogue_revisions
+                "SELECT revision, published_at, data_version, how, measures FROM catalogue_revisions
                  ORDER BY revision DESC LIMIT ?1",
             )?;
             let rows = stmt
                 .query_map([MAX_LISTED], |r| {
-                    let toml: String = r.get(4)?;
                     Ok(CatalogueRevision {
                         revision: r.get(0)?,
                         published_at: UnixTime(r.get(1)?),
                         data_version: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                         how: r.get(3)?,
-                        measures: Catalogue::from_toml(&toml).map_or(0, |c| c.measures().len()),
+                        measures: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

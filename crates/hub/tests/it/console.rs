@@ -95,6 +95,19 @@ pub(crate) struct Client {
     cookies: Vec<(String, String)>,
 }
 
+/// The audit log's entries whose action starts with `prefix`, newest first.
+pub(crate) fn audit_entries(hub: &Hub, prefix: &str) -> Vec<xinyi_hub::audit::AuditEntry> {
+    hub.audit_log(&AuditQuery {
+        before: None,
+        action: None,
+        limit: 1000,
+    })
+    .unwrap()
+    .into_iter()
+    .filter(|e| e.action.starts_with(prefix))
+    .collect()
+}
+
 pub(crate) fn hidden(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
@@ -621,17 +634,7 @@ async fn a_look_up_by_id_number_is_masked_audited_and_needs_a_purpose() {
             .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who}");
     }
-    let looked_up = |hub: &Hub| {
-        hub.audit_log(&AuditQuery {
-            before: None,
-            action: None,
-            limit: 1000,
-        })
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action.starts_with("subject."))
-        .collect::<Vec<_>>()
-    };
+    let looked_up = |hub: &Hub| audit_entries(hub, "subject.");
 
     let mut admin = Client::signed_in(&w, "admin").await;
     assert_eq!(admin.get("/people").await.status(), StatusCode::OK);

@@ -10,9 +10,8 @@
 use reqwest::StatusCode;
 use xinyi_core::measures::{Benefit, Measure};
 use xinyi_hub::Hub;
-use xinyi_hub::audit::AuditQuery;
 
-use crate::console::{Client, World, world};
+use crate::console::{Client, World, audit_entries, world};
 
 /// The operator account's unit, and a measure of the sample catalogue it
 /// runs and one it does not.
@@ -43,16 +42,10 @@ fn units(w: &World) -> (String, Measure, Measure) {
 }
 
 fn actions(hub: &Hub) -> Vec<(String, String, String)> {
-    hub.audit_log(&AuditQuery {
-        before: None,
-        action: None,
-        limit: 1000,
-    })
-    .unwrap()
-    .into_iter()
-    .filter(|e| e.action.starts_with("measure."))
-    .map(|e| (e.action, e.target, e.actor))
-    .collect()
+    audit_entries(hub, "measure.")
+        .into_iter()
+        .map(|e| (e.action, e.target, e.actor))
+        .collect()
 }
 
 /// The form's fields for a new percent-off measure `id` valid from
@@ -198,6 +191,7 @@ async fn a_unit_applies_for_a_measure_and_the_credit_office_approves_it() {
     let revs = w.hub.catalogue_revisions().unwrap();
     assert_eq!(revs.len(), revisions + 1);
     assert_eq!(revs[0].data_version, now);
+    assert_eq!(revs[0].measures, c.measures().len());
     let req = &w.hub.measure_requests(Some(&unit)).unwrap()[0];
     assert_eq!(
         (req.state.as_str(), req.data_version),

@@ -2,7 +2,7 @@
 //! browser picks the fonts), and rasterised to PNG by resvg with the
 //! bundled CJK font for those who paste them into a report.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use plotters::prelude::*;
 use resvg::{tiny_skia, usvg};
@@ -10,20 +10,28 @@ use resvg::{tiny_skia, usvg};
 /// The CJK font subset the console serves and draws PNG charts with.
 pub const FONT: &[u8] = include_bytes!("../../../../../assets/fonts/NotoSansSC-Regular.ttf");
 
+/// The bundled font as a font database, and its family name; parsed on
+/// the first PNG, then shared.
+fn fonts() -> Result<&'static (Arc<usvg::fontdb::Database>, String), String> {
+    static FONTS: OnceLock<Option<(Arc<usvg::fontdb::Database>, String)>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = usvg::fontdb::Database::new();
+            db.load_font_data(FONT.to_vec());
+            let family = db.faces().next()?.families.first()?.0.clone();
+            db.set_sans_serif_family(family.clone());
+            Some((Arc::new(db), family))
+        })
+        .as_ref()
+        .ok_or_else(|| "the bundled font has no family name".to_owned())
+}
+
 /// An SVG chart of this module as PNG, its text in the bundled font.
 pub fn png(svg: &str) -> Result<Vec<u8>, String> {
-    let mut db = usvg::fontdb::Database::new();
-    db.load_font_data(FONT.to_vec());
-    let family = db
-        .faces()
-        .next()
-        .and_then(|f| f.families.first())
-        .map(|(name, _)| name.clone())
-        .ok_or("the bundled font has no family name")?;
-    db.set_sans_serif_family(family.clone());
+    let (db, family) = fonts()?;
     let opt = usvg::Options {
-        font_family: family,
-        fontdb: Arc::new(db),
+        font_family: family.clone(),
+        fontdb: Arc::clone(db),
         ..usvg::Options::default()
     };
     let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| format!("chart SVG: {e}"))?;
