@@ -32,7 +32,7 @@ use xinyi_hub::{Hub, ReportKind};
 use xinyi_testkit::{catalogue, citizen_for, first_at, read, shared, vectors};
 
 use crate::sync_loop::registry_without_lists;
-use crate::terminal_support::{CLERK, clerk};
+use crate::terminal_support::{CLERK, CLERK_NAME, clerk};
 
 const PASSWORD: &str = "console test password";
 
@@ -326,7 +326,7 @@ async fn the_console_in_a_browser() {
     t.put_operator(
         &xinyi::store::NewOperator {
             id: CLERK.0,
-            name: "王丽",
+            name: CLERK_NAME,
             role: xinyi::store::Role::Clerk,
             pin: CLERK.1,
         },
@@ -489,6 +489,24 @@ async fn the_console_in_a_browser() {
     assert_eq!(cell("not-uploaded").await, "0");
     assert_eq!(cell("clock").await, "+0");
     assert_eq!(cell("app").await, env!("CARGO_PKG_VERSION"));
+    // Who works the counter: the clerk's id and role as the terminal's
+    // records told the registry, and what the clerk did; the name stays
+    // at the terminal.
+    assert_eq!(cell("staff").await, "1");
+    find(
+        c,
+        Locator::Css(&format!("#terminal-{terminal_id} td.staff a")),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    let clerk_row = format!("#staff tr[data-staff='{}']", CLERK.0);
+    let row = text(c, &clerk_row).await;
+    assert!(row.contains("柜员"), "{row}");
+    assert_eq!(text(c, &format!("{clerk_row} td.redemptions")).await, "1");
+    assert!(!c.source().await.unwrap().contains(CLERK_NAME));
+    shot(c, &shots, "staff").await;
 
     // The terminal is revoked from the console.
     c.goto(&format!("{base}/sites")).await.unwrap();

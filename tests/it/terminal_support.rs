@@ -14,6 +14,8 @@ use xinyi_hub::Hub;
 
 /// The clerk every test terminal has: id and PIN.
 pub const CLERK: (&str, &str) = ("1001", "1234");
+/// The clerk's name, which only the terminal holds.
+pub const CLERK_NAME: &str = "王丽";
 
 /// A terminal at `site` of `hub`, enrolled through `url` (the hub, or a
 /// proxy in front of it) with the registry fingerprint and, when given,
@@ -40,7 +42,7 @@ pub async fn enroll(
     t.put_operator(
         &NewOperator {
             id: CLERK.0,
-            name: "王丽",
+            name: CLERK_NAME,
             role: Role::Clerk,
             pin: CLERK.1,
         },

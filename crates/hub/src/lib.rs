@@ -76,6 +76,7 @@ pub mod reports;
 pub mod retention;
 pub mod rotation;
 mod seal;
+pub mod staff;
 pub mod sync;
 pub mod usage;
 

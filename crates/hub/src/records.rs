@@ -136,22 +136,7 @@ impl<'a> Judge<'a> {
         terminal: &'a TerminalInfo,
         now: i64,
     ) -> Result<Judge<'a>, HubError> {
-        let mut roster = HashMap::new();
-        let mut stmt = tx.prepare_cached(
-            "SELECT reason, staff, role FROM records
-             WHERE terminal = ?1 AND kind = 'staff' AND flag IS NULL
-               AND reason IN ('operator_set', 'operator_removed')
-             ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([&terminal.id])?;
-        while let Some(r) = rows.next()? {
-            let event: String = r.get(0)?;
-            let staff: String = r.get(1)?;
-            match r.get::<_, Option<String>>(2)? {
-                Some(role) if event == "operator_set" => roster.insert(staff, role),
-                _ => roster.remove(&staff),
-            };
-        }
+        let roster = crate::staff::roles(tx, &terminal.id)?;
         Ok(Judge {
             tx,
             terminal,

@@ -39,6 +39,8 @@ pub fn catalogue() -> String {
 
 pub const SITE: &str = "bus-1";
 pub const MEASURE: &str = "XYX-BUS-TOPUP";
+/// The unit that runs [`SITE`].
+pub const UNIT: &str = "阳江市公共交通有限公司";
 
 /// A hub with the vectors' K_pseudo, the sample catalogue, the vectors'
 /// trust list and one bus site.
@@ -67,7 +69,7 @@ pub fn hub(dir: &std::path::Path) -> Hub {
     hub.add_site(&SiteSpec {
         id: SITE.into(),
         name: "江城公交充值点".into(),
-        unit: "阳江市公共交通有限公司".into(),
+        unit: UNIT.into(),
         measures: vec![MEASURE.into()],
         max_offline_hours: None,
         ..Default::default()

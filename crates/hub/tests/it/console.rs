@@ -13,13 +13,15 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use xinyi_core::UnixTime;
+use xinyi_core::wire::journal::{Body, StaffEvent};
+use xinyi_hub::Clock as _;
 use xinyi_hub::accounts::{IDLE_TIMEOUT, LOCKOUT, MAX_FAILURES, NewUser, Role};
 use xinyi_hub::audit::{Actor, AuditCheck, AuditQuery};
 use xinyi_hub::http::console::Console;
 use xinyi_hub::{Hub, ManualClock};
 use xinyi_testkit::read as shared;
 
-use crate::common::{cli, hub, ok};
+use crate::common::{MEASURE, OPERATOR, SUPERVISOR, Terminal, UNIT, cli, hub, ok, served_at};
 
 pub(crate) const PASSWORD: &str = "a long enough password";
 
@@ -53,19 +55,39 @@ pub(crate) struct World {
     console: Console,
 }
 
+fn vectors_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(UnixTime(
+        xinyi_testkit::first_at(&xinyi_testkit::vectors()).0,
+    )))
+}
+
+/// The console of a hub with the test site and no lists, and its users:
+/// `admin`, `auditor`, `dept` (a submitter of the vectors' first
+/// department) and `unit` (the operator of the test site's unit).
 pub(crate) async fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(UnixTime(
-        xinyi_testkit::first_at(&xinyi_testkit::vectors()).0,
-    )));
-    let hub = hub(&tmp.path().join("hub")).with_clock(clock.clone());
+    let clock = vectors_clock();
+    let hub = Arc::new(hub(&tmp.path().join("hub")).with_clock(clock.clone()));
+    console_of(tmp, hub, clock).await
+}
+
+/// [`world`] with the vectors' lists imported and the terminals' API
+/// served too.
+async fn served_world() -> (World, xinyi_hub::http::Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = vectors_clock();
+    let (hub, server) = served_at(&tmp.path().join("hub"), clock.clone()).await;
+    (console_of(tmp, hub, clock).await, server)
+}
+
+async fn console_of(tmp: tempfile::TempDir, hub: Arc<Hub>, clock: Arc<ManualClock>) -> World {
     let by = Actor::Cli("test".into());
     let own = sources()[0].clone();
     for (name, role, scope) in [
         ("admin", Role::Admin, None),
         ("auditor", Role::Auditor, None),
         ("dept", Role::Submitter, Some(own.as_str())),
-        ("unit", Role::Operator, Some("阳江市公共交通有限公司")),
+        ("unit", Role::Operator, Some(UNIT)),
     ] {
         hub.add_user(
             &NewUser {
@@ -78,7 +100,6 @@ pub(crate) async fn world() -> World {
         )
         .unwrap();
     }
-    let hub = Arc::new(hub);
     let console = Console::start(hub.clone()).await.unwrap();
     World {
         _tmp: tmp,
@@ -864,4 +885,155 @@ async fn charts_download_as_png() {
         dept.get("/reports/usage.png").await.status(),
         StatusCode::FORBIDDEN
     );
+}
+
+/// The table row of `html` whose `data-staff` is `id`.
+fn staff_row<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("data-staff=\"{id}\""))
+        .unwrap_or_else(|| panic!("no row for {id} in {html}"));
+    let row = &html[html[..at].rfind("<tr").unwrap()..];
+    &row[..row.find("</tr>").unwrap()]
+}
+
+/// The number in the cell of class `class` in `row`.
+fn cell(row: &str, class: &str) -> u64 {
+    let key = format!("class=\"num {class}\">");
+    let at = row
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {class} cell in {row}"));
+    let rest = &row[at + key.len()..];
+    let text = rest[..rest.find('<').unwrap()].trim();
+    text.parse()
+        .unwrap_or_else(|_| panic!("{class} is {text:?} in {row}"))
+}
+
+/// A unit's operator sees the staff of its terminals as the terminals'
+/// own records built the roster: members and their roles, who changed
+/// them, removed ids, ids typed at failed sign-ins, lock-outs, and what
+/// each did; the fleet table counts the members and flags lock-outs.
+/// Another unit's operator and a department's submitter see nothing.
+#[tokio::test]
+async fn a_unit_sees_the_staff_its_terminals_reported() {
+    let (w, server) = served_world().await;
+    let code = w
+        .hub
+        .create_enrollment_code(crate::common::SITE, None)
+        .unwrap();
+    let mut t = Terminal::new(&w.hub, &server.url());
+    t.clock = Some(w.clock.clone());
+    t.enroll(&code.code).await;
+    let at = w.clock.now().0;
+    w.clock.set(UnixTime(at + 3600));
+    let staff = |event, staff: &str, role: Option<&str>| Body::Staff {
+        event,
+        staff: staff.into(),
+        role: role.map(Into::into),
+    };
+    let citizen = xinyi_testkit::citizen_for(
+        &xinyi_testkit::vectors(),
+        &xinyi_core::MeasureId::parse(MEASURE).unwrap(),
+        UnixTime(at),
+        0,
+    );
+    // Two members, a third set up and removed, a stranger's and a
+    // member's failed sign-ins, a lock-out, and one redemption.
+    let removed = format!("{OPERATOR}-left");
+    let stranger = format!("{SUPERVISOR}-guess");
+    let mut batch = t.roster(at + 60);
+    batch.push(
+        t.record(
+            at + 70,
+            staff(StaffEvent::OperatorSet, &removed, Some("clerk")),
+        )
+        .1,
+    );
+    batch.push(
+        t.record(at + 80, staff(StaffEvent::OperatorRemoved, &removed, None))
+            .1,
+    );
+    for n in 0..3 {
+        batch.push(
+            t.record(
+                at + 100 + n,
+                staff(StaffEvent::SignInFailed, OPERATOR, None),
+            )
+            .1,
+        );
+    }
+    batch.push(
+        t.record(at + 110, staff(StaffEvent::LockedOut, OPERATOR, None))
+            .1,
+    );
+    batch.push(
+        t.record(at + 120, staff(StaffEvent::SignInFailed, &stranger, None))
+            .1,
+    );
+    batch.push(t.redemption(at + 200, citizen.sub.as_str(), 1000).1);
+    let receipt = t.upload(&batch).await;
+    assert_eq!(receipt.stored, batch.len() as u64);
+    let flagged = w.hub.flagged_report().unwrap();
+    assert!(flagged.is_empty(), "{flagged:?}");
+
+    let mut unit = Client::signed_in(&w, "unit").await;
+    let res = unit.get(&format!("/terminals/{}/staff", t.id)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("class=\"members\">2<"), "{html}");
+    assert!(html.contains("class=\"failed\">4<"), "{html}");
+    assert!(html.contains("class=\"lockouts\">1<"), "{html}");
+    let op = staff_row(&html, OPERATOR);
+    assert!(op.contains("class=\"member\""), "{op}");
+    assert_eq!(cell(op, "failed"), 3);
+    assert_eq!(cell(op, "lockouts"), 1);
+    assert_eq!(cell(op, "redemptions"), 1);
+    assert_eq!(cell(op, "refusals"), 0);
+    let sup = staff_row(&html, SUPERVISOR);
+    assert!(sup.contains("class=\"member\""), "{sup}");
+    assert!(sup.contains(OPERATOR), "who set the supervisor up: {sup}");
+    assert_eq!(cell(sup, "redemptions"), 0);
+    assert!(staff_row(&html, &removed).contains("class=\"removed\""));
+    let guess = staff_row(&html, &stranger);
+    assert!(guess.contains("class=\"unknown\""), "{guess}");
+    assert_eq!(cell(guess, "failed"), 1);
+    // Members first, then removed ids, then strangers.
+    let pos = |id: &str| html.find(&format!("data-staff=\"{id}\"")).unwrap();
+    assert!(pos(OPERATOR) < pos(&removed) && pos(&removed) < pos(&stranger));
+
+    let sites = unit.get("/sites").await.text().await.unwrap();
+    let row = &sites[sites.find(&format!("id=\"terminal-{}\"", t.id)).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!("href=\"/terminals/{}/staff\">2</a>", t.id)),
+        "{row}"
+    );
+    assert!(row.contains("工号锁定 1"), "{row}");
+
+    // Another unit's operator, and a department, are kept out.
+    w.hub
+        .add_user(
+            &NewUser {
+                name: "other-unit",
+                role: Role::Operator,
+                scope: Some(&format!("{UNIT}（另一单位）")),
+                password: PASSWORD,
+            },
+            &Actor::Cli("test".into()),
+        )
+        .unwrap();
+    let mut other = Client::signed_in(&w, "other-unit").await;
+    let res = other.get(&format!("/terminals/{}/staff", t.id)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!res.text().await.unwrap().contains(OPERATOR));
+    let other_sites = other.get("/sites").await.text().await.unwrap();
+    assert!(!other_sites.contains(&t.id));
+    let mut dept = Client::signed_in(&w, "dept").await;
+    let res = dept.get(&format!("/terminals/{}/staff", t.id)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // The credit office sees it too; an unknown terminal is not found.
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let res = admin.get(&format!("/terminals/{}/staff", t.id)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = admin.get("/terminals/no-such-terminal/staff").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

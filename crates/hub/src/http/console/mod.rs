@@ -16,6 +16,7 @@
 mod chart;
 mod measures;
 mod pages;
+mod staff;
 mod view;
 
 use std::collections::HashMap;
@@ -321,6 +322,7 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
         .route("/sites", get(pages::sites).post(pages::put_site))
         .route("/sites/{id}/enroll", post(pages::enroll_code))
         .route("/terminals/{id}/revoke", post(pages::revoke))
+        .route("/terminals/{id}/staff", get(staff::roster))
         .route("/reports", get(pages::reports))
         .route("/reports/{file}", get(pages::report_file))
         .route("/measures", get(measures::list))

@@ -921,11 +921,12 @@ pub(super) async fn lists_confirm(
 
 // ---- sites and terminals ---------------------------------------------------
 
-const SITE_READERS: &[Role] = &[Role::Admin, Role::Reviewer, Role::Operator, Role::Auditor];
+pub(super) const SITE_READERS: &[Role] =
+    &[Role::Admin, Role::Reviewer, Role::Operator, Role::Auditor];
 const SITE_MANAGERS: &[Role] = &[Role::Admin, Role::Operator];
 
 /// Refuses an operator acting on a site of another unit.
-fn own_site(hub: &Hub, unit: Option<&str>, site: &str) -> Result<(), HubError> {
+pub(super) fn own_site(hub: &Hub, unit: Option<&str>, site: &str) -> Result<(), HubError> {
     let Some(unit) = unit else { return Ok(()) };
     let ok = hub.sites()?.iter().any(|s| s.id == site && s.unit == unit);
     if ok {
@@ -960,6 +961,9 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
             .into_iter()
             .flat_map(|r| r.terminals)
             .collect();
+        let staff = hub.staff_counts(xinyi_core::UnixTime(
+            now.0 - super::staff::STAFF_DAYS * 86_400,
+        ))?;
         let terminals = hub
             .terminals()?
             .into_iter()
@@ -1001,6 +1005,10 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                 if overused.contains(&tm.id) {
                     flags.push(t.t("超限使用", "over-use").into());
                 }
+                let (members, _, lockouts) = staff.get(&tm.id).copied().unwrap_or_default();
+                if lockouts > 0 {
+                    flags.push(format!("{} {lockouts}", t.t("工号锁定", "lock-outs")));
+                }
                 view::TerminalRow {
                     id: tm.id.clone(),
                     label: tm.label.clone(),
@@ -1017,6 +1025,7 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                         .map(|o| format!("{o:+}"))
                         .unwrap_or_default(),
                     app_version: tm.app_version.clone().unwrap_or_default(),
+                    staff: members,
                     flags: flags.join(" · "),
                 }
             })

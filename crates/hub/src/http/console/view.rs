@@ -259,6 +259,8 @@ pub struct TerminalRow {
     pub not_uploaded: String,
     pub clock_offset: String,
     pub app_version: String,
+    /// Roster members, from its staff records.
+    pub staff: u64,
     pub flags: String,
 }
 
@@ -273,6 +275,37 @@ pub struct Sites {
     pub measure_ids: Vec<String>,
     pub sites: Vec<SiteRow>,
     pub terminals: Vec<TerminalRow>,
+}
+
+pub struct StaffLine {
+    pub staff: String,
+    /// `member`, `removed` or `unknown` (a CSS class).
+    pub standing: &'static str,
+    pub standing_text: String,
+    pub changed: String,
+    pub redemptions: u64,
+    pub refusals: u64,
+    pub voids: u64,
+    pub last_record: String,
+    pub failed: u64,
+    pub lockouts: u64,
+    pub last_failed: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/staff.html")]
+pub struct Staff {
+    pub page: Page,
+    pub terminal: String,
+    pub label: String,
+    pub site: String,
+    pub revoked: bool,
+    pub days: i64,
+    pub members: usize,
+    pub failed: u64,
+    pub lockouts: u64,
+    pub more_strangers: u64,
+    pub rows: Vec<StaffLine>,
 }
 
 #[derive(Template)]
