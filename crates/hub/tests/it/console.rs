@@ -1037,3 +1037,45 @@ async fn a_unit_sees_the_staff_its_terminals_reported() {
     let res = admin.get("/terminals/no-such-terminal/staff").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// The fleet table flags a terminal whose signed request said its clock
+/// was more than a minute off the hub's, and stops flagging it once a
+/// request comes on time.
+#[tokio::test]
+async fn the_fleet_flags_a_terminal_whose_clock_is_off() {
+    let (w, server) = served_world().await;
+    let code = w
+        .hub
+        .create_enrollment_code(crate::common::SITE, None)
+        .unwrap();
+    let mut t = Terminal::new(&w.hub, &server.url());
+    t.clock = Some(w.clock.clone());
+    t.enroll(&code.code).await;
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let flags = |html: &str| -> String {
+        let row = &html[html.find(&format!("id=\"terminal-{}\"", t.id)).unwrap()..];
+        row[..row.find("</tr>").unwrap()].to_owned()
+    };
+    let metadata_at = |ahead: i64| {
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).unwrap();
+        t.request(
+            reqwest::Method::GET,
+            "/v1/metadata?have=0",
+            Vec::new(),
+            w.clock.now().0 + ahead,
+            nonce,
+        )
+    };
+    let ahead = 2 * 60;
+    let res = metadata_at(ahead).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let row = flags(&admin.get("/sites").await.text().await.unwrap());
+    assert!(row.contains(&format!(">+{ahead}<")), "{row}");
+    assert!(row.contains("时钟偏差"), "{row}");
+    let res = metadata_at(0).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let row = flags(&admin.get("/sites").await.text().await.unwrap());
+    assert!(row.contains(">+0<"), "{row}");
+    assert!(!row.contains("时钟偏差"), "{row}");
+}
