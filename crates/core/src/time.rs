@@ -161,6 +161,47 @@ impl Date {
     pub fn start_utc8(self) -> UnixTime {
         UnixTime(self.to_days() * DAY_S - UTC8_OFFSET_S)
     }
+
+    /// The last second of this day in UTC+8.
+    pub fn end_utc8(self) -> UnixTime {
+        UnixTime(self.add_days(1).start_utc8().0 - 1)
+    }
+}
+
+/// Which days are working days: Monday to Friday, less public holidays,
+/// plus the weekend days made working days in their place (调休).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    pub holidays: Vec<Date>,
+    pub extra_workdays: Vec<Date>,
+}
+
+impl WorkCalendar {
+    pub fn is_working_day(&self, d: Date) -> bool {
+        if self.extra_workdays.contains(&d) {
+            return true;
+        }
+        d.weekday_from_monday() < 5 && !self.holidays.contains(&d)
+    }
+
+    /// The `n`th working day after `from` (`from` itself not counted):
+    /// the day a case filed on `from` must be answered by.
+    pub fn add_working_days(&self, from: Date, n: u32) -> Date {
+        let mut d = from;
+        let mut left = n;
+        // A year holds far more working days than any calendar removes;
+        // the bound only keeps a calendar that lists every day as a
+        // holiday from looping for ever.
+        let mut steps = 0u32;
+        while left > 0 && steps < n.saturating_mul(7).saturating_add(400) {
+            d = d.add_days(1);
+            steps += 1;
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
 }
 
 impl fmt::Display for Date {
@@ -194,6 +235,40 @@ impl FromStr for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn d(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays_and_count_swapped_days() {
+        let plain = WorkCalendar::default();
+        // 2026-12-04 is a Friday: one working day later is Monday.
+        assert_eq!(plain.add_working_days(d("2026-12-04"), 1), d("2026-12-07"));
+        assert_eq!(plain.add_working_days(d("2026-12-01"), 10), d("2026-12-15"));
+        assert_eq!(plain.add_working_days(d("2026-12-05"), 0), d("2026-12-05"));
+        // National Day week, with the Sunday before made a working day.
+        let cal = WorkCalendar {
+            holidays: (1..=7).map(|n| Date::new(2026, 10, n).unwrap()).collect(),
+            extra_workdays: vec![d("2026-09-27"), d("2026-10-10")],
+        };
+        assert!(cal.is_working_day(d("2026-09-27")));
+        assert!(!cal.is_working_day(d("2026-10-01")));
+        // Friday 09-25 → Sunday 09-27 (worked), then Monday 09-28.
+        assert_eq!(cal.add_working_days(d("2026-09-25"), 1), d("2026-09-27"));
+        assert_eq!(cal.add_working_days(d("2026-09-30"), 1), d("2026-10-08"));
+        assert_eq!(cal.add_working_days(d("2026-09-30"), 3), d("2026-10-10"));
+        // A calendar without working days still ends.
+        let none = WorkCalendar {
+            holidays: (0..4000).map(|n| d("2026-01-01").add_days(n)).collect(),
+            extra_workdays: vec![],
+        };
+        let _ = none.add_working_days(d("2026-01-01"), 5);
+        assert_eq!(
+            d("2026-12-01").end_utc8().0 + 1,
+            d("2026-12-02").start_utc8().0
+        );
+    }
 
     #[test]
     fn days_round_trip_and_known_points() {

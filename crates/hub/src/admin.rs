@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_OFFLINE_HOURS: i64 = 72;
 /// How long an enrollment code stays usable by default, in days.
 pub const DEFAULT_CODE_VALID_DAYS: i64 = 7;
 /// Characters of enrollment codes: no 0/O or 1/I to confuse.
-const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+pub(crate) const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
 /// An issuer key to add.
 #[derive(Debug, Clone, PartialEq, Eq)]

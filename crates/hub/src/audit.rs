@@ -23,6 +23,9 @@ pub enum Actor {
     User(String),
     Cli(String),
     Terminal(String),
+    /// A citizen, by the channel they came through (`web`, or a
+    /// provincial platform's id).
+    Citizen(String),
     Hub,
 }
 
@@ -43,6 +46,7 @@ impl fmt::Display for Actor {
             Actor::User(u) => write!(f, "user:{u}"),
             Actor::Cli(u) => write!(f, "cli:{u}"),
             Actor::Terminal(t) => write!(f, "terminal:{t}"),
+            Actor::Citizen(c) => write!(f, "citizen:{c}"),
             Actor::Hub => f.write_str("hub"),
         }
     }

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use xinyi_core::Date;
+use xinyi_core::time::WorkCalendar;
 use xinyi_core::wire::request::MAX_REQUEST_SKEW_S;
 
 /// The settings file's name in the data directory.
@@ -54,6 +56,9 @@ pub const DEFAULT_LISTING_IDENTITY_RETENTION_DAYS: u32 = 730;
 pub const DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS: u32 = 730;
 /// Days terminals' records are kept by default.
 pub const DEFAULT_RECORD_RETENTION_DAYS: u32 = 1825;
+/// Working days the credit office and the units have to answer a
+/// citizen's objection or complaint.
+pub const DEFAULT_CASE_ANSWER_WORKING_DAYS: u32 = 10;
 /// The shortest record retention: a measure's limit counts uses over at
 /// most a calendar year, which must stay whole.
 pub const MIN_RECORD_RETENTION_DAYS: u32 = 366;
@@ -156,6 +161,15 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # off. Another address than loopback needs TLS (tls_cert/tls_key, used for
 # both) or plain_http_behind_proxy, as for `listen`.
 # console_listen = "127.0.0.1:8471"
+
+# --- Citizens' cases ----------------------------------------------------------
+# Working days to answer an objection or a complaint; a case past its day
+# is flagged overdue in the console. Working days are Monday to Friday,
+# less `holidays`, plus `extra_workdays` (weekend days worked in a
+# holiday's place), each a list of "YYYY-MM-DD".
+# case_answer_working_days = 10
+# holidays = ["2027-01-01", "2027-02-16", "2027-02-17"]
+# extra_workdays = ["2027-02-07"]
 "#;
 
 /// The certificate and key files `serve` uses for TLS.
@@ -196,6 +210,9 @@ pub struct HubConfig {
     pub record_retention_days: u32,
     /// Where `serve` serves the web console; None: not at all.
     pub console_listen: Option<SocketAddr>,
+    /// Working days to answer a citizen's case, and which days work.
+    pub case_answer_working_days: u32,
+    pub calendar: WorkCalendar,
 }
 
 impl Default for HubConfig {
@@ -222,6 +239,8 @@ impl Default for HubConfig {
             exclusion_identity_retention_days: DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS,
             record_retention_days: DEFAULT_RECORD_RETENTION_DAYS,
             console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8471))),
+            case_answer_working_days: DEFAULT_CASE_ANSWER_WORKING_DAYS,
+            calendar: WorkCalendar::default(),
         }
     }
 }
@@ -269,6 +288,9 @@ struct Raw {
     exclusion_identity_retention_days: Option<i64>,
     record_retention_days: Option<i64>,
     console_listen: Option<String>,
+    case_answer_working_days: Option<i64>,
+    holidays: Option<Vec<String>>,
+    extra_workdays: Option<Vec<String>>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -464,6 +486,36 @@ impl HubConfig {
                 within(v, MIN_RECORD_RETENTION_DAYS..=MAX_RETENTION_DAYS, " days")
                     .map_err(|w| bad("record_retention_days", w))?;
         }
+        if let Some(v) = raw.case_answer_working_days {
+            c.case_answer_working_days = within(v, 1..=60, " working days")
+                .map_err(|w| bad("case_answer_working_days", w))?;
+        }
+        let dates = |key: &'static str, v: Vec<String>| -> Result<Vec<Date>, ConfigError> {
+            v.iter()
+                .map(|d| {
+                    d.trim()
+                        .parse::<Date>()
+                        .map_err(|e| bad(key, format!("{d:?}: {e} (dates are YYYY-MM-DD)")))
+                })
+                .collect()
+        };
+        if let Some(v) = raw.holidays {
+            c.calendar.holidays = dates("holidays", v)?;
+        }
+        if let Some(v) = raw.extra_workdays {
+            c.calendar.extra_workdays = dates("extra_workdays", v)?;
+        }
+        if let Some(d) = c
+            .calendar
+            .extra_workdays
+            .iter()
+            .find(|d| c.calendar.holidays.contains(d))
+        {
+            return Err(bad(
+                "extra_workdays",
+                format!("{d} is also listed in holidays"),
+            ));
+        }
         Ok(c)
     }
 
@@ -511,6 +563,16 @@ mod tests {
         let c = parse("listen = \"0.0.0.0:9000\"\nrequest_skew_s = 600\n").unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.nonce_retention_s, 1200);
+        let c = parse(
+            "case_answer_working_days = 5\nholidays = [\"2027-02-16\"]\nextra_workdays = [\"2027-02-07\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.case_answer_working_days, 5);
+        assert_eq!(c.calendar.holidays, vec![Date::new(2027, 2, 16).unwrap()]);
+        assert_eq!(
+            c.calendar.extra_workdays,
+            vec![Date::new(2027, 2, 7).unwrap()]
+        );
     }
 
     #[test]
@@ -545,6 +607,13 @@ mod tests {
             ),
             ("terminal_request_burst = 0", "terminal_request_burst"),
             ("usage_publish_interval_s = 5", "usage_publish_interval_s"),
+            ("case_answer_working_days = 0", "case_answer_working_days"),
+            ("holidays = [\"2027-02-30\"]", "holidays"),
+            ("extra_workdays = [\"7 Feb\"]", "extra_workdays"),
+            (
+                "holidays = [\"2027-02-07\"]\nextra_workdays = [\"2027-02-07\"]",
+                "extra_workdays",
+            ),
             ("identity_key = \"\"", "identity_key"),
             ("identity_key = 7", "identity_key"),
             (

@@ -20,6 +20,7 @@
 //! few lines a minute per reason (`http/log.rs`). The serving loop with
 //! its timeouts and connection caps is [`server`]; TLS is [`tls`].
 
+pub(crate) mod citizen;
 pub mod console;
 mod gate;
 mod log;
@@ -640,6 +641,7 @@ fn router(gate: Arc<Gate>) -> Router {
         .route("/v1/records", post(upload))
         .route("/v1/records/status", get(upload_status))
         .route(xinyi_core::wire::check::PATH, post(check))
+        .merge(citizen::routes())
         .fallback(not_found)
         .with_state(gate)
 }
@@ -697,6 +699,8 @@ async fn serve_with(
                 tick.tick().await;
                 gate.warnings.flush(false);
                 gate.rate.prune(Instant::now());
+                gate.citizen_filings.prune(Instant::now());
+                gate.citizen_checks.prune(Instant::now());
                 if Instant::now() >= usage_due {
                     usage_due = Instant::now() + every;
                     let published = blocking(&gate.hub, |hub| hub.publish_usage()).await;

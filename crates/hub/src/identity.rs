@@ -47,6 +47,12 @@ pub enum Field {
     ExclusionId,
     /// `identity_seal.key_check`: proves which key sealed the database.
     KeyCheck,
+    /// `cases.phone_sealed`: a citizen's contact phone.
+    CasePhone,
+    /// `cases.id_sealed`: the ID number or credit code a citizen gave.
+    CaseId,
+    /// `cases.text_sealed`: what the citizen wrote.
+    CaseText,
 }
 
 impl Field {
@@ -57,6 +63,9 @@ impl Field {
             Field::ListingName => "listings.name",
             Field::ExclusionId => "exclusions.id_number",
             Field::KeyCheck => "identity_seal.key_check",
+            Field::CasePhone => "cases.phone",
+            Field::CaseId => "cases.id_number",
+            Field::CaseText => "cases.text",
         }
     }
 }
@@ -68,6 +77,9 @@ impl fmt::Display for Field {
             Field::ListingName => "name of a listing",
             Field::ExclusionId => "ID number of an exclusion",
             Field::KeyCheck => "identity key check",
+            Field::CasePhone => "phone of a case",
+            Field::CaseId => "ID number of a case",
+            Field::CaseText => "text of a case",
         })
     }
 }

@@ -157,11 +157,22 @@ pub(crate) struct Head<'a> {
     pub who: &'a Who,
 }
 
+/// Cases one client address may file: a few at once, then one a minute.
+pub(crate) const CITIZEN_FILING_BURST: u32 = 5;
+pub(crate) const CITIZEN_FILINGS_PER_MINUTE: u32 = 1;
+/// Case status checks one client address may make.
+pub(crate) const CITIZEN_CHECK_BURST: u32 = 20;
+pub(crate) const CITIZEN_CHECKS_PER_MINUTE: u32 = 10;
+
 /// The gate of one server.
 #[derive(Debug)]
 pub(crate) struct Gate {
     pub hub: Arc<Hub>,
     pub rate: RateLimiter,
+    /// Cases filed on the citizens' pages, per client address.
+    pub citizen_filings: RateLimiter,
+    /// Case status checks, per client address.
+    pub citizen_checks: RateLimiter,
     pub warnings: Arc<Warnings>,
     uploads: Arc<BodyPool>,
     body_timeout: Duration,
@@ -177,6 +188,8 @@ impl Gate {
         let c = hub.config();
         Gate {
             rate: RateLimiter::new(c.terminal_requests_per_minute, c.terminal_request_burst),
+            citizen_filings: RateLimiter::new(CITIZEN_FILINGS_PER_MINUTE, CITIZEN_FILING_BURST),
+            citizen_checks: RateLimiter::new(CITIZEN_CHECKS_PER_MINUTE, CITIZEN_CHECK_BURST),
             uploads: Arc::new(BodyPool {
                 permits: Arc::new(Semaphore::new(c.max_concurrent_uploads.max(1))),
                 free: Mutex::new(Vec::new()),

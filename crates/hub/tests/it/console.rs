@@ -52,7 +52,7 @@ pub(crate) struct World {
     _tmp: tempfile::TempDir,
     pub(crate) hub: Arc<Hub>,
     pub(crate) clock: Arc<ManualClock>,
-    console: Console,
+    pub(crate) console: Console,
 }
 
 fn vectors_clock() -> Arc<ManualClock> {
@@ -73,7 +73,7 @@ pub(crate) async fn world() -> World {
 
 /// [`world`] with the vectors' lists imported and the terminals' API
 /// served too.
-async fn served_world() -> (World, xinyi_hub::http::Server) {
+pub(crate) async fn served_world() -> (World, xinyi_hub::http::Server) {
     let tmp = tempfile::tempdir().unwrap();
     let clock = vectors_clock();
     let (hub, server) = served_at(&tmp.path().join("hub"), clock.clone()).await;

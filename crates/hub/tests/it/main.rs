@@ -7,6 +7,7 @@ mod daemon;
 
 mod api;
 mod backup;
+mod cases;
 mod cli;
 mod console;
 mod gate;

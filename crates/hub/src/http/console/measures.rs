@@ -11,7 +11,7 @@ use xinyi_core::measures::{Benefit, Catalogue, Categories, FAMILIES, Measure};
 use xinyi_core::{Date, Fen};
 
 use super::pages::{S, actor, page, render, unit_of};
-use super::view::{self, MeasureFields, T, when, yuan};
+use super::view::{self, MeasureFields, T, benefit_text, subjects_text, when, yuan};
 use super::{Ctx, Fail, blocking};
 use crate::accounts::Role;
 use crate::error::HubError;
@@ -20,52 +20,6 @@ use crate::offers::RequestKind;
 const READERS: &[Role] = &[Role::Admin, Role::Reviewer, Role::Operator, Role::Auditor];
 /// Who changes the catalogue: the credit office directly, a unit by request.
 const PROPOSERS: &[Role] = &[Role::Admin, Role::Operator];
-
-fn benefit_text(t: T, b: &Benefit) -> String {
-    match b {
-        Benefit::PercentOff {
-            percent,
-            max_discount,
-        } => {
-            let mut s = format!("{} {percent}%", t.t("优惠", "off"));
-            if let Some(m) = max_discount {
-                s.push_str(&format!(
-                    "，{} {} {}",
-                    t.t("最高", "at most"),
-                    yuan(m.0),
-                    t.t("元", "yuan")
-                ));
-            }
-            s
-        }
-        Benefit::FixedOff { amount_off } => {
-            format!(
-                "{} {} {}",
-                t.t("减免", "off"),
-                yuan(amount_off.0),
-                t.t("元", "yuan")
-            )
-        }
-        Benefit::FreeEntry {
-            companion_percent,
-            companion_max,
-        } => {
-            let mut s = t.t("免费入场", "free entry").to_owned();
-            if *companion_percent > 0 {
-                s.push_str(&format!(
-                    "，{} {companion_percent}%",
-                    t.t("随行优惠", "companions off")
-                ));
-                if let Some(n) = companion_max {
-                    s.push_str(&format!(" ({} {n})", t.t("至多", "at most")));
-                }
-            }
-            s
-        }
-        Benefit::Waiver { what } => format!("{} {what}", t.t("免交", "waived:")),
-        Benefit::Privilege { what } => what.clone(),
-    }
-}
 
 fn line(t: T, m: &Measure, today: Date, role: Role, unit: Option<&str>) -> view::MeasureLine {
     let (state, state_text) = match m.withdrawn_on {
@@ -89,15 +43,7 @@ fn line(t: T, m: &Measure, today: Date, role: Role, unit: Option<&str>) -> view:
         name: t.t(&m.name_zh, &m.name_en).to_owned(),
         family: m.family.clone(),
         unit: m.unit.clone(),
-        subjects: m
-            .subjects
-            .iter()
-            .map(|k| match k.as_str() {
-                "person" => t.t("个人", "persons"),
-                _ => t.t("企业", "enterprises"),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        subjects: subjects_text(t, m, " "),
         validity: format!("{} – {}", m.valid_from, m.valid_until),
         benefit: benefit_text(t, &m.benefit),
         limit: m

@@ -13,11 +13,12 @@
 //! (a department's submitter its own lists, a unit's operator its own
 //! sites), and every change is in the audit log.
 
+mod cases;
 mod chart;
 mod measures;
 mod pages;
 mod staff;
-mod view;
+pub(crate) mod view;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -271,7 +272,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The headers every console answer carries.
-async fn harden(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub(crate) async fn harden(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -335,6 +336,9 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
             "/people",
             get(pages::people_page).post(pages::people_look_up),
         )
+        .route("/cases", get(cases::queue))
+        .route("/cases/{number}", get(cases::open))
+        .route("/cases/{number}/{what}", post(cases::act))
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/users", get(pages::users).post(pages::add_user))

@@ -5,6 +5,7 @@
 use askama::Template;
 use xinyi_core::UnixTime;
 use xinyi_core::listing::{ImportSummary, RowError};
+use xinyi_core::measures::Benefit;
 use xinyi_core::time::UTC8_OFFSET_S;
 
 use crate::accounts::Role;
@@ -49,6 +50,65 @@ pub fn yuan(fen: u64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
+/// A measure's benefit in plain words.
+pub(crate) fn benefit_text(t: T, b: &Benefit) -> String {
+    match b {
+        Benefit::PercentOff {
+            percent,
+            max_discount,
+        } => {
+            let mut s = format!("{} {percent}%", t.t("优惠", "off"));
+            if let Some(m) = max_discount {
+                s.push_str(&format!(
+                    "，{} {} {}",
+                    t.t("最高", "at most"),
+                    yuan(m.0),
+                    t.t("元", "yuan")
+                ));
+            }
+            s
+        }
+        Benefit::FixedOff { amount_off } => {
+            format!(
+                "{} {} {}",
+                t.t("减免", "off"),
+                yuan(amount_off.0),
+                t.t("元", "yuan")
+            )
+        }
+        Benefit::FreeEntry {
+            companion_percent,
+            companion_max,
+        } => {
+            let mut s = t.t("免费入场", "free entry").to_owned();
+            if *companion_percent > 0 {
+                s.push_str(&format!(
+                    "，{} {companion_percent}%",
+                    t.t("随行优惠", "companions off")
+                ));
+                if let Some(n) = companion_max {
+                    s.push_str(&format!(" ({} {n})", t.t("至多", "at most")));
+                }
+            }
+            s
+        }
+        Benefit::Waiver { what } => format!("{} {what}", t.t("免交", "waived:")),
+        Benefit::Privilege { what } => what.clone(),
+    }
+}
+
+/// Whom a measure is for, in words: persons, enterprises.
+pub(crate) fn subjects_text(t: T, m: &xinyi_core::measures::Measure, sep: &str) -> String {
+    m.subjects
+        .iter()
+        .map(|k| match k.as_str() {
+            "person" => t.t("个人", "persons"),
+            _ => t.t("企业", "enterprises"),
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// The frame around every signed-in page.
 #[derive(Debug)]
 pub struct Page {
@@ -85,6 +145,13 @@ impl Page {
 
     pub fn may_measures(&self) -> bool {
         self.role != Role::Submitter
+    }
+
+    pub fn may_cases(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Reviewer | Role::Operator | Role::Auditor
+        )
     }
 
     pub fn may_people(&self) -> bool {
@@ -567,4 +634,69 @@ pub struct MeasureEdit {
     pub fixed_unit: Option<String>,
     pub errors: Vec<String>,
     pub families: &'static [&'static str],
+}
+
+pub struct CaseLine {
+    pub number: String,
+    pub kind: &'static str,
+    /// The state's code (a CSS class).
+    pub state: &'static str,
+    pub state_text: &'static str,
+    pub channel: String,
+    pub site: String,
+    pub unit: String,
+    pub created: String,
+    pub due: String,
+    pub overdue: bool,
+    pub handler: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/cases.html")]
+pub struct Cases {
+    pub page: Page,
+    pub cases: Vec<CaseLine>,
+    pub overdue: u64,
+    pub state: &'static str,
+    pub kind: &'static str,
+    pub only_overdue: bool,
+    pub states: Vec<(&'static str, &'static str)>,
+}
+
+pub struct CaseRecord {
+    pub kind: String,
+    pub at: String,
+    pub site: String,
+    pub unit: String,
+    pub measure: String,
+    pub reason: String,
+    pub terminal: String,
+    pub sub: String,
+}
+
+pub struct CaseDetailView {
+    pub line: CaseLine,
+    pub objection: bool,
+    pub reference: String,
+    pub record: Option<CaseRecord>,
+    pub phone: String,
+    pub id_number: String,
+    pub sub: String,
+    pub text: String,
+    pub answer: String,
+    pub outcome: &'static str,
+    pub answered: String,
+    pub submission: String,
+    /// (when, who, step, note)
+    pub steps: Vec<(String, String, String, String)>,
+    pub may_take: bool,
+    pub may_answer: bool,
+    pub may_close: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/case.html")]
+pub struct CasePage {
+    pub page: Page,
+    pub case: CaseDetailView,
 }
