@@ -26,6 +26,8 @@ pub enum Actor {
     /// A citizen, by the channel they came through (`web`, or a
     /// provincial platform's id).
     Citizen(String),
+    /// A provincial platform, by name.
+    Platform(String),
     Hub,
 }
 
@@ -47,6 +49,7 @@ impl fmt::Display for Actor {
             Actor::Cli(u) => write!(f, "cli:{u}"),
             Actor::Terminal(t) => write!(f, "terminal:{t}"),
             Actor::Citizen(c) => write!(f, "citizen:{c}"),
+            Actor::Platform(p) => write!(f, "platform:{p}"),
             Actor::Hub => f.write_str("hub"),
         }
     }

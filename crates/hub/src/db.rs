@@ -67,8 +67,8 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0010_fleet.sql"),
     },
     Migration {
-        name: "0011_cases",
-        sql: include_str!("../migrations/0011_cases.sql"),
+        name: "0011_citizens",
+        sql: include_str!("../migrations/0011_citizens.sql"),
     },
 ];
 

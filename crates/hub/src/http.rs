@@ -24,6 +24,7 @@ pub(crate) mod citizen;
 pub mod console;
 mod gate;
 mod log;
+mod platform;
 mod rate;
 pub mod server;
 pub mod tls;
@@ -255,6 +256,10 @@ impl From<HubError> for ApiError {
             },
             HubError::NotPublished => ApiError::NotReady(message),
             HubError::NotFound { .. } => ApiError::NotFound(message),
+            HubError::Invalid(_) => ApiError::BadRequest {
+                code: "invalid",
+                message,
+            },
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal
@@ -641,6 +646,8 @@ fn router(gate: Arc<Gate>) -> Router {
         .route("/v1/records", post(upload))
         .route("/v1/records/status", get(upload_status))
         .route(xinyi_core::wire::check::PATH, post(check))
+        .route("/v1/platform/identity", post(platform::identity))
+        .route("/v1/platform/cases", post(platform::cases))
         .merge(citizen::routes())
         .fallback(not_found)
         .with_state(gate)
@@ -701,6 +708,7 @@ async fn serve_with(
                 gate.rate.prune(Instant::now());
                 gate.citizen_filings.prune(Instant::now());
                 gate.citizen_checks.prune(Instant::now());
+                gate.platform_rates.prune(Instant::now());
                 if Instant::now() >= usage_due {
                     usage_due = Instant::now() + every;
                     let published = blocking(&gate.hub, |hub| hub.publish_usage()).await;

@@ -72,6 +72,7 @@ pub mod keys;
 pub mod notice;
 pub mod offers;
 pub mod people;
+pub mod platforms;
 pub mod publish;
 pub mod records;
 pub mod reports;

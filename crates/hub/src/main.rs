@@ -149,6 +149,12 @@ enum Command {
         #[command(subcommand)]
         what: TerminalCmd,
     },
+    /// Provincial platforms (粤省事, 粤商通) that ask whether their users are
+    /// listed and file cases for them.
+    Platform {
+        #[command(subcommand)]
+        what: PlatformCmd,
+    },
     /// Publish a new version if anything changed (changes publish by themselves).
     Publish {
         /// Publish a new version even if nothing changed.
@@ -372,6 +378,27 @@ enum TerminalCmd {
     List,
     /// Revoke a terminal.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlatformCmd {
+    /// Register a platform by the Ed25519 public key it signs requests with.
+    Add {
+        name: String,
+        /// Its public key, 64 hexadecimal digits.
+        #[arg(long)]
+        public_key: String,
+        /// Whom it may ask about: person, enterprise, or both (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "person")]
+        kinds: Vec<String>,
+        /// Requests a minute it may make.
+        #[arg(long)]
+        rate: Option<u32>,
+    },
+    /// List the platforms.
+    List,
+    /// Revoke a platform (by id or name).
+    Revoke { which: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1061,6 +1088,56 @@ fn run(args: Args) -> Result<ExitCode> {
                         return Ok(ExitCode::from(3));
                     }
                 },
+            }
+        }
+        Command::Platform { what } => {
+            let hub = open(&args)?;
+            match what {
+                PlatformCmd::Add {
+                    name,
+                    public_key,
+                    kinds,
+                    rate,
+                } => {
+                    let kinds = kinds
+                        .iter()
+                        .map(|k| {
+                            k.trim().parse().map_err(|_| {
+                                HubError::Invalid(format!(
+                                    "--kinds: {k:?} is not person or enterprise"
+                                ))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let p = hub.add_platform(name, public_key, &kinds, *rate, &Actor::cli())?;
+                    say!("platform {} added: key id {}", p.name, p.id);
+                }
+                PlatformCmd::List => {
+                    say!("id,name,kinds,requests_per_minute,added_at,revoked,last_seen");
+                    for p in hub.platforms()? {
+                        say!(
+                            "{},{},{},{},{},{},{}",
+                            p.id,
+                            xinyi_hub::reports::csv_field(&p.name),
+                            p.kinds
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            p.requests_per_minute,
+                            p.added_at.display_utc8(),
+                            p.revoked(),
+                            p.last_seen_at.map(|t| t.display_utc8()).unwrap_or_default()
+                        );
+                    }
+                }
+                PlatformCmd::Revoke { which } => {
+                    if hub.revoke_platform(which, &Actor::cli())? {
+                        say!("platform {which} revoked");
+                    } else {
+                        say!("platform {which} was already revoked");
+                    }
+                }
             }
         }
         Command::Terminal { what } => {

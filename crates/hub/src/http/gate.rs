@@ -173,6 +173,8 @@ pub(crate) struct Gate {
     pub citizen_filings: RateLimiter,
     /// Case status checks, per client address.
     pub citizen_checks: RateLimiter,
+    /// Each provincial platform's requests, at its own rate.
+    pub platform_rates: super::platform::PlatformRates,
     pub warnings: Arc<Warnings>,
     uploads: Arc<BodyPool>,
     body_timeout: Duration,
@@ -190,6 +192,7 @@ impl Gate {
             rate: RateLimiter::new(c.terminal_requests_per_minute, c.terminal_request_burst),
             citizen_filings: RateLimiter::new(CITIZEN_FILINGS_PER_MINUTE, CITIZEN_FILING_BURST),
             citizen_checks: RateLimiter::new(CITIZEN_CHECKS_PER_MINUTE, CITIZEN_CHECK_BURST),
+            platform_rates: super::platform::PlatformRates::default(),
             uploads: Arc::new(BodyPool {
                 permits: Arc::new(Semaphore::new(c.max_concurrent_uploads.max(1))),
                 free: Mutex::new(Vec::new()),

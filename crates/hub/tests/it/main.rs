@@ -14,6 +14,7 @@ mod gate;
 mod import;
 mod limits;
 mod measures;
+mod platform;
 mod privacy;
 mod refusal_log;
 mod retention;

@@ -1,4 +1,4 @@
--- 0011: the citizens' cases — objections to the list (名单异议) and
+-- 0011: the citizens' side. Cases — objections to the list (名单异议) and
 -- complaints or suggestions (投诉建议) — filed from the codes a terminal
 -- shows, on the hub's public pages or through a provincial platform, and
 -- handled in the console.
@@ -57,3 +57,19 @@ CREATE INDEX case_steps_by_case ON case_steps (case_id, at);
 
 -- A code's reference names a record by its id alone.
 CREATE INDEX records_by_ref ON records (id);
+
+-- The provincial platforms (粤省事, 粤商通) that ask whether their users
+-- are listed and file cases for them: each with its own Ed25519 key (its
+-- id is the key's id, as a terminal's is), the kinds of subject it may
+-- ask about (`person`, `enterprise`, space-separated) and its rate. Its
+-- nonces go to `nonces` beside the terminals'.
+CREATE TABLE platforms (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE,
+    public_key          TEXT NOT NULL,
+    kinds               TEXT NOT NULL,
+    requests_per_minute INTEGER NOT NULL CHECK (requests_per_minute > 0),
+    added_at            INTEGER NOT NULL,
+    revoked_at          INTEGER,
+    last_seen_at        INTEGER
+);
