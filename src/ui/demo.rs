@@ -39,6 +39,8 @@ impl DemoHub {
             .context("creating the demo's temporary directory")?;
         let (hub, world) = demo_hub(&dir.path().join("hub"), now().date_utc8())
             .context("building the demo hub")?;
+        let world = Arc::new(world);
+        hub.enable_demo_codes(world.clone());
         let hub = Arc::new(hub);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -50,11 +52,12 @@ impl DemoHub {
             .block_on(Server::start(hub.clone()))
             .context("serving the demo hub on 127.0.0.1")?;
         let url = server.url();
+        tracing::info!("demo codes for a phone, fresh each minute: {url}/c/demo");
         Ok(DemoHub {
             server: Some(server),
             runtime,
             hub,
-            world: Arc::new(world),
+            world,
             url,
             enrolled: HashMap::new(),
             dir,

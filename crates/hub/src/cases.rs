@@ -924,6 +924,19 @@ impl Hub {
         })
     }
 
+    /// Open cases (new or in review), for the overview (of one unit, or all).
+    pub fn open_cases(&self, unit: Option<&str>) -> Result<u64, HubError> {
+        self.db().read(|tx| {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM cases WHERE state IN ('new', 'in_review')
+                   AND (?1 IS NULL OR unit = ?1)",
+                params![unit],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// Open cases past their day, for the overview (of one unit, or all).
     pub fn overdue_cases(&self, unit: Option<&str>) -> Result<u64, HubError> {
         let now = self.now();

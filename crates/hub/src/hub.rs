@@ -49,6 +49,8 @@ pub struct Hub {
     identity_key_path: PathBuf,
     db: Db,
     clock: Arc<dyn Clock>,
+    /// Demo mode's code source (`/c/demo`), set only on a demo hub.
+    pub(crate) demo: std::sync::OnceLock<Arc<dyn crate::demo_codes::DemoCodes>>,
 }
 
 impl fmt::Debug for Hub {
@@ -150,6 +152,7 @@ impl Hub {
             identity_key_path,
             db,
             clock: Arc::new(SystemClock),
+            demo: std::sync::OnceLock::new(),
         })
     }
 

@@ -62,6 +62,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo_codes;
 pub mod error;
 pub mod health;
 pub mod http;

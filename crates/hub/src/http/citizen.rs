@@ -263,6 +263,14 @@ struct MeasureCard {
 }
 
 #[derive(Template)]
+#[template(path = "citizen/demo.html")]
+struct DemoPage {
+    f: Frame,
+    at: String,
+    codes: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
 #[template(path = "citizen/message.html")]
 struct MessagePage {
     f: Frame,
@@ -782,6 +790,56 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// A code as an inline SVG QR code.
+fn qr_svg(text: &str) -> String {
+    let svg = qrcode::QrCode::new(text.as_bytes())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(280, 280)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    svg.find("<svg")
+        .map_or_else(String::new, |i| svg[i..].to_owned())
+}
+
+/// Demo mode only: the listed demo people's codes, fresh each minute.
+async fn demo(State(gate): State<Arc<Gate>>, Query(q): Query<LangQuery>) -> Response {
+    let f = Frame::new(q.lang.as_deref(), "/c/demo", &[]);
+    let Some(codes) = gate.hub.demo_codes() else {
+        return message(
+            f.clone(),
+            StatusCode::NOT_FOUND,
+            f.t.t("没有此页面", "No such page"),
+            f.t.t("只有演示模式的登记中心提供演示码。", "Only a demo registry shows demo codes.")
+                .to_owned(),
+        );
+    };
+    let t = f.t;
+    let mut res = page(
+        &DemoPage {
+            at: when(gate.hub.now()),
+            codes: codes
+                .into_iter()
+                .map(|c| {
+                    (
+                        t.t(&c.label_zh, &c.label_en).to_owned(),
+                        qr_svg(&c.text),
+                        c.text,
+                    )
+                })
+                .collect(),
+            f,
+        },
+        StatusCode::OK,
+    );
+    // Refreshed by the page itself (no scripts): a code lives two minutes.
+    res.headers_mut()
+        .insert("refresh", HeaderValue::from_static("60"));
+    res
+}
+
 /// The citizens' routes, served by the API's router.
 pub(crate) fn routes() -> Router<Arc<Gate>> {
     Router::new()
@@ -794,6 +852,7 @@ pub(crate) fn routes() -> Router<Arc<Gate>> {
         .route("/c/measures", get(measures))
         .route("/c/measures.json", get(measures_json))
         .route("/c/measures.csv", get(measures_csv))
+        .route("/c/demo", get(demo))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn(super::console::harden))
 }

@@ -355,6 +355,8 @@ async fn a_complaint_reaches_the_units_queue_and_goes_overdue() {
     let queue = unit.get("/cases?overdue=1").await.text().await.unwrap();
     assert!(case_row(&queue, &number).contains("overdue"));
     assert!(queue.contains("id=\"overdue-count\""));
+    let overview = unit.get("/").await.text().await.unwrap();
+    assert_eq!(by_id(&overview, "cases-overdue"), "1 件已超期");
     // The unit answers; it is no longer overdue, and the citizen reads it.
     let case = unit
         .get(&format!("/cases/{number}"))

@@ -304,8 +304,17 @@ fn last_days(hub: &Hub, n: i64) -> Vec<String> {
 pub(super) async fn overview(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
     let unit = unit_of(&ctx);
     let t = ctx.t;
-    let (version, fleet, today, chart) = blocking(&st.hub, move |hub| {
+    let cases = page(&ctx, "overview").may_cases();
+    let (version, fleet, today, chart, open_cases) = blocking(&st.hub, move |hub| {
         let version = hub.current_version()?;
+        let open_cases = if cases {
+            Some((
+                hub.open_cases(unit.as_deref())?,
+                hub.overdue_cases(unit.as_deref())?,
+            ))
+        } else {
+            None
+        };
         let chart = chart_30d_svg(hub, unit.as_deref(), t)?;
         let fleet = fleet(hub, unit.as_deref())?;
         let today = hub.today().to_string();
@@ -319,6 +328,7 @@ pub(super) async fn overview(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                 refusals,
             },
             chart,
+            open_cases,
         ))
     })
     .await?;
@@ -328,6 +338,7 @@ pub(super) async fn overview(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
         fleet,
         today,
         chart: inline(&chart),
+        cases: open_cases,
     }))
 }
 

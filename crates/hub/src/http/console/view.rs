@@ -234,6 +234,8 @@ pub struct Overview {
     pub today: Today,
     /// The last 30 days, as inline SVG.
     pub chart: String,
+    /// Citizens' cases open and overdue (for those who handle them).
+    pub cases: Option<(u64, u64)>,
 }
 
 /// Which kind of list a file holds.
