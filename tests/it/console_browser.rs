@@ -34,7 +34,7 @@ use xinyi_testkit::{catalogue, citizen_for, first_at, read, shared, vectors};
 use crate::sync_loop::registry_without_lists;
 use crate::terminal_support::{CLERK, CLERK_NAME, clerk};
 
-const PASSWORD: &str = "console test password";
+pub(crate) const PASSWORD: &str = "console test password";
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|p| {
@@ -46,9 +46,9 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 /// chromedriver on a free port of 127.0.0.1, and a headless Chromium
 /// session through it at an office screen's size.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Drop for Browser {
@@ -58,7 +58,7 @@ impl Drop for Browser {
     }
 }
 
-async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     let Some(driver) = on_path("chromedriver") else {
         assert!(
             std::env::var_os("XINYI_REQUIRE_BROWSER").is_none(),
@@ -119,10 +119,13 @@ async fn browser() -> Option<Browser> {
     panic!("chromedriver did not start a session: {last:?}");
 }
 
-/// Where the screenshots go.
-fn shots() -> (Option<tempfile::TempDir>, PathBuf) {
+/// Where the screenshots go: `docs/screenshots/<sub>` with
+/// `XINYI_SCREENSHOTS=1`, else a temporary folder.
+pub(crate) fn shots(sub: &str) -> (Option<tempfile::TempDir>, PathBuf) {
     if std::env::var_os("XINYI_SCREENSHOTS").is_some() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/console");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/screenshots")
+            .join(sub);
         std::fs::create_dir_all(&dir).unwrap();
         (None, dir)
     } else {
@@ -132,14 +135,31 @@ fn shots() -> (Option<tempfile::TempDir>, PathBuf) {
     }
 }
 
-async fn shot(c: &Client, dir: &Path, name: &str) {
+pub(crate) async fn shot(c: &Client, dir: &Path, name: &str) {
+    // This machine has no CJK font: text the page laid out before the
+    // bundled font arrived is laid out again once every font has loaded,
+    // so the picture shows what a reader's browser shows.
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         document.fonts.ready.then(() => {
+             const b = document.body;
+             b.style.fontFamily = 'serif';
+             void b.offsetHeight;
+             b.style.fontFamily = '';
+             void b.offsetHeight;
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+         });",
+        vec![],
+    )
+    .await
+    .unwrap();
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
 /// The element `loc`, waiting for the page that has it.
-async fn find(c: &Client, loc: Locator<'_>) -> fantoccini::elements::Element {
+pub(crate) async fn find(c: &Client, loc: Locator<'_>) -> fantoccini::elements::Element {
     match c
         .wait()
         .at_most(Duration::from_secs(20))
@@ -157,7 +177,7 @@ async fn find(c: &Client, loc: Locator<'_>) -> fantoccini::elements::Element {
 
 /// The text of the element `css`, waiting for the page that has it (a
 /// click's navigation may still be under way).
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     match c
         .wait()
         .at_most(Duration::from_secs(20))
@@ -173,7 +193,7 @@ async fn text(c: &Client, css: &str) -> String {
     }
 }
 
-async fn sign_in(c: &Client, base: &str, name: &str) {
+pub(crate) async fn sign_in(c: &Client, base: &str, name: &str) {
     c.goto(&format!("{base}/signin")).await.unwrap();
     find(c, Locator::Id("name"))
         .await
@@ -190,7 +210,7 @@ async fn sign_in(c: &Client, base: &str, name: &str) {
     assert!(me.starts_with(name), "{name} is not signed in: {me}");
 }
 
-async fn sign_out(c: &Client, base: &str) {
+pub(crate) async fn sign_out(c: &Client, base: &str) {
     // From the overview: an error page has no sign-out button.
     c.goto(&format!("{base}/")).await.unwrap();
     find(c, Locator::Id("signout")).await.click().await.unwrap();
@@ -217,7 +237,7 @@ async fn check(c: &Client, base: &str, what: &str, file: &Path) {
 }
 
 /// The rows of table `css` as cell texts.
-async fn rows(c: &Client, css: &str) -> Vec<Vec<String>> {
+pub(crate) async fn rows(c: &Client, css: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for row in c
         .find_all(Locator::Css(&format!("{css} tbody tr")))
@@ -268,7 +288,7 @@ fn first_source() -> String {
 async fn the_console_in_a_browser() {
     let Some(b) = browser().await else { return };
     let c = &b.client;
-    let (_shots_tmp, shots) = shots();
+    let (_shots_tmp, shots) = shots("console");
     let v: Value = vectors();
     let tmp = tempfile::tempdir().unwrap();
     let (hub, clock) = registry_without_lists(&tmp.path().join("hub"), &v);

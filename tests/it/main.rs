@@ -16,6 +16,8 @@ mod channel;
 #[cfg(feature = "demo")]
 mod channel_citywide;
 #[cfg(feature = "demo")]
+mod citizen_browser;
+#[cfg(feature = "demo")]
 mod cli;
 #[cfg(feature = "demo")]
 mod console_browser;

@@ -812,8 +812,11 @@ async fn demo(State(gate): State<Arc<Gate>>, Query(q): Query<LangQuery>) -> Resp
             f.clone(),
             StatusCode::NOT_FOUND,
             f.t.t("没有此页面", "No such page"),
-            f.t.t("只有演示模式的登记中心提供演示码。", "Only a demo registry shows demo codes.")
-                .to_owned(),
+            f.t.t(
+                "只有演示模式的登记中心提供演示码。",
+                "Only a demo registry shows demo codes.",
+            )
+            .to_owned(),
         );
     };
     let t = f.t;
@@ -846,6 +849,10 @@ pub(crate) fn routes() -> Router<Arc<Gate>> {
         .route("/c", get(index))
         .route("/c/", get(index))
         .route("/c/static/citizen.css", get(stylesheet))
+        .route(
+            "/c/static/NotoSansSC-Regular.ttf",
+            get(super::console::pages::font),
+        )
         .route("/c/objection", get(objection_page).post(file_objection))
         .route("/c/complaint", get(complaint_page).post(file_complaint))
         .route("/c/case", get(case_page).post(case_status))

@@ -16,7 +16,7 @@
 mod cases;
 mod chart;
 mod measures;
-mod pages;
+pub(crate) mod pages;
 mod staff;
 pub(crate) mod view;
 

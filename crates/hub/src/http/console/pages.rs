@@ -92,7 +92,7 @@ pub(super) async fn stylesheet() -> Response {
 
 /// The kiosk's Noto Sans SC subset (GB 2312 and more), so Chinese shows
 /// on an office PC without a CJK font.
-pub(super) async fn font() -> Response {
+pub(crate) async fn font() -> Response {
     (
         [
             (header::CONTENT_TYPE, "font/ttf"),
