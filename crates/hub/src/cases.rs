@@ -247,6 +247,8 @@ pub struct CaseQuery {
     pub state: Option<CaseState>,
     /// Only open cases past their day.
     pub overdue: bool,
+    /// Only those this handler (`user:NAME`) took or answered.
+    pub handler: Option<String>,
     pub limit: u32,
 }
 
@@ -672,6 +674,7 @@ impl Hub {
                    AND (?2 IS NULL OR kind = ?2)
                    AND (?3 IS NULL OR state = ?3)
                    AND (?4 = 0 OR (state IN ('new', 'in_review') AND due_at < ?5))
+                   AND (?7 IS NULL OR handler = ?7)
                  ORDER BY state IN ('answered', 'closed'),
                           CASE WHEN state IN ('new', 'in_review') THEN due_at END,
                           created_at DESC
@@ -685,7 +688,8 @@ impl Hub {
                         q.state.map(CaseState::as_str),
                         q.overdue,
                         now.0,
-                        limit
+                        limit,
+                        q.handler
                     ],
                     |r| summary_row(r, now),
                 )?

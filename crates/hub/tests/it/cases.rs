@@ -234,6 +234,12 @@ async fn an_objection_from_a_refusal_is_answered_and_read_back() {
     let (code, page) = status(&http, &api, &number, tail).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(by_id(&page, "answer"), answer);
+    // The reviewer's own queue holds it; the administrator's own does not.
+    let mine = rev.get("/cases?mine=1").await.text().await.unwrap();
+    assert!(mine.contains(&format!("id=\"case-{number}\"")));
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let theirs = admin.get("/cases?mine=1").await.text().await.unwrap();
+    assert!(!theirs.contains(&format!("id=\"case-{number}\"")));
     assert_eq!(by_id(&page, "record-site"), site.name);
 
     // Every step is in the audit log; the citizen is the filer.

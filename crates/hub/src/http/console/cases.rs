@@ -72,6 +72,7 @@ pub(super) struct QueueQuery {
     state: Option<String>,
     kind: Option<String>,
     overdue: Option<String>,
+    mine: Option<String>,
 }
 
 pub(super) async fn queue(
@@ -86,12 +87,14 @@ pub(super) async fn queue(
         kind: q.kind.as_deref().and_then(CaseKind::parse),
         state: q.state.as_deref().and_then(CaseState::parse),
         overdue: q.overdue.as_deref() == Some("1"),
+        handler: (q.mine.as_deref() == Some("1")).then(|| actor(&ctx).to_string()),
         limit: crate::cases::MAX_QUEUE,
     };
     let filter = (
         query.state.map(CaseState::as_str).unwrap_or_default(),
         query.kind.map(CaseKind::as_str).unwrap_or_default(),
         query.overdue,
+        query.handler.is_some(),
     );
     let (cases, overdue) = blocking(&st.hub, move |hub| {
         Ok((
@@ -107,6 +110,7 @@ pub(super) async fn queue(
         state: filter.0,
         kind: filter.1,
         only_overdue: filter.2,
+        only_mine: filter.3,
         states: CaseState::ALL
             .iter()
             .map(|s| (s.as_str(), state_text(t, *s)))

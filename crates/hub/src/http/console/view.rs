@@ -662,6 +662,7 @@ pub struct Cases {
     pub state: &'static str,
     pub kind: &'static str,
     pub only_overdue: bool,
+    pub only_mine: bool,
     pub states: Vec<(&'static str, &'static str)>,
 }
 
