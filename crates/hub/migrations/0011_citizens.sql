@@ -12,6 +12,9 @@
 -- give and the citizen's words are sealed under the identity key, bound
 -- to the case number; `sub` is the pseudonym of the ID number given.
 -- `due_at`: the end of the last working day to answer by (UTC+8).
+-- Retention empties the sealed phone, ID number and words of a case
+-- answered long enough ago (`erased_at`); its number, kind, state, record
+-- link and answer stay.
 CREATE TABLE cases (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     number          TEXT NOT NULL UNIQUE,
@@ -38,7 +41,8 @@ CREATE TABLE cases (
     closed_at       INTEGER,
     submission      INTEGER,
     status_failures INTEGER NOT NULL DEFAULT 0,
-    status_locked_until INTEGER
+    status_locked_until INTEGER,
+    erased_at       INTEGER
 );
 CREATE INDEX cases_by_state ON cases (state, due_at);
 CREATE INDEX cases_by_unit ON cases (unit, state, due_at);

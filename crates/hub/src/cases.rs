@@ -609,6 +609,10 @@ impl Hub {
             let Some((id, phone_sealed, locked_until, failures)) = row else {
                 return Ok(StatusAnswer::NotFound);
             };
+            if phone_sealed.is_empty() {
+                // Erased by retention: nothing to match.
+                return Ok(StatusAnswer::NotFound);
+            }
             if let Some(until) = locked_until.filter(|u| *u > now.0) {
                 return Ok(StatusAnswer::Shut {
                     until: UnixTime(until),
@@ -775,7 +779,11 @@ impl Hub {
             closed_at,
             submission,
         } = stored;
+        // Retention leaves an emptied value.
         let open = |field, sealed: &[u8]| {
+            if sealed.is_empty() {
+                return Ok(String::new());
+            }
             self.identity()
                 .open(sealed, &Place::new(field, "case", number))
                 .map_err(|e| HubError::corrupt(format!("case {number}: {e}")))
@@ -813,7 +821,10 @@ impl Hub {
             reference,
             record,
             record_sub,
-            phone: mask_phone(&open(Field::CasePhone, &phone)?),
+            phone: match open(Field::CasePhone, &phone)? {
+                p if p.is_empty() => String::new(),
+                p => mask_phone(&p),
+            },
             id_number: id_sealed
                 .map(|s| open(Field::CaseId, &s).map(|id| audit::mask_id_number(&id)))
                 .transpose()?,

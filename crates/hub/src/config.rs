@@ -56,6 +56,8 @@ pub const DEFAULT_LISTING_IDENTITY_RETENTION_DAYS: u32 = 730;
 pub const DEFAULT_EXCLUSION_IDENTITY_RETENTION_DAYS: u32 = 730;
 /// Days terminals' records are kept by default.
 pub const DEFAULT_RECORD_RETENTION_DAYS: u32 = 1825;
+/// Days after its answer a case's phone, ID number and words are kept.
+pub const DEFAULT_CASE_RETENTION_DAYS: u32 = 730;
 /// Working days the credit office and the units have to answer a
 /// citizen's objection or complaint.
 pub const DEFAULT_CASE_ANSWER_WORKING_DAYS: u32 = 10;
@@ -168,6 +170,9 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # less `holidays`, plus `extra_workdays` (weekend days worked in a
 # holiday's place), each a list of "YYYY-MM-DD".
 # case_answer_working_days = 10
+# Days after a case was answered until its phone, ID number and words are
+# erased (its number, state, record link and answer stay).
+# case_retention_days = 730
 # holidays = ["2027-01-01", "2027-02-16", "2027-02-17"]
 # extra_workdays = ["2027-02-07"]
 "#;
@@ -213,6 +218,8 @@ pub struct HubConfig {
     /// Working days to answer a citizen's case, and which days work.
     pub case_answer_working_days: u32,
     pub calendar: WorkCalendar,
+    /// Days after its answer a case's contact and words are erased.
+    pub case_retention_days: u32,
 }
 
 impl Default for HubConfig {
@@ -241,6 +248,7 @@ impl Default for HubConfig {
             console_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8471))),
             case_answer_working_days: DEFAULT_CASE_ANSWER_WORKING_DAYS,
             calendar: WorkCalendar::default(),
+            case_retention_days: DEFAULT_CASE_RETENTION_DAYS,
         }
     }
 }
@@ -291,6 +299,7 @@ struct Raw {
     case_answer_working_days: Option<i64>,
     holidays: Option<Vec<String>>,
     extra_workdays: Option<Vec<String>>,
+    case_retention_days: Option<i64>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -486,6 +495,10 @@ impl HubConfig {
                 within(v, MIN_RECORD_RETENTION_DAYS..=MAX_RETENTION_DAYS, " days")
                     .map_err(|w| bad("record_retention_days", w))?;
         }
+        if let Some(v) = raw.case_retention_days {
+            c.case_retention_days = within(v, 0..=MAX_RETENTION_DAYS, " days")
+                .map_err(|w| bad("case_retention_days", w))?;
+        }
         if let Some(v) = raw.case_answer_working_days {
             c.case_answer_working_days = within(v, 1..=60, " working days")
                 .map_err(|w| bad("case_answer_working_days", w))?;
@@ -608,6 +621,7 @@ mod tests {
             ("terminal_request_burst = 0", "terminal_request_burst"),
             ("usage_publish_interval_s = 5", "usage_publish_interval_s"),
             ("case_answer_working_days = 0", "case_answer_working_days"),
+            ("case_retention_days = -1", "case_retention_days"),
             ("holidays = [\"2027-02-30\"]", "holidays"),
             ("extra_workdays = [\"7 Feb\"]", "extra_workdays"),
             (

@@ -17,6 +17,11 @@
 //!   it. A measure's limit counts uses over at most a year, and voids come
 //!   within a day, so records that old count for nothing else.
 //!
+//! - A citizen's case keeps its phone, ID number and words (sealed) a
+//!   number of days after it was answered (`case_retention_days`); then
+//!   they are emptied. Its number, state, the record it points to and the
+//!   answer stay, and its status page finds nothing any more.
+//!
 //! The hub's connections overwrite deleted content with zeros
 //! (`secure_delete`), and the write-ahead log is checkpointed afterwards,
 //! so erased identities do not linger in the file.
@@ -44,6 +49,10 @@ pub struct RetentionReport {
     /// Exclusions that ended (`until`) on or before this day have no
     /// identity any more.
     pub exclusions_ended_by: Date,
+    /// Cases whose phone, ID number and words were erased in this run.
+    pub case_contacts_erased: u64,
+    /// Cases answered before this instant have no contact any more.
+    pub cases_answered_before: UnixTime,
     /// Records deleted in this run.
     pub records_deleted: u64,
     /// How many terminals those records came from.
@@ -58,12 +67,15 @@ impl fmt::Display for RetentionReport {
             f,
             "erased the ID numbers and names of {} listings (those ended or withdrawn on or before {}) \
              and the ID numbers of {} exclusions (those ended on or before {}); \
+             erased the phones, ID numbers and words of {} citizens' cases answered before {}; \
              deleted {} records of {} terminals made before {} (each terminal's newest record and \
              the staff records of its current operators are kept)",
             self.listing_identities_erased,
             self.listings_ended_by,
             self.exclusion_identities_erased,
             self.exclusions_ended_by,
+            self.case_contacts_erased,
+            self.cases_answered_before.display_utc8(),
             self.records_deleted,
             self.terminals,
             self.records_before.display_utc8()
@@ -146,7 +158,9 @@ impl Hub {
         let exclusions_ended_by =
             today.add_days(-i64::from(config.exclusion_identity_retention_days));
         let records_before = UnixTime(now.0 - i64::from(config.record_retention_days) * 86_400);
-        let (listings, exclusions) = self.db().write(|tx| {
+        let cases_answered_before =
+            UnixTime(now.0 - i64::from(config.case_retention_days) * 86_400);
+        let (listings, exclusions, cases) = self.db().write(|tx| {
             // Ended on day E = valid_until + 1: E <= cut, i.e. valid_until < cut.
             let listings = tx.execute(
                 "UPDATE listings SET id_sealed = NULL, name_sealed = NULL, erased_at = ?2
@@ -159,7 +173,13 @@ impl Hub {
                  WHERE id_sealed IS NOT NULL AND until <= ?1",
                 params![exclusions_ended_by.to_string(), now.0],
             )?;
-            Ok((listings as u64, exclusions as u64))
+            let cases = tx.execute(
+                "UPDATE cases SET phone_sealed = x'', id_sealed = NULL, text_sealed = x'',
+                        erased_at = ?2
+                 WHERE erased_at IS NULL AND answered_at < ?1",
+                params![cases_answered_before.0, now.0],
+            )?;
+            Ok((listings as u64, exclusions as u64, cases as u64))
         })?;
         let terminals: Vec<String> = self.db().read(|tx| {
             let mut stmt = tx.prepare("SELECT id FROM terminals ORDER BY id")?;
@@ -180,7 +200,7 @@ impl Hub {
                 pruned += 1;
             }
         }
-        if listings + exclusions + records_deleted > 0 {
+        if listings + exclusions + cases + records_deleted > 0 {
             // The old pages are still in the log until it is checkpointed.
             let done = self.db().with(|conn| seal::checkpoint(conn))?;
             if !done {
@@ -195,6 +215,8 @@ impl Hub {
             listings_ended_by,
             exclusion_identities_erased: exclusions,
             exclusions_ended_by,
+            case_contacts_erased: cases,
+            cases_answered_before,
             records_deleted,
             terminals: pruned,
             records_before,

@@ -583,3 +583,64 @@ async fn the_public_list_is_the_catalogue_in_force_on_the_day() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Retention empties a case's phone, ID number and words a number of days
+/// after its answer; the case, its state and answer stay, its status page
+/// finds nothing, and an unanswered case keeps everything.
+#[tokio::test]
+async fn retention_erases_an_answered_cases_contact() {
+    let (w, _server) = served_world().await;
+    let id = xinyi_testkit::first_listed_id_number();
+    let file = |text: &str| {
+        w.hub
+            .file_case(&xinyi_hub::cases::NewCase {
+                kind: Some(xinyi_hub::cases::CaseKind::Objection),
+                channel: "web".into(),
+                phone: PHONE.into(),
+                text: text.into(),
+                id_number: Some(("person".into(), id.clone())),
+                ..Default::default()
+            })
+            .unwrap()
+            .number
+    };
+    let answered = file("已答复的异议");
+    let open = file("尚未答复的异议");
+    let by = Actor::Cli("test".into());
+    w.hub
+        .act_on_case(
+            &answered,
+            None,
+            &by,
+            &xinyi_hub::cases::CaseAction::Answer {
+                text: "答复".into(),
+                outcome: xinyi_hub::cases::Outcome::NotUpheld,
+                submission: None,
+            },
+        )
+        .unwrap();
+    let days = i64::from(w.hub.config().case_retention_days);
+    w.clock.set(UnixTime(w.clock.now().0 + days * 86_400 - 60));
+    assert_eq!(w.hub.apply_retention().unwrap().case_contacts_erased, 0);
+    w.clock.set(UnixTime(w.clock.now().0 + 120));
+    let r = w.hub.apply_retention().unwrap();
+    assert_eq!(r.case_contacts_erased, 1);
+    assert!(r.to_string().contains("1 citizens' cases"), "{r}");
+    let tail = &PHONE[PHONE.len() - 4..];
+    assert_eq!(
+        w.hub.case_status(&answered, tail).unwrap(),
+        xinyi_hub::cases::StatusAnswer::NotFound
+    );
+    let d = w.hub.open_case(&answered, None, &by).unwrap();
+    assert!(d.text.is_empty() && d.phone.is_empty() && d.id_number.is_none());
+    assert_eq!(d.answer.as_deref(), Some("答复"));
+    let d = w.hub.open_case(&open, None, &by).unwrap();
+    assert_eq!(d.text, "尚未答复的异议");
+    assert_eq!(d.phone, mask_phone(PHONE));
+    assert!(matches!(
+        w.hub.case_status(&open, tail).unwrap(),
+        xinyi_hub::cases::StatusAnswer::Shown(_)
+    ));
+    // A second run finds nothing more.
+    assert_eq!(w.hub.apply_retention().unwrap().case_contacts_erased, 0);
+}
