@@ -175,6 +175,8 @@ async fn a_citizen_objects_complains_and_reads_the_answer() {
     fill(c, "answer", answer).await;
     shot(c, &desk_shots, "case").await;
     click(c, "send-answer").await;
+    // (The page before had a notice too: wait for the answered case.)
+    text(c, "#case-answer").await;
     assert!(text(c, "#flash").await.contains(&number));
     sign_out(c, &base).await;
 

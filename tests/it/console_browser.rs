@@ -14,6 +14,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -53,6 +54,11 @@ pub(crate) struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // chromedriver and the browser it started share a process group
+        // of their own: all of it goes, also when a test failed midway.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -75,6 +81,7 @@ pub(crate) async fn browser() -> Option<Browser> {
         .unwrap()
         .port();
     let child = Command::new(driver)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -178,17 +185,30 @@ pub(crate) async fn find(c: &Client, loc: Locator<'_>) -> fantoccini::elements::
 /// The text of the element `css`, waiting for the page that has it (a
 /// click's navigation may still be under way).
 pub(crate) async fn text(c: &Client, css: &str) -> String {
-    match c
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(e) => e.text().await.unwrap(),
-        Err(e) => {
-            let url = c.current_url().await.map(|u| u.to_string());
-            let page = c.source().await;
-            panic!("no {css}: {e}\nat {url:?}, the page:\n{page:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match c
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                // Found on the page a navigation was replacing: again.
+                Err(fantoccini::error::CmdError::Standard(w))
+                    if w.error == fantoccini::error::ErrorStatus::StaleElementReference
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{css}: {e}"),
+            },
+            Err(e) => {
+                let url = c.current_url().await.map(|u| u.to_string());
+                let page = c.source().await;
+                panic!("no {css}: {e}\nat {url:?}, the page:\n{page:?}");
+            }
         }
     }
 }
