@@ -245,35 +245,10 @@ impl Hub {
         if p.revoked() {
             return Err(AuthError::Revoked(p.id).into());
         }
-        let key = xinyi_core::hex::decode_array::<32>(&p.public_key)
-            .ok()
-            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
-            .ok_or_else(|| HubError::corrupt(format!("platform {} key", p.id)))?;
-        auth.verify(&key, method, path, body)
-            .map_err(|_| AuthError::BadSignature(p.id.clone()))?;
+        self.verify_request(auth, &p.id, &p.public_key, method, path, body)?;
         let now = self.now();
-        let skew = self.config().request_skew_s;
-        let offset = auth.time.saturating_sub(now.0);
-        if offset.saturating_abs() > skew {
-            return Err(AuthError::ClockSkew {
-                offset_s: offset,
-                max_s: skew,
-            }
-            .into());
-        }
-        let retention = self.config().nonce_retention_s;
         self.db().write(|tx| {
-            tx.execute(
-                "DELETE FROM nonces WHERE seen_at < ?1",
-                [now.0.saturating_sub(retention)],
-            )?;
-            let fresh = tx.execute(
-                "INSERT OR IGNORE INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)",
-                params![p.id, xinyi_core::hex::encode(&auth.nonce), now.0],
-            )?;
-            if fresh == 0 {
-                return Err(AuthError::Replay.into());
-            }
+            self.take_nonce(tx, &p.id, &auth.nonce, now)?;
             tx.execute(
                 "UPDATE platforms SET last_seen_at = ?2 WHERE id = ?1",
                 params![p.id, now.0],

@@ -152,35 +152,11 @@ impl Hub {
         let terminal = self
             .terminal(&auth.terminal)?
             .ok_or_else(|| AuthError::UnknownTerminal(auth.terminal.clone()))?;
-        let key = xinyi_core::hex::decode_array::<32>(&terminal.public_key)
-            .ok()
-            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
-            .ok_or_else(|| HubError::corrupt(format!("terminal {} key", terminal.id)))?;
-        auth.verify(&key, method, path, body)
-            .map_err(|_| AuthError::BadSignature(terminal.id.clone()))?;
+        let offset =
+            self.verify_request(auth, &terminal.id, &terminal.public_key, method, path, body)?;
         let now = self.now();
-        let skew = self.config().request_skew_s;
-        let offset = auth.time.saturating_sub(now.0);
-        if offset.saturating_abs() > skew {
-            return Err(AuthError::ClockSkew {
-                offset_s: offset,
-                max_s: skew,
-            }
-            .into());
-        }
-        let retention = self.config().nonce_retention_s;
         self.db().write(|tx| {
-            tx.execute(
-                "DELETE FROM nonces WHERE seen_at < ?1",
-                [now.0.saturating_sub(retention)],
-            )?;
-            let fresh = tx.execute(
-                "INSERT OR IGNORE INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)",
-                params![terminal.id, xinyi_core::hex::encode(&auth.nonce), now.0],
-            )?;
-            if fresh == 0 {
-                return Err(AuthError::Replay.into());
-            }
+            self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
             tx.execute(
                 "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
                 params![terminal.id, now.0, offset],
@@ -188,6 +164,60 @@ impl Hub {
             Ok(())
         })?;
         Ok(terminal)
+    }
+
+    /// Checks a signed request's signature with `public_key` (hex) of
+    /// `who` (a terminal's or a platform's key id) and its time against
+    /// the hub's clock; returns the sender's clock offset, seconds.
+    pub(crate) fn verify_request(
+        &self,
+        auth: &RequestAuth,
+        who: &str,
+        public_key: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<i64, HubError> {
+        let key = xinyi_core::hex::decode_array::<32>(public_key)
+            .ok()
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+            .ok_or_else(|| HubError::corrupt(format!("the key of {who}")))?;
+        auth.verify(&key, method, path, body)
+            .map_err(|_| AuthError::BadSignature(who.to_owned()))?;
+        let skew = self.config().request_skew_s;
+        let offset = auth.time.saturating_sub(self.now().0);
+        if offset.saturating_abs() > skew {
+            return Err(AuthError::ClockSkew {
+                offset_s: offset,
+                max_s: skew,
+            }
+            .into());
+        }
+        Ok(offset)
+    }
+
+    /// Accepts a request's nonce once per sender (and forgets nonces older
+    /// than the retention, which the skew check already refuses).
+    pub(crate) fn take_nonce(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        who: &str,
+        nonce: &[u8],
+        now: xinyi_core::UnixTime,
+    ) -> Result<(), HubError> {
+        let retention = self.config().nonce_retention_s;
+        tx.execute(
+            "DELETE FROM nonces WHERE seen_at < ?1",
+            [now.0.saturating_sub(retention)],
+        )?;
+        let fresh = tx.execute(
+            "INSERT OR IGNORE INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)",
+            params![who, xinyi_core::hex::encode(nonce), now.0],
+        )?;
+        if fresh == 0 {
+            return Err(AuthError::Replay.into());
+        }
+        Ok(())
     }
 
     /// Notes what `terminal` said of itself in its signed metadata

@@ -951,6 +951,21 @@ pub(super) fn own_site(hub: &Hub, unit: Option<&str>, site: &str) -> Result<(), 
     }
 }
 
+/// A terminal of a site of the account's unit (any, for the credit office).
+pub(super) fn own_terminal(
+    hub: &Hub,
+    unit: Option<&str>,
+    id: &str,
+) -> Result<crate::TerminalInfo, HubError> {
+    let tm = hub.terminal(id)?.ok_or_else(|| HubError::NotFound {
+        what: "terminal",
+        id: id.to_owned(),
+        hint: "",
+    })?;
+    own_site(hub, unit, &tm.site)?;
+    Ok(tm)
+}
+
 pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
     ctx.allow(SITE_READERS)?;
     let unit = unit_of(&ctx);
@@ -1214,14 +1229,7 @@ pub(super) async fn revoke(
     let t = ctx.t;
     let shown = id.clone();
     let newly = blocking(&st.hub, move |hub| {
-        let Some(tm) = hub.terminal(&id)? else {
-            return Err(HubError::NotFound {
-                what: "terminal",
-                id,
-                hint: "",
-            });
-        };
-        own_site(hub, unit.as_deref(), &tm.site)?;
+        let tm = own_terminal(hub, unit.as_deref(), &id)?;
         let newly = hub.revoke_terminal(&tm.id)?;
         if newly {
             hub.audit(

@@ -7,10 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use xinyi_core::UnixTime;
 
-use super::pages::{S, SITE_READERS, own_site, page, render, unit_of};
+use super::pages::{S, SITE_READERS, own_terminal, page, render, unit_of};
 use super::view::{self, when};
 use super::{Ctx, Fail, blocking};
-use crate::error::HubError;
 use crate::staff::Standing;
 
 /// The period the page counts over, days.
@@ -25,14 +24,7 @@ pub(super) async fn roster(
     let unit = unit_of(&ctx);
     let t = ctx.t;
     let (tm, roster) = blocking(&st.hub, move |hub| {
-        let Some(tm) = hub.terminal(&id)? else {
-            return Err(HubError::NotFound {
-                what: "terminal",
-                id,
-                hint: "",
-            });
-        };
-        own_site(hub, unit.as_deref(), &tm.site)?;
+        let tm = own_terminal(hub, unit.as_deref(), &id)?;
         let since = UnixTime(hub.now().0 - STAFF_DAYS * 86_400);
         let roster = hub.roster(&tm.id, since)?;
         Ok((tm, roster))
