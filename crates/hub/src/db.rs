@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_fleet",
         sql: include_str!("../migrations/0010_fleet.sql"),
     },
+    Migration {
+        name: "0011_channels",
+        sql: include_str!("../migrations/0011_channels.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -57,6 +57,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod bundle;
+pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod config;

@@ -7,6 +7,7 @@ mod daemon;
 
 mod api;
 mod backup;
+mod channels;
 mod cli;
 mod console;
 mod gate;
