@@ -165,4 +165,14 @@ fn every_screen_renders() {
         let img = image::open(dir.path().join(n)).unwrap();
         assert_eq!((img.width(), img.height()), (1280, 800), "{n}");
     }
+    // The confirmed page's small complaint code reads back from the
+    // screen, as a phone would read it: the complaint page, with the
+    // redemption's reference.
+    let shot = image::open(dir.path().join("ok-confirmed.png"))
+        .unwrap()
+        .to_luma8();
+    let text = xinyi::camera::decode::decode_luma(&shot).expect("the complaint code reads");
+    let (page, reference) = text.split_once("?ref=").unwrap();
+    assert!(page.ends_with("/c/complaint"), "{text}");
+    assert_eq!(reference.len(), 32, "{text}");
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use xinyi_core::wire::config::{DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, Site};
+use xinyi_core::wire::config::{Channel, DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, Site};
 use xinyi_core::wire::journal::{Body, RecordId};
 use xinyi_core::{Amounts, Approval, Context, Fen, Form, Measure, MeasureId, Refusal, UnixTime};
 
@@ -81,6 +81,13 @@ impl SiteSnapshot {
     pub fn holder_check_needed(&self, approval: &Approval) -> bool {
         approval.claims.form == Form::PrintedCard
             && self.site.as_ref().is_none_or(|s| s.check_holder)
+    }
+
+    /// The address a code for `channel` carries for the record
+    /// `reference`, from the site's synced config; `None` before the
+    /// first sync or when the site has no such channel.
+    pub fn channel_link(&self, channel: Channel, reference: &str) -> Option<String> {
+        self.site.as_ref()?.channel_link(channel, reference)
     }
 
     /// Whether the registry made this site a self-service point.

@@ -323,6 +323,8 @@ fn config_bytes() -> Vec<u8> {
             unattended: false,
             online_deadline_ms: xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS,
             check_holder: true,
+            objection_url: None,
+            complaint_url: None,
         }],
     }
     .to_bytes()

@@ -51,6 +51,8 @@ EN = {
     "不能享受本次优惠": "The benefit cannot be given",
     "您可以：": "What you can do:",
     "如对本次服务有意见，可扫码投诉建议。": "To comment on this service, scan the complaint code.",
+    "如对本次服务有意见，可凭查询编号投诉建议。":
+        "To comment on this service, complain or suggest with the reference below.",
     "查询编号": "Reference",
     "原因代码": "Reason code",
     "名单异议": "List objection",
@@ -179,6 +181,8 @@ EN = {
     "请到发卡窗口补办新卡。": "Ask at the issuing office for a new card.",
     "如对名单有异议，可扫描下方二维码提出名单异议。":
         "If you think the list is wrong, scan the code below to file an objection.",
+    "如对名单有异议，可凭查询编号向信用主管部门提出名单异议。":
+        "If you think the list is wrong, file an objection with the credit office, giving the reference below.",
     "可查看激励措施清单了解您可享受的措施。": "See the measures list for the benefits that apply to you.",
     "可在下一周期再次使用。": "The benefit is available again in the next period.",
     # Holders, benefits and measures.

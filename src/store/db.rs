@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_usage",
         sql: include_str!("migrations/0006_usage.sql"),
     },
+    Migration {
+        name: "0007_channels",
+        sql: include_str!("migrations/0007_channels.sql"),
+    },
 ];
 
 /// How long a connection waits for another one's write lock. Long enough

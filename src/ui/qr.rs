@@ -1,24 +1,11 @@
-//! QR codes out: the objection and complaint channels on the refused
-//! screen, and the demo's sample codes as PNG files for a phone or webcam.
+//! QR codes out: the objection and complaint channels on the refused and
+//! OK screens (their addresses come with the site's synced config), and
+//! the demo's sample codes as PNG files for a phone or webcam.
 
 use std::path::Path;
 
 use image::{GrayImage, Luma};
 use qrcode::{Color, EcLevel, QrCode};
-
-/// Where citizens object to the list (名单异议); the refusal's reference
-/// (its record id, 32 hex digits) follows `ref=`.
-pub const OBJECTION_URL: &str = "https://xyjl.yangjiang.gov.cn/objection?ref=";
-/// Where citizens complain about the service (投诉建议).
-pub const COMPLAINT_URL: &str = "https://xyjl.yangjiang.gov.cn/complaint?ref=";
-
-pub fn objection_url(reference: &str) -> String {
-    format!("{OBJECTION_URL}{reference}")
-}
-
-pub fn complaint_url(reference: &str) -> String {
-    format!("{COMPLAINT_URL}{reference}")
-}
 
 /// Renders `text` as a QR code: `module` pixels per module and a quiet
 /// zone of four modules (what phone cameras need).
@@ -59,7 +46,12 @@ mod tests {
 
     #[test]
     fn rendered_codes_decode_back() {
-        let url = objection_url("0123456789abcdef0123456789abcdef");
+        // The longest channel address a site may have, with a reference.
+        let base = format!(
+            "https://xyjl.example.gov.cn/{}",
+            "c".repeat(xinyi_core::wire::config::MAX_CHANNEL_URL_BYTES - 28)
+        );
+        let url = format!("{base}?ref=0123456789abcdef0123456789abcdef");
         let img = render(&url, 4).unwrap();
         assert_eq!(crate::camera::decode::decode_luma(&img), Some(url));
     }

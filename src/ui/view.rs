@@ -147,6 +147,11 @@ pub struct ReceiptView {
     pub time: String,
     pub discount: String,
     pub payable: String,
+    /// The redemption record's id, 32 hex digits.
+    pub reference: String,
+    /// The complaint channel's address with the reference, when the site
+    /// has one; the adapter draws it as a small QR code.
+    pub complaint_url: Option<String>,
 }
 
 /// The refused page.
@@ -157,10 +162,13 @@ pub struct RefusedView {
     pub code: String,
     /// The refusal record's id, 32 hex digits.
     pub reference: String,
+    /// The reason is one the citizen may object to the list about.
     pub show_objection: bool,
-    /// The channels' addresses; the adapter draws them as QR codes.
-    pub objection_url: String,
-    pub complaint_url: String,
+    /// The channels' addresses with the reference, from the site's synced
+    /// config; the adapter draws them as QR codes. `None`: the site has no
+    /// such channel, and the page says what to do without a code.
+    pub objection_url: Option<String>,
+    pub complaint_url: Option<String>,
 }
 
 /// Why the amber page is up.

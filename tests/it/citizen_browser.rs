@@ -1,6 +1,7 @@
 //! The citizens' side in a real browser (headless Chromium), phone-sized
 //! for the citizen's pages and office-sized for the console: a refusal at
-//! a real terminal, its objection page opened from the reference, a case
+//! a real terminal, its objection page opened at the address the
+//! terminal's code carries (from the site's signed config), a case
 //! filed, the reviewer seeing the refusal it points to and answering, the
 //! citizen reading the answer (and nothing with a wrong phone); a
 //! complaint from a confirmed redemption reaching the unit's queue; an
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 use xinyi::counter::{Counter as _, Scan};
+use xinyi_core::wire::config::Channel;
 use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::accounts::{NewUser, Role};
 use xinyi_hub::audit::Actor;
@@ -132,15 +134,24 @@ async fn a_citizen_objects_complains_and_reads_the_answer() {
     };
     let (_, up) = t.sync(at).await.unwrap();
     up.unwrap();
-    let refused_ref = xinyi_core::hex::encode(&record.id);
-    let served_ref = xinyi_core::hex::encode(&served.record.id);
+    // The codes the kiosk shows, from the site's synced config.
+    let objection_url = t
+        .snapshot()
+        .channel_link(Channel::Objection, &xinyi_core::hex::encode(&record.id))
+        .expect("the site has an objection address");
+    let complaint_url = t
+        .snapshot()
+        .channel_link(
+            Channel::Complaint,
+            &xinyi_core::hex::encode(&served.record.id),
+        )
+        .expect("the site has a complaint address");
+    assert!(objection_url.starts_with(&format!("{}/c/objection?ref=", api.url())));
 
     screen(c, PHONE).await;
     fetch_font(c, &api.url()).await;
     // The citizen opens the objection code's page on a phone.
-    c.goto(&format!("{}/c/objection?ref={refused_ref}", api.url()))
-        .await
-        .unwrap();
+    c.goto(&objection_url).await.unwrap();
     assert_eq!(text(c, "#record-site").await, site.name);
     assert!(!text(c, "#record-reason").await.is_empty());
     let page = c.source().await.unwrap();
@@ -200,9 +211,7 @@ async fn a_citizen_objects_complains_and_reads_the_answer() {
     shot(c, &phone_shots, "status").await;
 
     // A complaint from the confirmed redemption's code reaches the unit.
-    c.goto(&format!("{}/c/complaint?ref={served_ref}", api.url()))
-        .await
-        .unwrap();
+    c.goto(&complaint_url).await.unwrap();
     text(c, "#record-site").await;
     fill(c, "phone", CONTACT).await;
     fill(c, "text", "窗口人员服务很好，建议增加周末服务时间。").await;

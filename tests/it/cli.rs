@@ -435,6 +435,7 @@ async fn enroll_sync_verify_confirm_records_void() {
         unattended: false,
         online_deadline_ms: None,
         no_holder_check: false,
+        ..Default::default()
     })
     .unwrap();
     let bundle = tmp.path().join("data2.xyb");

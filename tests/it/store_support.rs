@@ -179,6 +179,8 @@ pub fn site(id: &str, measures: &[&str]) -> Site {
         unattended: false,
         online_deadline_ms: xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS,
         check_holder: true,
+        objection_url: None,
+        complaint_url: None,
     }
 }
 

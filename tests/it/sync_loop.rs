@@ -4,8 +4,9 @@
 //! `credentials.json` is verified through the terminal with the expected
 //! verdicts and amounts; confirmed redemptions upload and show in the hub's
 //! report. Then a withdrawal reaches a terminal as a delta and flips the
-//! verdict; a batch sent twice is stored once; and no ID number or full
-//! name ever lands in the terminal's files.
+//! verdict; a batch sent twice is stored once; no ID number or full
+//! name ever lands in the terminal's files; and the objection and
+//! complaint codes point where the registry's settings say.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -20,6 +21,7 @@ use xinyi::sync::Downloaded;
 use xinyi::sync::client::HubClient;
 use xinyi::terminal::{Scan, Terminal};
 use xinyi_core::verdict::CLOCK_TOLERANCE_S;
+use xinyi_core::wire::config::Channel;
 use xinyi_core::wire::receipt::UploadReceipt;
 use xinyi_core::{Fen, UnixTime};
 use xinyi_hub::http::Server;
@@ -459,6 +461,129 @@ async fn the_same_batch_twice_is_stored_once_and_no_identity_reaches_the_termina
         }
     }
     assert!(files >= 2, "the terminal's files were not found");
+    server.stop().await.unwrap();
+}
+
+/// The first step of the vectors that expects `expect`.
+fn step_expecting<'a>(v: &'a Value, expect: &str) -> &'a Value {
+    v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["steps"].as_array().unwrap())
+        .find(|st| st["expect"] == expect)
+        .unwrap_or_else(|| panic!("the vectors have a step expecting {expect}"))
+}
+
+/// The citizens' channels are data: a hub with `public_url` in its
+/// hub.toml publishes its pages as every site's channel addresses, a site
+/// with an address of its own publishes that, and after a real sync a
+/// refusal's objection code and a redemption's complaint code carry the
+/// record's id (`design.md`, "The citizen's side").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_codes_point_where_the_registry_says_after_a_sync() {
+    let v = vectors();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    std::fs::create_dir_all(&dir).unwrap();
+    let public = "https://xyjl.example.gov.cn";
+    std::fs::write(
+        dir.join("hub.toml"),
+        format!("public_url = \"{public}/\"\n"),
+    )
+    .unwrap();
+    let (hub, clock) = vector_hub(&dir, &v);
+    let own = "https://12345.example.gov.cn/form?kind=ts";
+    hub.add_site(&SiteSpec {
+        id: "own-channel".into(),
+        name: "江城公交充值点".into(),
+        unit: "阳江市公共交通有限公司".into(),
+        measures: vec!["XYX-BUS-TOPUP".into()],
+        complaint_url: Some(own.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let hub = Arc::new(hub);
+    let server = Server::start(hub.clone()).await.unwrap();
+
+    // A refusal at the site that takes the registry's pages.
+    let step = step_expecting(&v, "NOT_LISTED");
+    let at = UnixTime(step["at"].as_i64().unwrap());
+    let mut t = enroll(&hub, &clock, &server.url(), &tmp.path().join("t1"), at).await;
+    let Scan::Refused { record, .. } = t
+        .scan(
+            step["qr"].as_str().unwrap(),
+            &terminal_support::measure(step["measure"].as_str().unwrap()),
+            "op-1",
+            at,
+        )
+        .unwrap()
+    else {
+        panic!("the vectors refuse this step as NOT_LISTED")
+    };
+    let reference = xinyi_core::hex::encode(&record.id);
+    let site = t.snapshot();
+    let objection = site
+        .channel_link(Channel::Objection, &reference)
+        .expect("an objection code");
+    assert!(
+        objection.starts_with(&format!("{public}/c/objection?ref=")),
+        "{objection}"
+    );
+    assert!(objection.ends_with(&reference), "{objection}");
+    assert_eq!(
+        site.channel_link(Channel::Complaint, &reference),
+        Some(format!("{public}/c/complaint?ref={reference}"))
+    );
+
+    // A redemption at the site with a complaint address of its own.
+    let step = &v["scenarios"][0]["steps"][0];
+    assert_eq!(step["expect"], "OK");
+    let at = UnixTime(step["at"].as_i64().unwrap());
+    clock.set(at);
+    let mut t = terminal_support::enroll(
+        &hub,
+        "own-channel",
+        &server.url(),
+        &tmp.path().join("t2"),
+        None,
+        at,
+    )
+    .await;
+    let (down, _) = t.sync(at).await.unwrap();
+    down.unwrap();
+    let Scan::Ok(approval) = t
+        .scan(
+            step["qr"].as_str().unwrap(),
+            &terminal_support::measure("XYX-BUS-TOPUP"),
+            "op-1",
+            at,
+        )
+        .unwrap()
+    else {
+        panic!("the vectors verify this step")
+    };
+    let by = terminal_support::clerk(&mut t, at);
+    let done = t
+        .confirm(
+            &approval,
+            step["amount_fen"].as_u64().map(Fen),
+            0,
+            true,
+            &by,
+            at,
+        )
+        .unwrap();
+    let reference = xinyi_core::hex::encode(&done.record.id);
+    let site = t.snapshot();
+    assert_eq!(
+        site.channel_link(Channel::Complaint, &reference),
+        Some(format!("{own}&ref={reference}"))
+    );
+    assert_eq!(
+        site.channel_link(Channel::Objection, &reference),
+        Some(format!("{public}/c/objection?ref={reference}"))
+    );
     server.stop().await.unwrap();
 }
 

@@ -80,6 +80,16 @@ impl Kiosk_ {
         self.ui().global::<AppAdapter>().get_screen()
     }
 
+    /// The address the QR code labelled `label` carries.
+    fn code_link(&self, label: &str) -> String {
+        ElementHandle::find_by_accessible_label(self.ui(), label)
+            .find(|e| e.accessible_role() == Some(AccessibleRole::Image))
+            .unwrap_or_else(|| panic!("no code labelled {label:?} on screen"))
+            .accessible_value()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     fn records(&self) -> Vec<JournalEntry> {
         self.app
             .with_runner(|r| r.terminal().journal(50).unwrap())
@@ -156,6 +166,15 @@ fn a_scanned_code_shows_ok_with_amounts_and_confirm_writes_the_journal() {
         }
         other => panic!("expected a redemption, got {other:?}"),
     }
+    // A small complaint code with the redemption's reference, at the
+    // address the demo registry published for the site.
+    let reference = xinyi_core::hex::encode(&records[0].id);
+    assert_eq!(ok.get_receipt_reference(), reference.as_str());
+    let link = k.code_link("投诉建议");
+    assert!(
+        link.ends_with(&format!("/c/complaint?ref={reference}")),
+        "{link}"
+    );
     k.press("下一位");
     assert_eq!(k.screen(), UiScreen::Scan);
 
@@ -185,6 +204,17 @@ fn a_refusal_shows_its_reason_in_plain_words_with_a_reference() {
         matches!(&records[0].record.body, Body::Refusal { reason, .. } if reason == "NOT_LISTED")
     );
     assert!(k.has("名单异议") && k.has("投诉建议"));
+    // The codes carry the reference to the registry's pages.
+    let objection = k.code_link("名单异议");
+    assert!(
+        objection.ends_with(&format!("/c/objection?ref={reference}")),
+        "{objection}"
+    );
+    let complaint = k.code_link("投诉建议");
+    assert!(
+        complaint.ends_with(&format!("/c/complaint?ref={reference}")),
+        "{complaint}"
+    );
 
     // A code that is not a credential at all.
     k.press("下一位");
@@ -610,8 +640,20 @@ fn the_kiosk_and_the_command_line_word_every_refusal_alike() {
                 "{r:?} in {lang:?}"
             );
             assert_eq!(
-                words.invoke_reason_advice(ui).as_str(),
+                words.invoke_reason_advice(ui, true).as_str(),
                 advice,
+                "{r:?} in {lang:?}"
+            );
+            // Without the objection code the page says how to object
+            // without it; the other reasons' advice needs no code.
+            let without = words.invoke_reason_advice(ui, false);
+            let about_the_list = matches!(
+                r,
+                xinyi_core::Reason::NotListed | xinyi_core::Reason::ListingNotValid
+            );
+            assert_eq!(
+                without.as_str() != advice,
+                about_the_list,
                 "{r:?} in {lang:?}"
             );
         }

@@ -148,6 +148,8 @@ impl Publisher {
                 unattended: false,
                 online_deadline_ms: 300,
                 check_holder: true,
+                objection_url: None,
+                complaint_url: None,
             }],
         };
         let config_bytes = config.to_bytes();

@@ -11,8 +11,8 @@ use xinyi_core::measures::{Measure, MeasureId};
 use xinyi_core::time::UnixTime;
 use xinyi_core::trust::TrustedKey;
 use xinyi_core::wire::config::{
-    DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, MAX_ONLINE_DEADLINE_MS, MAX_VOID_WINDOW_S,
-    Site, TrustEntry,
+    Channel, DEFAULT_ONLINE_DEADLINE_MS, DEFAULT_VOID_WINDOW_S, MAX_ONLINE_DEADLINE_MS,
+    MAX_VOID_WINDOW_S, Site, TrustEntry,
 };
 use xinyi_core::wire::enroll::CodeSecrets;
 use xinyi_core::{Catalogue, Date, Kind};
@@ -74,6 +74,28 @@ pub struct SiteSpec {
     /// Clerks need not tick that a printed card's holder matches the
     /// masked name (on by default).
     pub no_holder_check: bool,
+    /// Where the site's objection code (名单异议) points instead of the
+    /// registry's page under `public_url`; blank: the registry's.
+    pub objection_url: Option<String>,
+    /// Where its complaint code (投诉建议) points, likewise.
+    pub complaint_url: Option<String>,
+}
+
+impl SiteSpec {
+    /// The site's own channel addresses, for the audit log: "" when it
+    /// takes the registry's pages.
+    pub fn channels_note(&self) -> String {
+        [
+            ("objection", &self.objection_url),
+            ("complaint", &self.complaint_url),
+        ]
+        .into_iter()
+        .filter_map(|(what, url)| {
+            let url = url.as_deref().map(str::trim).filter(|u| !u.is_empty())?;
+            Some(format!("; {what} at {url}"))
+        })
+        .collect()
+    }
 }
 
 /// A freshly made enrollment code: shown once, stored only as its id and
@@ -355,7 +377,7 @@ impl Hub {
     /// The trust list as it stands.
     pub fn issuer_keys(&self) -> Result<Vec<TrustEntry>, HubError> {
         self.db()
-            .read(|tx| Ok(crate::publish::build_config(tx)?.trust))
+            .read(|tx| Ok(crate::publish::build_config(tx, None)?.trust))
     }
 
     /// Revokes a printed card by its cti (hex).
@@ -541,6 +563,10 @@ impl Hub {
                 "max offline hours must be 1 to 8760, got {hours}"
             )));
         }
+        let objection_url =
+            crate::channels::site_url(Channel::Objection, spec.objection_url.as_deref())?;
+        let complaint_url =
+            crate::channels::site_url(Channel::Complaint, spec.complaint_url.as_deref())?;
         let mut measures: Vec<String> = spec.measures.iter().map(|m| m.trim().to_owned()).collect();
         measures.retain(|m| !m.is_empty());
         if measures.is_empty() {
@@ -564,6 +590,8 @@ impl Hub {
                 .online_deadline_ms
                 .unwrap_or(DEFAULT_ONLINE_DEADLINE_MS),
             check_holder: !spec.no_holder_check,
+            objection_url,
+            complaint_url,
         };
         let now = self.now();
         self.db().write(|tx| {
@@ -582,13 +610,15 @@ impl Hub {
                 .map_err(|e| HubError::Internal(e.to_string()))?;
             tx.execute(
                 "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
-                    unattended, online_deadline_ms, check_holder, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    unattended, online_deadline_ms, check_holder, objection_url, complaint_url,
+                    updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, unit = excluded.unit,
                     measures = excluded.measures, max_offline_age_s = excluded.max_offline_age_s,
                     void_window_s = excluded.void_window_s, unattended = excluded.unattended,
                     online_deadline_ms = excluded.online_deadline_ms,
-                    check_holder = excluded.check_holder, updated_at = excluded.updated_at",
+                    check_holder = excluded.check_holder, objection_url = excluded.objection_url,
+                    complaint_url = excluded.complaint_url, updated_at = excluded.updated_at",
                 params![
                     site.id,
                     site.name,
@@ -599,6 +629,8 @@ impl Hub {
                     site.unattended,
                     site.online_deadline_ms,
                     site.check_holder,
+                    site.objection_url,
+                    site.complaint_url,
                     now.0
                 ],
             )?;
@@ -606,7 +638,9 @@ impl Hub {
         })
     }
 
-    /// The sites.
+    /// The sites, as set: a channel address is the site's own, `None`
+    /// where the site takes the registry's page
+    /// ([`crate::channels::published`] gives what terminals get).
     pub fn sites(&self) -> Result<Vec<Site>, HubError> {
         self.db().read(load_sites)
     }

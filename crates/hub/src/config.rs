@@ -73,6 +73,16 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # Address and port `xinyi-hub serve` listens on.
 # listen = "127.0.0.1:8470"
 
+# The hub's public address, as citizens' phones reach it. The terminals'
+# objection (名单异议) and complaint (投诉建议) codes point to
+# public_url/c/objection and public_url/c/complaint, with the record's
+# reference, unless a site has addresses of its own (`site add
+# --objection-url/--complaint-url`). Without it: `http://` or `https://`
+# (with tls_cert/tls_key) and `listen` above; none when `listen` is
+# 0.0.0.0 or [::] or a reverse proxy terminates TLS, and then terminals
+# show no such codes. A change is published when `serve` starts.
+# public_url = "https://xyjl.example.gov.cn"
+
 # Hours a terminal may trust signed metadata before it must refresh it.
 # metadata_lifetime_hours = 24
 
@@ -220,6 +230,9 @@ pub struct HubConfig {
     pub calendar: WorkCalendar,
     /// Days after its answer a case's contact and words are erased.
     pub case_retention_days: u32,
+    /// The hub's public address as citizens' phones reach it, if set
+    /// (no trailing slash); see [`HubConfig::effective_public_url`].
+    pub public_url: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -249,6 +262,7 @@ impl Default for HubConfig {
             case_answer_working_days: DEFAULT_CASE_ANSWER_WORKING_DAYS,
             calendar: WorkCalendar::default(),
             case_retention_days: DEFAULT_CASE_RETENTION_DAYS,
+            public_url: None,
         }
     }
 }
@@ -300,6 +314,7 @@ struct Raw {
     holidays: Option<Vec<String>>,
     extra_workdays: Option<Vec<String>>,
     case_retention_days: Option<i64>,
+    public_url: Option<String>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -355,6 +370,9 @@ impl HubConfig {
                     )
                 })?)
             };
+        }
+        if let Some(u) = raw.public_url {
+            c.public_url = Some(crate::channels::public_url(&u).map_err(|w| bad("public_url", w))?);
         }
         if let Some(h) = raw.metadata_lifetime_hours {
             if !(1..=24 * 30).contains(&h) {
@@ -532,6 +550,23 @@ impl HubConfig {
         Ok(c)
     }
 
+    /// The public address the channel pages are published under:
+    /// `public_url`, else one made of the scheme `serve` speaks and
+    /// `listen` — none when `listen` is an unspecified address (0.0.0.0,
+    /// [::]), which names no host, or when a reverse proxy terminates TLS
+    /// on an address the hub does not know.
+    pub fn effective_public_url(&self) -> Option<String> {
+        if let Some(u) = &self.public_url {
+            return Some(u.clone());
+        }
+        if self.listen.ip().is_unspecified() || (self.tls.is_none() && self.plain_http_behind_proxy)
+        {
+            return None;
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Some(format!("{scheme}://{}", self.listen))
+    }
+
     /// Reads a settings file.
     pub fn load(path: &Path) -> Result<HubConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -640,6 +675,18 @@ mod tests {
             ),
             ("record_retention_days = 365", "record_retention_days"),
             ("console_listen = \"somewhere\"", "console_listen"),
+            ("public_url = \"ftp://xyjl.example.gov.cn\"", "public_url"),
+            (
+                "public_url = \"https://xyjl.example.gov.cn/?a=1\"",
+                "public_url",
+            ),
+            (
+                "public_url = \"https://xyjl.example.gov.cn/#c\"",
+                "public_url",
+            ),
+            ("public_url = \"https://xyjl example\"", "public_url"),
+            ("public_url = \"\"", "public_url"),
+            ("public_url = 8470", "public_url"),
             (
                 "plain_http_behind_proxy = \"yes\"",
                 "plain_http_behind_proxy",
@@ -731,5 +778,50 @@ mod tests {
         // A short header timeout pulls the default idle timeout down with it.
         let c = parse("header_timeout_s = 4").unwrap();
         assert_eq!(c.idle_timeout_s, 4);
+    }
+
+    #[test]
+    fn public_url_and_its_default() {
+        let c = parse("public_url = \"https://xyjl.example.gov.cn/\"").unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://xyjl.example.gov.cn"));
+        assert_eq!(
+            c.effective_public_url().as_deref(),
+            Some("https://xyjl.example.gov.cn")
+        );
+        // Set, it wins over what listen would give, whatever listen is.
+        let c = parse("listen = \"0.0.0.0:8470\"\npublic_url = \"https://gov.example/xyjl\"\nplain_http_behind_proxy = true").unwrap();
+        assert_eq!(
+            c.effective_public_url().as_deref(),
+            Some("https://gov.example/xyjl")
+        );
+        // Unset: the scheme served and the listen address.
+        assert_eq!(
+            parse("").unwrap().effective_public_url().as_deref(),
+            Some("http://127.0.0.1:8470")
+        );
+        let c =
+            parse("listen = \"10.1.2.3:9000\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"").unwrap();
+        assert_eq!(
+            c.effective_public_url().as_deref(),
+            Some("https://10.1.2.3:9000")
+        );
+        let c = parse("listen = \"[::1]:8470\"").unwrap();
+        assert_eq!(
+            c.effective_public_url().as_deref(),
+            Some("http://[::1]:8470")
+        );
+        // No host to give citizens: none, and terminals show no codes.
+        for text in [
+            "listen = \"0.0.0.0:8470\"",
+            "listen = \"[::]:8470\"",
+            "listen = \"0.0.0.0:8470\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+            "listen = \"127.0.0.1:8470\"\nplain_http_behind_proxy = true",
+        ] {
+            assert_eq!(parse(text).unwrap().effective_public_url(), None, "{text}");
+        }
+        let e = parse("public_url = \"https://xyjl.example.gov.cn?x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`public_url`") && e.contains("query"), "{e}");
     }
 }

@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_citizens",
         sql: include_str!("../migrations/0011_citizens.sql"),
     },
+    Migration {
+        name: "0012_channels",
+        sql: include_str!("../migrations/0012_channels.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

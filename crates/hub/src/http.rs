@@ -691,6 +691,25 @@ async fn serve_with(
         .local_addr()
         .map_err(|e| HubError::Internal(format!("listener address: {e}")))?;
     server::check_listen(addr, tls.is_some(), hub.config())?;
+    // Without a public_url in hub.toml, the channel addresses the sites
+    // publish follow the address actually served (an ephemeral port too).
+    if hub.config().public_url.is_none()
+        && hub.config().effective_public_url().is_some()
+        && !addr.ip().is_unspecified()
+    {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        hub.note_served_at(format!("{scheme}://{addr}"));
+        let h = Arc::clone(&hub);
+        match tokio::task::spawn_blocking(move || h.publish_settings()).await {
+            Ok(Ok(p)) if p.new_version => tracing::info!(
+                version = p.version,
+                "published: the channel addresses follow the address served"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "publishing the channel addresses"),
+            Err(e) => tracing::warn!(error = %e, "publishing the channel addresses"),
+        }
+    }
     let open_files = server::raise_open_file_limit();
     let limits = server::Limits::new(hub.config(), open_files);
     let warnings = Arc::new(Warnings::default());

@@ -49,6 +49,10 @@ pub struct Hub {
     identity_key_path: PathBuf,
     db: Db,
     clock: Arc<dyn Clock>,
+    /// The address this process serves the API at (an ephemeral port in
+    /// tests and the demo), which the citizens' channels default to when
+    /// hub.toml names no `public_url`.
+    served_at: std::sync::OnceLock<String>,
     /// Demo mode's code source (`/c/demo`), set only on a demo hub.
     pub(crate) demo: std::sync::OnceLock<Arc<dyn crate::demo_codes::DemoCodes>>,
 }
@@ -152,6 +156,7 @@ impl Hub {
             identity_key_path,
             db,
             clock: Arc::new(SystemClock),
+            served_at: std::sync::OnceLock::new(),
             demo: std::sync::OnceLock::new(),
         })
     }
@@ -224,6 +229,25 @@ impl Hub {
             },
             _ => key,
         }
+    }
+
+    /// The hub's public address, under which the citizens' pages are:
+    /// `public_url` from hub.toml; else the address this process serves
+    /// at; else one made from `listen`; none if `listen` names no address
+    /// a phone can reach.
+    pub fn public_url(&self) -> Option<String> {
+        if let Some(u) = &self.config.public_url {
+            return Some(u.clone());
+        }
+        self.served_at
+            .get()
+            .cloned()
+            .or_else(|| self.config.effective_public_url())
+    }
+
+    /// Notes the address this process serves at (the first one).
+    pub(crate) fn note_served_at(&self, url: String) {
+        let _ = self.served_at.set(url);
     }
 
     pub(crate) fn k_pseudo(&self) -> &PseudonymKey {

@@ -58,6 +58,7 @@ pub mod audit;
 pub mod backup;
 pub mod bundle;
 pub mod cases;
+pub mod channels;
 pub mod check;
 pub mod clock;
 pub mod config;

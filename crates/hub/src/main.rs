@@ -15,6 +15,7 @@ use xinyi_core::listing::{check_exclusions, check_listings};
 use xinyi_core::{Catalogue, UnixTime};
 use xinyi_hub::accounts::{NewUser, Role};
 use xinyi_hub::audit::{Actor, AuditCheck, AuditQuery};
+use xinyi_hub::reports::csv_field;
 use xinyi_hub::{
     Hub, HubConfig, HubError, InitOptions, NewIssuerKey, Published, ReportKind, SiteSpec,
     parse_instant,
@@ -326,8 +327,16 @@ enum SiteCmd {
         /// the masked name on their ID document.
         #[arg(long)]
         no_holder_check: bool,
+        /// Where the terminals' objection code (名单异议) points, instead
+        /// of public_url/c/objection; the record's reference is appended.
+        #[arg(long)]
+        objection_url: Option<String>,
+        /// Where the terminals' complaint code (投诉建议) points, instead
+        /// of public_url/c/complaint.
+        #[arg(long)]
+        complaint_url: Option<String>,
     },
-    /// List the sites.
+    /// List the sites, with the channel addresses their terminals get.
     List,
 }
 
@@ -710,6 +719,26 @@ fn run(args: Args) -> Result<ExitCode> {
                 // A bad certificate is named before anything listens.
                 xinyi_hub::http::tls::load(files)?;
             }
+            match hub.public_url() {
+                Some(public) => tracing::info!(
+                    %public,
+                    "the terminals' objection and complaint codes point under this address"
+                ),
+                None => tracing::warn!(
+                    listen = %hub.config().listen,
+                    "no public_url in hub.toml, and listen names no address citizens' phones \
+                     can reach (an unspecified address, or TLS at a reverse proxy): sites \
+                     without addresses of their own get no objection or complaint codes; \
+                     set public_url"
+                ),
+            }
+            let p = hub.publish_settings()?;
+            if p.new_version {
+                tracing::info!(
+                    version = p.version,
+                    "published: the channel addresses from hub.toml changed"
+                );
+            }
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(addr)
@@ -914,8 +943,10 @@ fn run(args: Args) -> Result<ExitCode> {
                     unattended,
                     online_deadline_ms,
                     no_holder_check,
+                    objection_url,
+                    complaint_url,
                 } => {
-                    let p = hub.add_site(&SiteSpec {
+                    let spec = SiteSpec {
                         id: id.clone(),
                         name: name.clone(),
                         unit: unit.clone(),
@@ -925,25 +956,36 @@ fn run(args: Args) -> Result<ExitCode> {
                         unattended: *unattended,
                         online_deadline_ms: *online_deadline_ms,
                         no_holder_check: *no_holder_check,
-                    })?;
+                        objection_url: objection_url.clone(),
+                        complaint_url: complaint_url.clone(),
+                    };
+                    let p = hub.add_site(&spec)?;
                     audited(
                         &hub,
                         "site.set",
                         id,
-                        &format!("{name}, {unit}, measures {}", measures.join(" ")),
+                        &format!(
+                            "{name}, {unit}, measures {}{}",
+                            measures.join(" "),
+                            spec.channels_note()
+                        ),
                     )?;
                     say!("site {id}: {}", said(p));
                 }
                 SiteCmd::List => {
-                    say!("id,name,unit,measures,max_offline_hours");
+                    say!("id,name,unit,measures,max_offline_hours,objection_url,complaint_url");
+                    let public = hub.public_url();
                     for s in hub.sites()? {
+                        let s = xinyi_hub::channels::published(s, public.as_deref());
                         say!(
-                            "{},{},{},{},{}",
+                            "{},{},{},{},{},{},{}",
                             s.id,
                             s.name,
                             s.unit,
                             s.measures.join(" "),
-                            s.max_offline_age_s / 3600
+                            s.max_offline_age_s / 3600,
+                            csv_field(s.objection_url.as_deref().unwrap_or_default()),
+                            csv_field(s.complaint_url.as_deref().unwrap_or_default()),
                         );
                     }
                 }

@@ -211,8 +211,10 @@ fn set_hash(tx: &Transaction<'_>) -> Result<(SetHash, u64, u64), HubError> {
 }
 
 /// The config artefact as it stands: trust list, revoked cards, the
-/// catalogue's text and the sites, each in a stable order.
-pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
+/// catalogue's text and the sites, each in a stable order; each site's
+/// channels at its own addresses, else under the registry's `public`
+/// address ([`crate::channels`]).
+pub(crate) fn build_config(tx: &Transaction<'_>, public: Option<&str>) -> Result<Config, HubError> {
     let mut stmt = tx.prepare_cached(
         "SELECT kid, iss, public_key, not_before, not_after, revoked FROM issuer_keys ORDER BY kid",
     )?;
@@ -236,7 +238,10 @@ pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
         .query_row("SELECT toml FROM catalogue WHERE id = 1", [], |r| r.get(0))
         .optional()?
         .unwrap_or_default();
-    let sites = load_sites(tx)?;
+    let sites = load_sites(tx)?
+        .into_iter()
+        .map(|s| crate::channels::published(s, public))
+        .collect();
     Ok(Config {
         trust,
         revoked_cards,
@@ -245,10 +250,12 @@ pub(crate) fn build_config(tx: &Transaction<'_>) -> Result<Config, HubError> {
     })
 }
 
+/// The sites as the credit office set them: a channel address is the
+/// site's own, `None` where it takes the registry's.
 pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended,
-            online_deadline_ms, check_holder
+            online_deadline_ms, check_holder, objection_url, complaint_url
          FROM sites ORDER BY id",
     )?;
     let rows = stmt
@@ -264,6 +271,8 @@ pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
                     unattended: r.get(6)?,
                     online_deadline_ms: r.get(7)?,
                     check_holder: r.get(8)?,
+                    objection_url: r.get(9)?,
+                    complaint_url: r.get(10)?,
                 },
                 r.get::<_, String>(3)?,
             ))
@@ -430,7 +439,8 @@ impl Hub {
             )));
         }
         let now = self.now();
-        let config = store_artefact(tx, &build_config(tx)?.to_bytes(), now)?;
+        let public = self.public_url();
+        let config = store_artefact(tx, &build_config(tx, public.as_deref())?.to_bytes(), now)?;
         let (hash, listings, exclusions) = set_hash(tx)?;
         tx.execute(
             "INSERT INTO versions (version, published_at, set_hash, listings, exclusions,
@@ -473,6 +483,7 @@ impl Hub {
     /// always, with `force`.
     pub fn publish(&self, force: bool) -> Result<Published, HubError> {
         let now = self.now();
+        let public = self.public_url();
         self.db().write(|tx| {
             let current = current_version(tx)?;
             let usage_changed = usage::refresh(tx, current + 1, now)? > 0;
@@ -480,7 +491,7 @@ impl Hub {
                 && !usage_changed
                 && let Some(info) = version_info(tx, current)?
             {
-                let config = build_config(tx)?.to_bytes();
+                let config = build_config(tx, public.as_deref())?.to_bytes();
                 let (hash, _, _) = set_hash(tx)?;
                 if Digest32::of(&config) == info.config.sha256 && hash.digest() == info.set_hash {
                     return Ok(Published {
@@ -490,6 +501,25 @@ impl Hub {
                 }
             }
             self.publish_refreshed(tx, current + 1, "published by hand")
+        })
+    }
+
+    /// Publishes a version when the config artefact these settings make
+    /// differs from the latest version's: `public_url` (or the `listen`
+    /// address it defaults from) changed since, and with it every
+    /// site's channel addresses. `serve` calls it at start.
+    pub fn publish_settings(&self) -> Result<Published, HubError> {
+        let public = self.public_url();
+        self.db().write(|tx| {
+            let current = current_version(tx)?;
+            let Some(info) = version_info(tx, current)? else {
+                return unchanged(tx);
+            };
+            let config = build_config(tx, public.as_deref())?.to_bytes();
+            if Digest32::of(&config) == info.config.sha256 {
+                return unchanged(tx);
+            }
+            self.publish_in(tx, current + 1, "channel addresses from hub.toml")
         })
     }
 

@@ -52,8 +52,8 @@ pub(super) fn replace_config(
         }
         let mut put = tx.prepare(
             "INSERT INTO sites (id, name, unit, measures, max_offline_age_s, void_window_s,
-                unattended, online_deadline_ms, check_holder)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                unattended, online_deadline_ms, check_holder, objection_url, complaint_url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for s in &parsed.sites {
             let measures = serde_json::to_string(&s.measures)
@@ -67,7 +67,9 @@ pub(super) fn replace_config(
                 s.void_window_s,
                 s.unattended,
                 s.online_deadline_ms,
-                s.check_holder
+                s.check_holder,
+                s.objection_url,
+                s.complaint_url
             ])
             .map_err(|e| {
                 if is_duplicate(&e) {
@@ -139,7 +141,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended,
-                    online_deadline_ms, check_holder
+                    online_deadline_ms, check_holder, objection_url, complaint_url
                  FROM sites WHERE id = ?1",
             )?
             .query_row([id], |r| {
@@ -154,6 +156,8 @@ impl Store {
                         unattended: r.get(6)?,
                         online_deadline_ms: r.get(7)?,
                         check_holder: r.get(8)?,
+                        objection_url: r.get(9)?,
+                        complaint_url: r.get(10)?,
                     },
                     r.get(3)?,
                 ))

@@ -63,6 +63,34 @@ fn s(text: &str) -> SharedString {
     SharedString::from(text)
 }
 
+/// A channel's address as a QR code; a blank square if it cannot be one
+/// (the registry checks the addresses it publishes, so this is logged).
+fn qr_image(url: &str) -> slint::Image {
+    let gray = super::qr::render(url, 6).unwrap_or_else(|e| {
+        tracing::warn!("cannot draw the channel code: {e}");
+        image::GrayImage::new(1, 1)
+    });
+    let mut buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(gray.width(), gray.height());
+    for (px, g) in buf.make_mut_slice().iter_mut().zip(gray.as_raw()) {
+        *px = slint::Rgb8Pixel::new(*g, *g, *g);
+    }
+    slint::Image::from_rgb8(buf)
+}
+
+/// Draws `link` into `set` when it differs from what `shown` says is
+/// drawn (the codes change only with the reference or the site's
+/// config); an empty image when there is none.
+fn update_qr(shown: SharedString, link: Option<&str>, set: impl FnOnce(slint::Image)) {
+    let link = link.unwrap_or_default();
+    if shown.as_str() != link {
+        set(if link.is_empty() {
+            slint::Image::default()
+        } else {
+            qr_image(link)
+        });
+    }
+}
+
 fn model<T: Clone + 'static>(rows: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(rows))
 }

@@ -1,6 +1,6 @@
 //! `OkAdapter`: the OK verdict, the amount pad and the confirmation.
 
-use super::{Post, s, values};
+use super::{Post, s, update_qr, values};
 use xinyi_core::measures::Period;
 
 use crate::ui::contract::{UiBenefit, UiHolderKind, UiOkProblem};
@@ -68,4 +68,8 @@ pub fn apply(ui: &AppWindow, v: &OkView) {
     g.set_receipt_time(s(&r.time));
     g.set_receipt_discount(s(&r.discount));
     g.set_receipt_payable(s(&r.payable));
+    g.set_receipt_reference(s(&r.reference));
+    let complaint = r.complaint_url.as_deref();
+    update_qr(g.get_complaint_link(), complaint, |i| g.set_complaint_qr(i));
+    g.set_complaint_link(s(complaint.unwrap_or_default()));
 }

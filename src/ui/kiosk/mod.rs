@@ -165,6 +165,9 @@ pub enum OkProblem {
 /// A confirmed redemption, as the OK page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
+    /// The redemption record's id in hex: the citizen's reference for a
+    /// complaint or suggestion about the service.
+    pub reference: String,
     pub seq: u64,
     pub at: UnixTime,
     pub amounts: xinyi_core::Amounts,

@@ -349,6 +349,7 @@ fn confirm(s: &mut KioskState, c: &mut dyn Counter, now: UnixTime, fx: &mut Vec<
     ) {
         Ok(done) => {
             ok.receipt = Some(Receipt {
+                reference: hex(&done.record.id),
                 seq: done.record.seq,
                 at: now,
                 amounts: done.amounts,

@@ -95,6 +95,147 @@ pub struct Site {
     /// matches the masked name on their ID document before confirming.
     #[serde(default = "default_true")]
     pub check_holder: bool,
+    /// Where citizens object to the list (名单异议): a base address the
+    /// terminal's code appends the refusal's reference to. Absent: the
+    /// terminal shows no objection code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objection_url: Option<String>,
+    /// Where citizens complain or make a suggestion (投诉建议), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint_url: Option<String>,
+}
+
+/// A channel the citizen reaches from a counter's code, with the record's
+/// reference (`design.md`, "The citizen's side").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// 名单异议: an objection to the list, after a refusal.
+    Objection,
+    /// 投诉建议: a complaint or suggestion about the service.
+    Complaint,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::Objection, Channel::Complaint];
+
+    /// The site field holding the channel's address.
+    pub fn field(self) -> &'static str {
+        match self {
+            Channel::Objection => "objection_url",
+            Channel::Complaint => "complaint_url",
+        }
+    }
+}
+
+/// The longest channel address a site may have, in bytes: with the
+/// reference appended it still makes a QR code a phone reads at arm's
+/// length.
+pub const MAX_CHANNEL_URL_BYTES: usize = 200;
+
+/// Why a channel address was refused. Worded to follow the address or
+/// the field that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelUrlError {
+    #[error("is empty")]
+    Empty,
+    #[error("is {0} bytes long, at most {MAX_CHANNEL_URL_BYTES}")]
+    TooLong(usize),
+    #[error("holds a space or control character at byte {0}")]
+    Control(usize),
+    #[error(
+        "holds {0:?}, which is not ASCII: write the host in punycode and percent-encode the path"
+    )]
+    NotAscii(char),
+    #[error("holds {0:?}, which an address must percent-encode")]
+    Unsafe(char),
+    #[error("has a fragment (#…), which would cut the reference off")]
+    Fragment,
+    #[error("must start with http:// or https://")]
+    Scheme,
+    #[error("has no host after the scheme")]
+    NoHost,
+    #[error("names a user before the host (user@host)")]
+    UserInfo,
+}
+
+/// Checks a channel's base address: `http` or `https`, a host, at most
+/// [`MAX_CHANNEL_URL_BYTES`], printable ASCII with nothing a URL must
+/// encode, and no fragment. A query is allowed (the reference joins it).
+pub fn check_channel_url(url: &str) -> Result<(), ChannelUrlError> {
+    if url.is_empty() {
+        return Err(ChannelUrlError::Empty);
+    }
+    if url.len() > MAX_CHANNEL_URL_BYTES {
+        return Err(ChannelUrlError::TooLong(url.len()));
+    }
+    for (i, c) in url.char_indices() {
+        if c.is_control() || c.is_whitespace() {
+            return Err(ChannelUrlError::Control(i));
+        }
+        if !c.is_ascii() {
+            return Err(ChannelUrlError::NotAscii(c));
+        }
+        if matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}') {
+            return Err(ChannelUrlError::Unsafe(c));
+        }
+        if c == '#' {
+            return Err(ChannelUrlError::Fragment);
+        }
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = ["https://", "http://"]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| &url[p.len()..])
+        .ok_or(ChannelUrlError::Scheme)?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(ChannelUrlError::UserInfo);
+    }
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.is_empty() {
+        return Err(ChannelUrlError::NoHost);
+    }
+    Ok(())
+}
+
+/// `reference` with every byte but the unreserved ones percent-encoded,
+/// so any reference stays one query value.
+fn query_value(reference: &str) -> String {
+    let mut out = String::with_capacity(reference.len());
+    for b in reference.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Site {
+    /// The channel's base address as the registry set it, if any.
+    pub fn channel_url(&self, channel: Channel) -> Option<&str> {
+        match channel {
+            Channel::Objection => self.objection_url.as_deref(),
+            Channel::Complaint => self.complaint_url.as_deref(),
+        }
+    }
+
+    /// The address a counter's code for `channel` carries: the base with
+    /// `ref=<reference>` joined to its query. `None` when the site has no
+    /// such channel, or its address does not pass [`check_channel_url`]
+    /// (no code rather than a wrong one).
+    pub fn channel_link(&self, channel: Channel, reference: &str) -> Option<String> {
+        let base = self.channel_url(channel)?;
+        check_channel_url(base).ok()?;
+        let join = match base.find('?') {
+            None => "?",
+            Some(_) if base.ends_with(['?', '&']) => "",
+            Some(_) => "&",
+        };
+        Some(format!("{base}{join}ref={}", query_value(reference)))
+    }
 }
 
 /// The operator recorded for a redemption confirmed at an unattended site.
@@ -200,6 +341,16 @@ impl Config {
                     ),
                 ));
             }
+            for ch in Channel::ALL {
+                if let Some(url) = s.channel_url(ch)
+                    && let Err(e) = check_channel_url(url)
+                {
+                    return Err(WireError::malformed(
+                        WHAT,
+                        format!("site {}: {} {e}", s.id, ch.field()),
+                    ));
+                }
+            }
             if s.max_offline_age_s <= 0 {
                 return Err(WireError::malformed(
                     WHAT,
@@ -216,5 +367,154 @@ impl Config {
             catalogue,
             sites: c.sites,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refusal's reference as the terminal makes it: a record id, hex.
+    const REFERENCE: &str = "9f2c41d07a6b4e1c8d3e5f60718293a4";
+
+    fn site(objection: Option<&str>, complaint: Option<&str>) -> Site {
+        Site {
+            id: "bus-1".into(),
+            name: "江城公交充值点".into(),
+            unit: "阳江市公共交通有限公司".into(),
+            measures: vec!["XYX-BUS-TOPUP".into()],
+            max_offline_age_s: DEFAULT_MAX_OFFLINE_AGE_S,
+            void_window_s: DEFAULT_VOID_WINDOW_S,
+            unattended: false,
+            online_deadline_ms: DEFAULT_ONLINE_DEADLINE_MS,
+            check_holder: true,
+            objection_url: objection.map(str::to_owned),
+            complaint_url: complaint.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_link_appends_the_reference_to_the_base() {
+        let s = site(
+            Some("https://xyjl.example.gov.cn/c/objection"),
+            Some("http://10.0.0.5:8470/c/complaint"),
+        );
+        assert_eq!(
+            s.channel_link(Channel::Objection, REFERENCE).as_deref(),
+            Some(format!("https://xyjl.example.gov.cn/c/objection?ref={REFERENCE}").as_str())
+        );
+        assert_eq!(
+            s.channel_link(Channel::Complaint, REFERENCE).as_deref(),
+            Some(format!("http://10.0.0.5:8470/c/complaint?ref={REFERENCE}").as_str())
+        );
+    }
+
+    #[test]
+    fn a_link_joins_a_query_the_base_already_has() {
+        for (base, link) in [
+            (
+                "https://12345.gov.cn/form?type=yiyi",
+                "https://12345.gov.cn/form?type=yiyi&ref=",
+            ),
+            (
+                "https://12345.gov.cn/form?",
+                "https://12345.gov.cn/form?ref=",
+            ),
+            (
+                "https://12345.gov.cn/form?a=1&",
+                "https://12345.gov.cn/form?a=1&ref=",
+            ),
+        ] {
+            let s = site(Some(base), None);
+            assert_eq!(
+                s.channel_link(Channel::Objection, REFERENCE),
+                Some(format!("{link}{REFERENCE}")),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_reference_stays_one_query_value() {
+        let s = site(None, Some("https://a.example/c"));
+        assert_eq!(
+            s.channel_link(Channel::Complaint, "a b&c=d#e/中")
+                .as_deref(),
+            Some("https://a.example/c?ref=a%20b%26c%3Dd%23e%2F%E4%B8%AD")
+        );
+    }
+
+    #[test]
+    fn no_address_or_a_bad_one_makes_no_link() {
+        let s = site(None, Some("ftp://a.example/c"));
+        assert_eq!(s.channel_link(Channel::Objection, REFERENCE), None);
+        assert_eq!(s.channel_link(Channel::Complaint, REFERENCE), None);
+        assert_eq!(
+            s.channel_url(Channel::Complaint),
+            Some("ftp://a.example/c"),
+            "the address is kept as given; only the link is withheld"
+        );
+    }
+
+    #[test]
+    fn addresses_that_pass() {
+        for url in [
+            "https://xyjl.example.gov.cn",
+            "https://xyjl.example.gov.cn/c/objection",
+            "HTTPS://XYJL.EXAMPLE.GOV.CN/c/objection",
+            "http://127.0.0.1:8470/c/complaint",
+            "http://[::1]:8470/c/complaint",
+            "https://12345.gov.cn/form?type=yiyi&x=%E4%B8%AD",
+        ] {
+            assert_eq!(check_channel_url(url), Ok(()), "{url}");
+        }
+        let longest = format!("https://a.example/{}", "p".repeat(200 - 18));
+        assert_eq!(longest.len(), MAX_CHANNEL_URL_BYTES);
+        assert_eq!(check_channel_url(&longest), Ok(()));
+    }
+
+    #[test]
+    fn addresses_refused_and_why() {
+        use ChannelUrlError as E;
+        let too_long = format!("https://a.example/{}", "p".repeat(200 - 17));
+        for (url, want) in [
+            ("", E::Empty),
+            (too_long.as_str(), E::TooLong(201)),
+            ("ftp://a.example/c", E::Scheme),
+            ("javascript:alert(1)", E::Scheme),
+            ("file:///etc/passwd", E::Scheme),
+            ("xyjl.example.gov.cn/c", E::Scheme),
+            ("http:/a.example/c", E::Scheme),
+            ("https://", E::NoHost),
+            ("https:///c/objection", E::NoHost),
+            ("https://:8470/c", E::NoHost),
+            ("https://a.example/c d", E::Control(19)),
+            ("https://a.example/c\n", E::Control(19)),
+            ("https://a.example/c\t", E::Control(19)),
+            ("https://a.example/\u{7f}", E::Control(18)),
+            ("https://a.example/\u{0}", E::Control(18)),
+            ("https://a.example/\u{3000}", E::Control(18)),
+            (" https://a.example/c", E::Control(0)),
+            ("https://a.example/异议", E::NotAscii('异')),
+            ("https://a.example/<c>", E::Unsafe('<')),
+            ("https://a.example/\"c", E::Unsafe('"')),
+            ("https://a.example/c#top", E::Fragment),
+            ("https://a.example/c?x=1#", E::Fragment),
+            ("https://user@a.example/c", E::UserInfo),
+            ("https://a.example@evil.example/c", E::UserInfo),
+        ] {
+            assert_eq!(check_channel_url(url), Err(want), "{url:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_read_after_the_field() {
+        let e = check_channel_url("ftp://a.example").unwrap_err();
+        assert_eq!(
+            format!("objection_url {e}"),
+            "objection_url must start with http:// or https://"
+        );
+        let e = check_channel_url(&"h".repeat(300)).unwrap_err();
+        assert_eq!(e.to_string(), "is 300 bytes long, at most 200");
     }
 }

@@ -38,6 +38,8 @@ fn config(edit: impl FnOnce(&mut Config)) -> Vec<u8> {
             unattended: false,
             online_deadline_ms: 300,
             check_holder: true,
+            objection_url: None,
+            complaint_url: None,
         }],
     };
     edit(&mut c);

@@ -106,6 +106,48 @@ fn registry_workflow_from_the_command_line() {
         out.contains("bus-1,江城公交,公交公司,XYX-BUS-TOPUP,72"),
         "{out}"
     );
+    // The channels: the registry's pages under the address `listen`
+    // gives (no public_url in this hub.toml), or the site's own.
+    assert!(
+        out.contains(",http://127.0.0.1:8470/c/objection,http://127.0.0.1:8470/c/complaint"),
+        "{out}"
+    );
+    let site_with = |flag: &str, url: &str| {
+        hub(
+            &dir,
+            &[
+                "site",
+                "add",
+                "bus-1",
+                "--name",
+                "江城公交",
+                "--unit",
+                "公交公司",
+                "--measures",
+                "XYX-BUS-TOPUP",
+                flag,
+                url,
+            ],
+        )
+    };
+    let o = site_with("--objection-url", "ftp://xyjl.example.gov.cn/c");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("objection") && err.contains("http:// or https://"),
+        "{err}"
+    );
+    ok(&site_with(
+        "--complaint-url",
+        "https://12345.example.gov.cn/form?kind=ts",
+    ));
+    let out = ok(&hub(&dir, &["site", "list"]));
+    assert!(
+        out.contains(
+            ",http://127.0.0.1:8470/c/objection,https://12345.example.gov.cn/form?kind=ts"
+        ),
+        "{out}"
+    );
 
     let code = ok(&hub(&dir, &["enroll-code", "--site", "bus-1"]));
     let code = code.trim();

@@ -826,7 +826,7 @@ async fn the_credit_office_adds_a_site() {
         .into_iter()
         .find(|s| s.id == "kiosk-9")
         .unwrap();
-    assert_eq!(site.measures, vec![measure]);
+    assert_eq!(site.measures, vec![measure.clone()]);
     assert_eq!(site.max_offline_age_s, 48 * 3600);
     assert!(site.unattended);
     assert!(w.hub.current_version().unwrap().unwrap().version > before);
@@ -843,6 +843,43 @@ async fn the_credit_office_adds_a_site() {
         (log[0].target.as_str(), log[0].actor.as_str()),
         ("kiosk-9", "user:admin")
     );
+
+    // The site's own complaint address: checked as terminals check it,
+    // published in place of the registry's page, audited, shown.
+    let mut bad = form(&csrf, &measure, "48");
+    bad.push(("objection_url".into(), "ftp://xyjl.example.gov.cn/c".into()));
+    let res = send(&mut admin, bad).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("objection") && text.contains("must start with http:// or https://"),
+        "{text}"
+    );
+    let own = "https://12345.example.gov.cn/form?kind=ts";
+    let mut f = form(&csrf, &measure, "48");
+    f.push(("objection_url".into(), " ".into()));
+    f.push(("complaint_url".into(), own.into()));
+    assert_eq!(send(&mut admin, f).await.status(), StatusCode::OK);
+    let published = w.hub.current_config().unwrap().unwrap();
+    let site = published.sites.iter().find(|s| s.id == "kiosk-9").unwrap();
+    assert_eq!(site.complaint_url.as_deref(), Some(own));
+    let public = w.hub.config().effective_public_url().unwrap();
+    assert_eq!(
+        site.objection_url,
+        Some(format!("{public}/c/objection")),
+        "a blank address takes the registry's page"
+    );
+    let log = w
+        .hub
+        .audit_log(&AuditQuery {
+            before: None,
+            action: Some("site.set".into()),
+            limit: 1,
+        })
+        .unwrap();
+    assert!(log[0].detail.contains(own), "{}", log[0].detail);
+    let page = admin.get("/sites").await.text().await.unwrap();
+    assert!(page.contains(own), "the sites page shows the address");
 }
 
 /// The charts come as PNG too: a real image of the SVG's size, drawn (not

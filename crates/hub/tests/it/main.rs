@@ -8,6 +8,7 @@ mod daemon;
 mod api;
 mod backup;
 mod cases;
+mod channels;
 mod cli;
 mod console;
 mod gate;

@@ -3,13 +3,13 @@
 //! the clerk's language.
 
 use xinyi_core::measures::{Benefit, Measure};
+use xinyi_core::wire::config::Channel;
 use xinyi_core::{Reason, UnixTime};
 
 use super::{CameraState, KioskState, OkProblem};
 use crate::counter::{Freshness, SiteSnapshot};
 use crate::settings::Lang;
 use crate::store::Role;
-use crate::ui::qr;
 use crate::ui::view::{
     AppView, CameraLight, FreshLevel, MeasureRow, NetState, OkView, ReceiptView, RefusedView,
     ScanView, Screen, StaffView, StaleKind, StaleView, SyncLine, SyncState, View,
@@ -41,7 +41,7 @@ pub fn present(s: &KioskState, site: &SiteSnapshot, now: UnixTime) -> View {
             measures: measures.clone(),
         },
         ok: ok_view(s, site),
-        refused: refused_view(s),
+        refused: refused_view(s, site),
         stale: stale_view(s, site, now),
         staff: if s.screen == Screen::Staff {
             staff_view(s, site, measures)
@@ -163,6 +163,8 @@ fn ok_view(s: &KioskState, site: &SiteSnapshot) -> OkView {
             } else {
                 String::new()
             },
+            reference: r.reference.clone(),
+            complaint_url: site.channel_link(Channel::Complaint, &r.reference),
         }),
     };
     if takes && let Some(f) = ok.amount.fen() {
@@ -182,20 +184,23 @@ fn ok_view(s: &KioskState, site: &SiteSnapshot) -> OkView {
     v
 }
 
-fn refused_view(s: &KioskState) -> RefusedView {
+fn refused_view(s: &KioskState, site: &SiteSnapshot) -> RefusedView {
     let Some(r) = &s.refused else {
         return RefusedView::default();
     };
+    let show_objection = matches!(
+        r.refusal.reason,
+        Reason::NotListed | Reason::ListingNotValid
+    );
     RefusedView {
         reason: Some(r.refusal.reason),
         code: r.refusal.reason.code().to_owned(),
         reference: r.reference.clone(),
-        show_objection: matches!(
-            r.refusal.reason,
-            Reason::NotListed | Reason::ListingNotValid
-        ),
-        objection_url: qr::objection_url(&r.reference),
-        complaint_url: qr::complaint_url(&r.reference),
+        show_objection,
+        objection_url: show_objection
+            .then(|| site.channel_link(Channel::Objection, &r.reference))
+            .flatten(),
+        complaint_url: site.channel_link(Channel::Complaint, &r.reference),
     }
 }
 

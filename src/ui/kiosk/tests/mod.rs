@@ -182,11 +182,10 @@ fn a_refusal_shows_its_reason_and_the_record_is_the_citizens_reference() {
         view.refused.reference,
         xinyi_core::hex::encode(&c.records[0].id)
     );
-    assert!(
-        view.refused
-            .objection_url
-            .ends_with(&view.refused.reference)
-    );
+    // Before the site's config arrived there is no channel to point to:
+    // no codes (the page says what to do without them).
+    assert_eq!(view.refused.objection_url, None);
+    assert_eq!(view.refused.complaint_url, None);
     // The page is told the reason itself, and words it.
     assert_eq!(view.refused.reason, Reason::from_code(&step.expect));
     assert!(view.refused.reason.is_some());
@@ -436,4 +435,155 @@ fn a_confirm_counts_its_record_and_a_scan_that_passes_reads_nothing_more() {
         vec![Msg::QuickAmount(yuan(amount)), Msg::Confirm],
     );
     assert_eq!(present(&s, &c.snapshot(), step.at).app.unsent, Some(1));
+}
+
+/// The registry's channel pages, as a site's synced config carries them.
+const OBJECTION: &str = "https://xyjl.example.gov.cn/c/objection";
+const COMPLAINT: &str = "https://12345.example.gov.cn/form?kind=ts";
+
+/// `c`'s site as the registry configured it, with these channel addresses.
+fn with_channels(c: &mut Fake, objection: Option<&str>, complaint: Option<&str>) {
+    let snapshot = c.snapshot();
+    c.site = std::sync::Arc::new(crate::counter::SiteSnapshot {
+        site: Some(xinyi_core::wire::config::Site {
+            id: snapshot.site_id.clone(),
+            name: "综合服务窗口".into(),
+            unit: "阳江市".into(),
+            measures: snapshot.measures.iter().map(|m| m.id.to_string()).collect(),
+            max_offline_age_s: snapshot.max_offline_age_s,
+            void_window_s: 1800,
+            unattended: false,
+            online_deadline_ms: 300,
+            check_holder: true,
+            objection_url: objection.map(str::to_owned),
+            complaint_url: complaint.map(str::to_owned),
+        }),
+        ..(*snapshot).clone()
+    });
+}
+
+/// A first step refused with `reason`.
+fn refused_with(v: &Value, reason: &str) -> Step {
+    first_step(v, |st| st["expect"] == reason)
+}
+
+#[test]
+fn a_refusals_codes_point_where_the_sites_config_says_with_its_reference() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_with(&v, "NOT_LISTED");
+    let (mut s, mut c) = kiosk(&step, &v);
+    with_channels(&mut c, Some(OBJECTION), Some(COMPLAINT));
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    assert_eq!(s.screen, Screen::Refused);
+    let view = present(&s, &c.snapshot(), step.at).refused;
+    let reference = xinyi_core::hex::encode(&c.records[0].id);
+    assert_eq!(view.reference, reference);
+    assert!(view.show_objection);
+    assert_eq!(
+        view.objection_url,
+        Some(format!("{OBJECTION}?ref={reference}"))
+    );
+    assert_eq!(
+        view.complaint_url,
+        Some(format!("{COMPLAINT}&ref={reference}"))
+    );
+
+    // Another refusal, another reference: the codes follow it.
+    send(&mut s, &mut c, step.at, vec![Msg::Next, scan(&step.qr)]);
+    let again = present(&s, &c.snapshot(), step.at).refused;
+    let second = xinyi_core::hex::encode(&c.records[1].id);
+    assert_ne!(second, reference);
+    assert_eq!(
+        again.objection_url,
+        Some(format!("{OBJECTION}?ref={second}"))
+    );
+}
+
+#[test]
+fn a_site_without_a_channel_shows_no_code_for_it() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_with(&v, "NOT_LISTED");
+    let (mut s, mut c) = kiosk(&step, &v);
+    with_channels(&mut c, None, Some(COMPLAINT));
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    let view = present(&s, &c.snapshot(), step.at).refused;
+    // The citizen may still object (the page says how); there is no code.
+    assert!(view.show_objection);
+    assert_eq!(view.objection_url, None);
+    assert!(view.complaint_url.is_some());
+
+    with_channels(&mut c, Some(OBJECTION), None);
+    let view = present(&s, &c.snapshot(), step.at).refused;
+    assert!(view.objection_url.is_some());
+    assert_eq!(view.complaint_url, None);
+
+    // An address that is not one (a config that bypassed the checks)
+    // makes no code rather than a wrong one.
+    with_channels(
+        &mut c,
+        Some("javascript:alert(1)"),
+        Some("https://a.example/#x"),
+    );
+    let view = present(&s, &c.snapshot(), step.at).refused;
+    assert_eq!((view.objection_url, view.complaint_url), (None, None));
+}
+
+#[test]
+fn a_refusal_not_about_the_list_has_no_objection_code() {
+    let v = xinyi_testkit::vectors();
+    let step = refused_step(&v);
+    assert!(!matches!(
+        step.expect.as_str(),
+        "NOT_LISTED" | "LISTING_NOT_VALID"
+    ));
+    let (mut s, mut c) = kiosk(&step, &v);
+    with_channels(&mut c, Some(OBJECTION), Some(COMPLAINT));
+    send(&mut s, &mut c, step.at, vec![scan(&step.qr)]);
+    assert_eq!(s.screen, Screen::Refused);
+    let view = present(&s, &c.snapshot(), step.at).refused;
+    assert!(!view.show_objection);
+    assert_eq!(view.objection_url, None);
+    assert_eq!(
+        view.complaint_url,
+        Some(format!(
+            "{COMPLAINT}&ref={}",
+            xinyi_core::hex::encode(&c.records[0].id)
+        ))
+    );
+}
+
+#[test]
+fn a_confirmed_redemption_carries_the_complaint_code_with_its_reference() {
+    let v = xinyi_testkit::vectors();
+    let step = ok_step(&v);
+    let (mut s, mut c) = kiosk(&step, &v);
+    with_channels(&mut c, Some(OBJECTION), Some(COMPLAINT));
+    let mut msgs = sign_in(CLERK.0, CLERK.1);
+    msgs.extend([Msg::BackToScan, scan(&step.qr)]);
+    send(&mut s, &mut c, step.at, msgs);
+    assert_eq!(s.screen, Screen::Ok);
+    // Not before the confirm: there is no record to refer to yet.
+    assert_eq!(present(&s, &c.snapshot(), step.at).ok.receipt, None);
+
+    let amount = step.amount.unwrap();
+    send(
+        &mut s,
+        &mut c,
+        step.at,
+        vec![Msg::QuickAmount(yuan(amount)), Msg::Confirm],
+    );
+    let receipt = present(&s, &c.snapshot(), step.at).ok.receipt.unwrap();
+    let reference = xinyi_core::hex::encode(&c.records[0].id);
+    assert!(matches!(c.records[0].body, Body::Redemption { .. }));
+    assert_eq!(receipt.reference, reference);
+    assert_eq!(
+        receipt.complaint_url,
+        Some(format!("{COMPLAINT}&ref={reference}"))
+    );
+
+    // A site without a complaint channel: the receipt, and no code.
+    with_channels(&mut c, Some(OBJECTION), None);
+    let receipt = present(&s, &c.snapshot(), step.at).ok.receipt.unwrap();
+    assert_eq!(receipt.reference, reference);
+    assert_eq!(receipt.complaint_url, None);
 }

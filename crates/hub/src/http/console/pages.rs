@@ -1056,9 +1056,18 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
                 }
             })
             .collect();
+        let public = hub.public_url();
         let sites = sites
             .into_iter()
-            .map(|s| view::SiteRow {
+            .map(|s| {
+                let own = (s.objection_url.is_some(), s.complaint_url.is_some());
+                (crate::channels::published(s, public.as_deref()), own)
+            })
+            .map(|(s, (own_objection, own_complaint))| view::SiteRow {
+                objection_url: s.objection_url.unwrap_or_default(),
+                own_objection,
+                complaint_url: s.complaint_url.unwrap_or_default(),
+                own_complaint,
                 id: s.id,
                 name: s.name,
                 unit: s.unit,
@@ -1104,6 +1113,11 @@ pub(super) struct SiteForm {
     void_window_minutes: String,
     unattended: Option<String>,
     no_holder_check: Option<String>,
+    /// The site's own channel addresses; blank: the registry's pages.
+    #[serde(default)]
+    objection_url: String,
+    #[serde(default)]
+    complaint_url: String,
 }
 
 /// An optional whole-number field: empty is the default.
@@ -1141,6 +1155,8 @@ pub(super) async fn put_site(
         unattended: f.unattended.is_some(),
         online_deadline_ms: optional_number("online_deadline_ms", &f.online_deadline_ms)?,
         no_holder_check: f.no_holder_check.is_some(),
+        objection_url: Some(f.objection_url),
+        complaint_url: Some(f.complaint_url),
     };
     let who = actor(&ctx);
     let id = spec.id.clone();
@@ -1151,10 +1167,11 @@ pub(super) async fn put_site(
             "site.set",
             &spec.id,
             &format!(
-                "{} · {} · measures {}; data version {}",
+                "{} · {} · measures {}{}; data version {}",
                 spec.name,
                 spec.unit,
                 spec.measures.join(" "),
+                spec.channels_note(),
                 p.version
             ),
         )?;

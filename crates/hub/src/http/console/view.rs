@@ -312,6 +312,12 @@ pub struct SiteRow {
     pub offline_hours: i64,
     pub online_deadline_ms: u32,
     pub check_holder: bool,
+    /// The channel addresses terminals get (empty: none), and whether
+    /// each is the site's own rather than the registry's page.
+    pub objection_url: String,
+    pub own_objection: bool,
+    pub complaint_url: String,
+    pub own_complaint: bool,
 }
 
 pub struct TerminalRow {
