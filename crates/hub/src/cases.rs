@@ -671,6 +671,7 @@ impl Hub {
     pub fn cases(&self, q: &CaseQuery) -> Result<Vec<CaseSummary>, HubError> {
         let now = self.now();
         let limit = q.limit.clamp(1, MAX_QUEUE);
+        self.route_late_records()?;
         self.db().read(|tx| {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM cases
@@ -699,6 +700,52 @@ impl Hub {
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+    }
+
+    /// Links cases filed before the terminal uploaded the record their
+    /// reference names, now that the hub holds it; a complaint among them
+    /// goes to the unit of the record's site.
+    fn route_late_records(&self) -> Result<(), HubError> {
+        const PENDING: &str = "terminal IS NULL AND reference IS NOT NULL
+             AND EXISTS (SELECT 1 FROM records r WHERE r.id = cases.reference
+                         AND r.kind IN ('redemption', 'refusal'))";
+        let pending: bool = self.db().read(|tx| {
+            Ok(tx.query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM cases WHERE {PENDING})"),
+                [],
+                |r| r.get(0),
+            )?)
+        })?;
+        if !pending {
+            return Ok(());
+        }
+        self.db().write(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT id, kind, reference FROM cases WHERE {PENDING} LIMIT 1000"
+            ))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (id, kind, reference) in rows {
+                let Some(rec) = reference_in(tx, &reference)? else {
+                    continue;
+                };
+                let complaint = kind == CaseKind::Complaint.as_str();
+                tx.execute(
+                    "UPDATE cases SET terminal = ?2, seq = ?3, site = COALESCE(site, ?4),
+                            unit = CASE WHEN ?5 AND unit IS NULL THEN ?6 ELSE unit END
+                     WHERE id = ?1",
+                    params![id, rec.terminal, rec.seq, rec.site, complaint, rec.unit],
+                )?;
+            }
+            Ok(())
         })
     }
 

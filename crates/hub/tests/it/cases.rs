@@ -644,3 +644,40 @@ async fn retention_erases_an_answered_cases_contact() {
     // A second run finds nothing more.
     assert_eq!(w.hub.apply_retention().unwrap().case_contacts_erased, 0);
 }
+
+/// A complaint filed before the terminal uploaded its record reaches the
+/// site's unit once the record is in.
+#[tokio::test]
+async fn a_complaint_filed_before_its_record_arrives_reaches_the_unit_after() {
+    let (w, server) = served_world().await;
+    let api = server.url();
+    let person = citizen(&w, 0);
+    let (mut t, _) = counter(&w, &api, vec![]).await;
+    let (r, s) = t.redemption(w.clock.now().0 + 120, person.sub.as_str(), 1000);
+    let reference = xinyi_core::hex::encode(&r.id);
+    let number = w
+        .hub
+        .file_case(&xinyi_hub::cases::NewCase {
+            kind: Some(xinyi_hub::cases::CaseKind::Complaint),
+            channel: "web".into(),
+            reference: Some(reference),
+            phone: PHONE.into(),
+            text: "服务很慢".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .number;
+    let mut unit = Client::signed_in(&w, "unit").await;
+    assert!(
+        !unit
+            .get("/cases")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(&number)
+    );
+    t.upload(&[s]).await;
+    let queue = unit.get("/cases").await.text().await.unwrap();
+    assert!(case_row(&queue, &number).contains(SITE), "{queue}");
+}
