@@ -863,7 +863,7 @@ async fn the_credit_office_adds_a_site() {
     let published = w.hub.current_config().unwrap().unwrap();
     let site = published.sites.iter().find(|s| s.id == "kiosk-9").unwrap();
     assert_eq!(site.complaint_url.as_deref(), Some(own));
-    let public = w.hub.config().effective_public_url().unwrap();
+    let public = w.hub.public_url().unwrap();
     assert_eq!(
         site.objection_url,
         Some(format!("{public}/c/objection")),
@@ -880,6 +880,61 @@ async fn the_credit_office_adds_a_site() {
     assert!(log[0].detail.contains(own), "{}", log[0].detail);
     let page = admin.get("/sites").await.text().await.unwrap();
     assert!(page.contains(own), "the sites page shows the address");
+
+    // Changing the site starts from what it holds: the form comes filled,
+    // so saving it as it is keeps the site's own address.
+    let page = admin.get("/sites?edit=kiosk-9").await.text().await.unwrap();
+    assert!(page.contains("id=\"add-site\" open>"), "{page}");
+    let value = |name: &str| -> String {
+        let at = page.find(&format!("name=\"{name}\"")).unwrap();
+        let rest = &page[at..];
+        let v = &rest[rest.find("value=\"").unwrap() + 7..];
+        v[..v.find('"').unwrap()]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&")
+            .replace("&#61;", "=")
+    };
+    assert_eq!(value("complaint_url"), own);
+    assert_eq!(value("objection_url"), "");
+    assert_eq!(value("max_offline_hours"), "48");
+    let again: Vec<(String, String)> = [
+        "id",
+        "name",
+        "unit",
+        "measures",
+        "max_offline_hours",
+        "online_deadline_ms",
+        "void_window_minutes",
+        "objection_url",
+        "complaint_url",
+    ]
+    .iter()
+    .map(|n| ((*n).to_owned(), value(n)))
+    .chain([
+        ("csrf".to_owned(), csrf.clone()),
+        ("unattended".to_owned(), "1".to_owned()),
+    ])
+    .collect();
+    assert_eq!(send(&mut admin, again).await.status(), StatusCode::OK);
+    let site = w
+        .hub
+        .sites()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == "kiosk-9")
+        .unwrap();
+    assert_eq!(site.complaint_url.as_deref(), Some(own));
+    assert_eq!(site.max_offline_age_s, 48 * 3600);
+    assert!(site.unattended);
+    // Only the credit office gets the form; an unknown site is not found.
+    let res = unit.get("/sites?edit=kiosk-9").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("id=\"sites\"") && !page.contains("id=\"add-site\""));
+    assert_eq!(
+        admin.get("/sites?edit=nowhere").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// The charts come as PNG too: a real image of the SVG's size, drawn (not

@@ -966,10 +966,51 @@ pub(super) fn own_terminal(
     Ok(tm)
 }
 
-pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
+#[derive(Deserialize)]
+pub(super) struct SitesQuery {
+    edit: Option<String>,
+}
+
+pub(super) async fn sites(
+    State(st): S,
+    ctx: Ctx,
+    Query(q): Query<SitesQuery>,
+) -> Result<Response, Fail> {
     ctx.allow(SITE_READERS)?;
     let unit = unit_of(&ctx);
     let t = ctx.t;
+    let edit = q.edit.filter(|_| ctx.session.role == Role::Admin);
+    let form = match edit {
+        Some(id) => {
+            blocking(&st.hub, move |hub| {
+                let s = hub
+                    .sites()?
+                    .into_iter()
+                    .find(|s| s.id == id)
+                    .ok_or_else(|| HubError::NotFound {
+                        what: "site",
+                        id,
+                        hint: "",
+                    })?;
+                Ok(view::SiteFormValues {
+                    open: true,
+                    measures: s.measures.join(" "),
+                    max_offline_hours: (s.max_offline_age_s / 3600).to_string(),
+                    online_deadline_ms: s.online_deadline_ms.to_string(),
+                    void_window_minutes: (s.void_window_s / 60).to_string(),
+                    objection_url: s.objection_url.unwrap_or_default(),
+                    complaint_url: s.complaint_url.unwrap_or_default(),
+                    unattended: s.unattended,
+                    no_holder_check: !s.check_holder,
+                    id: s.id,
+                    name: s.name,
+                    unit: s.unit,
+                })
+            })
+            .await?
+        }
+        None => view::SiteFormValues::default(),
+    };
     let (sites, terminals) = blocking(&st.hub, move |hub| {
         let now = hub.now();
         let sites: Vec<_> = hub
@@ -1094,6 +1135,7 @@ pub(super) async fn sites(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
         measure_ids,
         sites,
         terminals,
+        form,
     }))
 }
 

@@ -350,6 +350,26 @@ pub struct Sites {
     pub measure_ids: Vec<String>,
     pub sites: Vec<SiteRow>,
     pub terminals: Vec<TerminalRow>,
+    /// The site form's values: a site's as they stand when changing it.
+    pub form: SiteFormValues,
+}
+
+/// The add-or-change form's values, as text.
+#[derive(Debug, Default)]
+pub struct SiteFormValues {
+    /// The form opens with a site to change.
+    pub open: bool,
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub measures: String,
+    pub max_offline_hours: String,
+    pub online_deadline_ms: String,
+    pub void_window_minutes: String,
+    pub objection_url: String,
+    pub complaint_url: String,
+    pub unattended: bool,
+    pub no_holder_check: bool,
 }
 
 pub struct StaffLine {
