@@ -43,6 +43,24 @@ async fn ask(p: &Terminal, kind: &str, id: &str) -> (StatusCode, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// The credit code of the vectors' first listed enterprise.
+fn first_enterprise() -> String {
+    let recs = xinyi_core::csv::records(&xinyi_testkit::read("vectors/listings.csv")).unwrap();
+    let col = |name: &str| {
+        recs[0]
+            .fields
+            .iter()
+            .position(|f| f.as_slice() == name.as_bytes())
+            .unwrap()
+    };
+    let (kind, id) = (col("kind"), col("id_number"));
+    recs[1..]
+        .iter()
+        .find(|r| r.fields[kind] == b"enterprise")
+        .map(|r| String::from_utf8(r.fields[id].clone()).unwrap())
+        .expect("the vectors list an enterprise")
+}
+
 /// A valid resident ID number the vectors do not list: a listed one with
 /// its sequence changed and its check digit made right again.
 fn unlisted_id(listed: &str, today: xinyi_core::Date) -> String {
@@ -132,7 +150,7 @@ async fn a_platform_asks_whether_its_user_is_listed() {
     assert!(answer["measures"].as_array().unwrap().is_empty());
 
     // A kind this platform may not ask about; a malformed ID number.
-    let (status, _) = ask(&p, "enterprise", "91441702226484781L").await;
+    let (status, _) = ask(&p, "enterprise", &first_enterprise()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = ask(&p, "person", "12345").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -322,4 +340,92 @@ fn platforms_are_managed_at_the_command_line() {
     );
     let hub = Hub::open(&dir).unwrap();
     assert!(audit_entries(&hub, "platform.").len() >= 2);
+}
+
+/// The credit office registers and revokes a platform in the console; an
+/// auditor reads the list and cannot change it; the registered platform's
+/// signed requests are answered until it is revoked.
+#[tokio::test]
+async fn the_console_registers_and_revokes_a_platform() {
+    use crate::console::{Client, hidden, served_world};
+    let (w, server) = served_world().await;
+    let mut p = Terminal::new(&w.hub, &server.url());
+    p.clock = Some(w.clock.clone());
+    let key = xinyi_core::hex::encode(p.key.verifying_key().as_bytes());
+    let mut admin = Client::signed_in(&w, "admin").await;
+    let page = admin.get("/platforms").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    // Without the session's token, nothing.
+    let res = admin
+        .post(
+            "/platforms",
+            &[
+                ("csrf", "x"),
+                ("name", "粤商通"),
+                ("public_key", &key),
+                ("enterprise", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = admin
+        .post(
+            "/platforms",
+            &[
+                ("csrf", &csrf),
+                ("name", "粤商通"),
+                ("public_key", "abc"),
+                ("enterprise", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin
+        .post(
+            "/platforms",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "粤商通"),
+                ("public_key", key.as_str()),
+                ("enterprise", "1"),
+                ("rate", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains(&format!("id=\"platform-{}\"", p.id))
+    );
+    let info = w.hub.platform(&p.id).unwrap().unwrap();
+    assert_eq!(info.kinds, [Kind::Enterprise].into_iter().collect());
+    assert_eq!(info.requests_per_minute, 60);
+    assert_eq!(audit_entries(&w.hub, "platform.add")[0].actor, "user:admin");
+
+    // Its users are enterprises: a person is not its to ask about.
+    let (status, _) = ask(&p, "person", &xinyi_testkit::first_listed_id_number()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let mut auditor = Client::signed_in(&w, "auditor").await;
+    let page = auditor.get("/platforms").await.text().await.unwrap();
+    assert!(page.contains(&p.id) && !page.contains("id=\"new-platform\""));
+    let res = auditor
+        .post(
+            &format!("/platforms/{}/revoke", p.id),
+            &[("csrf", &hidden(&page, "csrf"))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let mut unit = Client::signed_in(&w, "unit").await;
+    assert_eq!(unit.get("/platforms").await.status(), StatusCode::FORBIDDEN);
+
+    let res = admin
+        .post(&format!("/platforms/{}/revoke", p.id), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(w.hub.platform(&p.id).unwrap().unwrap().revoked());
+    let (status, _) = ask(&p, "enterprise", &first_enterprise()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -17,6 +17,7 @@ mod cases;
 mod chart;
 mod measures;
 pub(crate) mod pages;
+mod platforms;
 mod staff;
 pub(crate) mod view;
 
@@ -342,6 +343,8 @@ pub fn router(hub: Arc<Hub>, secure: bool) -> Router {
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/users", get(pages::users).post(pages::add_user))
+        .route("/platforms", get(platforms::list).post(platforms::add))
+        .route("/platforms/{id}/revoke", post(platforms::revoke))
         .route("/users/{name}/{what}", post(pages::user_state))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(harden))

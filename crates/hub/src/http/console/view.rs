@@ -729,3 +729,21 @@ pub struct CasePage {
     pub page: Page,
     pub case: CaseDetailView,
 }
+
+pub struct PlatformLine {
+    pub id: String,
+    pub name: String,
+    pub kinds: String,
+    pub rate: u32,
+    pub added: String,
+    pub last_seen: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/platforms.html")]
+pub struct Platforms {
+    pub page: Page,
+    pub may_change: bool,
+    pub platforms: Vec<PlatformLine>,
+}
