@@ -16,6 +16,13 @@ pub struct Words {
 const OBJECT_ZH: &str = "如对名单有异议，可扫描下方二维码提出名单异议。";
 const OBJECT_EN: &str = "If you think the list is wrong, scan the code below to file an objection.";
 
+/// Whether an objection to the list (名单异议) is what the citizen can do
+/// about a refusal for `reason`: the list said no, not the code or the
+/// counter.
+pub fn objection_applies(reason: Reason) -> bool {
+    matches!(reason, Reason::NotListed | Reason::ListingNotValid)
+}
+
 /// Plain words for a reason.
 pub fn words(reason: Reason) -> Words {
     let w = |title_zh, title_en, advice_zh, advice_en| Words {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use xinyi_core::wire::config::Channel;
 use xinyi_core::wire::journal::Body;
 use xinyi_core::{Amounts, Approval, Fen, Refusal};
 
@@ -741,11 +742,26 @@ fn verify(
     let measure = xinyi_core::MeasureId::parse(measure).map_err(anyhow::Error::msg)?;
     match t.scan(code, &measure, &operator, at)? {
         Scan::Refused { refusal, record } => {
+            // Where the citizen can take it, as the kiosk's codes say.
+            let reference = xinyi_core::hex::encode(&record.id);
+            let site = t.snapshot();
+            let objection = reasons::objection_applies(refusal.reason)
+                .then(|| site.channel_link(Channel::Objection, &reference))
+                .flatten();
+            let complaint = site.channel_link(Channel::Complaint, &reference);
             if as_json {
-                say!("{}", refused_json(&refusal, Some(&record)));
+                let mut v = refused_json(&refusal, Some(&record));
+                v["objection_url"] = json!(objection);
+                v["complaint_url"] = json!(complaint);
+                say!("{v}");
             } else {
                 print_refusal(&refusal);
-                say!("    reference: {}", xinyi_core::hex::encode(&record.id));
+                say!("    reference: {reference}");
+                for (what, url) in [("objection", objection), ("complaint", complaint)] {
+                    if let Some(url) = url {
+                        say!("    {what}: {url}");
+                    }
+                }
             }
             try_upload(&mut t);
             Ok(ExitCode::from(EXIT_REFUSED))

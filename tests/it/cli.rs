@@ -250,11 +250,18 @@ async fn enroll_sync_verify_confirm_records_void() {
             confirmed.push(v["record"].as_str().unwrap().to_owned());
         } else {
             assert_eq!(o.status.code(), Some(3), "{}", c.id);
-            assert!(
-                v["reference"].as_str().is_some_and(|r| r.len() == 32),
-                "{}: {v}",
+            let reference = v["reference"].as_str().unwrap();
+            assert_eq!(reference.len(), 32, "{}: {v}", c.id);
+            // Where the citizen can take it: the hub's pages, as the
+            // kiosk's codes carry them.
+            assert_eq!(
+                v["complaint_url"],
+                format!("{}/c/complaint?ref={reference}", server.url()),
+                "{}",
                 c.id
             );
+            let objection = matches!(c.expect, "NOT_LISTED" | "LISTING_NOT_VALID");
+            assert_eq!(v["objection_url"].is_string(), objection, "{}: {v}", c.id);
         }
     }
     assert_eq!(confirmed.len(), 2);

@@ -2,9 +2,9 @@
 //! only. The pages word them (`@tr`); the catalogue's names are taken in
 //! the clerk's language.
 
+use xinyi_core::UnixTime;
 use xinyi_core::measures::{Benefit, Measure};
 use xinyi_core::wire::config::Channel;
-use xinyi_core::{Reason, UnixTime};
 
 use super::{CameraState, KioskState, OkProblem};
 use crate::counter::{Freshness, SiteSnapshot};
@@ -188,10 +188,7 @@ fn refused_view(s: &KioskState, site: &SiteSnapshot) -> RefusedView {
     let Some(r) = &s.refused else {
         return RefusedView::default();
     };
-    let show_objection = matches!(
-        r.refusal.reason,
-        Reason::NotListed | Reason::ListingNotValid
-    );
+    let show_objection = crate::reasons::objection_applies(r.refusal.reason);
     RefusedView {
         reason: Some(r.refusal.reason),
         code: r.refusal.reason.code().to_owned(),
