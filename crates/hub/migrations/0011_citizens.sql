@@ -5,10 +5,10 @@
 --
 -- `number` is what the citizen is given and types back with the last four
 -- digits of their phone to see the case. `reference` is the counter
--- record the code carried (its id, hex); `terminal`/`seq` the record
--- found for it, if the hub holds it. A complaint is routed to `unit` (the
--- unit of the record's site, or of the site named); an objection to the
--- credit office (`unit` NULL). The phone, the ID number a citizen may
+-- record the code carried (its id, hex); `site` is that record's site
+-- (filled when the record arrives, if the case came first) or the site a
+-- complaint named. A complaint is routed to `unit`, that site's unit; an
+-- objection to the credit office (`unit` NULL). The phone, the ID number a citizen may
 -- give and the citizen's words are sealed under the identity key, bound
 -- to the case number; `sub` is the pseudonym of the ID number given.
 -- `due_at`: the end of the last working day to answer by (UTC+8).
@@ -21,8 +21,6 @@ CREATE TABLE cases (
     kind            TEXT NOT NULL CHECK (kind IN ('objection', 'complaint')),
     channel         TEXT NOT NULL,
     reference       TEXT,
-    terminal        TEXT,
-    seq             INTEGER,
     site            TEXT,
     unit            TEXT,
     phone_sealed    BLOB NOT NULL,

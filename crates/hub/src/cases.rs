@@ -139,8 +139,10 @@ pub struct ReferenceInfo {
     pub measure: Option<String>,
     /// A refusal's reason code.
     pub reason: Option<String>,
-    pub(crate) terminal: String,
-    pub(crate) seq: i64,
+    /// The terminal that made it, and the subject's pseudonym: for the
+    /// handler, never shown to the citizen.
+    pub terminal: String,
+    pub sub: Option<String>,
 }
 
 /// A case as filed.
@@ -209,11 +211,11 @@ pub struct CaseSummary {
 /// A case as its handler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseDetail {
+    /// Its row (case steps refer to it).
+    pub(crate) id: i64,
     pub summary: CaseSummary,
     pub reference: Option<String>,
     pub record: Option<ReferenceInfo>,
-    /// The record's subject pseudonym (a refusal may have none).
-    pub record_sub: Option<String>,
     /// The phone, masked but for its first three and last four digits.
     pub phone: String,
     /// The ID number given, masked; its kind and pseudonym.
@@ -363,7 +365,7 @@ fn normalize_number(s: &str) -> String {
 fn reference_in(tx: &Transaction<'_>, reference: &str) -> Result<Option<ReferenceInfo>, HubError> {
     let found = tx
         .query_row(
-            "SELECT r.kind, r.at, r.site, s.name, r.unit, r.measure, r.reason, r.terminal, r.seq
+            "SELECT r.kind, r.at, r.site, s.name, r.unit, r.measure, r.reason, r.terminal, r.sub
              FROM records r LEFT JOIN sites s ON s.id = r.site
              WHERE r.id = ?1 AND r.kind IN ('redemption', 'refusal')
              ORDER BY r.received_at LIMIT 1",
@@ -379,7 +381,7 @@ fn reference_in(tx: &Transaction<'_>, reference: &str) -> Result<Option<Referenc
                     measure: r.get(5)?,
                     reason: r.get(6)?,
                     terminal: r.get(7)?,
-                    seq: r.get(8)?,
+                    sub: r.get(8)?,
                 })
             },
         )
@@ -387,9 +389,11 @@ fn reference_in(tx: &Transaction<'_>, reference: &str) -> Result<Option<Referenc
     Ok(found)
 }
 
+/// Keeps a step with its case and in the audit log (`case.<what>`), in
+/// the caller's transaction.
 fn step(
     tx: &Transaction<'_>,
-    case_id: i64,
+    case: (i64, &str),
     at: UnixTime,
     actor: &Actor,
     what: &str,
@@ -397,9 +401,9 @@ fn step(
 ) -> Result<(), HubError> {
     tx.execute(
         "INSERT INTO case_steps (case_id, at, actor, step, note) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![case_id, at.0, actor.to_string(), what, note],
+        params![case.0, at.0, actor.to_string(), what, note],
     )?;
-    Ok(())
+    audit::append(tx, at, actor, &format!("case.{what}"), case.1, note)
 }
 
 /// A case's row beyond its summary, as stored.
@@ -545,17 +549,15 @@ impl Hub {
                 CaseKind::Complaint => site.as_ref().map(|(_, u)| u.clone()),
             };
             tx.execute(
-                "INSERT INTO cases (number, kind, channel, reference, terminal, seq, site, unit,
+                "INSERT INTO cases (number, kind, channel, reference, site, unit,
                                     phone_sealed, id_sealed, id_kind, sub, text_sealed,
                                     created_at, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     number,
                     kind.as_str(),
                     channel,
                     reference,
-                    record.as_ref().map(|r| r.terminal.clone()),
-                    record.as_ref().map(|r| r.seq),
                     site.as_ref().map(|(s, _)| s.clone()),
                     unit,
                     phone_sealed,
@@ -567,8 +569,6 @@ impl Hub {
                     due_at.0
                 ],
             )?;
-            let case_id = tx.last_insert_rowid();
-            step(tx, case_id, now, &actor, "filed", "")?;
             let detail = format!(
                 "{}{}{}",
                 kind.as_str(),
@@ -582,7 +582,14 @@ impl Hub {
                     ""
                 }
             );
-            audit::append(tx, now, &actor, "case.file", &number, &detail)
+            step(
+                tx,
+                (tx.last_insert_rowid(), &number),
+                now,
+                &actor,
+                "file",
+                &detail,
+            )
         })?;
         Ok(Filed { number, due_at })
     }
@@ -671,7 +678,6 @@ impl Hub {
     pub fn cases(&self, q: &CaseQuery) -> Result<Vec<CaseSummary>, HubError> {
         let now = self.now();
         let limit = q.limit.clamp(1, MAX_QUEUE);
-        self.route_late_records()?;
         self.db().read(|tx| {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM cases
@@ -700,52 +706,6 @@ impl Hub {
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-        })
-    }
-
-    /// Links cases filed before the terminal uploaded the record their
-    /// reference names, now that the hub holds it; a complaint among them
-    /// goes to the unit of the record's site.
-    fn route_late_records(&self) -> Result<(), HubError> {
-        const PENDING: &str = "terminal IS NULL AND reference IS NOT NULL
-             AND EXISTS (SELECT 1 FROM records r WHERE r.id = cases.reference
-                         AND r.kind IN ('redemption', 'refusal'))";
-        let pending: bool = self.db().read(|tx| {
-            Ok(tx.query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM cases WHERE {PENDING})"),
-                [],
-                |r| r.get(0),
-            )?)
-        })?;
-        if !pending {
-            return Ok(());
-        }
-        self.db().write(|tx| {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT id, kind, reference FROM cases WHERE {PENDING} LIMIT 1000"
-            ))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            for (id, kind, reference) in rows {
-                let Some(rec) = reference_in(tx, &reference)? else {
-                    continue;
-                };
-                let complaint = kind == CaseKind::Complaint.as_str();
-                tx.execute(
-                    "UPDATE cases SET terminal = ?2, seq = ?3, site = COALESCE(site, ?4),
-                            unit = CASE WHEN ?5 AND unit IS NULL THEN ?6 ELSE unit END
-                     WHERE id = ?1",
-                    params![id, rec.terminal, rec.seq, rec.site, complaint, rec.unit],
-                )?;
-            }
-            Ok(())
         })
     }
 
@@ -839,17 +799,6 @@ impl Hub {
             Some(r) => reference_in(tx, r)?,
             None => None,
         };
-        let record_sub = match &record {
-            Some(r) => tx
-                .query_row(
-                    "SELECT sub FROM records WHERE terminal = ?1 AND seq = ?2",
-                    params![r.terminal, r.seq],
-                    |row| row.get(0),
-                )
-                .optional()?
-                .flatten(),
-            None => None,
-        };
         let mut stmt = tx.prepare_cached(
             "SELECT at, actor, step, note FROM case_steps WHERE case_id = ?1 ORDER BY at, rowid",
         )?;
@@ -864,10 +813,10 @@ impl Hub {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CaseDetail {
+            id,
             summary,
             reference,
             record,
-            record_sub,
             phone: match open(Field::CasePhone, &phone)? {
                 p if p.is_empty() => String::new(),
                 p => mask_phone(&p),
@@ -908,10 +857,7 @@ impl Hub {
                     state.as_str().replace('_', " ")
                 )))
             };
-            let id: i64 =
-                tx.query_row("SELECT id FROM cases WHERE number = ?1", [&number], |r| {
-                    r.get(0)
-                })?;
+            let (id, case) = (d.id, (d.id, number.as_str()));
             match action {
                 CaseAction::Take => {
                     if state != CaseState::New {
@@ -921,8 +867,7 @@ impl Hub {
                         "UPDATE cases SET state = 'in_review', handler = ?2 WHERE id = ?1",
                         params![id, handler],
                     )?;
-                    step(tx, id, now, by, "taken", "")?;
-                    audit::append(tx, now, by, "case.take", &number, "")?;
+                    step(tx, case, now, by, "take", "")?;
                 }
                 CaseAction::Answer {
                     text,
@@ -933,15 +878,10 @@ impl Hub {
                         return refuse("answered again");
                     }
                     let text = clean_text("answer", text)?;
-                    match (d.summary.kind, outcome) {
-                        (CaseKind::Objection, Outcome::Noted) => {
-                            return Err(invalid(
-                                "an objection is upheld or not upheld, not just noted",
-                            ));
-                        }
-                        (CaseKind::Complaint, Outcome::Upheld | Outcome::NotUpheld)
-                        | (CaseKind::Objection, Outcome::Upheld | Outcome::NotUpheld)
-                        | (CaseKind::Complaint, Outcome::Noted) => {}
+                    if d.summary.kind == CaseKind::Objection && *outcome == Outcome::Noted {
+                        return Err(invalid(
+                            "an objection is upheld or not upheld, not just noted",
+                        ));
                     }
                     if let Some(s) = submission {
                         let imported: bool = tx.query_row(
@@ -963,12 +903,11 @@ impl Hub {
                          WHERE id = ?1",
                         params![id, text, outcome.as_str(), now.0, submission, handler],
                     )?;
-                    step(tx, id, now, by, "answered", outcome.as_str())?;
-                    let detail = match submission {
+                    let note = match submission {
                         Some(s) => format!("{} · submission {s}", outcome.as_str()),
                         None => outcome.as_str().to_owned(),
                     };
-                    audit::append(tx, now, by, "case.answer", &number, &detail)?;
+                    step(tx, case, now, by, "answer", &note)?;
                 }
                 CaseAction::Close => {
                     if state != CaseState::Answered {
@@ -978,39 +917,26 @@ impl Hub {
                         "UPDATE cases SET state = 'closed', closed_at = ?2 WHERE id = ?1",
                         params![id, now.0],
                     )?;
-                    step(tx, id, now, by, "closed", "")?;
-                    audit::append(tx, now, by, "case.close", &number, "")?;
+                    step(tx, case, now, by, "close", "")?;
                 }
             }
             self.detail_in(tx, &number, unit, now)
         })
     }
 
-    /// Open cases (new or in review), for the overview (of one unit, or all).
-    pub fn open_cases(&self, unit: Option<&str>) -> Result<u64, HubError> {
-        self.db().read(|tx| {
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM cases WHERE state IN ('new', 'in_review')
-                   AND (?1 IS NULL OR unit = ?1)",
-                params![unit],
-                |r| r.get(0),
-            )?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        })
-    }
-
-    /// Open cases past their day, for the overview (of one unit, or all).
-    pub fn overdue_cases(&self, unit: Option<&str>) -> Result<u64, HubError> {
+    /// Open cases (new or in review) and how many of them are past their
+    /// day, for the overview and the queue (of one unit, or all).
+    pub fn case_counts(&self, unit: Option<&str>) -> Result<(u64, u64), HubError> {
         let now = self.now();
         self.db().read(|tx| {
-            let n: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM cases
-                 WHERE state IN ('new', 'in_review') AND due_at < ?1
-                   AND (?2 IS NULL OR unit = ?2)",
-                params![now.0, unit],
-                |r| r.get(0),
+            let (open, overdue): (i64, Option<i64>) = tx.query_row(
+                "SELECT COUNT(*), SUM(due_at < ?2) FROM cases
+                 WHERE state IN ('new', 'in_review') AND (?1 IS NULL OR unit = ?1)",
+                params![unit, now.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            Ok(u64::try_from(n).unwrap_or(0))
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok((n(open), n(overdue.unwrap_or(0))))
         })
     }
 }

@@ -374,6 +374,15 @@ fn insert(
             params![terminal.id, target, id],
         )?;
     }
+    if matches!(body, Body::Redemption { .. } | Body::Refusal { .. }) {
+        // A citizen's case filed before the record arrived takes its site;
+        // a complaint, the site's unit too.
+        tx.prepare_cached(
+            "UPDATE cases SET site = ?2, unit = CASE WHEN kind = 'complaint' THEN ?3 ELSE unit END
+             WHERE reference = ?1 AND site IS NULL",
+        )?
+        .execute(params![id, terminal.site, unit])?;
+    }
     if let Some(why) = flag {
         tracing::warn!(
             terminal = %terminal.id,

@@ -99,7 +99,7 @@ pub(super) async fn queue(
     let (cases, overdue) = blocking(&st.hub, move |hub| {
         Ok((
             hub.cases(&query)?,
-            hub.overdue_cases(query.unit.as_deref())?,
+            hub.case_counts(query.unit.as_deref())?.1,
         ))
     })
     .await?;
@@ -131,7 +131,7 @@ fn detail(t: T, d: CaseDetail, may_handle: bool) -> view::CaseDetailView {
             .map(|c| format!("{c} · {}", reason_words(t, c)))
             .unwrap_or_default(),
         terminal: r.terminal.clone(),
-        sub: d.record_sub.clone().unwrap_or_default(),
+        sub: r.sub.clone().unwrap_or_default(),
     });
     let state = d.summary.state;
     view::CaseDetailView {

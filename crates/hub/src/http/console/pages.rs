@@ -308,10 +308,7 @@ pub(super) async fn overview(State(st): S, ctx: Ctx) -> Result<Response, Fail> {
     let (version, fleet, today, chart, open_cases) = blocking(&st.hub, move |hub| {
         let version = hub.current_version()?;
         let open_cases = if cases {
-            Some((
-                hub.open_cases(unit.as_deref())?,
-                hub.overdue_cases(unit.as_deref())?,
-            ))
+            Some(hub.case_counts(unit.as_deref())?)
         } else {
             None
         };
