@@ -692,23 +692,37 @@ async fn serve_with(
         .map_err(|e| HubError::Internal(format!("listener address: {e}")))?;
     server::check_listen(addr, tls.is_some(), hub.config())?;
     // Without a public_url in hub.toml, the channel addresses the sites
-    // publish follow the address actually served (an ephemeral port too).
+    // publish follow the address actually served (an ephemeral port too);
+    // a changed address is published before the first request.
     if hub.config().public_url.is_none()
         && hub.config().effective_public_url().is_some()
         && !addr.ip().is_unspecified()
     {
         let scheme = if tls.is_some() { "https" } else { "http" };
         hub.note_served_at(format!("{scheme}://{addr}"));
-        let h = Arc::clone(&hub);
-        match tokio::task::spawn_blocking(move || h.publish_settings()).await {
-            Ok(Ok(p)) if p.new_version => tracing::info!(
-                version = p.version,
-                "published: the channel addresses follow the address served"
-            ),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "publishing the channel addresses"),
-            Err(e) => tracing::warn!(error = %e, "publishing the channel addresses"),
-        }
+    }
+    match hub.public_url() {
+        Some(public) => tracing::info!(
+            %public,
+            "the terminals' objection and complaint codes point under this address"
+        ),
+        None => tracing::warn!(
+            listen = %hub.config().listen,
+            "no public_url in hub.toml, and listen names no address citizens' phones \
+             can reach (an unspecified address, or TLS at a reverse proxy): sites \
+             without addresses of their own get no objection or complaint codes; \
+             set public_url"
+        ),
+    }
+    let h = Arc::clone(&hub);
+    let published = tokio::task::spawn_blocking(move || h.publish_settings())
+        .await
+        .map_err(|e| HubError::Internal(format!("publishing the channel addresses: {e}")))??;
+    if published.new_version {
+        tracing::info!(
+            version = published.version,
+            "published: the channel addresses changed"
+        );
     }
     let open_files = server::raise_open_file_limit();
     let limits = server::Limits::new(hub.config(), open_files);

@@ -719,26 +719,6 @@ fn run(args: Args) -> Result<ExitCode> {
                 // A bad certificate is named before anything listens.
                 xinyi_hub::http::tls::load(files)?;
             }
-            match hub.public_url() {
-                Some(public) => tracing::info!(
-                    %public,
-                    "the terminals' objection and complaint codes point under this address"
-                ),
-                None => tracing::warn!(
-                    listen = %hub.config().listen,
-                    "no public_url in hub.toml, and listen names no address citizens' phones \
-                     can reach (an unspecified address, or TLS at a reverse proxy): sites \
-                     without addresses of their own get no objection or complaint codes; \
-                     set public_url"
-                ),
-            }
-            let p = hub.publish_settings()?;
-            if p.new_version {
-                tracing::info!(
-                    version = p.version,
-                    "published: the channel addresses from hub.toml changed"
-                );
-            }
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(addr)
