@@ -199,18 +199,17 @@ pub fn check_channel_url(url: &str) -> Result<(), ChannelUrlError> {
     Ok(())
 }
 
-/// `reference` with every byte but the unreserved ones percent-encoded,
-/// so any reference stays one query value.
-fn query_value(reference: &str) -> String {
-    let mut out = String::with_capacity(reference.len());
-    for b in reference.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// What a query value leaves as it is: the unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `value` with every byte but the unreserved ones percent-encoded, so it
+/// stays one query value (or one path segment).
+pub fn query_value(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
 impl Site {

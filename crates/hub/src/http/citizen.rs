@@ -19,6 +19,7 @@ use serde::Deserialize;
 use xinyi_core::Date;
 use xinyi_core::measures::Measure;
 use xinyi_core::verdict::Reason;
+use xinyi_core::wire::config::query_value;
 
 use super::Peer;
 use super::console::view::{T, benefit_text, subjects_text, when};
@@ -52,7 +53,7 @@ impl Frame {
         let mut other: Vec<String> = query
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .map(|(k, v)| format!("{k}={}", query_value(v)))
             .collect();
         if !en {
             other.push("lang=en".into());
@@ -69,18 +70,6 @@ impl Frame {
             switch,
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// What a refusal's reason means, for the citizen who was refused.
@@ -331,11 +320,12 @@ async fn run<R: Send + 'static>(
 }
 
 /// The client address a rate limit counts: the peer, or behind a proxy
-/// on this machine the first address it says it forwarded for.
+/// on this machine the address the proxy added last to
+/// `X-Forwarded-For` (the ones before it are the client's to write).
 fn client_key(peer: &Peer) -> String {
     let who = &peer.0;
     match &who.forwarded_for {
-        Some(x) => x.split(',').next().unwrap_or("").trim().to_owned(),
+        Some(x) => x.rsplit(',').next().unwrap_or("").trim().to_owned(),
         None => who.peer.ip().to_string(),
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use xinyi_core::UnixTime;
+use xinyi_core::wire::config::query_value;
 use xinyi_core::wire::journal::{Body, StaffEvent};
 use xinyi_hub::Clock as _;
 use xinyi_hub::accounts::{IDLE_TIMEOUT, LOCKOUT, MAX_FAILURES, NewUser, Role};
@@ -63,7 +64,8 @@ fn vectors_clock() -> Arc<ManualClock> {
 
 /// The console of a hub with the test site and no lists, and its users:
 /// `admin`, `auditor`, `dept` (a submitter of the vectors' first
-/// department) and `unit` (the operator of the test site's unit).
+/// department), `unit` (the operator of the test site's unit) and
+/// `other-unit` (an operator of a unit with no site here).
 pub(crate) async fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let clock = vectors_clock();
@@ -83,11 +85,13 @@ pub(crate) async fn served_world() -> (World, xinyi_hub::http::Server) {
 async fn console_of(tmp: tempfile::TempDir, hub: Arc<Hub>, clock: Arc<ManualClock>) -> World {
     let by = Actor::Cli("test".into());
     let own = sources()[0].clone();
+    let other = format!("{UNIT}（另一单位）");
     for (name, role, scope) in [
         ("admin", Role::Admin, None),
         ("auditor", Role::Auditor, None),
         ("dept", Role::Submitter, Some(own.as_str())),
         ("unit", Role::Operator, Some(UNIT)),
+        ("other-unit", Role::Operator, Some(other.as_str())),
     ] {
         hub.add_user(
             &NewUser {
@@ -228,10 +232,10 @@ async fn each_role_opens_only_its_part() {
     let own = sources()[0].clone();
     let mut dept = Client::signed_in(&w, "dept").await;
     assert_eq!(dept.get("/lists").await.status(), StatusCode::OK);
-    let path = format!("/lists/source/{}", urlencode(&own));
+    let path = format!("/lists/source/{}", query_value(&own));
     assert_eq!(dept.get(&path).await.status(), StatusCode::OK);
     // Another department's list: forbidden, and it says so.
-    let path = format!("/lists/source/{}", urlencode(&other_department()));
+    let path = format!("/lists/source/{}", query_value(&other_department()));
     let res = dept.get(&path).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains(&own));
@@ -278,18 +282,6 @@ async fn each_role_opens_only_its_part() {
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(res.headers()[LOCATION], "/signin");
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -1102,17 +1094,6 @@ async fn a_unit_sees_the_staff_its_terminals_reported() {
     assert!(row.contains("工号锁定 1"), "{row}");
 
     // Another unit's operator, and a department, are kept out.
-    w.hub
-        .add_user(
-            &NewUser {
-                name: "other-unit",
-                role: Role::Operator,
-                scope: Some(&format!("{UNIT}（另一单位）")),
-                password: PASSWORD,
-            },
-            &Actor::Cli("test".into()),
-        )
-        .unwrap();
     let mut other = Client::signed_in(&w, "other-unit").await;
     let res = other.get(&format!("/terminals/{}/staff", t.id)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
