@@ -19,16 +19,17 @@ use std::sync::Arc;
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 use xinyi::counter::{Counter as _, Scan};
+use xinyi_core::UnixTime;
 use xinyi_core::wire::config::Channel;
-use xinyi_core::{Fen, UnixTime};
-use xinyi_hub::accounts::{NewUser, Role};
-use xinyi_hub::audit::Actor;
+use xinyi_hub::accounts::Role;
 use xinyi_hub::http::Server;
 use xinyi_hub::http::console::Console;
 use xinyi_hub::{Clock as _, Hub};
-use xinyi_testkit::{catalogue, citizen_for, first_at, read, vectors};
+use xinyi_testkit::{catalogue, first_at, read, vectors};
 
-use crate::console_browser::{PASSWORD, browser, find, shot, shots, sign_in, sign_out, text};
+use crate::console_browser::{
+    Served, add_users, browser, find, serve_a_citizen, shot, shots, sign_in, sign_out, text,
+};
 use crate::sync_loop::registry_without_lists;
 use crate::terminal_support::{clerk, enroll};
 
@@ -88,22 +89,13 @@ async fn a_citizen_objects_complains_and_reads_the_answer() {
     hub.import_exclusions(&read("vectors/exclusions.csv"))
         .unwrap();
     let site = hub.sites().unwrap().remove(0);
-    let by = Actor::Cli("setup".into());
-    for (name, role, scope) in [
-        ("reviewer", Role::Reviewer, None),
-        ("unit", Role::Operator, Some(site.unit.as_str())),
-    ] {
-        hub.add_user(
-            &NewUser {
-                name,
-                role,
-                scope,
-                password: PASSWORD,
-            },
-            &by,
-        )
-        .unwrap();
-    }
+    add_users(
+        &hub,
+        &[
+            ("reviewer", Role::Reviewer, None),
+            ("unit", Role::Operator, Some(site.unit.as_str())),
+        ],
+    );
     let hub: Arc<Hub> = Arc::new(hub);
     let api = Server::start(hub.clone()).await.unwrap();
     let console = Console::start(hub.clone()).await.unwrap();
@@ -113,22 +105,13 @@ async fn a_citizen_objects_complains_and_reads_the_answer() {
     let mut t = enroll(&hub, &site.id, &api.url(), &tmp.path().join("t"), None, at).await;
     let (down, _) = t.sync(at).await.unwrap();
     down.unwrap();
-    let measure = catalogue()
-        .measures()
-        .iter()
-        .find(|m| m.limit.is_some_and(|l| l.count >= 2))
-        .unwrap()
-        .id
-        .clone();
-    let mut person = citizen_for(&v, &measure, at, 0);
-    let code = person.dynamic_code(at);
+    let Served {
+        measure,
+        citizen: person,
+        code,
+        confirmed: served,
+    } = serve_a_citizen(&mut t, &v, at);
     let staff = clerk(&mut t, at);
-    let Scan::Ok(approval) = t.scan(&code, &measure, staff.id(), at).unwrap() else {
-        panic!("the listed citizen was refused")
-    };
-    let served = t
-        .confirm(&approval, Some(Fen(1000)), 0, true, &staff, at)
-        .unwrap();
     let Scan::Refused { refusal, record } = t.scan(&code, &measure, staff.id(), at).unwrap() else {
         panic!("a replayed code was accepted")
     };
@@ -271,6 +254,12 @@ async fn the_demo_code_page_shows_a_code_a_counter_accepts() {
         .await
         .unwrap()
         .unwrap();
+    // The page renews itself each minute, without a script.
+    let res = reqwest::get(format!("{}/c/demo", demo.url()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert_eq!(res.headers()["refresh"], "60");
     screen(c, PHONE).await;
     fetch_font(c, demo.url()).await;
     c.goto(&format!("{}/c/demo", demo.url())).await.unwrap();

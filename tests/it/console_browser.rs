@@ -273,6 +273,60 @@ pub(crate) async fn rows(c: &Client, css: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// Console accounts for `hub`, each with the tests' password.
+pub(crate) fn add_users(hub: &Hub, users: &[(&str, Role, Option<&str>)]) {
+    for &(name, role, scope) in users {
+        hub.add_user(
+            &NewUser {
+                name,
+                role,
+                scope,
+                password: PASSWORD,
+            },
+            &Actor::Cli("setup".into()),
+        )
+        .unwrap();
+    }
+}
+
+/// A citizen served at a synced terminal at `at`: a bus top-up of 10
+/// yuan under a limited measure (so it fits again at other counters),
+/// confirmed by the clerk.
+pub(crate) fn serve_a_citizen(t: &mut Terminal, v: &Value, at: xinyi_core::UnixTime) -> Served {
+    let measure = catalogue()
+        .measures()
+        .iter()
+        .find(|m| m.limit.is_some_and(|l| l.count >= 2))
+        .expect("the sample catalogue has a limited measure")
+        .id
+        .clone();
+    let mut citizen = citizen_for(v, &measure, at, 0);
+    let code = citizen.dynamic_code(at);
+    let staff = clerk(t, at);
+    let scan = t.scan(&code, &measure, staff.id(), at).unwrap();
+    let Scan::Ok(approval) = scan else {
+        panic!("refused: {scan:?}")
+    };
+    let confirmed = t
+        .confirm(&approval, Some(Fen(1000)), 0, true, &staff, at)
+        .unwrap();
+    Served {
+        measure,
+        citizen,
+        code,
+        confirmed,
+    }
+}
+
+/// What [`serve_a_citizen`] did.
+pub(crate) struct Served {
+    pub(crate) measure: xinyi_core::MeasureId,
+    pub(crate) citizen: xinyi_testkit::Citizen,
+    /// The code the citizen showed.
+    pub(crate) code: String,
+    pub(crate) confirmed: xinyi::counter::Confirmed,
+}
+
 /// The vectors' listings file restricted to one department's rows.
 fn listings_of(source: &str) -> Vec<u8> {
     let bytes = read("vectors/listings.csv");
@@ -317,23 +371,14 @@ async fn the_console_in_a_browser() {
     let source = first_source();
     // A unit that runs a measure of the sample catalogue.
     let unit = catalogue().measures()[0].unit.clone();
-    let by = Actor::Cli("setup".into());
-    for (name, role, scope) in [
-        ("admin", Role::Admin, None),
-        ("wenmingban", Role::Submitter, Some(source.as_str())),
-        ("unit", Role::Operator, Some(unit.as_str())),
-    ] {
-        hub.add_user(
-            &NewUser {
-                name,
-                role,
-                scope,
-                password: PASSWORD,
-            },
-            &by,
-        )
-        .unwrap();
-    }
+    add_users(
+        &hub,
+        &[
+            ("admin", Role::Admin, None),
+            ("wenmingban", Role::Submitter, Some(source.as_str())),
+            ("unit", Role::Operator, Some(unit.as_str())),
+        ],
+    );
     let hub: Arc<Hub> = Arc::new(hub);
     let api = Server::start(hub.clone()).await.unwrap();
     let console = Console::start(hub.clone()).await.unwrap();
@@ -434,27 +479,12 @@ async fn the_console_in_a_browser() {
     text(c, "#flash").await;
 
     // The terminal serves a citizen and uploads the record.
-    // A measure a bus top-up of 10 yuan fits, as at the other counters.
-    let measure = catalogue()
-        .measures()
-        .iter()
-        .find(|m| m.limit.is_some_and(|l| l.count >= 2))
-        .expect("the sample catalogue has a limited measure")
-        .id
-        .clone();
     let (down, up) = t.sync(at).await.unwrap();
     down.unwrap();
     up.unwrap();
-    let mut citizen = citizen_for(&v, &measure, at, 0);
-    let staff = clerk(&mut t, at);
-    let scan = t
-        .scan(&citizen.dynamic_code(at), &measure, staff.id(), at)
-        .unwrap();
-    let Scan::Ok(approval) = scan else {
-        panic!("refused: {scan:?}")
-    };
-    t.confirm(&approval, Some(Fen(1000)), 0, true, &staff, at)
-        .unwrap();
+    let Served {
+        measure, citizen, ..
+    } = serve_a_citizen(&mut t, &v, at);
     let (_, up) = t.sync(at).await.unwrap();
     up.unwrap();
 

@@ -280,12 +280,8 @@ impl Hub {
         }
         let subject = self.subject(k.as_str(), id_number)?;
         let today = self.today();
-        let excluded = subject.exclusions.iter().any(|x| {
-            x.applies_on(today)
-                && x.withdrawn_on
-                    .as_deref()
-                    .is_none_or(|w| today.to_string().as_str() < w)
-        });
+        // A withdrawal (credit repair) ends an exclusion on its day.
+        let excluded = subject.exclusions.iter().any(|x| x.applies_on(today));
         let listings: Vec<ListingAnswer> = subject
             .listings
             .iter()

@@ -672,3 +672,65 @@ async fn a_complaint_filed_before_its_record_arrives_reaches_the_unit_after() {
     let queue = unit.get("/cases").await.text().await.unwrap();
     assert!(case_row(&queue, &number).contains(SITE), "{queue}");
 }
+
+/// Status checks from one address are limited (with Retry-After), apart
+/// from any one case's own shutting; the pages switch to English and keep
+/// it in their links; a hub without the demo world has no demo page.
+#[tokio::test]
+async fn status_checks_are_limited_pages_speak_english_and_demo_is_demo_only() {
+    let (_w, server) = served_world().await;
+    let api = server.url();
+    let http = phone_client();
+    let mut codes = Vec::new();
+    for n in 0..40 {
+        // Cases that do not exist: each answer is "nothing found" until
+        // the address is over its limit.
+        let res = http
+            .post(format!("{api}/c/case"))
+            .form(&[
+                ("number", format!("000000-{n:08}")),
+                ("phone_tail", "1234".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        codes.push(res.status());
+    }
+    assert_eq!(codes[0], StatusCode::NOT_FOUND);
+    assert!(codes.contains(&StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
+
+    let page = http
+        .get(format!("{api}/c/measures?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    assert!(
+        page.contains("href=\"/c?lang=en\""),
+        "links keep the language"
+    );
+    // The switch leads back to Chinese.
+    assert!(page.contains("id=\"lang\" href=\"/c/measures\""), "{page}");
+    let page = http
+        .get(format!("{api}/c/measures"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<html lang=\"zh-CN\">"));
+    assert!(
+        page.contains("id=\"lang\" href=\"/c/measures?lang=en\""),
+        "{page}"
+    );
+
+    let res = http.get(format!("{api}/c/demo")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

@@ -149,6 +149,22 @@ async fn a_platform_asks_whether_its_user_is_listed() {
     assert!(answer["listings"].as_array().unwrap().is_empty());
     assert!(answer["measures"].as_array().unwrap().is_empty());
 
+    // Excluded on a day it is also listed: not listed, no measure.
+    let excluded = xinyi_testkit::excluded_step(&v);
+    clock.set(excluded.at);
+    let (status, answer) = ask(&p, "person", &excluded.id_number).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["excluded"], true, "{answer}");
+    assert_eq!(answer["listed"], false, "{answer}");
+    assert!(
+        answer["listings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["in_force"] == true)
+    );
+    assert!(answer["measures"].as_array().unwrap().is_empty());
+
     // A kind this platform may not ask about; a malformed ID number.
     let (status, _) = ask(&p, "enterprise", &first_enterprise()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -157,7 +173,7 @@ async fn a_platform_asks_whether_its_user_is_listed() {
 
     // Every question is audited, by the platform, the ID number masked.
     let checks = audit_entries(&hub, "identity.check");
-    assert_eq!(checks.len(), 2);
+    assert_eq!(checks.len(), 3);
     assert!(checks.iter().all(|e| e.actor == "platform:粤省事"));
     assert!(
         checks
