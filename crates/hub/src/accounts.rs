@@ -12,8 +12,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::db::{OptionalExtension as _, params};
 use argon2::{Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
-use rusqlite::{OptionalExtension as _, params};
 use sha2::{Digest as _, Sha256};
 use xinyi_core::UnixTime;
 
@@ -195,11 +195,11 @@ pub fn password_problem(password: &str) -> Option<String> {
     None
 }
 
-fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String, i64)> {
+fn user_row(r: &crate::db::Row<'_>) -> Result<(User, String, i64), crate::db::DbError> {
     let role: String = r.get(1)?;
-    let role = role.parse::<Role>().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
-    })?;
+    let role = role
+        .parse::<Role>()
+        .map_err(|e| crate::db::DbError::value("role", e))?;
     Ok((
         User {
             name: r.get(0)?,

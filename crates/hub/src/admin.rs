@@ -4,7 +4,7 @@
 //! version in the same transaction; a change that alters nothing
 //! publishes nothing.
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use xinyi_core::category::Category;
 use xinyi_core::credential::{Cti, Iss, Kid};
 use xinyi_core::measures::{Measure, MeasureId};
@@ -216,9 +216,7 @@ fn check_id(what: &str, id: &str) -> Result<(), HubError> {
     }
 }
 
-pub(crate) fn load_catalogue(
-    tx: &Transaction<'_>,
-) -> Result<Option<(String, Catalogue)>, HubError> {
+pub(crate) fn load_catalogue(tx: &Tx<'_>) -> Result<Option<(String, Catalogue)>, HubError> {
     let text: Option<String> = tx
         .query_row("SELECT toml FROM catalogue WHERE id = 1", [], |r| r.get(0))
         .optional()?;
@@ -229,10 +227,7 @@ pub(crate) fn load_catalogue(
     .transpose()
 }
 
-pub(crate) fn load_terminal(
-    tx: &Transaction<'_>,
-    id: &str,
-) -> Result<Option<TerminalInfo>, HubError> {
+pub(crate) fn load_terminal(tx: &Tx<'_>, id: &str) -> Result<Option<TerminalInfo>, HubError> {
     Ok(tx
         .query_row(
             &format!("SELECT {TERMINAL_COLUMNS} FROM terminals t WHERE id = ?1"),
@@ -246,7 +241,7 @@ const TERMINAL_COLUMNS: &str = "id, public_key, site, label, enrolled_at, revoke
      clock_offset_s, data_version, journal_head, app_version, \
      (SELECT MAX(seq) FROM records r WHERE r.terminal = t.id)";
 
-fn terminal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TerminalInfo> {
+fn terminal_row(r: &crate::db::Row<'_>) -> Result<TerminalInfo, crate::db::DbError> {
     let u = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
     Ok(TerminalInfo {
         id: r.get(0)?,
@@ -265,7 +260,7 @@ fn terminal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TerminalInfo> {
 }
 
 impl Hub {
-    fn publish_next(&self, tx: &Transaction<'_>, note: &str) -> Result<Published, HubError> {
+    fn publish_next(&self, tx: &Tx<'_>, note: &str) -> Result<Published, HubError> {
         let v = next_version(tx)?;
         self.publish_in(tx, v, note)
     }
@@ -318,7 +313,7 @@ impl Hub {
         Ok((entry, published))
     }
 
-    fn issuer_window(tx: &Transaction<'_>, kid: &str) -> Result<(i64, i64, bool), HubError> {
+    fn issuer_window(tx: &Tx<'_>, kid: &str) -> Result<(i64, i64, bool), HubError> {
         tx.query_row(
             "SELECT not_before, not_after, revoked FROM issuer_keys WHERE kid = ?1",
             [kid],
@@ -428,7 +423,7 @@ impl Hub {
     /// `how` it came.
     pub(crate) fn publish_catalogue_in(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         toml: &str,
         catalogue: &Catalogue,
         how: &str,

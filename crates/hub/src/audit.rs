@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use sha2::{Digest as _, Sha256};
 use xinyi_core::UnixTime;
 
@@ -113,7 +113,7 @@ fn entry_hash(
 /// Appends an entry inside the caller's transaction, so the change and
 /// its entry commit together.
 pub(crate) fn append(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     at: UnixTime,
     actor: &Actor,
     action: &str,

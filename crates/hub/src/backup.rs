@@ -205,7 +205,7 @@ impl Hub {
             .to_str()
             .ok_or_else(|| HubError::Invalid(format!("{}: not UTF-8", path.display())))?
             .to_owned();
-        self.db().with(|conn| {
+        self.db().with_sqlite(|conn| {
             conn.execute("VACUUM INTO ?1", [&target])?;
             Ok(())
         })?;

@@ -16,7 +16,7 @@
 //! step is kept with the case and written to the audit log, as is every
 //! look at a case's contact details.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::db::{OptionalExtension, Tx, params};
 use xinyi_core::UnixTime;
 use xinyi_core::ids::{Kind, normalize_id, validate_id};
 
@@ -362,7 +362,7 @@ fn normalize_number(s: &str) -> String {
         .to_ascii_uppercase()
 }
 
-fn reference_in(tx: &Transaction<'_>, reference: &str) -> Result<Option<ReferenceInfo>, HubError> {
+fn reference_in(tx: &Tx<'_>, reference: &str) -> Result<Option<ReferenceInfo>, HubError> {
     let found = tx
         .query_row(
             "SELECT r.kind, r.at, r.site, s.name, r.unit, r.measure, r.reason, r.terminal, r.sub
@@ -392,7 +392,7 @@ fn reference_in(tx: &Transaction<'_>, reference: &str) -> Result<Option<Referenc
 /// Keeps a step with its case and in the audit log (`case.<what>`), in
 /// the caller's transaction.
 fn step(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     case: (i64, &str),
     at: UnixTime,
     actor: &Actor,
@@ -425,16 +425,11 @@ struct Stored {
 const SUMMARY_COLUMNS: &str =
     "number, kind, state, channel, site, unit, created_at, due_at, handler";
 
-fn summary_row(r: &rusqlite::Row<'_>, now: UnixTime) -> rusqlite::Result<CaseSummary> {
+fn summary_row(r: &crate::db::Row<'_>, now: UnixTime) -> Result<CaseSummary, crate::db::DbError> {
     let kind: String = r.get(1)?;
     let state: String = r.get(2)?;
-    let bad = |what: &str, v: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("a case with {what} {v:?}").into(),
-        )
-    };
+    let bad =
+        |what: &str, v: &str| crate::db::DbError::value(what, format!("a case with {what} {v:?}"));
     let state = CaseState::parse(&state).ok_or_else(|| bad("state", &state))?;
     let due_at = UnixTime(r.get(7)?);
     Ok(CaseSummary {
@@ -548,11 +543,12 @@ impl Hub {
                 CaseKind::Objection => None,
                 CaseKind::Complaint => site.as_ref().map(|(_, u)| u.clone()),
             };
-            tx.execute(
+            let case_id: i64 = tx.query_row(
                 "INSERT INTO cases (number, kind, channel, reference, site, unit,
                                     phone_sealed, id_sealed, id_kind, sub, text_sealed,
                                     created_at, due_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 RETURNING id",
                 params![
                     number,
                     kind.as_str(),
@@ -568,6 +564,7 @@ impl Hub {
                     now.0,
                     due_at.0
                 ],
+                |r| r.get(0),
             )?;
             let detail = format!(
                 "{}{}{}",
@@ -582,14 +579,7 @@ impl Hub {
                     ""
                 }
             );
-            step(
-                tx,
-                (tx.last_insert_rowid(), &number),
-                now,
-                &actor,
-                "file",
-                &detail,
-            )
+            step(tx, (case_id, &number), now, &actor, "file", &detail)
         })?;
         Ok(Filed { number, due_at })
     }
@@ -729,7 +719,7 @@ impl Hub {
 
     fn detail_in(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         number: &str,
         unit: Option<&str>,
         now: UnixTime,

@@ -10,7 +10,7 @@
 //! measure. Record ids, not counts, go back, so the terminal counts a use
 //! it also holds itself once.
 
-use rusqlite::{OptionalExtension as _, params};
+use crate::db::{OptionalExtension as _, params};
 use xinyi_core::hex;
 use xinyi_core::history::RecordId;
 use xinyi_core::wire::check::{CheckAnswer, MAX_IDS, Question};

@@ -12,6 +12,12 @@ use xinyi_core::wire::journal::ChainError;
 
 use crate::config::ConfigError;
 
+impl From<rusqlite::Error> for HubError {
+    fn from(e: rusqlite::Error) -> HubError {
+        HubError::Db(e.into())
+    }
+}
+
 /// Everything that can go wrong in the hub.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -39,7 +45,7 @@ pub enum HubError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] crate::db::DbError),
     #[error(
         "the database has schema version {found}, newer than this xinyi-hub knows ({known}): upgrade xinyi-hub"
     )]

@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use xinyi_core::ids::mask_name;
 use xinyi_core::listing::{
     Change, Exclusion, ExclusionChange, ExclusionKey, ImportReport, ImportSummary, Listing,
@@ -61,7 +61,7 @@ struct Held {
 }
 
 /// The listing held under `key`, its name opened.
-fn load(tx: &Transaction<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubError> {
+fn load(tx: &Tx<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubError> {
     let kind = key.kind.as_str();
     let sub = hub.k_pseudo().pseudonym(key.kind, &key.id_number);
     let mut stmt = tx.prepare_cached(
@@ -162,7 +162,7 @@ fn checked_against_held<K, T, P>(
 
 /// The exclusion held under `key`, with its withdrawal if it has one.
 fn load_exclusion(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     hub: &Hub,
     key: &ExclusionKey,
 ) -> Result<Option<Exclusion>, HubError> {

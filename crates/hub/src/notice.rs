@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use xinyi_core::measures::{Catalogue, Measure};
 use xinyi_core::{Date, UnixTime};
 

@@ -6,7 +6,7 @@
 //! as the catalogue's next revision and data version, and audited in the
 //! same transaction.
 
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use crate::db::{OptionalExtension, Row, Tx, params};
 use xinyi_core::measures::{Catalogue, CatalogueWarning, Measure};
 use xinyi_core::{Date, UnixTime};
 
@@ -73,7 +73,7 @@ fn one_line(what: &str, text: &str, required: bool) -> Result<String, HubError> 
 }
 
 /// The catalogue in force, or an empty one.
-fn current(tx: &Transaction<'_>) -> Result<Catalogue, HubError> {
+fn current(tx: &Tx<'_>) -> Result<Catalogue, HubError> {
     Ok(load_catalogue(tx)?.map(|(_, c)| c).unwrap_or_default())
 }
 
@@ -136,7 +136,9 @@ fn unit_may_offer(held: &Catalogue, unit: &str, m: &Measure) -> Result<(), HubEr
     Ok(())
 }
 
-fn request_row(r: &Row<'_>) -> rusqlite::Result<(MeasureRequest, Option<String>, Option<String>)> {
+fn request_row(
+    r: &Row<'_>,
+) -> Result<(MeasureRequest, Option<String>, Option<String>), crate::db::DbError> {
     Ok((
         MeasureRequest {
             id: r.get(0)?,
@@ -183,7 +185,7 @@ fn finish(
     Ok(req)
 }
 
-fn load_request(tx: &Transaction<'_>, id: i64) -> Result<Option<MeasureRequest>, HubError> {
+fn load_request(tx: &Tx<'_>, id: i64) -> Result<Option<MeasureRequest>, HubError> {
     let row = tx
         .query_row(
             &format!("SELECT {REQUEST_COLUMNS} FROM measure_requests WHERE id = ?1"),
@@ -267,9 +269,10 @@ impl Hub {
             let held = current(tx)?;
             unit_may_offer(&held, unit, m)?;
             let (_, next) = checked(&held.with(m.clone()))?;
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO measure_requests (kind, measure, unit, toml, reason, by_user, at)
-                 VALUES ('offer', ?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES ('offer', ?1, ?2, ?3, ?4, ?5, ?6)
+                 RETURNING id",
                 params![
                     m.id.as_str(),
                     unit,
@@ -278,8 +281,8 @@ impl Hub {
                     by.to_string(),
                     now.0
                 ],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             append(
                 tx,
                 now,
@@ -314,12 +317,13 @@ impl Hub {
                 )));
             }
             withdrawn(&held, id, on, today)?;
-            tx.execute(
+            let n: i64 = tx.query_row(
                 "INSERT INTO measure_requests (kind, measure, unit, withdraw_on, reason, by_user, at)
-                 VALUES ('cancel', ?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES ('cancel', ?1, ?2, ?3, ?4, ?5, ?6)
+                 RETURNING id",
                 params![id, unit, on.to_string(), reason, by.to_string(), now.0],
+                |r| r.get(0),
             )?;
-            let n = tx.last_insert_rowid();
             append(
                 tx,
                 now,

@@ -7,7 +7,7 @@
 //! ID number and name and `identity_erased` set: its pseudonymous part
 //! stays for the published data.
 
-use rusqlite::{Row, Transaction, params};
+use crate::db::{Row, Tx, params};
 use xinyi_core::ids::{Kind, normalize_id, validate_id};
 use xinyi_core::{Date, UnixTime};
 
@@ -108,7 +108,7 @@ struct SealedListing {
     name_sealed: Option<Vec<u8>>,
 }
 
-fn sealed_listing(r: &Row<'_>) -> rusqlite::Result<SealedListing> {
+fn sealed_listing(r: &Row<'_>) -> Result<SealedListing, crate::db::DbError> {
     let id_sealed: Option<Vec<u8>> = r.get(4)?;
     Ok(SealedListing {
         held: HeldListing {
@@ -138,7 +138,7 @@ struct SealedExclusion {
     id_sealed: Option<Vec<u8>>,
 }
 
-fn sealed_exclusion(r: &Row<'_>) -> rusqlite::Result<SealedExclusion> {
+fn sealed_exclusion(r: &Row<'_>) -> Result<SealedExclusion, crate::db::DbError> {
     let id_sealed: Option<Vec<u8>> = r.get(3)?;
     Ok(SealedExclusion {
         held: HeldExclusion {
@@ -203,9 +203,9 @@ impl Hub {
 
     fn read_listings(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         filter: &str,
-        params: &[&dyn rusqlite::ToSql],
+        params: &[&dyn crate::db::ToSql],
     ) -> Result<Vec<HeldListing>, HubError> {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT {LISTING_COLUMNS} FROM listings {filter} ORDER BY category, recognised_on"
@@ -218,9 +218,9 @@ impl Hub {
 
     fn read_exclusions(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         filter: &str,
-        params: &[&dyn rusqlite::ToSql],
+        params: &[&dyn crate::db::ToSql],
     ) -> Result<Vec<HeldExclusion>, HubError> {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT {EXCLUSION_COLUMNS} FROM exclusions {filter} ORDER BY recorded_on"
@@ -280,7 +280,7 @@ impl Hub {
         let sub = self.k_pseudo().pseudonym(k, &id);
         let filter = "WHERE kind = ?1 AND sub = ?2";
         let (listings, exclusions) = self.db().read(|tx| {
-            let params: [&dyn rusqlite::ToSql; 2] = [&k.as_str(), &sub.as_str()];
+            let params: [&dyn crate::db::ToSql; 2] = [&k.as_str(), &sub.as_str()];
             Ok((
                 self.read_listings(tx, filter, &params)?,
                 self.read_exclusions(tx, filter, &params)?,

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::db::{OptionalExtension, Row, params};
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{OptionalExtension, Row, params};
 use xinyi_core::UnixTime;
 use xinyi_core::category::Category;
 use xinyi_core::ids::Kind;
@@ -86,7 +86,7 @@ pub struct IdentityAnswer {
 const COLUMNS: &str =
     "id, name, public_key, kinds, requests_per_minute, added_at, revoked_at, last_seen_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<PlatformInfo> {
+fn row(r: &Row<'_>) -> Result<PlatformInfo, crate::db::DbError> {
     let kinds: String = r.get(3)?;
     Ok(PlatformInfo {
         id: r.get(0)?,

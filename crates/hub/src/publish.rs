@@ -16,9 +16,9 @@
 
 use std::io::Write as _;
 
+use crate::db::{OptionalExtension as _, Tx, params};
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
-use rusqlite::{OptionalExtension as _, Transaction, params};
 use xinyi_core::category::Category;
 use xinyi_core::eligibility::{EligibilityEntry, ExclusionEntry};
 use xinyi_core::ids::{Kind, SubjectId};
@@ -43,7 +43,7 @@ pub struct Published {
 }
 
 /// Nothing terminals see changed: the version in force stays.
-pub(crate) fn unchanged(tx: &Transaction<'_>) -> Result<Published, HubError> {
+pub(crate) fn unchanged(tx: &Tx<'_>) -> Result<Published, HubError> {
     Ok(Published {
         version: current_version(tx)?,
         new_version: false,
@@ -80,7 +80,7 @@ fn kind(s: &str) -> Result<Kind, HubError> {
 }
 
 /// The number of the latest version, 0 before the first.
-pub(crate) fn current_version(tx: &Transaction<'_>) -> Result<u64, HubError> {
+pub(crate) fn current_version(tx: &Tx<'_>) -> Result<u64, HubError> {
     let v: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM versions", [], |r| {
         r.get(0)
     })?;
@@ -88,14 +88,11 @@ pub(crate) fn current_version(tx: &Transaction<'_>) -> Result<u64, HubError> {
 }
 
 /// The version the next change will publish.
-pub(crate) fn next_version(tx: &Transaction<'_>) -> Result<u64, HubError> {
+pub(crate) fn next_version(tx: &Tx<'_>) -> Result<u64, HubError> {
     Ok(current_version(tx)? + 1)
 }
 
-pub(crate) fn version_info(
-    tx: &Transaction<'_>,
-    version: u64,
-) -> Result<Option<VersionInfo>, HubError> {
+pub(crate) fn version_info(tx: &Tx<'_>, version: u64) -> Result<Option<VersionInfo>, HubError> {
     let row = tx
         .query_row(
             "SELECT version, published_at, set_hash, listings, exclusions, config_sha256,
@@ -135,7 +132,7 @@ pub(crate) fn version_info(
 
 /// Stores bytes under their SHA-256 (no-op when already stored).
 pub(crate) fn store_artefact(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     bytes: &[u8],
     now: UnixTime,
 ) -> Result<ArtefactRef, HubError> {
@@ -150,7 +147,7 @@ pub(crate) fn store_artefact(
 /// Calls `f` with every published listing and exclusion (or only those
 /// changed after version `since`), in key order.
 pub(crate) fn for_each_item(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     since: Option<u64>,
     mut f: impl FnMut(Item) -> Result<(), HubError>,
 ) -> Result<(), HubError> {
@@ -195,7 +192,7 @@ pub(crate) fn for_each_item(
 }
 
 /// The set hash and counts of everything published now.
-fn set_hash(tx: &Transaction<'_>) -> Result<(SetHash, u64, u64), HubError> {
+fn set_hash(tx: &Tx<'_>) -> Result<(SetHash, u64, u64), HubError> {
     let mut h = SetHash::new();
     let (mut listings, mut exclusions) = (0u64, 0u64);
     for_each_item(tx, None, |item| {
@@ -214,7 +211,7 @@ fn set_hash(tx: &Transaction<'_>) -> Result<(SetHash, u64, u64), HubError> {
 /// catalogue's text and the sites, each in a stable order; each site's
 /// channels at its own addresses, else under the registry's `public`
 /// address ([`crate::channels`]).
-pub(crate) fn build_config(tx: &Transaction<'_>, public: Option<&str>) -> Result<Config, HubError> {
+pub(crate) fn build_config(tx: &Tx<'_>, public: Option<&str>) -> Result<Config, HubError> {
     let mut stmt = tx.prepare_cached(
         "SELECT kid, iss, public_key, not_before, not_after, revoked FROM issuer_keys ORDER BY kid",
     )?;
@@ -252,7 +249,7 @@ pub(crate) fn build_config(tx: &Transaction<'_>, public: Option<&str>) -> Result
 
 /// The sites as the credit office set them: a channel address is the
 /// site's own, `None` where it takes the registry's.
-pub(crate) fn load_sites(tx: &Transaction<'_>) -> Result<Vec<Site>, HubError> {
+pub(crate) fn load_sites(tx: &Tx<'_>) -> Result<Vec<Site>, HubError> {
     let mut stmt = tx.prepare_cached(
         "SELECT id, name, unit, measures, max_offline_age_s, void_window_s, unattended,
             online_deadline_ms, check_holder, objection_url, complaint_url
@@ -300,7 +297,7 @@ pub(crate) enum Plan {
     },
 }
 
-fn cached(tx: &Transaction<'_>, from: u64, to: u64) -> Result<Option<EligibilityRef>, HubError> {
+fn cached(tx: &Tx<'_>, from: u64, to: u64) -> Result<Option<EligibilityRef>, HubError> {
     let row = tx
         .query_row(
             "SELECT sha256, length, raw_length FROM eligibility_artefacts
@@ -328,7 +325,7 @@ fn cached(tx: &Transaction<'_>, from: u64, to: u64) -> Result<Option<Eligibility
     .transpose()
 }
 
-fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
+fn count_since(tx: &Tx<'_>, since: u64) -> Result<u64, HubError> {
     let since_version = since;
     let since = to_i64(since, "version")?;
     let n: i64 = tx.query_row(
@@ -342,7 +339,7 @@ fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
 
 /// Encodes and compresses the artefact from `from` (0: snapshot) to `to`.
 pub(crate) fn build_eligibility(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     from: u64,
     to: u64,
 ) -> Result<(Vec<u8>, u64), HubError> {
@@ -379,7 +376,7 @@ pub(crate) fn build_eligibility(
 /// Decides what a terminal holding `have` gets to reach version `to`: a
 /// delta when `have` is a version this hub published and the delta is
 /// smaller than a snapshot, else a snapshot.
-pub(crate) fn plan_eligibility(tx: &Transaction<'_>, have: u64, to: u64) -> Result<Plan, HubError> {
+pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, HubError> {
     if have == to {
         return Ok(Plan::UpToDate);
     }
@@ -416,7 +413,7 @@ impl Hub {
     /// artefacts that no valid metadata can name are dropped.
     pub(crate) fn publish_in(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         version: u64,
         note: &str,
     ) -> Result<Published, HubError> {
@@ -428,7 +425,7 @@ impl Hub {
     /// for `version` itself.
     pub(crate) fn publish_refreshed(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Tx<'_>,
         version: u64,
         note: &str,
     ) -> Result<Published, HubError> {

@@ -22,8 +22,8 @@
 
 use std::collections::HashMap;
 
+use crate::db::{OptionalExtension as _, Tx, params};
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{OptionalExtension as _, Transaction, params};
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::WireError;
 use xinyi_core::wire::config::{Config, Site, UNATTENDED};
@@ -42,7 +42,7 @@ use crate::publish::{current_version, to_i64, to_u64};
 const FUTURE_SLACK_S: i64 = 600;
 
 /// The last record held for a terminal: (seq, hash).
-fn last_held(tx: &Transaction<'_>, terminal: &str) -> Result<Option<(u64, Digest32)>, HubError> {
+fn last_held(tx: &Tx<'_>, terminal: &str) -> Result<Option<(u64, Digest32)>, HubError> {
     let row = tx
         .query_row(
             "SELECT seq, hash FROM records WHERE terminal = ?1 ORDER BY seq DESC LIMIT 1",
@@ -60,7 +60,7 @@ fn last_held(tx: &Transaction<'_>, terminal: &str) -> Result<Option<(u64, Digest
 }
 
 /// The seq up to which retention deleted a terminal's records (0: none).
-pub(crate) fn retired_through(tx: &Transaction<'_>, terminal: &str) -> Result<i64, HubError> {
+pub(crate) fn retired_through(tx: &Tx<'_>, terminal: &str) -> Result<i64, HubError> {
     Ok(tx
         .prepare_cached("SELECT through FROM records_retired WHERE terminal = ?1")?
         .query_row([terminal], |r| r.get(0))
@@ -71,7 +71,7 @@ pub(crate) fn retired_through(tx: &Transaction<'_>, terminal: &str) -> Result<i6
 /// The highest seq held with no gap before it (counting those retention
 /// deleted as held), and that record's hash.
 pub(crate) fn held_through(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     terminal: &str,
 ) -> Result<(u64, Option<Digest32>), HubError> {
     // Records are only ever stored as a continuation of the chain, so the
@@ -119,8 +119,8 @@ pub(crate) fn held_through(
 /// What the hub knows to judge one terminal's records: its site as each
 /// data version published it, and its roster as its own staff records
 /// built it.
-struct Judge<'a> {
-    tx: &'a Transaction<'a>,
+struct Judge<'a, 't> {
+    tx: &'a Tx<'t>,
     terminal: &'a TerminalInfo,
     /// The site per data version (`None`: the version names no such site).
     sites: HashMap<u64, Option<Site>>,
@@ -130,12 +130,12 @@ struct Judge<'a> {
     now: i64,
 }
 
-impl<'a> Judge<'a> {
+impl<'a, 't> Judge<'a, 't> {
     fn new(
-        tx: &'a Transaction<'a>,
+        tx: &'a Tx<'t>,
         terminal: &'a TerminalInfo,
         now: i64,
-    ) -> Result<Judge<'a>, HubError> {
+    ) -> Result<Judge<'a, 't>, HubError> {
         let roster = crate::staff::roles(tx, &terminal.id)?;
         Ok(Judge {
             tx,
@@ -290,7 +290,7 @@ fn amount(v: u64) -> Option<i64> {
 type Uploaded<'s> = (&'s SignedRecord, &'s Record, Digest32);
 
 fn insert(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     terminal: &TerminalInfo,
     unit: &str,
     (signed, r, hash): Uploaded<'_>,

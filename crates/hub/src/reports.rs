@@ -273,7 +273,7 @@ impl Hub {
                     )?;
                     let seqs = s
                         .query_map(
-                            rusqlite::params![&row.terminal, to_i64(retired_through, "seq")?],
+                            crate::params![&row.terminal, to_i64(retired_through, "seq")?],
                             |r| r.get::<_, i64>(0),
                         )?
                         .collect::<Result<Vec<_>, _>>()?;

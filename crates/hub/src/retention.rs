@@ -28,7 +28,7 @@
 
 use std::fmt;
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use xinyi_core::{Date, UnixTime};
 
 use crate::error::HubError;
@@ -85,7 +85,7 @@ impl fmt::Display for RetentionReport {
 
 /// Deletes the old records of one terminal; returns how many went.
 fn retire_records(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     terminal: &str,
     before: UnixTime,
     now: UnixTime,
@@ -200,9 +200,13 @@ impl Hub {
                 pruned += 1;
             }
         }
-        if listings + exclusions + cases + records_deleted > 0 {
-            // The old pages are still in the log until it is checkpointed.
-            let done = self.db().with(|conn| seal::checkpoint(conn))?;
+        if listings + exclusions + cases + records_deleted > 0
+            && self.db().dialect() == crate::db::Dialect::Sqlite
+        {
+            // The old pages are still in SQLite's log until it is
+            // checkpointed. (PostgreSQL's old row versions go at its
+            // vacuum, which its administrators schedule.)
+            let done = self.db().with_sqlite(|conn| seal::checkpoint(conn))?;
             if !done {
                 tracing::warn!(
                     "the write-ahead log could not be emptied yet (a reader holds it): it will be at a later checkpoint"

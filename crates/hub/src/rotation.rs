@@ -14,8 +14,8 @@
 
 use std::path::Path;
 
+use crate::db::{OptionalExtension as _, params};
 use ed25519_dalek::SigningKey;
-use rusqlite::{OptionalExtension as _, params};
 use xinyi_core::wire::envelope::{self, Purpose};
 use xinyi_core::wire::metadata::Rotation;
 

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use xinyi_core::ids::Kind;
 use xinyi_core::{PseudonymKey, UnixTime};
 
@@ -24,7 +24,7 @@ use crate::error::HubError;
 use crate::identity::{self, Field, IdentityKey, KeyFile, Place};
 
 /// The key check value the database holds, if it was ever sealed.
-fn key_check(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, HubError> {
+fn key_check(tx: &Tx<'_>) -> Result<Option<Vec<u8>>, HubError> {
     Ok(tx
         .query_row(
             "SELECT key_check FROM identity_seal WHERE id = 1",
@@ -34,7 +34,7 @@ fn key_check(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, HubError> {
         .optional()?)
 }
 
-fn table_exists(tx: &Transaction<'_>, name: &str) -> Result<bool, HubError> {
+fn table_exists(tx: &Tx<'_>, name: &str) -> Result<bool, HubError> {
     let n: i64 = tx.query_row(
         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
         [name],
@@ -132,7 +132,7 @@ pub(crate) fn open_seal(
     })?;
     if moved > 0 {
         tracing::info!(
-            database = %db.path().display(),
+            database = %db.describe(),
             rows = moved,
             "sealed the ID numbers and names kept in clear by an older release"
         );
@@ -145,7 +145,7 @@ pub(crate) fn open_seal(
 /// migration 0008) into the sealed tables and drops them; returns how
 /// many rows moved. With nothing left to move it does nothing.
 fn seal_plain_rows(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     key: &IdentityKey,
     k_pseudo: &PseudonymKey,
 ) -> Result<u64, HubError> {
@@ -274,7 +274,11 @@ pub(crate) fn checkpoint(conn: &rusqlite::Connection) -> Result<bool, HubError> 
 /// them. A failure (another process holding the database) is logged and
 /// the scrub stays due; returns whether none is due any more.
 pub(crate) fn scrub_if_due(db: &Db) -> bool {
-    let result = db.with(|conn| {
+    if db.dialect() != crate::db::Dialect::Sqlite {
+        return true;
+    }
+    let result = db.with_sqlite(|conn| {
+        use rusqlite::OptionalExtension as _;
         let due: bool = conn
             .query_row(
                 "SELECT scrub_pending FROM identity_seal WHERE id = 1",
@@ -293,21 +297,21 @@ pub(crate) fn scrub_if_due(db: &Db) -> bool {
         conn.execute("UPDATE identity_seal SET scrub_pending = 0 WHERE id = 1", [])?;
         // The flag's own change is all the log holds now; empty it too.
         checkpoint(conn)?;
-        tracing::info!(database = %db.path().display(), "rewrote the database file: no plaintext identity is left in it");
+        tracing::info!(database = %db.describe(), "rewrote the database file: no plaintext identity is left in it");
         Ok(true)
     });
     match result {
         Ok(true) => true,
         Ok(false) => {
             tracing::warn!(
-                database = %db.path().display(),
+                database = %db.describe(),
                 "the database file could not be rewritten yet (another process holds it); it will be at the next start or retention run"
             );
             false
         }
         Err(e) => {
             tracing::warn!(
-                database = %db.path().display(),
+                database = %db.describe(),
                 error = %e,
                 "rewriting the database file failed; it will be tried again at the next start or retention run"
             );

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use crate::db::{Tx, params};
 use xinyi_core::UnixTime;
 
 use crate::error::HubError;
@@ -96,10 +96,7 @@ impl Roster {
 
 /// Operator id → role, as the terminal's accepted staff records built it:
 /// what the registry judges its voids and redemptions against.
-pub(crate) fn roles(
-    tx: &Transaction<'_>,
-    terminal: &str,
-) -> Result<HashMap<String, String>, HubError> {
+pub(crate) fn roles(tx: &Tx<'_>, terminal: &str) -> Result<HashMap<String, String>, HubError> {
     let (by_id, _) = fold(tx, terminal, UnixTime(i64::MAX))?;
     Ok(by_id
         .into_values()
@@ -111,7 +108,7 @@ pub(crate) fn roles(
 /// last of them, with sign-in trouble from `since` on; and the number of
 /// failed sign-ins by ids beyond [`MAX_STRANGERS`].
 fn fold(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     terminal: &str,
     since: UnixTime,
 ) -> Result<(HashMap<String, StaffRow>, u64), HubError> {
@@ -168,7 +165,7 @@ fn fold(
     Ok((by_id, more_strangers))
 }
 
-fn roster_in(tx: &Transaction<'_>, terminal: &str, since: UnixTime) -> Result<Roster, HubError> {
+fn roster_in(tx: &Tx<'_>, terminal: &str, since: UnixTime) -> Result<Roster, HubError> {
     let (mut by_id, more_strangers) = fold(tx, terminal, since)?;
     let mut stmt = tx.prepare_cached(
         "SELECT operator, SUM(kind = 'redemption'), SUM(kind = 'refusal'), SUM(kind = 'void'),

@@ -3,8 +3,8 @@
 //! signature, time within the skew, nonce never seen), and signing fresh
 //! metadata for each terminal.
 
+use crate::db::{OptionalExtension as _, params};
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{OptionalExtension as _, params};
 use xinyi_core::wire::enroll::{CodeSecrets, EnrollGrant, EnrollRequest};
 use xinyi_core::wire::metadata::{Metadata, SPEC, TerminalStanding};
 use xinyi_core::wire::receipt::RevocationNotice;
@@ -200,7 +200,7 @@ impl Hub {
     /// than the retention, which the skew check already refuses).
     pub(crate) fn take_nonce(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &crate::db::Tx<'_>,
         who: &str,
         nonce: &[u8],
         now: xinyi_core::UnixTime,

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use crate::db::{OptionalExtension as _, Tx, params};
 use xinyi_core::credential::{Cti, MAX_DYNAMIC_LIFETIME_S};
 use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
@@ -53,7 +53,7 @@ fn ids_of(blob: &[u8]) -> Result<Vec<RecordId>, HubError> {
 }
 
 /// The usage terminals should see at `now`, from the records.
-fn wanted(tx: &Transaction<'_>, now: UnixTime) -> Result<BTreeMap<Key, Vec<RecordId>>, HubError> {
+fn wanted(tx: &Tx<'_>, now: UnixTime) -> Result<BTreeMap<Key, Vec<RecordId>>, HubError> {
     let mut out: BTreeMap<Key, Vec<RecordId>> = BTreeMap::new();
     let Some((_, catalogue)) = load_catalogue(tx)? else {
         return Ok(out);
@@ -85,7 +85,7 @@ fn wanted(tx: &Transaction<'_>, now: UnixTime) -> Result<BTreeMap<Key, Vec<Recor
 
 /// Brings the published usage to what terminals should see at `now`,
 /// marking each changed row with `version`; how many rows changed.
-pub(crate) fn refresh(tx: &Transaction<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
+pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
     let version = to_i64(version, "version")?;
     let mut want = wanted(tx, now)?;
     let mut changed = 0u64;
@@ -151,7 +151,7 @@ pub(crate) fn refresh(tx: &Transaction<'_>, version: u64, now: UnixTime) -> Resu
 
 /// Brings the published redeemed codes to those of the last
 /// [`REDEEMED_KEPT_S`]; how many rows changed.
-fn refresh_redeemed(tx: &Transaction<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
+fn refresh_redeemed(tx: &Tx<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
     let mut want: BTreeMap<String, i64> = tx
         .prepare_cached(
             "SELECT cti, MAX(at) FROM records
@@ -199,7 +199,7 @@ fn refresh_redeemed(tx: &Transaction<'_>, version: i64, now: UnixTime) -> Result
 }
 
 /// The oldest version a delta may start from (0: any).
-pub(crate) fn delta_floor(tx: &Transaction<'_>) -> Result<u64, HubError> {
+pub(crate) fn delta_floor(tx: &Tx<'_>) -> Result<u64, HubError> {
     let v: Option<i64> = tx
         .query_row("SELECT version FROM usage_floor WHERE id = 1", [], |r| {
             r.get(0)
@@ -211,7 +211,7 @@ pub(crate) fn delta_floor(tx: &Transaction<'_>) -> Result<u64, HubError> {
 /// Calls `f` with the usage rows changed after `since` (removals only in
 /// deltas), or every one in force (`None`), in key order.
 pub(crate) fn for_each(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     since: Option<u64>,
     f: &mut impl FnMut(Item) -> Result<(), HubError>,
 ) -> Result<(), HubError> {
@@ -263,7 +263,7 @@ pub(crate) fn for_each(
 }
 
 /// Rows changed after `since` (for choosing a delta or a snapshot).
-pub(crate) fn count_since(tx: &Transaction<'_>, since: u64) -> Result<u64, HubError> {
+pub(crate) fn count_since(tx: &Tx<'_>, since: u64) -> Result<u64, HubError> {
     let n: i64 = tx.query_row(
         "SELECT (SELECT COUNT(*) FROM usage WHERE changed_in > ?1)
               + (SELECT COUNT(*) FROM redeemed WHERE changed_in > ?1)",

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::db::params;
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Multipart, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use rusqlite::params;
 use serde::Deserialize;
 use xinyi_core::listing::{ImportReport, ImportSummary, RowError};
 use xinyi_core::time::UTC8_OFFSET_S;
