@@ -292,7 +292,7 @@ impl Hub {
                     hint: "",
                 });
             }
-            tx.execute("DELETE FROM console_sessions WHERE user = ?1", [name])?;
+            tx.execute("DELETE FROM console_sessions WHERE \"user\" = ?1", [name])?;
             append(tx, now, by, "user.password", name, "")
         })
     }
@@ -318,7 +318,7 @@ impl Hub {
                 });
             }
             if disabled {
-                tx.execute("DELETE FROM console_sessions WHERE user = ?1", [name])?;
+                tx.execute("DELETE FROM console_sessions WHERE \"user\" = ?1", [name])?;
             }
             let action = if disabled {
                 "user.disable"
@@ -424,7 +424,7 @@ impl Hub {
                 params![now.0 - IDLE_TIMEOUT, now.0 - MAX_SESSION],
             )?;
             tx.execute(
-                "INSERT INTO console_sessions (token_hash, user, csrf, created_at, last_seen)
+                "INSERT INTO console_sessions (token_hash, \"user\", csrf, created_at, last_seen)
                  VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![sha256_hex(&cookie), user.name, csrf, now.0],
             )?;
@@ -453,7 +453,7 @@ impl Hub {
             let found = tx
                 .query_row(
                     "SELECT s.user, u.role, u.scope, s.csrf, s.created_at, s.last_seen, u.disabled
-                     FROM console_sessions s JOIN users u ON u.name = s.user
+                     FROM console_sessions s JOIN users u ON u.name = s.\"user\"
                      WHERE s.token_hash = ?1",
                     [&key],
                     |r| {
@@ -501,7 +501,7 @@ impl Hub {
         self.db().write(|tx| {
             let user: Option<String> = tx
                 .query_row(
-                    "DELETE FROM console_sessions WHERE token_hash = ?1 RETURNING user",
+                    "DELETE FROM console_sessions WHERE token_hash = ?1 RETURNING \"user\"",
                     [&key],
                     |r| r.get(0),
                 )

@@ -382,7 +382,8 @@ impl Hub {
         let now = self.now();
         self.db().write(|tx| {
             let n = tx.execute(
-                "INSERT OR IGNORE INTO revoked_cards (cti, reason, revoked_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO revoked_cards (cti, reason, revoked_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
                 params![cti.to_hex(), reason, now.0],
             )?;
             if n == 0 {

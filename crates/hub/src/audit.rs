@@ -174,7 +174,7 @@ impl Hub {
         self.db().read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT seq, at, actor, action, target, detail, hash FROM audit_log
-                 WHERE seq < ?1 AND (?2 IS NULL OR action = ?2)
+                 WHERE seq < ?1 AND (CAST(?2 AS TEXT) IS NULL OR action = ?2)
                  ORDER BY seq DESC LIMIT ?3",
             )?;
             let rows = stmt

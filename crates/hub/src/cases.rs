@@ -671,11 +671,11 @@ impl Hub {
         self.db().read(|tx| {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM cases
-                 WHERE (?1 IS NULL OR unit = ?1)
-                   AND (?2 IS NULL OR kind = ?2)
-                   AND (?3 IS NULL OR state = ?3)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR unit = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR state = ?3)
                    AND (?4 = 0 OR (state IN ('new', 'in_review') AND due_at < ?5))
-                   AND (?7 IS NULL OR handler = ?7)
+                   AND (CAST(?7 AS TEXT) IS NULL OR handler = ?7)
                  ORDER BY state IN ('answered', 'closed'),
                           CASE WHEN state IN ('new', 'in_review') THEN due_at END,
                           created_at DESC
@@ -789,9 +789,16 @@ impl Hub {
             Some(r) => reference_in(tx, r)?,
             None => None,
         };
-        let mut stmt = tx.prepare_cached(
-            "SELECT at, actor, step, note FROM case_steps WHERE case_id = ?1 ORDER BY at, rowid",
-        )?;
+        let mut stmt = tx.prepare_cached(match tx.dialect() {
+            crate::db::Dialect::Sqlite => {
+                "SELECT at, actor, step, note FROM case_steps WHERE case_id = ?1
+                     ORDER BY at, rowid"
+            }
+            crate::db::Dialect::Postgres => {
+                "SELECT at, actor, step, note FROM case_steps WHERE case_id = ?1
+                     ORDER BY at, seq"
+            }
+        })?;
         let steps = stmt
             .query_map([id], |r| {
                 Ok(CaseStep {
@@ -920,8 +927,8 @@ impl Hub {
         let now = self.now();
         self.db().read(|tx| {
             let (open, overdue): (i64, Option<i64>) = tx.query_row(
-                "SELECT COUNT(*), SUM(due_at < ?2) FROM cases
-                 WHERE state IN ('new', 'in_review') AND (?1 IS NULL OR unit = ?1)",
+                "SELECT COUNT(*), SUM(CASE WHEN due_at < ?2 THEN 1 ELSE 0 END) FROM cases
+                 WHERE state IN ('new', 'in_review') AND (CAST(?1 AS TEXT) IS NULL OR unit = ?1)",
                 params![unit, now.0],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;

@@ -67,6 +67,9 @@ pub const MIN_RECORD_RETENTION_DAYS: u32 = 366;
 /// The longest retention of any kind (a hundred years).
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
+/// Connections to PostgreSQL one hub process keeps at most by default.
+pub const DEFAULT_DATABASE_POOL: usize = 16;
+
 /// The text `init` writes: every setting, commented out at its default.
 pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the defaults are shown.
 
@@ -82,6 +85,15 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # 0.0.0.0 or [::] or a reverse proxy terminates TLS, and then terminals
 # show no such codes. A change is published when `serve` starts.
 # public_url = "https://xyjl.example.gov.cn"
+
+# The registry's database: SQLite's hub.db in the data directory, or a
+# PostgreSQL database that several `xinyi-hub serve` processes share
+# (each with a copy of this data directory's key files). The hub creates
+# its tables; the role needs to own the database (or its schema). Keep
+# this file private if the address holds a password.
+# database = "postgres://xinyi@db.example:5432/xinyi"
+# Connections each hub process keeps to PostgreSQL at most.
+# database_pool = 16
 
 # Hours a terminal may trust signed metadata before it must refresh it.
 # metadata_lifetime_hours = 24
@@ -233,6 +245,11 @@ pub struct HubConfig {
     /// The hub's public address as citizens' phones reach it, if set
     /// (no trailing slash); see [`HubConfig::effective_public_url`].
     pub public_url: Option<String>,
+    /// A PostgreSQL connection string, if the registry is there and not
+    /// in the data directory's SQLite file.
+    pub database: Option<String>,
+    /// Connections to PostgreSQL one process keeps at most.
+    pub database_pool: usize,
 }
 
 impl Default for HubConfig {
@@ -263,6 +280,8 @@ impl Default for HubConfig {
             calendar: WorkCalendar::default(),
             case_retention_days: DEFAULT_CASE_RETENTION_DAYS,
             public_url: None,
+            database: None,
+            database_pool: DEFAULT_DATABASE_POOL,
         }
     }
 }
@@ -315,6 +334,8 @@ struct Raw {
     extra_workdays: Option<Vec<String>>,
     case_retention_days: Option<i64>,
     public_url: Option<String>,
+    database: Option<String>,
+    database_pool: Option<i64>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -373,6 +394,25 @@ impl HubConfig {
         }
         if let Some(u) = raw.public_url {
             c.public_url = Some(crate::channels::public_url(&u).map_err(|w| bad("public_url", w))?);
+        }
+        if let Some(d) = raw.database {
+            let d = d.trim();
+            if !(d.starts_with("postgres://") || d.starts_with("postgresql://")) {
+                return Err(bad(
+                    "database",
+                    "must be a PostgreSQL address such as \"postgres://xinyi@db.example/xinyi\" \
+                     (leave it out for SQLite in the data directory)"
+                        .into(),
+                ));
+            }
+            if let Err(e) = d.parse::<tokio_postgres::Config>() {
+                return Err(bad("database", format!("not a PostgreSQL address: {e}")));
+            }
+            c.database = Some(d.to_owned());
+        }
+        if let Some(n) = raw.database_pool {
+            c.database_pool =
+                within(n, 1..=1000, " connections").map_err(|w| bad("database_pool", w))?;
         }
         if let Some(h) = raw.metadata_lifetime_hours {
             if !(1..=24 * 30).contains(&h) {
@@ -582,6 +622,17 @@ impl HubConfig {
         self.identity_key
             .clone()
             .unwrap_or_else(|| dir.join(crate::identity::IDENTITY_KEY_FILE))
+    }
+
+    /// Where the registry's database is for the hub in `dir`.
+    pub fn database_at(&self, dir: &Path) -> crate::db::Location {
+        match &self.database {
+            Some(url) => crate::db::Location::Postgres {
+                url: url.clone(),
+                pool: self.database_pool,
+            },
+            None => crate::db::Location::Sqlite(dir.join(crate::db::DB_FILE)),
+        }
     }
 
     /// The settings of a data directory: its `hub.toml` if there is one,

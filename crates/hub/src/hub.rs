@@ -15,7 +15,7 @@ use xinyi_core::{Date, PseudonymKey, UnixTime};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CONFIG_FILE, HubConfig, SAMPLE};
-use crate::db::{DB_FILE, Db};
+use crate::db::{DB_FILE, Db, Location};
 use crate::error::HubError;
 use crate::identity::{self, IDENTITY_KEY_FILE, IdentityKey};
 use crate::keys::{self, PSEUDONYM_KEY_FILE, REGISTRY_KEY_FILE};
@@ -84,6 +84,16 @@ impl Hub {
         opts: InitOptions,
         config: HubConfig,
     ) -> Result<Hub, HubError> {
+        let location = config.database_at(dir);
+        if let Location::Postgres { url, .. } = &location
+            && Db::exists_at(&location)?
+        {
+            return Err(HubError::Invalid(format!(
+                "database {} already holds a registry; refusing to make new keys for it: \
+                 copy the data directory of a hub that uses it, or name an empty database",
+                crate::db::pg::redact(url)
+            )));
+        }
         for what in [
             DB_FILE,
             REGISTRY_KEY_FILE,
@@ -118,30 +128,32 @@ impl Hub {
         if !config_path.exists() {
             std::fs::write(&config_path, SAMPLE).map_err(HubError::io(&config_path))?;
         }
-        Db::open(&dir.join(DB_FILE))?;
+        Db::open_at(&location)?;
         Hub::open_with_config(dir, config)
     }
 
     /// Opens the hub in `dir` with its `hub.toml` (or the defaults).
     pub fn open(dir: &Path) -> Result<Hub, HubError> {
-        if !dir.join(DB_FILE).exists() {
-            return Err(HubError::NoHub {
-                dir: dir.to_owned(),
-            });
-        }
         let config = HubConfig::for_dir(dir)?;
         Hub::open_with_config(dir, config)
     }
 
     /// Opens the hub in `dir` with the given settings.
     pub fn open_with_config(dir: &Path, config: HubConfig) -> Result<Hub, HubError> {
-        if !dir.join(DB_FILE).exists() {
+        // A hub's data directory holds its keys, and its database unless
+        // the database is PostgreSQL's.
+        let location = config.database_at(dir);
+        let made = match &location {
+            Location::Sqlite(path) => path.exists(),
+            Location::Postgres { .. } => dir.join(REGISTRY_KEY_FILE).exists(),
+        };
+        if !made {
             return Err(HubError::NoHub {
                 dir: dir.to_owned(),
             });
         }
         let k_pseudo = keys::pseudonym_key(dir)?;
-        let db = Db::open(&dir.join(DB_FILE))?;
+        let db = Db::open_at(&location)?;
         let rotations = crate::rotation::finish_pending(dir, &db)?;
         let registry_key = keys::registry_key(dir)?;
         let identity_key_path = config.identity_key_path(dir);

@@ -418,7 +418,7 @@ impl Hub {
         self.db().read(|tx| {
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM measure_requests
-                 WHERE ?1 IS NULL OR unit = ?1 ORDER BY id DESC LIMIT ?2"
+                 WHERE CAST(?1 AS TEXT) IS NULL OR unit = ?1 ORDER BY id DESC LIMIT ?2"
             ))?;
             let rows = stmt
                 .query_map(params![unit, MAX_LISTED], request_row)?

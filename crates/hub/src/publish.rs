@@ -138,7 +138,8 @@ pub(crate) fn store_artefact(
 ) -> Result<ArtefactRef, HubError> {
     let pinned = ArtefactRef::of(bytes);
     tx.execute(
-        "INSERT OR IGNORE INTO artefacts (sha256, bytes, created_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO artefacts (sha256, bytes, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
         params![pinned.sha256.to_hex(), bytes, now.0],
     )?;
     Ok(pinned)
@@ -593,9 +594,10 @@ impl Hub {
                 self.db().write(|tx| {
                     store_artefact(tx, &compressed, now)?;
                     tx.execute(
-                        "INSERT OR IGNORE INTO eligibility_artefacts
+                        "INSERT INTO eligibility_artefacts
                            (from_version, to_version, sha256, length, raw_length, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT DO NOTHING",
                         params![
                             to_i64(from, "version")?,
                             to_i64(to, "version")?,

@@ -415,7 +415,7 @@ impl Hub {
                             (terminal, reason, count, first_at, last_at, last_detail)
                          VALUES (?1, ?2, 1, ?3, ?3, ?4)
                          ON CONFLICT (terminal, reason) DO UPDATE SET
-                            count = count + 1, last_at = excluded.last_at,
+                            count = upload_rejection_counts.count + 1, last_at = excluded.last_at,
                             last_detail = excluded.last_detail",
                         params![terminal.id, e.reason(), now.0, detail],
                     )?;

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use xinyi_core::UnixTime;
 use xinyi_core::time::UTC8_OFFSET_S;
+use xinyi_core::{Date, UnixTime};
 
 use crate::admin::load_catalogue;
 use crate::error::HubError;
@@ -129,7 +129,7 @@ impl Hub {
     pub fn usage_report(&self) -> Result<Vec<UsageRow>, HubError> {
         self.db().read(|tx| {
             let mut stmt = tx.prepare(
-                "SELECT date(at + ?1, 'unixepoch') AS day, measure, unit, COUNT(*),
+                "SELECT (at + ?1) / 86400 AS day, measure, unit, COUNT(*),
                         COALESCE(SUM(original), 0), COALESCE(SUM(discount), 0),
                         COALESCE(SUM(payable), 0)
                  FROM records
@@ -140,7 +140,7 @@ impl Hub {
             let rows = stmt
                 .query_map([UTC8_OFFSET_S], |r| {
                     Ok(UsageRow {
-                        day: r.get(0)?,
+                        day: Date::from_days(r.get(0)?).to_string(),
                         measure: r.get(1)?,
                         unit: r.get(2)?,
                         redemptions: n(r.get(3)?),

@@ -134,7 +134,7 @@ fn retire_records(
     tx.execute(
         "INSERT INTO records_retired (terminal, through, count, at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (terminal) DO UPDATE SET through = excluded.through,
-             count = count + excluded.count, at = excluded.at",
+             count = records_retired.count + excluded.count, at = excluded.at",
         params![
             terminal,
             upto,
@@ -174,10 +174,10 @@ impl Hub {
                 params![exclusions_ended_by.to_string(), now.0],
             )?;
             let cases = tx.execute(
-                "UPDATE cases SET phone_sealed = x'', id_sealed = NULL, text_sealed = x'',
+                "UPDATE cases SET phone_sealed = ?3, id_sealed = NULL, text_sealed = ?3,
                         erased_at = ?2
                  WHERE erased_at IS NULL AND answered_at < ?1",
-                params![cases_answered_before.0, now.0],
+                params![cases_answered_before.0, now.0, Vec::<u8>::new()],
             )?;
             Ok((listings as u64, exclusions as u64, cases as u64))
         })?;

@@ -35,11 +35,15 @@ fn key_check(tx: &Tx<'_>) -> Result<Option<Vec<u8>>, HubError> {
 }
 
 fn table_exists(tx: &Tx<'_>, name: &str) -> Result<bool, HubError> {
-    let n: i64 = tx.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-        [name],
-        |r| r.get(0),
-    )?;
+    let sql = match tx.dialect() {
+        crate::db::Dialect::Sqlite => {
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1"
+        }
+        crate::db::Dialect::Postgres => {
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?1"
+        }
+    };
+    let n: i64 = tx.query_row(sql, [name], |r| r.get(0))?;
     Ok(n > 0)
 }
 

@@ -168,7 +168,10 @@ fn fold(
 fn roster_in(tx: &Tx<'_>, terminal: &str, since: UnixTime) -> Result<Roster, HubError> {
     let (mut by_id, more_strangers) = fold(tx, terminal, since)?;
     let mut stmt = tx.prepare_cached(
-        "SELECT operator, SUM(kind = 'redemption'), SUM(kind = 'refusal'), SUM(kind = 'void'),
+        "SELECT operator,
+                SUM(CASE WHEN kind = 'redemption' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN kind = 'refusal' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN kind = 'void' THEN 1 ELSE 0 END),
                 MAX(at)
          FROM records
          WHERE terminal = ?1 AND kind IN ('redemption', 'refusal', 'void') AND at >= ?2

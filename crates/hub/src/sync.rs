@@ -211,7 +211,8 @@ impl Hub {
             [now.0.saturating_sub(retention)],
         )?;
         let fresh = tx.execute(
-            "INSERT OR IGNORE INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
             params![who, xinyi_core::hex::encode(nonce), now.0],
         )?;
         if fresh == 0 {

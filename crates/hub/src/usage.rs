@@ -94,7 +94,7 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
         .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     let mut remove = tx.prepare_cached(
-        "UPDATE usage SET removed = 1, uses = x'', changed_in = ?4, changed_at = ?5
+        "UPDATE usage SET removed = 1, uses = ?6, changed_in = ?4, changed_at = ?5
          WHERE sub = ?1 AND measure = ?2 AND period_start = ?3",
     )?;
     for (key, blob) in held {
@@ -104,7 +104,14 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
             }
             Some(_) => {}
             None => {
-                remove.execute(params![key.0, key.1, key.2, version, now.0])?;
+                remove.execute(params![
+                    key.0,
+                    key.1,
+                    key.2,
+                    version,
+                    now.0,
+                    Vec::<u8>::new()
+                ])?;
                 changed += 1;
             }
         }
@@ -137,7 +144,9 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
         if let Some(v) = dropped {
             tx.execute(
                 "INSERT INTO usage_floor (id, version) VALUES (1, ?1)
-                 ON CONFLICT (id) DO UPDATE SET version = MAX(version, excluded.version)",
+                 ON CONFLICT (id) DO UPDATE SET version = CASE
+                     WHEN excluded.version > usage_floor.version THEN excluded.version
+                     ELSE usage_floor.version END",
                 [v],
             )?;
             tx.execute(

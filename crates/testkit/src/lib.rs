@@ -7,6 +7,7 @@
 
 mod meta;
 mod mint;
+pub mod pg;
 mod rng;
 
 use std::path::PathBuf;

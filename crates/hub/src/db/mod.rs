@@ -187,7 +187,7 @@ pub enum DbError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("{}", pg::describe(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(#[from] tokio_postgres::Error),
     /// A column's value is not what the code reads it as.
     #[error("column {column}: {why}")]
     Value { column: String, why: String },
@@ -216,7 +216,9 @@ impl DbError {
                 e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             }
-            DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            DbError::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
             _ => false,
         }
     }
@@ -238,7 +240,10 @@ impl<T> OptionalExtension<T> for Result<T, DbError> {
 }
 
 /// A column by position or by name.
-pub trait RowIndex: rusqlite::RowIndex + postgres::row::RowIndex + fmt::Display + Copy {}
+pub trait RowIndex:
+    rusqlite::RowIndex + tokio_postgres::row::RowIndex + fmt::Display + Copy
+{
+}
 impl RowIndex for usize {}
 impl RowIndex for &str {}
 
@@ -246,7 +251,7 @@ impl RowIndex for &str {}
 #[derive(Clone, Copy)]
 pub enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
-    Postgres(&'r postgres::Row),
+    Postgres(&'r tokio_postgres::Row),
 }
 
 impl fmt::Debug for Row<'_> {
@@ -464,8 +469,8 @@ pub struct Rows<'s> {
 enum RowsInner<'s> {
     Sqlite(rusqlite::Rows<'s>),
     Postgres {
-        rows: std::vec::IntoIter<postgres::Row>,
-        current: Option<postgres::Row>,
+        rows: std::vec::IntoIter<tokio_postgres::Row>,
+        current: Option<tokio_postgres::Row>,
     },
 }
 
@@ -537,8 +542,9 @@ impl fmt::Debug for Db {
 pub enum Location {
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL database, by connection string.
-    Postgres(String),
+    /// A PostgreSQL database, by connection string, with the most
+    /// connections this process may keep to it.
+    Postgres { url: String, pool: usize },
 }
 
 impl Db {
@@ -560,9 +566,18 @@ impl Db {
     pub fn open_at(location: &Location) -> Result<Db, HubError> {
         match location {
             Location::Sqlite(path) => Db::open(path),
-            Location::Postgres(url) => Ok(Db {
-                inner: DbInner::Postgres(Box::new(pg::Pool::open(url)?)),
+            Location::Postgres { url, pool } => Ok(Db {
+                inner: DbInner::Postgres(Box::new(pg::Pool::open(url, *pool)?)),
             }),
+        }
+    }
+
+    /// Whether a registry is at `location`: the SQLite file exists, or the
+    /// PostgreSQL database has the hub's tables.
+    pub fn exists_at(location: &Location) -> Result<bool, HubError> {
+        match location {
+            Location::Sqlite(path) => Ok(path.exists()),
+            Location::Postgres { url, .. } => Ok(pg::existing_version(url)? > 0),
         }
     }
 

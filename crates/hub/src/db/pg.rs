@@ -4,6 +4,12 @@
 //! the database, and the mapping of the hub's values onto PostgreSQL's
 //! types.
 //!
+//! The client is tokio-postgres. Each connection's socket is driven by a
+//! small runtime on a thread of the pool's own; the hub's blocking code
+//! (the blocking pool's threads, the command line, and tests on any
+//! runtime) waits for each answer with a plain blocking executor, so a
+//! statement runs the same from any thread, as SQLite's do.
+//!
 //! The schema is the SQLite schema's twin (`migrations/postgres/`):
 //! integers are BIGINT, bytes BYTEA, text TEXT with the "C" collation so
 //! that ORDER BY sorts as SQLite does (by bytes) whatever the database's
@@ -19,8 +25,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use postgres::types::{IsNull, Type, to_sql_checked};
-use postgres::{Client, IsolationLevel, NoTls, Statement};
+use futures_executor::block_on;
+use tokio_postgres::types::{IsNull, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls, Statement};
 
 use super::{DbError, ValueRef};
 use crate::error::HubError;
@@ -41,8 +48,6 @@ pub const MIGRATIONS: &[PgMigration] = &[PgMigration {
     sql: include_str!("../../migrations/postgres/0012_schema.sql"),
 }];
 
-/// Connections one hub process keeps to PostgreSQL at most.
-const POOL_MAX: usize = 16;
 /// How long a request waits for a free connection.
 const POOL_WAIT: Duration = Duration::from_secs(30);
 /// How long connecting may take.
@@ -90,33 +95,33 @@ impl fmt::Debug for PgTx<'_> {
 impl PgConn {
     /// Begins a transaction for `mode`, its locks taken.
     pub fn begin(&mut self, mode: Mode<'_>) -> Result<PgTx<'_>, DbError> {
-        let PgConn { client, cache } = self;
-        let tx = match mode {
-            Mode::Read => client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?,
-            Mode::Write | Mode::WriteFor(_) => client.transaction()?,
+        let begin = match mode {
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Mode::Write | Mode::WriteFor(_) => "BEGIN",
         };
-        let mut tx = PgTx { tx, cache };
+        block_on(self.client.batch_execute(begin))?;
+        let tx = PgTx {
+            conn: self,
+            open: true,
+        };
+        let client = &tx.conn.client;
         match mode {
             Mode::Read => {}
             Mode::Write => {
-                tx.tx.execute(
+                block_on(client.execute(
                     "SELECT pg_advisory_xact_lock($1, $2)",
                     &[&LOCK_CLASS, &WRITER],
-                )?;
+                ))?;
             }
             Mode::WriteFor(key) => {
-                tx.tx.execute(
+                block_on(client.execute(
                     "SELECT pg_advisory_xact_lock_shared($1, $2)",
                     &[&LOCK_CLASS, &WRITER],
-                )?;
-                tx.tx.execute(
+                ))?;
+                block_on(client.execute(
                     "SELECT pg_advisory_xact_lock($1, $2)",
                     &[&KEY_CLASS, &key_lock(key)],
-                )?;
+                ))?;
             }
         }
         Ok(tx)
@@ -131,69 +136,123 @@ fn key_lock(key: &str) -> i32 {
     i32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
-/// A transaction on a pooled connection.
+/// A transaction on a pooled connection, rolled back if dropped
+/// uncommitted.
 pub struct PgTx<'c> {
-    tx: postgres::Transaction<'c>,
-    cache: &'c mut HashMap<String, Statement>,
+    conn: &'c mut PgConn,
+    open: bool,
 }
 
 impl PgTx<'_> {
     fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
-        if let Some(s) = self.cache.get(sql) {
+        if let Some(s) = self.conn.cache.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(&translate(sql))?;
-        self.cache.insert(sql.to_owned(), s.clone());
+        let s = block_on(self.conn.client.prepare(&translate(sql)))?;
+        self.conn.cache.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
     pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        Ok(self.tx.batch_execute(sql)?)
+        Ok(block_on(self.conn.client.batch_execute(sql))?)
     }
 
-    pub fn commit(self) -> Result<(), DbError> {
-        Ok(self.tx.commit()?)
+    pub fn commit(mut self) -> Result<(), DbError> {
+        self.open = false;
+        Ok(block_on(self.conn.client.batch_execute("COMMIT"))?)
+    }
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A failed rollback leaves a broken connection, which the
+            // pool then drops.
+            let _ = block_on(self.conn.client.batch_execute("ROLLBACK"));
+        }
     }
 }
 
 /// What a prepared statement runs on (a transaction, borrowed).
 pub trait Run {
-    fn query(&self, sql: &str, values: &[ValueRef<'_>]) -> Result<Vec<postgres::Row>, DbError>;
+    fn query(
+        &self,
+        sql: &str,
+        values: &[ValueRef<'_>],
+    ) -> Result<Vec<tokio_postgres::Row>, DbError>;
     fn execute(&self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64, DbError>;
 }
 
 fn with_params<T>(
     values: &[ValueRef<'_>],
-    f: impl FnOnce(&[&(dyn postgres::types::ToSql + Sync)]) -> T,
+    f: impl FnOnce(&[&(dyn tokio_postgres::types::ToSql + Sync)]) -> T,
 ) -> T {
     let params: Vec<Param<'_>> = values.iter().map(|v| Param(*v)).collect();
-    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
         .iter()
-        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
         .collect();
     f(&refs)
 }
 
 impl Run for std::cell::RefCell<PgTx<'_>> {
-    fn query(&self, sql: &str, values: &[ValueRef<'_>]) -> Result<Vec<postgres::Row>, DbError> {
+    fn query(
+        &self,
+        sql: &str,
+        values: &[ValueRef<'_>],
+    ) -> Result<Vec<tokio_postgres::Row>, DbError> {
         let mut tx = self.borrow_mut();
         let st = tx.statement(sql)?;
-        Ok(with_params(values, |p| tx.tx.query(&st, p))?)
+        let client = &tx.conn.client;
+        Ok(with_params(values, |p| block_on(client.query(&st, p)))?)
     }
 
     fn execute(&self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64, DbError> {
         let mut tx = self.borrow_mut();
         let st = tx.statement(sql)?;
-        Ok(with_params(values, |p| tx.tx.execute(&st, p))?)
+        let client = &tx.conn.client;
+        Ok(with_params(values, |p| block_on(client.execute(&st, p)))?)
+    }
+}
+
+/// A thread running the runtime the connections' sockets are driven on;
+/// it ends when the pool is dropped.
+struct Driver {
+    handle: tokio::runtime::Handle,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Driver {
+    fn start() -> Result<Driver, HubError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HubError::Internal(format!("PostgreSQL's runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("xinyi-pg".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })
+            .map_err(|e| HubError::Internal(format!("PostgreSQL's thread: {e}")))?;
+        Ok(Driver {
+            handle,
+            _stop: stop,
+        })
     }
 }
 
 /// The pool: idle connections, and a count of those out, bounded.
 pub struct Pool {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
+    /// The runtime the connections' sockets are driven on.
+    driver: Driver,
     /// The address without a password, for messages.
     shown: String,
     idle: Mutex<Vec<PgConn>>,
+    /// Connections this process keeps open at most.
+    max: usize,
     /// Connections open (idle or out).
     open: Mutex<usize>,
     freed: Condvar,
@@ -219,10 +278,21 @@ pub fn redact(url: &str) -> String {
 
 impl Pool {
     /// Connects to `url`, applies the migrations this build has and keeps
-    /// the connection for reuse.
-    pub fn open(url: &str) -> Result<Pool, HubError> {
+    /// the connection for reuse; at most `max` connections are opened.
+    pub fn open(url: &str, max: usize) -> Result<Pool, HubError> {
+        let pool = Pool::new(url, max)?;
+        pool.with_conn(|conn| {
+            for name in migrate(&conn.client, latest())? {
+                tracing::info!("{}: applied migration {name}", pool.shown);
+            }
+            Ok(())
+        })?;
+        Ok(pool)
+    }
+
+    fn new(url: &str, max: usize) -> Result<Pool, HubError> {
         let shown = redact(url);
-        let mut config: postgres::Config = url.parse().map_err(|e| {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             HubError::Invalid(format!(
                 "database {shown}: not a PostgreSQL connection string: {e}"
             ))
@@ -233,20 +303,15 @@ impl Pool {
         if config.get_application_name().is_none() {
             config.application_name("xinyi-hub");
         }
-        let pool = Pool {
+        Ok(Pool {
             config,
+            driver: Driver::start()?,
             shown,
+            max: max.max(1),
             idle: Mutex::new(Vec::new()),
             open: Mutex::new(0),
             freed: Condvar::new(),
-        };
-        pool.with_conn(|conn| {
-            for name in migrate(&mut conn.client, latest())? {
-                tracing::info!("{}: applied migration {name}", pool.shown);
-            }
-            Ok(())
-        })?;
-        Ok(pool)
+        })
     }
 
     pub fn describe(&self) -> String {
@@ -254,13 +319,25 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<PgConn, HubError> {
-        let client = self.config.connect(NoTls).map_err(|e| {
-            HubError::Db(DbError::Unavailable(format!(
-                "cannot connect to {}: {}",
-                self.shown,
-                describe(&e)
-            )))
-        })?;
+        let config = self.config.clone();
+        let connecting = self.driver.handle.spawn(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!("PostgreSQL connection ended: {}", describe(&e));
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = block_on(connecting)
+            .map_err(|e| HubError::Internal(format!("PostgreSQL's connecting task: {e}")))?
+            .map_err(|e| {
+                HubError::Db(DbError::Unavailable(format!(
+                    "cannot connect to {}: {}",
+                    self.shown,
+                    describe(&e)
+                )))
+            })?;
         Ok(PgConn {
             client,
             cache: HashMap::new(),
@@ -268,7 +345,7 @@ impl Pool {
     }
 
     /// Runs `f` with a connection of the pool: an idle one, a new one if
-    /// fewer than [`POOL_MAX`] are open, or the next one given back.
+    /// fewer than the most allowed are open, or the next one given back.
     pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut PgConn) -> Result<T, HubError>,
@@ -291,7 +368,7 @@ impl Pool {
             if let Some(c) = self.lock_idle().pop() {
                 return Ok(c);
             }
-            if *open < POOL_MAX {
+            if *open < self.max {
                 *open += 1;
                 drop(open);
                 return self.connect().inspect_err(|_| self.closed());
@@ -301,10 +378,11 @@ impl Pool {
                 .wait_timeout(open, POOL_WAIT)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             open = guard;
-            if wait.timed_out() && self.lock_idle().is_empty() && *open >= POOL_MAX {
+            if wait.timed_out() && self.lock_idle().is_empty() && *open >= self.max {
                 return Err(HubError::Db(DbError::Unavailable(format!(
-                    "{}: all {POOL_MAX} connections busy for {} s",
+                    "{}: all {} connections busy for {} s",
                     self.shown,
+                    self.max,
                     POOL_WAIT.as_secs()
                 ))));
             }
@@ -341,8 +419,13 @@ impl Pool {
 
     /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64, HubError> {
-        self.with_conn(|c| schema_version(&mut c.client))
+        self.with_conn(|c| schema_version(&c.client))
     }
+}
+
+/// The schema version of the database at `url`, without migrating it.
+pub fn existing_version(url: &str) -> Result<i64, HubError> {
+    Pool::new(url, 1)?.schema_version()
 }
 
 /// The version the schema of this build is at.
@@ -352,16 +435,15 @@ pub fn latest() -> i64 {
 
 /// The schema version of the database `client` is connected to (0 for an
 /// empty database).
-pub fn schema_version(client: &mut Client) -> Result<i64, HubError> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('xinyi_schema') IS NOT NULL", &[])
-        .map_err(DbError::from)?
-        .get(0);
+fn schema_version(client: &Client) -> Result<i64, HubError> {
+    let exists: bool =
+        block_on(client.query_one("SELECT to_regclass('xinyi_schema') IS NOT NULL", &[]))
+            .map_err(DbError::from)?
+            .get(0);
     if !exists {
         return Ok(0);
     }
-    let row = client
-        .query_opt("SELECT version FROM xinyi_schema WHERE id = 1", &[])
+    let row = block_on(client.query_opt("SELECT version FROM xinyi_schema WHERE id = 1", &[]))
         .map_err(DbError::from)?;
     Ok(row.map_or(0, |r| r.get(0)))
 }
@@ -370,26 +452,24 @@ pub fn schema_version(client: &mut Client) -> Result<i64, HubError> {
 /// each in a transaction with the version bump, under a lock other hub
 /// processes starting at the same time wait on. A newer database is
 /// refused.
-pub fn migrate(client: &mut Client, target: i64) -> Result<Vec<&'static str>, HubError> {
-    client
-        .execute(
-            "SELECT pg_advisory_lock($1, $2)",
-            &[&LOCK_CLASS, &MIGRATING],
-        )
-        .map_err(DbError::from)?;
+fn migrate(client: &Client, target: i64) -> Result<Vec<&'static str>, HubError> {
+    block_on(client.execute(
+        "SELECT pg_advisory_lock($1, $2)",
+        &[&LOCK_CLASS, &MIGRATING],
+    ))
+    .map_err(DbError::from)?;
     let out = migrate_locked(client, target);
-    let unlocked = client
-        .execute(
-            "SELECT pg_advisory_unlock($1, $2)",
-            &[&LOCK_CLASS, &MIGRATING],
-        )
-        .map_err(DbError::from);
+    let unlocked = block_on(client.execute(
+        "SELECT pg_advisory_unlock($1, $2)",
+        &[&LOCK_CLASS, &MIGRATING],
+    ))
+    .map_err(DbError::from);
     let out = out?;
     unlocked?;
     Ok(out)
 }
 
-fn migrate_locked(client: &mut Client, target: i64) -> Result<Vec<&'static str>, HubError> {
+fn migrate_locked(client: &Client, target: i64) -> Result<Vec<&'static str>, HubError> {
     let found = schema_version(client)?;
     if found > latest() {
         return Err(HubError::SchemaTooNew {
@@ -402,23 +482,26 @@ fn migrate_locked(client: &mut Client, target: i64) -> Result<Vec<&'static str>,
         .iter()
         .filter(|m| m.version > found && m.version <= target)
     {
-        let mut tx = client.transaction().map_err(DbError::from)?;
-        tx.batch_execute(m.sql)
-            .map_err(|e| HubError::Internal(format!("migration {}: {}", m.name, describe(&e))))?;
-        tx.execute(
-            "INSERT INTO xinyi_schema (id, version) VALUES (1, $1)
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-            &[&m.version],
-        )
-        .map_err(DbError::from)?;
-        tx.commit().map_err(DbError::from)?;
+        let step = format!(
+            "BEGIN; {}; INSERT INTO xinyi_schema (id, version) VALUES (1, {}) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version; COMMIT;",
+            m.sql, m.version
+        );
+        if let Err(e) = block_on(client.batch_execute(&step)) {
+            let _ = block_on(client.batch_execute("ROLLBACK"));
+            return Err(HubError::Internal(format!(
+                "migration {}: {}",
+                m.name,
+                describe(&e)
+            )));
+        }
         applied.push(m.name);
     }
     Ok(applied)
 }
 
 /// An error with what PostgreSQL said of it.
-pub fn describe(e: &postgres::Error) -> String {
+pub fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut s = format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
@@ -489,7 +572,7 @@ struct Param<'a>(ValueRef<'a>);
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
-impl postgres::types::ToSql for Param<'_> {
+impl tokio_postgres::types::ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
         let text = [
             Type::TEXT,
@@ -543,9 +626,9 @@ impl postgres::types::ToSql for Param<'_> {
 #[derive(Debug)]
 pub struct Raw<'a>(pub ValueRef<'a>);
 
-impl<'a> postgres::types::FromSql<'a> for Raw<'a> {
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw<'a> {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
-        use postgres::types::FromSql as F;
+        use tokio_postgres::types::FromSql as F;
         Ok(Raw(match *ty {
             Type::INT8 => ValueRef::Int(i64::from_sql(ty, raw)?),
             Type::INT4 => ValueRef::Int(i32::from_sql(ty, raw)?.into()),

@@ -42,9 +42,30 @@ pub const MEASURE: &str = "XYX-BUS-TOPUP";
 /// The unit that runs [`SITE`].
 pub const UNIT: &str = "阳江市公共交通有限公司";
 
+/// Makes `dir` a data directory for a hub on the database the tests run
+/// on: with `XINYI_TEST_DATABASE=postgres`, a `hub.toml` naming a new
+/// database on the tests' PostgreSQL server; else nothing (SQLite's file
+/// in `dir`). Returns the PostgreSQL address, if any.
+pub fn prepare(dir: &std::path::Path) -> Option<String> {
+    // What the hub logs (an internal error behind a 500) goes with the
+    // test's captured output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("xinyi_hub=warn")
+        .try_init();
+    if !xinyi_testkit::pg::selected() {
+        return None;
+    }
+    let url = xinyi_testkit::pg::server().fresh_database();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("hub.toml"), format!("database = \"{url}\"\n")).unwrap();
+    Some(url)
+}
+
 /// A hub with the vectors' K_pseudo, the sample catalogue, the vectors'
 /// trust list and one bus site.
 pub fn hub(dir: &std::path::Path) -> Hub {
+    prepare(dir);
     let hub = Hub::init(
         dir,
         InitOptions {

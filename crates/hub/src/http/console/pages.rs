@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, Multipart, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use xinyi_core::Date;
 use xinyi_core::listing::{ImportReport, ImportSummary, RowError};
 use xinyi_core::time::UTC8_OFFSET_S;
 
@@ -262,18 +263,21 @@ fn per_day(
     unit: Option<&str>,
 ) -> Result<BTreeMap<String, (u64, u64)>, HubError> {
     hub.db().read(|tx| {
+        let from: Date = from_day
+            .parse()
+            .map_err(|_| HubError::Invalid(format!("not a day: {from_day:?}")))?;
         let mut stmt = tx.prepare(
-            "SELECT date(at + ?1, 'unixepoch') AS day,
-                    SUM(kind = 'redemption' AND voided_by IS NULL), SUM(kind = 'refusal')
+            "SELECT (at + ?1) / 86400 AS day,
+                    SUM(CASE WHEN kind = 'redemption' AND voided_by IS NULL THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN kind = 'refusal' THEN 1 ELSE 0 END)
              FROM records
-             WHERE at >= CAST(strftime('%s', ?2) AS INTEGER) - ?1
-               AND (?3 IS NULL OR unit = ?3)
+             WHERE at >= ?2 AND (CAST(?3 AS TEXT) IS NULL OR unit = ?3)
              GROUP BY day",
         )?;
         let mut out = BTreeMap::new();
-        let mut rows = stmt.query(params![UTC8_OFFSET_S, from_day, unit])?;
+        let mut rows = stmt.query(params![UTC8_OFFSET_S, from.start_utc8().0, unit])?;
         while let Some(r) = rows.next()? {
-            let day: String = r.get(0)?;
+            let day = Date::from_days(r.get(0)?).to_string();
             let red: i64 = r.get::<_, Option<i64>>(1)?.unwrap_or(0);
             let refu: i64 = r.get::<_, Option<i64>>(2)?.unwrap_or(0);
             out.insert(
@@ -475,7 +479,7 @@ fn history(hub: &Hub, source: Option<&str>) -> Result<Vec<view::HistoryRow>, Hub
     hub.db().read(|tx| {
         let mut stmt = tx.prepare(
             "SELECT id, at, source, what, file_name, rows, outcome, errors, version, summary, by_user
-             FROM submissions WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT 200",
+             FROM submissions WHERE CAST(?1 AS TEXT) IS NULL OR source = ?1 ORDER BY id DESC LIMIT 200",
         )?;
         let rows = stmt
             .query_map([source], |r| {
@@ -510,7 +514,7 @@ fn sources(hub: &Hub, only: Option<&str>) -> Result<Vec<view::SourceRow>, HubErr
                         AND l.recognised_on <= ?1 AND l.valid_until >= ?1),
                     (SELECT COUNT(*) FROM submissions m WHERE m.source = s.source)
              FROM (SELECT source FROM listings UNION SELECT source FROM submissions) s
-             WHERE ?2 IS NULL OR s.source = ?2
+             WHERE CAST(?2 AS TEXT) IS NULL OR s.source = ?2
              ORDER BY s.source",
         )?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -1325,7 +1329,7 @@ fn refusals(hub: &Hub, unit: Option<&str>) -> Result<Vec<view::RefusalLine>, Hub
     hub.db().read(|tx| {
         let mut stmt = tx.prepare(
             "SELECT COALESCE(reason, ''), site, COUNT(*) FROM records
-             WHERE kind = 'refusal' AND (?1 IS NULL OR unit = ?1)
+             WHERE kind = 'refusal' AND (CAST(?1 AS TEXT) IS NULL OR unit = ?1)
              GROUP BY reason, site ORDER BY COUNT(*) DESC, reason, site",
         )?;
         let rows = stmt
