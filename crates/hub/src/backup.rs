@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::HubConfig;
-use crate::db::DB_FILE;
+use crate::db::{DB_FILE, Db};
 use crate::error::HubError;
 use crate::health::SOFTWARE_VERSION;
 use crate::hub::Hub;
@@ -198,17 +198,23 @@ impl Hub {
         Ok(manifest)
     }
 
-    /// Copies the database into `path` in one read transaction and says
-    /// what the copy holds.
+    /// Copies the database into a SQLite file at `path` in one read
+    /// transaction and says what the copy holds: by SQLite's `VACUUM
+    /// INTO`, or row by row from PostgreSQL ([`crate::migrate::copy`]).
     fn snapshot_into(&self, path: &Path) -> Result<Manifest, HubError> {
-        let target = path
-            .to_str()
-            .ok_or_else(|| HubError::Invalid(format!("{}: not UTF-8", path.display())))?
-            .to_owned();
-        self.db().with_sqlite(|conn| {
-            conn.execute("VACUUM INTO ?1", [&target])?;
-            Ok(())
-        })?;
+        if self.db().dialect() == crate::db::Dialect::Postgres {
+            let snapshot = Db::open(path)?;
+            crate::migrate::copy(self.db(), &snapshot)?;
+        } else {
+            let target = path
+                .to_str()
+                .ok_or_else(|| HubError::Invalid(format!("{}: not UTF-8", path.display())))?
+                .to_owned();
+            self.db().with_sqlite(|conn| {
+                conn.execute("VACUUM INTO ?1", [&target])?;
+                Ok(())
+            })?;
+        }
         let copy = rusqlite::Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -406,14 +412,21 @@ pub fn restore_with_config(
         .map_err(HubError::io(&stage_in))?;
     let manifest = unpack(file, staging.path())?;
 
-    // The unpacked database must open and check out before it is put in
-    // place.
+    // The settings the restored hub will run with: where its identity key
+    // is, and whether its database is PostgreSQL's.
+    let config = match config {
+        Some(c) => c,
+        None => HubConfig::for_dir(staging.path())?,
+    };
+    let on_postgres = config.database.is_some();
+    // The unpacked database (a SQLite snapshot on either backend) must
+    // open and check out before it is put in place.
     let schema = {
-        let opened = match config {
-            Some(c) => Hub::open_with_config(staging.path(), c),
-            None => Hub::open(staging.path()),
+        let snapshot = HubConfig {
+            database: None,
+            ..config.clone()
         };
-        let hub = opened.map_err(|e| match e {
+        let hub = Hub::open_with_config(staging.path(), snapshot).map_err(|e| match e {
             // Named where it will be, not in the staging folder.
             HubError::KeyFile { path, why } => {
                 let path = match path.strip_prefix(staging.path()) {
@@ -434,6 +447,20 @@ pub fn restore_with_config(
                 file.display(),
                 check.integrity
             )));
+        }
+        // A registry on PostgreSQL goes back into the database its
+        // settings name, which must be empty; the data directory keeps
+        // the keys and settings only.
+        if on_postgres {
+            let target = Db::open_at(&config.database_at(dir))?;
+            crate::migrate::copy(hub.db(), &target)?;
+            drop(hub);
+            for f in std::fs::read_dir(staging.path()).map_err(HubError::io(staging.path()))? {
+                let f = f.map_err(HubError::io(staging.path()))?;
+                if f.file_name().to_string_lossy().starts_with(DB_FILE) {
+                    std::fs::remove_file(f.path()).map_err(HubError::io(f.path()))?;
+                }
+            }
         }
         check.health.schema
     };

@@ -57,6 +57,11 @@ pub struct Hub {
     pub(crate) demo: std::sync::OnceLock<Arc<dyn crate::demo_codes::DemoCodes>>,
 }
 
+/// `s` as a TOML string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
 impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hub")
@@ -84,16 +89,6 @@ impl Hub {
         opts: InitOptions,
         config: HubConfig,
     ) -> Result<Hub, HubError> {
-        let location = config.database_at(dir);
-        if let Location::Postgres { url, .. } = &location
-            && Db::exists_at(&location)?
-        {
-            return Err(HubError::Invalid(format!(
-                "database {} already holds a registry; refusing to make new keys for it: \
-                 copy the data directory of a hub that uses it, or name an empty database",
-                crate::db::pg::redact(url)
-            )));
-        }
         for what in [
             DB_FILE,
             REGISTRY_KEY_FILE,
@@ -106,6 +101,16 @@ impl Hub {
                     what: what.to_owned(),
                 });
             }
+        }
+        let location = config.database_at(dir);
+        if let Location::Postgres { url, .. } = &location
+            && Db::exists_at(&location)?
+        {
+            return Err(HubError::Invalid(format!(
+                "database {} already holds a registry; refusing to make new keys for it: \
+                 copy the data directory of a hub that uses it, or name an empty database",
+                crate::db::pg::redact(url)
+            )));
         }
         let identity_path = config.identity_key_path(dir);
         if identity_path.exists() {
@@ -268,6 +273,28 @@ impl Hub {
 
     pub(crate) fn identity(&self) -> &IdentityKey {
         &self.identity
+    }
+
+    /// Copies this SQLite registry into the empty PostgreSQL database at
+    /// `url` and verifies the copy ([`crate::migrate::copy`]); SQLite's
+    /// write lock is held throughout, so no write is lost meanwhile. The
+    /// settings are left for the caller to change.
+    pub fn migrate_to(&self, url: &str) -> Result<crate::migrate::CopyReport, HubError> {
+        if self.db.dialect() != crate::db::Dialect::Sqlite {
+            return Err(HubError::Invalid(format!(
+                "this registry is already in PostgreSQL ({})",
+                self.db.describe()
+            )));
+        }
+        HubConfig::parse(
+            &format!("database = {}", toml_string(url)),
+            Path::new("--to"),
+        )?;
+        let target = Db::open_at(&Location::Postgres {
+            url: url.to_owned(),
+            pool: 2,
+        })?;
+        crate::migrate::copy_locked(&self.db, &target)
     }
 
     pub(crate) fn db(&self) -> &Db {

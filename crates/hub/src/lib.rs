@@ -10,7 +10,8 @@
 //! |---|---|
 //! | [`hub`] | [`Hub`]: the data directory (database, keys, settings), `init` and `open` |
 //! | [`config`] | `hub.toml` settings |
-//! | [`db`] | SQLite: pragmas, migrations, connection pool |
+//! | [`db`] | the database seam: SQLite or PostgreSQL, migrations, pools, locks |
+//! | [`migrate`] | copying a registry between databases, verified |
 //! | [`keys`] | the registry key and K_pseudo files |
 //! | [`identity`] | the identity key: ID numbers and names sealed at rest |
 //! | [`import`] | listings and exclusions imports |
@@ -71,6 +72,7 @@ pub mod hub;
 pub mod identity;
 pub mod import;
 pub mod keys;
+pub mod migrate;
 pub mod notice;
 pub mod offers;
 pub mod people;

@@ -196,7 +196,18 @@ enum Command {
         out: PathBuf,
     },
     /// Restore a backup into DATA_DIR, which must not exist or be empty.
+    /// If its settings (or --config) name a PostgreSQL database, the
+    /// registry goes into it, which must be empty.
     Restore { file: PathBuf },
+    /// Move this SQLite registry into an empty PostgreSQL database, verify
+    /// the copy (every table's rows, the published version and set hash)
+    /// and point hub.toml at it. Stop `serve` first. The keys stay, so
+    /// terminals notice nothing; hub.db is left as it was.
+    Migrate {
+        /// The PostgreSQL database, e.g. postgres://xinyi@db.example/xinyi
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Apply the retention settings now (`serve` does it daily): erase the
     /// ID numbers and names of listings and exclusions that ended long
     /// enough ago, delete old records; print what went.
@@ -597,6 +608,23 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
+/// Writes settings text to `path` (kept private: it may hold a database
+/// password) through a temporary file, so a crash leaves the old or the
+/// new file, never half of one.
+fn write_settings(path: &std::path::Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write beside {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
 fn run(args: Args) -> Result<ExitCode> {
     match &args.command {
         Command::Status { json } => {
@@ -637,6 +665,41 @@ fn run(args: Args) -> Result<ExitCode> {
                     config.display()
                 );
             }
+        }
+        Command::Migrate { to } => {
+            let hub = open(&args)?;
+            let report = hub.migrate_to(to)?;
+            let total: u64 = report.rows.values().sum();
+            say!(
+                "copied {total} rows into {} and verified them: data version {}, set hash {}, {} records",
+                xinyi_hub::db::pg::redact(to),
+                report.data_version,
+                if report.set_hash.is_empty() {
+                    "(none yet)"
+                } else {
+                    &report.set_hash
+                },
+                report.rows_of("records"),
+            );
+            let settings = args
+                .config
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join(xinyi_hub::config::CONFIG_FILE));
+            let mut text = std::fs::read_to_string(&settings).unwrap_or_default();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "\n# The registry moved to PostgreSQL on {} (xinyi-hub migrate).\ndatabase = {}\n",
+                hub.today(),
+                toml::Value::String(to.clone())
+            ));
+            write_settings(&settings, &text)?;
+            say!(
+                "  {} now names it: start `serve` again; {} is no longer used (keep it until you are sure)",
+                settings.display(),
+                hub.dir().join(xinyi_hub::db::DB_FILE).display()
+            );
         }
         Command::Restore { file } => {
             let restored = match &args.config {

@@ -193,7 +193,7 @@ pub(crate) fn for_each_item(
 }
 
 /// The set hash and counts of everything published now.
-fn set_hash(tx: &Tx<'_>) -> Result<(SetHash, u64, u64), HubError> {
+pub(crate) fn set_hash(tx: &Tx<'_>) -> Result<(SetHash, u64, u64), HubError> {
     let mut h = SetHash::new();
     let (mut listings, mut exclusions) = (0u64, 0u64);
     for_each_item(tx, None, |item| {

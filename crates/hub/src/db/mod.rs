@@ -45,7 +45,7 @@ pub mod pg;
 mod value;
 
 pub use crate::params;
-pub use value::{FromSql, FromSqlError, Params, ToSql, ValueRef};
+pub use value::{FromSql, FromSqlError, Params, ToSql, Value, ValueRef};
 
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "hub.db";
@@ -261,6 +261,19 @@ impl fmt::Debug for Row<'_> {
 }
 
 impl Row<'_> {
+    /// How many columns the row has.
+    pub fn len(&self) -> usize {
+        match self {
+            Row::Sqlite(r) => r.as_ref().column_count(),
+            Row::Postgres(r) => r.len(),
+        }
+    }
+
+    /// Whether the row has no column.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The column `idx` read as `T`.
     pub fn get<I: RowIndex, T: FromSql>(&self, idx: I) -> Result<T, DbError> {
         let converted = match self {

@@ -31,6 +31,41 @@ impl ValueRef<'_> {
     }
 }
 
+/// A value of its own, as a column gives it (copying rows between
+/// databases).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl FromSql for Value {
+    fn from_sql(v: ValueRef<'_>) -> Result<Self, FromSqlError> {
+        Ok(match v {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(t) => Value::Text(t.to_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        })
+    }
+}
+
+impl ToSql for Value {
+    fn to_value(&self) -> Result<ValueRef<'_>, FromSqlError> {
+        Ok(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(t) => ValueRef::Text(t),
+            Value::Blob(b) => ValueRef::Blob(b),
+        })
+    }
+}
+
 /// Why a column's value is not what the code reads it as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FromSqlError(pub String);
@@ -144,6 +179,12 @@ pub trait Params {
 impl Params for [&dyn ToSql; 0] {
     fn values(&self) -> Result<Vec<ValueRef<'_>>, FromSqlError> {
         Ok(Vec::new())
+    }
+}
+
+impl Params for Vec<&dyn ToSql> {
+    fn values(&self) -> Result<Vec<ValueRef<'_>>, FromSqlError> {
+        self.iter().map(|v| v.to_value()).collect()
     }
 }
 

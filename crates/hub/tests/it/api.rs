@@ -61,8 +61,12 @@ async fn health_answers() {
 async fn health_fails_when_the_database_does_not_match() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, server) = served(dir.path()).await;
-    let conn = rusqlite::Connection::open(dir.path().join(xinyi_hub::db::DB_FILE)).unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
+    common::behind_the_back(
+        dir.path(),
+        "PRAGMA user_version = 1",
+        "UPDATE xinyi_schema SET version = 1",
+    )
+    .unwrap();
     let resp = reqwest::get(format!("{}/v1/health", server.url()))
         .await
         .unwrap();

@@ -70,24 +70,36 @@ async fn a_backup_restores_the_same_registry_into_a_new_directory_only() {
     assert!(err.contains("already exists"), "{err}");
 
     let restored_dir = tmp.path().join("restored");
-    let out = ok(&cli(&restored_dir, &["restore", file.to_str().unwrap()]));
+    let original_settings = std::fs::read(dir.join("hub.toml")).unwrap();
+    let out = ok(&restore_cli(&file, &restored_dir, &dir));
     assert!(out.contains("restored"), "{out}");
 
     // The same keys, with the same owner-only permissions, and the same
-    // data: a terminal notices nothing.
-    for f in ["registry.key", "pseudonym.key", "hub.toml"] {
+    // data: a terminal notices nothing. (On PostgreSQL the restored
+    // settings name the database the registry went back into.)
+    if !on_postgres() {
         assert_eq!(
-            std::fs::read(dir.join(f)).unwrap(),
-            std::fs::read(restored_dir.join(f)).unwrap(),
-            "{f}"
+            std::fs::read(restored_dir.join("hub.toml")).unwrap(),
+            original_settings
         );
+    }
+    for f in ["registry.key", "pseudonym.key", "hub.toml"] {
+        if f != "hub.toml" {
+            assert_eq!(
+                std::fs::read(dir.join(f)).unwrap(),
+                std::fs::read(restored_dir.join(f)).unwrap(),
+                "{f}"
+            );
+        }
         #[cfg(unix)]
         assert_eq!(mode(&dir.join(f)), mode(&restored_dir.join(f)), "{f}");
     }
     #[cfg(unix)]
     {
         assert_eq!(mode(&restored_dir), 0o700);
-        assert_eq!(mode(&restored_dir.join("hub.db")), 0o600);
+        if !on_postgres() {
+            assert_eq!(mode(&restored_dir.join("hub.db")), 0o600);
+        }
     }
     let before = Hub::open(&dir).unwrap();
     let after = Hub::open(&restored_dir).unwrap();
@@ -119,13 +131,11 @@ async fn a_backup_restores_the_same_registry_into_a_new_directory_only() {
     );
 
     // Never over a registry: the directory is left as it was.
-    let db_before = std::fs::read(restored_dir.join("hub.db")).unwrap();
+    let kept = if on_postgres() { "hub.toml" } else { "hub.db" };
+    let db_before = std::fs::read(restored_dir.join(kept)).unwrap();
     let err = failed(&cli(&restored_dir, &["restore", file.to_str().unwrap()]));
     assert!(err.contains("refusing to overwrite"), "{err}");
-    assert_eq!(
-        std::fs::read(restored_dir.join("hub.db")).unwrap(),
-        db_before
-    );
+    assert_eq!(std::fs::read(restored_dir.join(kept)).unwrap(), db_before);
     // Nor into a folder holding anything else.
     let other = tmp.path().join("other");
     std::fs::create_dir(&other).unwrap();
@@ -135,10 +145,20 @@ async fn a_backup_restores_the_same_registry_into_a_new_directory_only() {
         Err(HubError::AlreadyExists { .. })
     ));
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1);
+    // On PostgreSQL, never into a database that holds a registry (the
+    // backup's settings name the one the registry is still in): nothing
+    // is made, nothing there changes.
+    if on_postgres() {
+        let again = tmp.path().join("again");
+        let err = restore(&file, &again).unwrap_err().to_string();
+        assert!(err.contains("already holds a registry"), "{err}");
+        assert!(!again.exists());
+        assert_eq!(before.upload_status(&terminal).unwrap().held_through, held);
+    }
     // An empty folder (a fresh mount point) is fine.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    restore(&file, &empty).unwrap();
+    restore_here(&file, &empty, &dir).unwrap();
     assert!(Hub::open(&empty).is_ok());
     let names: Vec<String> = std::fs::read_dir(&empty)
         .unwrap()
@@ -330,7 +350,7 @@ async fn a_damaged_or_hostile_backup_is_refused_and_leaves_nothing() {
     assert!(err.contains("SHA-256"), "{err}");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
     // The good one still restores after all that.
-    restore(&good, &tmp.path().join("fine")).unwrap();
+    restore_here(&good, &tmp.path().join("fine"), &dir).unwrap();
 }
 
 /// A key rotation between two backups: each backup's keys belong to its
@@ -350,7 +370,7 @@ async fn each_backup_holds_the_key_its_database_names() {
     hub.backup(&tmp.path().join("new.tar.gz")).unwrap();
     for (name, fp) in [("old", old_fp), ("new", new_fp)] {
         let to = tmp.path().join(format!("r-{name}"));
-        restore(&tmp.path().join(format!("{name}.tar.gz")), &to).unwrap();
+        restore_here(&tmp.path().join(format!("{name}.tar.gz")), &to, &dir).unwrap();
         assert_eq!(Hub::open(&to).unwrap().registry_fingerprint(), fp, "{name}");
     }
 }

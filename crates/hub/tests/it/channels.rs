@@ -16,7 +16,7 @@ use std::sync::Arc;
 use common::{MEASURE, SITE, UNIT};
 use xinyi_core::wire::config::{Channel, Config, ParsedConfig, Site};
 use xinyi_hub::http::Server;
-use xinyi_hub::{Hub, HubConfig, SiteSpec};
+use xinyi_hub::{Hub, SiteSpec};
 
 const PUBLIC: &str = "https://xyjl.example.gov.cn";
 const OWN: &str = "https://12345.example.gov.cn/form?kind=ts";
@@ -160,7 +160,7 @@ fn a_changed_public_url_is_published_once() {
 
     let moved = "https://credit.example.gov.cn/xyjl";
     let settings = format!("public_url = \"{moved}\"\n");
-    let config = HubConfig::parse(&settings, &dir.join("hub.toml")).unwrap();
+    let config = common::settings(&dir, &settings);
     let hub = Hub::open_with_config(&dir, config).unwrap();
     let p = hub.publish_settings().unwrap();
     assert_eq!((p.version, p.new_version), (held + 1, true));

@@ -44,8 +44,9 @@ pub const UNIT: &str = "阳江市公共交通有限公司";
 
 /// Makes `dir` a data directory for a hub on the database the tests run
 /// on: with `XINYI_TEST_DATABASE=postgres`, a `hub.toml` naming a new
-/// database on the tests' PostgreSQL server; else nothing (SQLite's file
-/// in `dir`). Returns the PostgreSQL address, if any.
+/// database on the tests' PostgreSQL server (before whatever settings the
+/// test put there); else nothing (SQLite's file in `dir`). Returns the
+/// PostgreSQL address, if any.
 pub fn prepare(dir: &std::path::Path) -> Option<String> {
     // What the hub logs (an internal error behind a 500) goes with the
     // test's captured output.
@@ -58,14 +59,188 @@ pub fn prepare(dir: &std::path::Path) -> Option<String> {
     }
     let url = xinyi_testkit::pg::server().fresh_database();
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("hub.toml"), format!("database = \"{url}\"\n")).unwrap();
+    let path = dir.join("hub.toml");
+    let held = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, format!("database = \"{url}\"\n{held}")).unwrap();
     Some(url)
+}
+
+/// `text` as settings for the hub in `dir`: with the database line
+/// [`prepare`] put in its hub.toml, if any.
+pub fn settings(dir: &std::path::Path, text: &str) -> xinyi_hub::HubConfig {
+    let held = std::fs::read_to_string(dir.join("hub.toml")).unwrap_or_default();
+    let database: String = held
+        .lines()
+        .filter(|l| l.starts_with("database = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    xinyi_hub::HubConfig::parse(&format!("{database}{text}"), &dir.join("hub.toml")).unwrap()
+}
+
+/// Restores backup `file` of the hub in `original` into `target` as an
+/// operator would on the database the tests run on: on SQLite as it is;
+/// on PostgreSQL into a new empty database (the backup's own still holds
+/// the registry), named by settings given to the restore (the original's
+/// otherwise) and then written into the restored hub.toml.
+pub fn restore_here(
+    file: &std::path::Path,
+    target: &std::path::Path,
+    original: &std::path::Path,
+) -> Result<xinyi_hub::backup::Restored, xinyi_hub::HubError> {
+    match fresh_settings(original) {
+        None => xinyi_hub::backup::restore(file, target),
+        Some(text) => {
+            let config = xinyi_hub::HubConfig::parse(&text, std::path::Path::new("hub.toml"))?;
+            let r = xinyi_hub::backup::restore_with_config(file, target, Some(config))?;
+            point_at(target, &text);
+            Ok(r)
+        }
+    }
+}
+
+/// `xinyi-hub restore FILE` into `target`, as [`restore_here`] does.
+pub fn restore_cli(
+    file: &std::path::Path,
+    target: &std::path::Path,
+    original: &std::path::Path,
+) -> std::process::Output {
+    let file = file.to_str().unwrap();
+    match fresh_settings(original) {
+        None => cli(target, &["restore", file]),
+        Some(text) => {
+            let settings = target.with_extension("settings.toml");
+            std::fs::write(&settings, &text).unwrap();
+            let out = cli(
+                target,
+                &["--config", settings.to_str().unwrap(), "restore", file],
+            );
+            if out.status.success() {
+                point_at(target, &text);
+            }
+            out
+        }
+    }
+}
+
+/// On PostgreSQL, the settings of the hub in `original` naming a new
+/// empty database instead of its own.
+fn fresh_settings(original: &std::path::Path) -> Option<String> {
+    xinyi_testkit::pg::selected().then(|| {
+        let held = std::fs::read_to_string(original.join("hub.toml")).unwrap_or_default();
+        let rest: String = held
+            .lines()
+            .filter(|l| !l.starts_with("database = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!(
+            "database = \"{}\"\n{rest}",
+            xinyi_testkit::pg::server().fresh_database()
+        )
+    })
+}
+
+/// The restored hub.toml with its database line replaced by `settings`'.
+fn point_at(dir: &std::path::Path, settings: &str) {
+    let database = settings
+        .lines()
+        .find(|l| l.starts_with("database = "))
+        .unwrap();
+    let path = dir.join("hub.toml");
+    let held = std::fs::read_to_string(&path).unwrap_or_default();
+    let rest: String = held
+        .lines()
+        .filter(|l| !l.starts_with("database = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, format!("{database}\n{rest}")).unwrap();
+}
+
+/// Whether the tests run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    xinyi_testkit::pg::selected()
+}
+
+/// The PostgreSQL database the hub in `dir` uses, by name, if any.
+fn postgres_db(dir: &std::path::Path) -> Option<String> {
+    let held = std::fs::read_to_string(dir.join("hub.toml")).unwrap_or_default();
+    held.lines()
+        .find_map(|l| l.strip_prefix("database = "))
+        .map(|url| {
+            url.trim()
+                .trim_matches('"')
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+}
+
+/// Runs `sql` in the registry of the hub in `dir`, behind the hub's back
+/// (another program, or an administrator with a shell): through rusqlite
+/// on SQLite, `psql` on PostgreSQL. What went wrong, if anything.
+pub fn behind_the_back(dir: &std::path::Path, sqlite: &str, postgres: &str) -> Result<(), String> {
+    match postgres_db(dir) {
+        Some(db) => xinyi_testkit::pg::server().psql(&db, postgres).map(|_| ()),
+        None => {
+            let conn = rusqlite::Connection::open(dir.join(xinyi_hub::db::DB_FILE)).unwrap();
+            conn.execute_batch(sqlite).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Every file the registry of the hub in `dir` is kept in, as a thief of
+/// the disk would read them: `hub.db` and its log on SQLite; on
+/// PostgreSQL (after a checkpoint, which writes what is in memory to the
+/// data files) its database's files and the server's log.
+pub fn database_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = match postgres_db(dir) {
+        Some(db) => {
+            let server = xinyi_testkit::pg::server();
+            let oid = server
+                .psql(
+                    &db,
+                    "CHECKPOINT; SELECT oid FROM pg_database WHERE datname = current_database()",
+                )
+                .unwrap();
+            let data = server.data_dir();
+            [data.join("base").join(oid.trim()), data.join("pg_wal")]
+                .iter()
+                .flat_map(|d| std::fs::read_dir(d).unwrap())
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect()
+        }
+        None => std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name == xinyi_hub::db::DB_FILE
+                    || name.starts_with(&format!("{}-", xinyi_hub::db::DB_FILE))
+            })
+            .collect(),
+    };
+    out.sort();
+    assert!(!out.is_empty(), "no database files for {}", dir.display());
+    out
+}
+
+/// Writes what the database of the hub in `dir` holds in memory or in its
+/// log into its main files: SQLite's checkpoint, PostgreSQL's CHECKPOINT.
+pub fn checkpoint(dir: &std::path::Path) {
+    behind_the_back(dir, "PRAGMA wal_checkpoint(TRUNCATE)", "CHECKPOINT").unwrap();
 }
 
 /// A hub with the vectors' K_pseudo, the sample catalogue, the vectors'
 /// trust list and one bus site.
 pub fn hub(dir: &std::path::Path) -> Hub {
     prepare(dir);
+    sqlite_hub(dir)
+}
+
+/// [`hub`] in SQLite's file in `dir`, whatever database the tests run on
+/// (tests of SQLite's own upgrades and files).
+pub fn sqlite_hub(dir: &std::path::Path) -> Hub {
     let hub = Hub::init(
         dir,
         InitOptions {

@@ -22,6 +22,7 @@ use xinyi_hub::http::console::Console;
 use xinyi_hub::{Hub, ManualClock};
 use xinyi_testkit::read as shared;
 
+use crate::common;
 use crate::common::{MEASURE, OPERATOR, SUPERVISOR, Terminal, UNIT, cli, hub, ok, served_at};
 
 pub(crate) const PASSWORD: &str = "a long enough password";
@@ -386,13 +387,12 @@ async fn a_session_ends_when_idle_and_at_sign_out() {
         .1
         .clone();
     // The database keeps only a hash of the cookie's token.
-    let db = std::fs::read(w.hub.dir().join("hub.db")).unwrap();
-    let wal = std::fs::read(w.hub.dir().join("hub.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
+    for f in common::database_files(w.hub.dir()) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
         assert!(
-            !bytes
-                .windows(session.len())
-                .any(|x| x == session.as_bytes())
+            memchr::memmem::find(&bytes, session.as_bytes()).is_none(),
+            "{}",
+            f.display()
         );
     }
     w.clock.advance(IDLE_TIMEOUT + 1);
@@ -534,19 +534,20 @@ async fn the_audit_log_shows_an_edit_behind_the_hubs_back() {
         .post(&format!("/sites/{site}/enroll"), &[("csrf", &csrf)])
         .await;
     assert!(matches!(w.hub.verify_audit_log().unwrap(), AuditCheck::Intact(n) if n >= 5));
-    let conn = rusqlite::Connection::open(w.hub.dir().join("hub.db")).unwrap();
+    let dir = w.hub.dir();
     // The schema refuses edits and deletions…
-    assert!(
-        conn.execute("UPDATE audit_log SET detail = 'x' WHERE seq = 2", [])
-            .is_err()
-    );
-    assert!(
-        conn.execute("DELETE FROM audit_log WHERE seq = 2", [])
-            .is_err()
-    );
+    for sql in [
+        "UPDATE audit_log SET detail = 'x' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+    ] {
+        let err = common::behind_the_back(dir, sql, sql).unwrap_err();
+        assert!(err.contains("append-only"), "{err}");
+    }
     // …and one who drops the guard still breaks the chain at that entry.
-    conn.execute_batch(
+    common::behind_the_back(
+        dir,
         "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'user:someone' WHERE seq = 2;",
+        "DROP TRIGGER audit_log_no_update ON audit_log; UPDATE audit_log SET actor = 'user:someone' WHERE seq = 2;",
     )
     .unwrap();
     assert_eq!(

@@ -18,8 +18,8 @@ use std::time::Duration;
 use common::*;
 use reqwest::Method;
 use xinyi_core::wire::request::RequestAuth;
+use xinyi_hub::Hub;
 use xinyi_hub::http::Server;
-use xinyi_hub::{Hub, HubConfig};
 
 const GUARD: Duration = Duration::from_secs(30);
 
@@ -29,7 +29,7 @@ async fn served_with(dir: &Path, settings: &str) -> (Arc<Hub>, Server) {
     hub.import_listings(&shared("vectors/listings.csv"))
         .unwrap();
     drop(hub);
-    let config = HubConfig::parse(settings, Path::new("hub.toml")).unwrap();
+    let config = common::settings(dir, settings);
     let hub = Arc::new(Hub::open_with_config(dir, config).unwrap());
     let server = Server::start(Arc::clone(&hub)).await.unwrap();
     (hub, server)

@@ -100,7 +100,7 @@ struct OldRegistry {
 /// (the last a supervisor's void), the catalogue and an unused code.
 fn old_registry(tmp: &Path, schema: usize) -> OldRegistry {
     let sub = {
-        let scratch = hub(&tmp.join("scratch"));
+        let scratch = sqlite_hub(&tmp.join("scratch"));
         scratch
             .import_listings(&shared("vectors/listings.csv"))
             .unwrap();
@@ -365,7 +365,7 @@ fn hub_processes_started_together_upgrade_the_registry_once() {
     // The schema is the one a new registry gets, nothing doubled or
     // missing, and the old records went through the upgrade once.
     let fresh = tmp.path().join("fresh");
-    drop(hub(&fresh));
+    drop(sqlite_hub(&fresh));
     assert_eq!(schema_of(&path), schema_of(&fresh.join(DB_FILE)));
     let conn = rusqlite::Connection::open(&path).unwrap();
     assert_eq!(
@@ -398,7 +398,7 @@ fn migrations_validate() {
 fn a_newer_schema_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("hub");
-    drop(hub(&dir));
+    drop(sqlite_hub(&dir));
     let newer = xinyi_hub::db::latest_version() + 1;
     {
         let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
@@ -429,7 +429,7 @@ fn a_newer_schema_is_refused() {
 fn a_file_that_is_not_a_database_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("hub");
-    drop(hub(&dir));
+    drop(sqlite_hub(&dir));
     for f in [DB_FILE, "hub.db-wal", "hub.db-shm"] {
         let _ = std::fs::remove_file(dir.join(f));
     }
