@@ -247,7 +247,7 @@ impl Hub {
         }
         self.verify_request(auth, &p.id, &p.public_key, method, path, body)?;
         let now = self.now();
-        self.db().write(|tx| {
+        self.db().write_for(&p.id, |tx| {
             self.take_nonce(tx, &p.id, &auth.nonce, now)?;
             tx.execute(
                 "UPDATE platforms SET last_seen_at = ?2 WHERE id = ?1",

@@ -409,7 +409,7 @@ impl Hub {
                 tracing::warn!(terminal = %terminal.id, %detail, "upload refused");
                 // One row per terminal and reason: a terminal retrying a
                 // refused upload every minute adds to a count, not a table.
-                self.db().write(|tx| {
+                self.db().write_for(&terminal.id, |tx| {
                     tx.execute(
                         "INSERT INTO upload_rejection_counts
                             (terminal, reason, count, first_at, last_at, last_detail)
@@ -460,7 +460,9 @@ impl Hub {
             opened.push((record, s.hash()));
         }
         let now = self.now();
-        self.db().write(|tx| {
+        // The terminal's own rows only (its records, the cases that name
+        // them): uploads of different terminals are stored side by side.
+        self.db().write_for(&terminal.id, |tx| {
             let unit: String = tx
                 .query_row(
                     "SELECT unit FROM sites WHERE id = ?1",

@@ -173,6 +173,12 @@ impl Hub {
                  WHERE id_sealed IS NOT NULL AND until <= ?1",
                 params![exclusions_ended_by.to_string(), now.0],
             )?;
+            // Nonces of senders that went quiet (each sender forgets its
+            // own as it makes requests).
+            tx.execute(
+                "DELETE FROM nonces WHERE seen_at < ?1",
+                [now.0.saturating_sub(config.nonce_retention_s)],
+            )?;
             let cases = tx.execute(
                 "UPDATE cases SET phone_sealed = ?3, id_sealed = NULL, text_sealed = ?3,
                         erased_at = ?2

@@ -155,7 +155,7 @@ impl Hub {
         let offset =
             self.verify_request(auth, &terminal.id, &terminal.public_key, method, path, body)?;
         let now = self.now();
-        self.db().write(|tx| {
+        self.db().write_for(&terminal.id, |tx| {
             self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
             tx.execute(
                 "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
@@ -196,8 +196,11 @@ impl Hub {
         Ok(offset)
     }
 
-    /// Accepts a request's nonce once per sender (and forgets nonces older
-    /// than the retention, which the skew check already refuses).
+    /// Accepts a request's nonce once per sender (and forgets the sender's
+    /// nonces older than the retention, which the skew check already
+    /// refuses; retention forgets those of senders gone quiet). Only the
+    /// sender's own rows are touched, so the senders' transactions never
+    /// wait for each other ([`crate::db::Db::write_for`]).
     pub(crate) fn take_nonce(
         &self,
         tx: &crate::db::Tx<'_>,
@@ -207,8 +210,8 @@ impl Hub {
     ) -> Result<(), HubError> {
         let retention = self.config().nonce_retention_s;
         tx.execute(
-            "DELETE FROM nonces WHERE seen_at < ?1",
-            [now.0.saturating_sub(retention)],
+            "DELETE FROM nonces WHERE terminal = ?1 AND seen_at < ?2",
+            params![who, now.0.saturating_sub(retention)],
         )?;
         let fresh = tx.execute(
             "INSERT INTO nonces (terminal, nonce, seen_at) VALUES (?1, ?2, ?3)
@@ -233,7 +236,7 @@ impl Hub {
         app_version: Option<&str>,
     ) -> Result<(), HubError> {
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.db().write(|tx| {
+        self.db().write_for(terminal, |tx| {
             tx.execute(
                 "UPDATE terminals SET data_version = ?2,
                      journal_head = COALESCE(?3, journal_head),
