@@ -155,6 +155,22 @@ fn point_at(dir: &std::path::Path, settings: &str) {
     std::fs::write(&path, format!("{database}\n{rest}")).unwrap();
 }
 
+/// The values of `column` in a vectors CSV file, with each row's kind.
+pub fn column(file: &str, column: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8(shared(file)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (kind, col) = (at("kind"), at(column));
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            (fields[kind].to_owned(), fields[col].to_owned())
+        })
+        .collect()
+}
+
 /// Whether the tests run on PostgreSQL.
 pub fn on_postgres() -> bool {
     xinyi_testkit::pg::selected()

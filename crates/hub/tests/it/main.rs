@@ -16,6 +16,7 @@ mod import;
 mod limits;
 mod measures;
 mod platform;
+mod postgres;
 mod privacy;
 mod refusal_log;
 mod retention;

@@ -30,22 +30,6 @@ use xinyi_hub::db::{DB_FILE, MIGRATIONS};
 use xinyi_hub::identity::IDENTITY_KEY_FILE;
 use xinyi_hub::{Hub, HubError, InitOptions};
 
-/// The values of `column` in a vectors CSV file, with each row's kind.
-fn column(file: &str, column: &str) -> Vec<(String, String)> {
-    let text = String::from_utf8(shared(file)).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (kind, col) = (at("kind"), at(column));
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let fields: Vec<&str> = l.split(',').collect();
-            (fields[kind].to_owned(), fields[col].to_owned())
-        })
-        .collect()
-}
-
 /// What must never be in the database files: every ID number of the
 /// vectors' lists and exclusions, and every person's full name.
 fn secrets() -> Vec<String> {

@@ -1,0 +1,344 @@
+//! A registry on PostgreSQL shared by several hub processes, and a SQLite
+//! registry moved there: each test starts real `xinyi-hub` processes on
+//! one real PostgreSQL server (`xinyi_testkit::pg`), whatever database
+//! the rest of the suite runs on. Without PostgreSQL's programs they say
+//! they did not run (and fail where `XINYI_REQUIRE_POSTGRES` is set).
+
+use crate::common;
+use crate::daemon::Daemon;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use common::*;
+use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, HubError};
+
+/// Whether PostgreSQL is here; says so when it is not.
+fn postgres_here(test: &str) -> bool {
+    let here = xinyi_testkit::pg::available();
+    if !here {
+        eprintln!("{test}: did not run: PostgreSQL's programs are not installed");
+    }
+    here
+}
+
+/// A hub as [`common::hub`] makes it, in a new PostgreSQL database.
+fn postgres_hub(dir: &Path) -> Hub {
+    std::fs::create_dir_all(dir).unwrap();
+    let url = xinyi_testkit::pg::server().fresh_database();
+    std::fs::write(dir.join("hub.toml"), format!("database = \"{url}\"\n")).unwrap();
+    let hub = sqlite_hub(dir);
+    assert_eq!(hub.status().unwrap().health.database, "ok");
+    hub
+}
+
+/// A second data directory for the registry in `dir`: its key files and
+/// settings, copied as an operator copies them to another server.
+fn second_dir(dir: &Path, to: &Path) -> PathBuf {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    to.to_owned()
+}
+
+fn url(d: &Daemon) -> String {
+    format!("http://{}", d.addr)
+}
+
+/// Two hub processes on one PostgreSQL database: an enrollment code raced
+/// at both is used once; a request seen by one is a replay at the other;
+/// the same upload sent to both at once is stored once; two imports at
+/// once publish two consecutive versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hub_processes_share_one_registry() {
+    if !postgres_here("two_hub_processes_share_one_registry") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a_dir = tmp.path().join("a");
+    let hub = postgres_hub(&a_dir);
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let b_dir = second_dir(&a_dir, &tmp.path().join("b"));
+    let (a, b) = (Daemon::start(&a_dir, ""), Daemon::start(&b_dir, ""));
+
+    // One code, two terminals, one at each process, at once.
+    for _ in 0..5 {
+        let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+        let (ta, tb) = (Terminal::new(&hub, &url(&a)), Terminal::new(&hub, &url(&b)));
+        let (ra, rb) = tokio::join!(ta.enroll_raw(&code), tb.enroll_raw(&code));
+        let mut ok: Vec<u16> = [ra.status().as_u16(), rb.status().as_u16()].to_vec();
+        ok.sort_unstable();
+        assert_eq!(ok[0], 200, "{ok:?}");
+        assert!(ok[1] >= 400, "the code was used twice: {ok:?}");
+    }
+
+    // A terminal enrolled at one process is known at the other.
+    let mut t = Terminal::new(&hub, &url(&a));
+    let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+    t.enroll(&code).await;
+    let at = now();
+    let mut batch = t.roster(at);
+    let sub = hub.listings().unwrap()[0].sub.clone();
+    for i in 0..20 {
+        batch.push(t.redemption(at + i, &sub, 1000 + i as u64 * 10).1);
+    }
+
+    // The same terminal as process B sees it.
+    let mut tb = Terminal::new(&hub, &url(&b));
+    tb.key = t.key.clone();
+    tb.id = t.id.clone();
+
+    // A request sent to A, replayed (the same time and nonce, so the same
+    // signature) at B.
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).unwrap();
+    let time = now();
+    let path = "/v1/records/status";
+    let first = t
+        .request(reqwest::Method::GET, path, Vec::new(), time, nonce)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let again = tb
+        .request(reqwest::Method::GET, path, Vec::new(), time, nonce)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        401,
+        "a replay at the other process was answered"
+    );
+    let said: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(said["code"], "replay", "{said}");
+
+    // The same upload to both processes at once, and again.
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(t.upload_raw(&batch), tb.upload_raw(&batch));
+        assert_eq!((ra.status().as_u16(), rb.status().as_u16()), (200, 200));
+    }
+    let held = hub.upload_status(&t.id).unwrap();
+    assert_eq!(held.held_through, batch.len() as u64);
+    let stored = hub
+        .integrity_report()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.terminal == t.id)
+        .unwrap();
+    assert_eq!(stored.records, batch.len() as u64, "{stored:?}");
+
+    // Two imports at once, one at each data directory.
+    let before = hub.current_version().unwrap().unwrap().version;
+    let (withdraw, _) = xinyi_testkit::withdrawal_of(&xinyi_testkit::first_listed_id_number());
+    let excluded = &column("vectors/exclusions.csv", "id_number")[0];
+    let (repair, _) = xinyi_testkit::exclusion_withdrawal_of(&excluded.1);
+    let (wf, rf) = (
+        tmp.path().join("withdraw.csv"),
+        tmp.path().join("repair.csv"),
+    );
+    std::fs::write(&wf, withdraw).unwrap();
+    std::fs::write(&rf, repair).unwrap();
+    let spawn = |dir: &Path, what: &str, file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_xinyi-hub"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["import", what])
+            .arg(file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let imports = [
+        spawn(&a_dir, "listings", &wf),
+        spawn(&b_dir, "exclusions", &rf),
+    ];
+    for child in imports {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let versions: Vec<u64> = hub.versions().unwrap().iter().map(|v| v.version).collect();
+    let expected: Vec<u64> = (1..=before + 2).collect();
+    let mut sorted = versions.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, expected, "versions made: {versions:?}");
+
+    for d in [a, b] {
+        let log = d.stop();
+        assert!(
+            !log.iter().any(|l| l.contains("panicked")),
+            "{}",
+            log.join("\n")
+        );
+    }
+}
+
+/// Hub processes opening an empty PostgreSQL database at once make its
+/// tables once between them: every one opens.
+#[test]
+fn processes_opening_an_empty_database_together_make_it_once() {
+    if !postgres_here("processes_opening_an_empty_database_together_make_it_once") {
+        return;
+    }
+    let url = xinyi_testkit::pg::server().fresh_database();
+    let location = xinyi_hub::db::Location::Postgres { url, pool: 2 };
+    let opened: Vec<Result<i64, HubError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| xinyi_hub::db::Db::open_at(&location)?.schema_version()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in opened {
+        assert_eq!(o.unwrap(), xinyi_hub::db::latest_version());
+    }
+}
+
+/// A registry on PostgreSQL written by a newer xinyi-hub is refused,
+/// saying which versions and what to do; nothing is changed.
+#[test]
+fn a_newer_schema_on_postgres_is_refused() {
+    if !postgres_here("a_newer_schema_on_postgres_is_refused") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    drop(postgres_hub(&dir));
+    let newer = xinyi_hub::db::latest_version() + 1;
+    behind_the_back(
+        &dir,
+        "",
+        &format!("UPDATE xinyi_schema SET version = {newer}"),
+    )
+    .unwrap();
+    let err = Hub::open(&dir).unwrap_err();
+    assert!(
+        matches!(err, HubError::SchemaTooNew { found, .. } if found == newer),
+        "{err:?}"
+    );
+    let out = cli(&dir, &["status"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("schema version {newer}")) && stderr.contains("upgrade xinyi-hub"),
+        "{stderr}"
+    );
+}
+
+/// `xinyi-hub migrate --to` moves a SQLite registry with the vectors and
+/// a terminal's records into PostgreSQL: the same published version and
+/// set hash, the same reports, the same keys; the terminal goes on as if
+/// nothing happened. Into a database that holds a registry it refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_registry_moves_to_postgres_unnoticed() {
+    if !postgres_here("a_sqlite_registry_moves_to_postgres_unnoticed") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    // The citizens' pages at a fixed address (not the test server's
+    // port, which changes between the two serves and would publish).
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("hub.toml"),
+        "public_url = \"https://xyjl.example.gov.cn\"\n",
+    )
+    .unwrap();
+    let hub = sqlite_hub(&dir);
+    hub.import_listings(&shared("vectors/listings.csv"))
+        .unwrap();
+    hub.import_exclusions(&shared("vectors/exclusions.csv"))
+        .unwrap();
+    let hub = Arc::new(hub);
+    let server = Server::start(Arc::clone(&hub)).await.unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+    let (_, registry) = t.enroll(&code).await;
+    let at = now();
+    let sub = hub.listings().unwrap()[0].sub.clone();
+    let mut batch = t.roster(at);
+    for i in 0..30 {
+        batch.push(t.redemption(at + i, &sub, 500 + i as u64).1);
+    }
+    t.upload(&batch).await;
+    let have = t.metadata(0, &registry).await.version;
+    server.stop().await.unwrap();
+    let before = (
+        hub.current_version().unwrap().unwrap(),
+        hub.usage_report().unwrap(),
+        hub.overuse_report().unwrap(),
+        hub.integrity_report().unwrap(),
+        hub.registry_fingerprint(),
+        hub.upload_status(&t.id).unwrap().held_through,
+    );
+    drop(Arc::into_inner(hub).unwrap());
+
+    let url = xinyi_testkit::pg::server().fresh_database();
+    let said = ok(&cli(&dir, &["migrate", "--to", &url]));
+    assert!(said.contains("verified"), "{said}");
+    assert!(
+        said.contains(&before.0.set_hash.to_hex()),
+        "{said} should name the set hash"
+    );
+    let settings = std::fs::read_to_string(dir.join("hub.toml")).unwrap();
+    assert!(
+        settings.contains(&format!("database = \"{url}\"")),
+        "{settings}"
+    );
+
+    let moved = Hub::open(&dir).unwrap();
+    let status = moved.status().unwrap();
+    assert!(status.ok, "{status:?}");
+    let after = (
+        moved.current_version().unwrap().unwrap(),
+        moved.usage_report().unwrap(),
+        moved.overuse_report().unwrap(),
+        moved.integrity_report().unwrap(),
+        moved.registry_fingerprint(),
+        moved.upload_status(&t.id).unwrap().held_through,
+    );
+    assert_eq!(after.0.version, before.0.version);
+    assert_eq!(after.0.set_hash, before.0.set_hash);
+    assert_eq!(after.1, before.1);
+    assert_eq!(after.2, before.2);
+    assert_eq!(after.3, before.3);
+    assert_eq!(after.4, before.4);
+    assert_eq!(after.5, before.5);
+
+    // The terminal: the same version, and its next record continues the
+    // chain the registry held before the move.
+    let moved = Arc::new(moved);
+    let server = Server::start(Arc::clone(&moved)).await.unwrap();
+    t.base = server.url();
+    let meta = t.metadata(have, &registry).await;
+    assert_eq!(meta.version, have);
+    let next = t.redemption(now(), &sub, 700).1;
+    let receipt = t.upload(&[next]).await;
+    assert_eq!((receipt.stored, receipt.held_through), (1, before.5 + 1));
+    server.stop().await.unwrap();
+
+    // Not into a database that holds a registry: nothing there changes.
+    let held = moved.integrity_report().unwrap();
+    let other = tmp.path().join("other");
+    drop(sqlite_hub(&other));
+    let err = Hub::open(&other)
+        .unwrap()
+        .migrate_to(&url)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already holds a registry"), "{err}");
+    assert_eq!(moved.integrity_report().unwrap(), held);
+}
