@@ -4,6 +4,8 @@
 //! the rest of the suite runs on. Without PostgreSQL's programs they say
 //! they did not run (and fail where `XINYI_REQUIRE_POSTGRES` is set).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use crate::common;
 use crate::daemon::Daemon;
 
