@@ -24,6 +24,16 @@
 //!    kill the hub's database is intact, no acknowledged record is lost,
 //!    and it holds each record once, as the terminal signed it, without
 //!    gaps; at the end it holds all of them.
+//! 4. **Hub while publishing.** The child revokes cards (each a new
+//!    version) and now and then publishes every list again, reporting
+//!    each version once made. After each kill every reported version is
+//!    there, versions run 1, 2, 3… with none twice or missing, the latest
+//!    is what the tables hold (publishing again finds nothing new), and a
+//!    snapshot from nothing can be served.
+//!
+//! Scenarios 3 and 4 run twice: on SQLite, and with the registry in a
+//! PostgreSQL database (the tests' own server, started from Debian's
+//! `postgresql`; without it those two say they did not run).
 //!
 //! Every scenario runs 20 rounds by default; a separate command runs
 //! hundreds:
@@ -74,6 +84,9 @@ use xinyi_hub::http::Server;
 const APPLY_TEST: &str = "terminal_killed_while_applying_data";
 const JOURNAL_TEST: &str = "terminal_killed_while_appending_records";
 const HUB_TEST: &str = "hub_killed_while_ingesting_uploads";
+const HUB_PG_TEST: &str = "hub_on_postgres_killed_while_ingesting_uploads";
+const PUBLISH_TEST: &str = "hub_killed_while_publishing";
+const PUBLISH_PG_TEST: &str = "hub_on_postgres_killed_while_publishing";
 
 /// How long the parent waits for a line a healthy child must write.
 const PATIENCE: Duration = Duration::from_secs(300);
@@ -85,6 +98,7 @@ fn child_main(role: &str) -> ! {
         "apply" => apply_child(),
         "journal" => journal_child(),
         "hub" => hub_child(),
+        "publish" => publish_child(),
         other => fail(format_args!("unknown crash child role {other:?}")),
     }
 }
@@ -887,29 +901,15 @@ fn check_hub_holds(hub: &Hub, terminal: &str, known: &[Digest32], exact: bool) -
         hub.upload_status(terminal).unwrap().held_through,
         row.held_through
     );
-    let conn = Connection::open(hub.dir().join(xinyi_hub::db::DB_FILE)).unwrap();
-    let (count, seqs, ids): (i64, i64, i64) = conn
-        .query_row(
-            "SELECT count(*), count(DISTINCT seq), count(DISTINCT id) FROM records
-             WHERE terminal = ?1",
-            [terminal],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let held = held_records(hub.dir(), terminal);
+    let seqs: std::collections::BTreeSet<i64> = held.iter().map(|r| r.0).collect();
+    let ids: std::collections::BTreeSet<&str> = held.iter().map(|r| r.2.as_str()).collect();
     assert_eq!(
-        (count as u64, seqs as u64, ids as u64),
+        (held.len() as u64, seqs.len() as u64, ids.len() as u64),
         (row.records, row.records, row.records),
         "a record is held twice"
     );
-    let mut stmt = conn
-        .prepare("SELECT seq, hash FROM records WHERE terminal = ?1 ORDER BY seq")
-        .unwrap();
-    let held: Vec<(i64, String)> = stmt
-        .query_map([terminal], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for (k, (seq, hash)) in held.iter().enumerate() {
+    for (k, (seq, hash, _)) in held.iter().enumerate() {
         assert_eq!(*seq, k as i64 + 1);
         assert_eq!(
             hash,
@@ -918,6 +918,58 @@ fn check_hub_holds(hub: &Hub, terminal: &str, known: &[Digest32], exact: bool) -
         );
     }
     row.held_through
+}
+
+/// The (seq, hash, id) of every record the hub in `dir` holds for
+/// `terminal`, read from its database behind its back: SQLite's file, or
+/// PostgreSQL through `psql`.
+fn held_records(dir: &Path, terminal: &str) -> Vec<(i64, String, String)> {
+    let settings = std::fs::read_to_string(dir.join("hub.toml")).unwrap_or_default();
+    let database = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("database = "))
+        .map(|u| {
+            u.trim()
+                .trim_matches('"')
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
+    match database {
+        Some(db) => {
+            assert!(
+                terminal
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            );
+            let out = xinyi_testkit::pg::server()
+                .psql(
+                    &db,
+                    &format!(
+                        "SELECT seq, hash, id FROM records WHERE terminal = '{terminal}' ORDER BY seq"
+                    ),
+                )
+                .unwrap();
+            out.lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let f: Vec<&str> = l.split('|').collect();
+                    (f[0].parse().unwrap(), f[1].to_owned(), f[2].to_owned())
+                })
+                .collect()
+        }
+        None => {
+            let conn = Connection::open(dir.join(xinyi_hub::db::DB_FILE)).unwrap();
+            let mut stmt = conn
+                .prepare("SELECT seq, hash, id FROM records WHERE terminal = ?1 ORDER BY seq")
+                .unwrap();
+            stmt.query_map([terminal], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+    }
 }
 
 /// Forgets that the hub confirmed records `from..`, as a terminal
@@ -1187,10 +1239,54 @@ fn hub_killed_while_ingesting_uploads() {
     if let Some(role) = child_role() {
         child_main(&role);
     }
-    let mut rng = scenario_rng("hub");
+    ingest_rounds(HUB_TEST, "hub", None);
+}
+
+/// Scenario 3 with the registry on PostgreSQL (the server outlives the
+/// killed hub, as a database server does).
+#[test]
+fn hub_on_postgres_killed_while_ingesting_uploads() {
+    if let Some(role) = child_role() {
+        child_main(&role);
+    }
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    ingest_rounds(HUB_PG_TEST, "hub-pg", Some(url));
+}
+
+/// A new database on the tests' PostgreSQL server, or None (said) where
+/// PostgreSQL's programs are not installed.
+fn postgres_database() -> Option<String> {
+    if !xinyi_testkit::pg::available() {
+        println!("did not run: PostgreSQL's programs are not installed");
+        return None;
+    }
+    Some(xinyi_testkit::pg::server().fresh_database())
+}
+
+/// A data directory whose hub.toml names `database`, if any.
+fn hub_dir_for(dir: &Path, database: Option<&str>) {
+    std::fs::create_dir_all(dir).unwrap();
+    if let Some(url) = database {
+        std::fs::write(dir.join("hub.toml"), format!("database = \"{url}\"\n")).unwrap();
+    }
+}
+
+/// Whatever the kill left in the hub's database is intact: SQLite's
+/// file passes its checks; PostgreSQL's is the server's to keep.
+fn hub_database_ok(dir: &Path, database: Option<&str>) {
+    if database.is_none() {
+        drop(integrity_ok(&dir.join(xinyi_hub::db::DB_FILE)));
+    }
+}
+
+fn ingest_rounds(test: &str, label: &str, database: Option<String>) {
+    let mut rng = scenario_rng(label);
     let rounds = crash_support::rounds();
     let tmp = tempfile::tempdir().unwrap();
     let hub_dir = tmp.path().join("hub");
+    hub_dir_for(&hub_dir, database.as_deref());
     let key = SigningKey::from_bytes(&rng.bytes::<32>());
     let (terminal, registry) = {
         let (hub, _) = demo_hub(&hub_dir, now().date_utc8()).unwrap();
@@ -1214,13 +1310,13 @@ fn hub_killed_while_ingesting_uploads() {
     for round in 0..rounds {
         let fresh = rng.between(20, 150);
         append_records(&mut store, &key, &mut rng, fresh);
-        let mut child = Proc::spawn(HUB_TEST, "hub", &envs);
+        let mut child = Proc::spawn(test, "hub", &envs);
         let url_line = child.wait_for(PATIENCE, |t| t.starts_with("url "));
         let url = url_line.text["url ".len()..].to_owned();
         let client = HubClient::new(&url, key.clone(), None).unwrap();
         let delay = delay(&mut rng, span);
         println!(
-            "[hub] round {round}: kill {} after the hub listens",
+            "[{label}] round {round}: kill {} after the hub listens",
             ms(delay)
         );
         let busy = Arc::new(AtomicBool::new(false));
@@ -1257,7 +1353,7 @@ fn hub_killed_while_ingesting_uploads() {
         counter.join().unwrap();
 
         // The hub restarts on what the kill left.
-        drop(integrity_ok(&hub_dir.join(xinyi_hub::db::DB_FILE)));
+        hub_database_ok(&hub_dir, database.as_deref());
         let hub = Hub::open(&hub_dir).expect("the hub opens after the kill");
         let known: Vec<Digest32> = journal_hashes(&Connection::open(&db).unwrap())
             .into_iter()
@@ -1279,7 +1375,7 @@ fn hub_killed_while_ingesting_uploads() {
         };
         *tally.entry(when).or_default() += 1;
         println!(
-            "[hub] round {round}: killed at {} ({when}), {} uploads sent {} records: {} stored, {} duplicates; confirmed through {acked}, holds through {held} of {}",
+            "[{label}] round {round}: killed at {} ({when}), {} uploads sent {} records: {} stored, {} duplicates; confirmed through {acked}, holds through {held} of {}",
             ms(killed.killed_at),
             run.uploads,
             run.sent,
@@ -1295,7 +1391,7 @@ fn hub_killed_while_ingesting_uploads() {
 
     // Last start: everything goes up, and everything sent again is a
     // duplicate.
-    let mut child = Proc::spawn(HUB_TEST, "hub", &envs);
+    let mut child = Proc::spawn(test, "hub", &envs);
     let url_line = child.wait_for(PATIENCE, |t| t.starts_with("url "));
     let client = HubClient::new(&url_line.text["url ".len()..], key.clone(), None).unwrap();
     let head = store.journal_head().unwrap().0;
@@ -1316,7 +1412,122 @@ fn hub_killed_while_ingesting_uploads() {
     let held = check_hub_holds(&hub, &terminal, &known, true);
     assert_eq!(held, head);
     println!(
-        "[hub] {rounds} rounds, {head} records, {} uploads sent {} records ({} stored, {} duplicates); kills: {tally:?}; rounds where the hub held more than it had confirmed: {unacknowledged}",
+        "[{label}] {rounds} rounds, {head} records, {} uploads sent {} records ({} stored, {} duplicates); kills: {tally:?}; rounds where the hub held more than it had confirmed: {unacknowledged}",
         totals.uploads, totals.sent, totals.stored, totals.duplicates
     );
+}
+
+// ================================================== 4. hub publishing under kill
+
+/// Publishes for ever: a card revoked (a small new version), now and then
+/// every list published again (a version built whole), reporting each
+/// version once the call that made it has returned.
+fn publish_child() -> ! {
+    let dir = PathBuf::from(child_env("XINYI_CRASH_HUB_DIR"));
+    let hub = Hub::open(&dir).unwrap_or_else(|e| fail(e));
+    let mut rng = Rng::from_seed(child_env("XINYI_CRASH_CHILD_SEED").parse().unwrap_or(1));
+    emit("publishing");
+    loop {
+        let published = if rng.percent(20) {
+            hub.publish(true)
+        } else {
+            let cti = xinyi_core::hex::encode(&rng.bytes::<16>());
+            hub.revoke_card(&cti, "crash test: reported lost")
+        };
+        match published {
+            Ok(p) => emit(format_args!("published {}", p.version)),
+            Err(e) => fail(e),
+        }
+    }
+}
+
+#[test]
+fn hub_killed_while_publishing() {
+    if let Some(role) = child_role() {
+        child_main(&role);
+    }
+    publish_rounds(PUBLISH_TEST, "publish", None);
+}
+
+/// Scenario 4 with the registry on PostgreSQL.
+#[test]
+fn hub_on_postgres_killed_while_publishing() {
+    if let Some(role) = child_role() {
+        child_main(&role);
+    }
+    let Some(url) = postgres_database() else {
+        return;
+    };
+    publish_rounds(PUBLISH_PG_TEST, "publish-pg", Some(url));
+}
+
+/// A hub process is killed while it publishes: after each kill every
+/// version it reported is there, versions run 1, 2, 3… with none twice
+/// and none missing, the latest one is what the tables hold (publishing
+/// again finds nothing to publish), and a terminal starting from nothing
+/// gets a complete snapshot of it.
+fn publish_rounds(test: &str, label: &str, database: Option<String>) {
+    let mut rng = scenario_rng(label);
+    let rounds = crash_support::rounds();
+    let tmp = tempfile::tempdir().unwrap();
+    let hub_dir = tmp.path().join("hub");
+    hub_dir_for(&hub_dir, database.as_deref());
+    drop(demo_hub(&hub_dir, now().date_utc8()).unwrap());
+    let span = Duration::from_millis(600);
+    let mut reported = 0u64;
+    for round in 0..rounds {
+        let envs = [
+            ("XINYI_CRASH_HUB_DIR", hub_dir.display().to_string()),
+            ("XINYI_CRASH_CHILD_SEED", rng.next_u64().to_string()),
+        ];
+        let mut child = Proc::spawn(test, "publish", &envs);
+        let started = child.wait_for(PATIENCE, |t| t == "publishing");
+        let delay = delay(&mut rng, span);
+        let killed = child.kill_at(started.at + delay);
+        let last = killed
+            .lines
+            .iter()
+            .filter_map(|l| l.text.strip_prefix("published "))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .max();
+        if let Some(v) = last {
+            reported = reported.max(v);
+        }
+
+        hub_database_ok(&hub_dir, database.as_deref());
+        let hub = Hub::open(&hub_dir).expect("the hub opens after the kill");
+        let versions: Vec<u64> = hub.versions().unwrap().iter().map(|v| v.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let expected: Vec<u64> = (1..=sorted.len() as u64).collect();
+        assert_eq!(sorted, expected, "round {round}: versions {versions:?}");
+        assert_eq!(
+            sorted.len(),
+            versions.len(),
+            "a version twice: {versions:?}"
+        );
+        let latest = *sorted.last().unwrap();
+        assert!(
+            latest >= reported,
+            "round {round}: version {reported} was reported published, the hub holds {latest}"
+        );
+        let again = hub.publish(false).unwrap();
+        assert!(
+            !again.new_version,
+            "round {round}: the tables hold what version {latest} did not publish"
+        );
+        let snapshot = hub
+            .eligibility_for(0)
+            .unwrap()
+            .expect("a snapshot from nothing");
+        assert!(hub.artefact(&snapshot.artefact.sha256).unwrap().is_some());
+        reported = latest;
+        println!(
+            "[{label}] round {round}: killed at {} after {} versions reported; holds {latest}",
+            ms(killed.killed_at),
+            last.map_or(0, |v| v)
+        );
+    }
+    assert!(reported > 1, "nothing was ever published");
 }
