@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::{OptionalExtension as _, Tx, params};
+use crate::db::{OptionalExtension as _, ToSql, Tx, Value, params};
 use ed25519_dalek::VerifyingKey;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::WireError;
@@ -289,21 +289,28 @@ fn amount(v: u64) -> Option<i64> {
 /// A record as uploaded: its signed form, what it says, its chain hash.
 type Uploaded<'s> = (&'s SignedRecord, &'s Record, Digest32);
 
-fn insert(
-    tx: &Tx<'_>,
+/// The columns of a stored record, in the order [`record_row`] gives
+/// their values.
+const RECORD_COLUMNS: &str = "terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form, \
+     categories, original, discount, payable, companions, reason, target, staff, role, site, \
+     unit, data_version, operator, flag, bytes, sig, received_at, basis, holder_checked";
+/// How many columns that is.
+const RECORD_WIDTH: usize = 30;
+/// Records stored by one INSERT statement.
+const RECORDS_PER_INSERT: usize = 64;
+
+/// The values of a record's row, as [`RECORD_COLUMNS`] names them.
+fn record_row(
     terminal: &TerminalInfo,
     unit: &str,
     (signed, r, hash): Uploaded<'_>,
     flag: Option<&str>,
     now: i64,
-) -> Result<(), HubError> {
+) -> Result<Vec<Value>, HubError> {
     let hex = xinyi_core::hex::encode;
+    let text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+    let int = |i: Option<i64>| i.map_or(Value::Null, Value::Int);
     let body = &r.body;
-    let measure = body.measure();
-    let sub = body.sub();
-    let cti = body.cti().map(hex);
-    let reason = body.reason();
-    let target = body.target().map(|t| hex(t));
     let (original, discount, payable) = match body.amounts() {
         Some((o, d, p)) => (amount(o), amount(d), amount(p)),
         None => (None, None, None),
@@ -322,61 +329,91 @@ fn insert(
         _ => (None, None, None),
     };
     let role = match body {
-        Body::Staff { role, .. } => role.as_deref(),
+        Body::Staff { role, .. } => role.clone(),
         _ => None,
     };
-    let id = hex(&r.id);
-    tx.prepare_cached(
-        "INSERT INTO records (terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form,
-            categories, original, discount, payable, companions, reason, target, staff, role,
-            site, unit, data_version, operator, flag, bytes, sig, received_at, basis,
-            holder_checked)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
-    )?
-    .execute(params![
-        terminal.id,
-        to_i64(r.seq, "seq")?,
-        id,
-        hash.to_hex(),
-        r.prev.to_hex(),
-        r.at.0,
-        r.body.kind(),
-        measure,
-        sub,
-        cti,
-        form,
-        categories,
-        original,
-        discount,
-        payable,
-        companions,
-        reason,
-        target,
-        body.staff(),
-        role,
-        terminal.site,
-        unit,
-        to_i64(r.data_version, "data_version")?,
-        r.operator,
-        flag,
-        signed.bytes,
-        signed.sig.as_slice(),
-        now,
-        body.basis().map(|b| b.as_str()),
-        body.holder_checked(),
-    ])?;
-    if let (Some(target), None) = (target, flag) {
-        // A void cancels a redemption of the same terminal for reports.
+    Ok(vec![
+        Value::Text(terminal.id.clone()),
+        Value::Int(to_i64(r.seq, "seq")?),
+        Value::Text(hex(&r.id)),
+        Value::Text(hash.to_hex()),
+        Value::Text(r.prev.to_hex()),
+        Value::Int(r.at.0),
+        Value::Text(r.body.kind().to_owned()),
+        text(body.measure().map(str::to_owned)),
+        text(body.sub().map(str::to_owned)),
+        text(body.cti().map(hex)),
+        int(form),
+        text(categories),
+        int(original),
+        int(discount),
+        int(payable),
+        int(companions),
+        text(body.reason().map(str::to_owned)),
+        text(body.target().map(|t| hex(t))),
+        text(body.staff().map(str::to_owned)),
+        text(role),
+        Value::Text(terminal.site.clone()),
+        Value::Text(unit.to_owned()),
+        Value::Int(to_i64(r.data_version, "data_version")?),
+        Value::Text(r.operator.clone()),
+        text(flag.map(str::to_owned)),
+        Value::Blob(signed.bytes.clone()),
+        Value::Blob(signed.sig.to_vec()),
+        Value::Int(now),
+        text(body.basis().map(|b| b.as_str().to_owned())),
+        body.holder_checked()
+            .map_or(Value::Null, |h| Value::Int(i64::from(h))),
+    ])
+}
+
+/// Stores record rows, many per statement (one round trip to the
+/// database for each [`RECORDS_PER_INSERT`]).
+fn insert_rows(tx: &Tx<'_>, rows: &mut Vec<Vec<Value>>) -> Result<(), HubError> {
+    for chunk in rows.chunks(RECORDS_PER_INSERT) {
+        let values = (0..chunk.len())
+            .map(|r| {
+                let one = (1..=RECORD_WIDTH)
+                    .map(|c| format!("?{}", r * RECORD_WIDTH + c))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("({one})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let params: Vec<&dyn ToSql> = chunk
+            .iter()
+            .flat_map(|r| r.iter().map(|v| v as &dyn ToSql))
+            .collect();
+        tx.prepare_cached(&format!(
+            "INSERT INTO records ({RECORD_COLUMNS}) VALUES {values}"
+        ))?
+        .execute(params)?;
+    }
+    rows.clear();
+    Ok(())
+}
+
+/// What a stored record changes beside itself: a void cancels the
+/// redemption it names; a citizen's case filed before a redemption or
+/// refusal arrived takes its site (a complaint, the site's unit too).
+fn after_insert(
+    tx: &Tx<'_>,
+    terminal: &TerminalInfo,
+    unit: &str,
+    r: &Record,
+    flag: Option<&str>,
+    cases_waiting: bool,
+) -> Result<(), HubError> {
+    let id = xinyi_core::hex::encode(&r.id);
+    if let (Some(target), None) = (r.body.target(), flag) {
         tx.execute(
             "UPDATE records SET voided_by = ?3
              WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption' AND voided_by IS NULL",
-            params![terminal.id, target, id],
+            params![terminal.id, xinyi_core::hex::encode(target), id],
         )?;
     }
-    if matches!(body, Body::Redemption { .. } | Body::Refusal { .. }) {
-        // A citizen's case filed before the record arrived takes its site;
-        // a complaint, the site's unit too.
+    if cases_waiting && matches!(r.body, Body::Redemption { .. } | Body::Refusal { .. }) {
         tx.prepare_cached(
             "UPDATE cases SET site = ?2, unit = CASE WHEN kind = 'complaint' THEN ?3 ELSE unit END
              WHERE reference = ?1 AND site IS NULL",
@@ -500,19 +537,36 @@ impl Hub {
             check_chain(&terminal.id, last_held(tx, &terminal.id)?, &chain)
                 .map_err(UploadError::BrokenChain)?;
             let mut judge = Judge::new(tx, terminal, now.0)?;
+            // Cases filed before their record arrived are few: most
+            // uploads need not look for them record by record.
+            let cases_waiting: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE site IS NULL AND reference IS NOT NULL)",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut rows = Vec::new();
             for (record, hash, s) in &fresh {
                 // In chain order: a void's redemption and a redemption's
-                // operator may be in the same batch, just before it.
+                // operator may be in the same batch, just before it. A
+                // void reads what is stored, so what is held back is
+                // stored first.
+                if matches!(record.body, Body::Void { .. }) {
+                    insert_rows(tx, &mut rows)?;
+                }
                 let flag = judge.judge(record)?;
-                insert(
-                    tx,
+                rows.push(record_row(
                     terminal,
                     &unit,
                     (s, record, *hash),
                     flag.as_deref(),
                     now.0,
-                )?;
+                )?);
+                if matches!(record.body, Body::Void { .. }) {
+                    insert_rows(tx, &mut rows)?;
+                }
+                after_insert(tx, terminal, &unit, record, flag.as_deref(), cases_waiting)?;
             }
+            insert_rows(tx, &mut rows)?;
             let (held_through, held_hash) = held_through(tx, &terminal.id)?;
             Ok(UploadReceipt {
                 terminal: terminal.id.clone(),
