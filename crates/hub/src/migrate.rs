@@ -70,9 +70,6 @@ const IDENTITIES: &[(&str, &str)] = &[
 
 /// Rows read and written at a time.
 const CHUNK: usize = 2_000;
-/// Rows in one INSERT statement (bounded by the parameters a statement
-/// may have).
-const ROWS_PER_INSERT: usize = 50;
 
 /// What a copy moved, table by table, and what was checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -191,7 +188,7 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, table: &str, key: &[&str]) -> Result<u
             stmt.query_map(p, |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())?
                 .collect::<Result<_, _>>()?
         };
-        insert(dst, table, &cols, &rows)?;
+        dst.insert_rows(table, &list, &rows)?;
         copied += rows.len() as u64;
         // A table without a key (case_steps, a few rows per case) is read
         // whole; the others go on after the last key read.
@@ -209,35 +206,6 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, table: &str, key: &[&str]) -> Result<u
         after = last;
     }
     Ok(copied)
-}
-
-/// Inserts `rows` into `table` of `dst`, several per statement.
-fn insert(dst: &Tx<'_>, table: &str, cols: &[String], rows: &[Vec<Value>]) -> Result<(), HubError> {
-    let list = cols
-        .iter()
-        .map(|c| quoted(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let n = cols.len();
-    for batch in rows.chunks(ROWS_PER_INSERT) {
-        let values = (0..batch.len())
-            .map(|r| {
-                let one = (1..=n)
-                    .map(|c| format!("?{}", r * n + c))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!("({one})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("INSERT INTO {table} ({list}) VALUES {values}");
-        let p: Vec<&dyn ToSql> = batch
-            .iter()
-            .flat_map(|r| r.iter().map(|v| v as &dyn ToSql))
-            .collect();
-        dst.execute(&sql, p)?;
-    }
-    Ok(())
 }
 
 /// PostgreSQL's own numbers continue after the highest copied.

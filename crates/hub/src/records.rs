@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::{OptionalExtension as _, ToSql, Tx, Value, params};
+use crate::db::{OptionalExtension as _, Tx, Value, params};
 use ed25519_dalek::VerifyingKey;
 use xinyi_core::wire::Digest32;
 use xinyi_core::wire::WireError;
@@ -294,10 +294,6 @@ type Uploaded<'s> = (&'s SignedRecord, &'s Record, Digest32);
 const RECORD_COLUMNS: &str = "terminal, seq, id, hash, prev, at, kind, measure, sub, cti, form, \
      categories, original, discount, payable, companions, reason, target, staff, role, site, \
      unit, data_version, operator, flag, bytes, sig, received_at, basis, holder_checked";
-/// How many columns that is.
-const RECORD_WIDTH: usize = 30;
-/// Records stored by one INSERT statement.
-const RECORDS_PER_INSERT: usize = 64;
 
 /// The values of a record's row, as [`RECORD_COLUMNS`] names them.
 fn record_row(
@@ -367,29 +363,9 @@ fn record_row(
     ])
 }
 
-/// Stores record rows, many per statement (one round trip to the
-/// database for each [`RECORDS_PER_INSERT`]).
+/// Stores the record rows held back, many to a statement.
 fn insert_rows(tx: &Tx<'_>, rows: &mut Vec<Vec<Value>>) -> Result<(), HubError> {
-    for chunk in rows.chunks(RECORDS_PER_INSERT) {
-        let values = (0..chunk.len())
-            .map(|r| {
-                let one = (1..=RECORD_WIDTH)
-                    .map(|c| format!("?{}", r * RECORD_WIDTH + c))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!("({one})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let params: Vec<&dyn ToSql> = chunk
-            .iter()
-            .flat_map(|r| r.iter().map(|v| v as &dyn ToSql))
-            .collect();
-        tx.prepare_cached(&format!(
-            "INSERT INTO records ({RECORD_COLUMNS}) VALUES {values}"
-        ))?
-        .execute(params)?;
-    }
+    tx.insert_rows("records", RECORD_COLUMNS, rows)?;
     rows.clear();
     Ok(())
 }

@@ -376,6 +376,46 @@ impl Tx<'_> {
         self.prepare_cached(sql)?.query_row(p, f)
     }
 
+    /// Inserts `rows` (each a value per column of `columns`, a list as
+    /// SQL writes it) into `table`, many rows to a statement: one round
+    /// trip to the database per statement, not per row.
+    pub fn insert_rows(
+        &self,
+        table: &str,
+        columns: &str,
+        rows: &[Vec<Value>],
+    ) -> Result<(), DbError> {
+        let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
+            return Ok(());
+        };
+        // At most ~2000 parameters a statement, well within both limits.
+        let per_statement = (2000 / width).max(1);
+        for chunk in rows.chunks(per_statement) {
+            if chunk.iter().any(|r| r.len() != width) {
+                return Err(DbError::Param(format!(
+                    "rows of {table} with differing numbers of values"
+                )));
+            }
+            let values = (0..chunk.len())
+                .map(|r| {
+                    let one = (1..=width)
+                        .map(|c| format!("?{}", r * width + c))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!("({one})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let params: Vec<&dyn ToSql> = chunk
+                .iter()
+                .flat_map(|r| r.iter().map(|v| v as &dyn ToSql))
+                .collect();
+            self.prepare_cached(&format!("INSERT INTO {table} ({columns}) VALUES {values}"))?
+                .execute(params)?;
+        }
+        Ok(())
+    }
+
     /// A statement, prepared once per connection and kept.
     pub fn prepare_cached(&self, sql: &str) -> Result<Stmt<'_>, DbError> {
         Ok(Stmt {

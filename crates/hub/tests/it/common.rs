@@ -303,11 +303,16 @@ pub async fn served_at(
     serve(hub(dir).with_clock(clock)).await
 }
 
-async fn serve(hub: Hub) -> (Arc<Hub>, Server) {
+/// Imports the vectors' listings and exclusions into `hub`.
+pub fn with_lists(hub: &Hub) {
     hub.import_listings(&shared("vectors/listings.csv"))
         .unwrap();
     hub.import_exclusions(&shared("vectors/exclusions.csv"))
         .unwrap();
+}
+
+async fn serve(hub: Hub) -> (Arc<Hub>, Server) {
+    with_lists(&hub);
     let hub = Arc::new(hub);
     let server = Server::start(Arc::clone(&hub)).await.unwrap();
     (hub, server)

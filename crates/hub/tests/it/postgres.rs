@@ -65,10 +65,7 @@ async fn two_hub_processes_share_one_registry() {
     let tmp = tempfile::tempdir().unwrap();
     let a_dir = tmp.path().join("a");
     let hub = postgres_hub(&a_dir);
-    hub.import_listings(&shared("vectors/listings.csv"))
-        .unwrap();
-    hub.import_exclusions(&shared("vectors/exclusions.csv"))
-        .unwrap();
+    with_lists(&hub);
     let b_dir = second_dir(&a_dir, &tmp.path().join("b"));
     let (a, b) = (Daemon::start(&a_dir, ""), Daemon::start(&b_dir, ""));
 
@@ -260,10 +257,7 @@ async fn a_sqlite_registry_moves_to_postgres_unnoticed() {
     )
     .unwrap();
     let hub = sqlite_hub(&dir);
-    hub.import_listings(&shared("vectors/listings.csv"))
-        .unwrap();
-    hub.import_exclusions(&shared("vectors/exclusions.csv"))
-        .unwrap();
+    with_lists(&hub);
     let hub = Arc::new(hub);
     let server = Server::start(Arc::clone(&hub)).await.unwrap();
     let mut t = Terminal::new(&hub, &server.url());
