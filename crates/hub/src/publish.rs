@@ -130,7 +130,9 @@ pub(crate) fn version_info(tx: &Tx<'_>, version: u64) -> Result<Option<VersionIn
     }))
 }
 
-/// Stores bytes under their SHA-256 (no-op when already stored).
+/// Stores bytes under their SHA-256; when they are already stored, only
+/// their time is renewed (and their row held until the transaction ends),
+/// so a publication pruning old artefacts at the same moment keeps them.
 pub(crate) fn store_artefact(
     tx: &Tx<'_>,
     bytes: &[u8],
@@ -139,7 +141,7 @@ pub(crate) fn store_artefact(
     let pinned = ArtefactRef::of(bytes);
     tx.execute(
         "INSERT INTO artefacts (sha256, bytes, created_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at",
         params![pinned.sha256.to_hex(), bytes, now.0],
     )?;
     Ok(pinned)
@@ -591,24 +593,29 @@ impl Hub {
                 compressed,
             } => {
                 let now = self.now();
-                self.db().write(|tx| {
-                    store_artefact(tx, &compressed, now)?;
-                    tx.execute(
-                        "INSERT INTO eligibility_artefacts
+                // Kept for the next terminal: inserts that cannot
+                // conflict, so under a lock of their own, not the
+                // registry's writer (a long import does not hold up a
+                // terminal's metadata).
+                self.db()
+                    .write_for(&format!("eligibility {from} {to}"), |tx| {
+                        store_artefact(tx, &compressed, now)?;
+                        tx.execute(
+                            "INSERT INTO eligibility_artefacts
                            (from_version, to_version, sha256, length, raw_length, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT DO NOTHING",
-                        params![
-                            to_i64(from, "version")?,
-                            to_i64(to, "version")?,
-                            eligibility.artefact.sha256.to_hex(),
-                            to_i64(eligibility.artefact.length, "length")?,
-                            to_i64(eligibility.raw_length, "length")?,
-                            now.0,
-                        ],
-                    )?;
-                    Ok(())
-                })?;
+                            params![
+                                to_i64(from, "version")?,
+                                to_i64(to, "version")?,
+                                eligibility.artefact.sha256.to_hex(),
+                                to_i64(eligibility.artefact.length, "length")?,
+                                to_i64(eligibility.raw_length, "length")?,
+                                now.0,
+                            ],
+                        )?;
+                        Ok(())
+                    })?;
                 Ok(Some(eligibility))
             }
         }

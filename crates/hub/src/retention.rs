@@ -195,12 +195,12 @@ impl Hub {
             Ok(ids)
         })?;
         let (mut records_deleted, mut pruned) = (0u64, 0u64);
-        // One transaction per terminal: uploads wait for one terminal's
-        // deletion at a time, not for all of them.
+        // One transaction per terminal, under that terminal's own lock:
+        // its uploads wait for its deletion only, others' not at all.
         for t in &terminals {
             let n = self
                 .db()
-                .write(|tx| retire_records(tx, t, records_before, now))?;
+                .write_for(t, |tx| retire_records(tx, t, records_before, now))?;
             if n > 0 {
                 records_deleted += n;
                 pruned += 1;

@@ -11,8 +11,8 @@
 //! takes its write lock at BEGIN, PostgreSQL an advisory lock every hub
 //! process shares. The hot writes of many terminals at once (uploads,
 //! reports, nonces) use [`Db::write_for`] instead, which on PostgreSQL
-//! shuts out only the same terminal's and the exclusive writers, so
-//! terminals' uploads are stored side by side. A read transaction sees one
+//! takes only that terminal's own lock, so terminals' uploads are stored
+//! side by side, and beside an import. A read transaction sees one
 //! moment (SQLite's snapshot; PostgreSQL's REPEATABLE READ).
 //!
 //! SQLite: the pragmas every connection gets,
@@ -745,11 +745,14 @@ impl Db {
     }
 
     /// A write transaction for what concerns one terminal (`key`, its id)
-    /// only: its uploads, its reports, its nonces. On SQLite the same as
-    /// [`Db::write`]; on PostgreSQL it waits only for other writes of the
-    /// same key and for [`Db::write`]'s, so many terminals are served at
-    /// once. `f` must touch nothing another key's writes change but
-    /// through statements that cannot conflict (`ON CONFLICT`).
+    /// only: its nonces, its reports, its uploads, its records' retention.
+    /// On SQLite the same as [`Db::write`]; on PostgreSQL it waits only
+    /// for other writes of the same key, so many terminals are served at
+    /// once, and an import or publication holding [`Db::write`]'s lock
+    /// for a minute holds none of them up. `f` must write only the key's
+    /// own rows (and rows no other writer changes, like the cases that
+    /// name the key's records), or through statements that cannot
+    /// conflict (`ON CONFLICT`).
     pub fn write_for<T>(
         &self,
         key: &str,

@@ -55,8 +55,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The advisory lock class of the hub's locks (two int4 keys: class,
 /// object), 'xy'.
 const LOCK_CLASS: i32 = 0x7879;
-/// The object of the one-writer lock: exclusive for [`Mode::Write`],
-/// shared for [`Mode::WriteFor`].
+/// The object of the one-writer lock of [`Mode::Write`].
 const WRITER: i32 = 0;
 /// The object of the migration lock (a session lock while migrating).
 const MIGRATING: i32 = 1;
@@ -114,10 +113,6 @@ impl PgConn {
                 ))?;
             }
             Mode::WriteFor(key) => {
-                block_on(client.execute(
-                    "SELECT pg_advisory_xact_lock_shared($1, $2)",
-                    &[&LOCK_CLASS, &WRITER],
-                ))?;
                 block_on(client.execute(
                     "SELECT pg_advisory_xact_lock($1, $2)",
                     &[&KEY_CLASS, &key_lock(key)],

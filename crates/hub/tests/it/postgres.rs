@@ -186,6 +186,80 @@ async fn two_hub_processes_share_one_registry() {
     }
 }
 
+/// A terminal's requests do not wait for the registry's one writer: while
+/// another process holds it (a long import), uploads and metadata are
+/// answered; a publication goes once it is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminals_are_served_while_an_import_holds_the_writer() {
+    if !postgres_here("terminals_are_served_while_an_import_holds_the_writer") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let hub = postgres_hub(&dir);
+    with_lists(&hub);
+    let hub = Arc::new(hub);
+    let server = Server::start(Arc::clone(&hub)).await.unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+    let (_, registry) = t.enroll(&code).await;
+
+    // Another process takes the writer's lock and keeps it.
+    let settings = std::fs::read_to_string(dir.join("hub.toml")).unwrap();
+    let url = settings
+        .lines()
+        .find_map(|l| l.strip_prefix("database = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let server_pg = xinyi_testkit::pg::server();
+    // (Each -c is answered as it completes; the lock is the session's.)
+    let mut holder = Command::new(server_pg.bin().join("psql"))
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url])
+        .args(["-c", "SELECT pg_backend_pid()"])
+        .args(["-c", &format!("SELECT pg_advisory_lock({}, 0)", 0x7879)])
+        .args(["-c", "SELECT 'held'", "-c", "SELECT pg_sleep(120)"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while lines.last().is_none_or(|l: &String| l.trim() != "held") {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0);
+        lines.push(line);
+    }
+    let holder_pid: i64 = lines[0].trim().parse().unwrap();
+
+    let at = now();
+    let sub = hub.listings().unwrap()[0].sub.clone();
+    let mut batch = t.roster(at);
+    batch.push(t.redemption(at, &sub, 800).1);
+    let receipt = t.upload(&batch).await;
+    assert_eq!(receipt.stored, batch.len() as u64);
+    t.metadata(0, &registry).await;
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the writer's lock was let go before the terminal was served"
+    );
+    // A publication is the writer's: it goes once the lock is let go.
+    let waiting = {
+        let hub = Arc::clone(&hub);
+        tokio::task::spawn_blocking(move || hub.publish(true))
+    };
+    server_pg
+        .psql(
+            "postgres",
+            &format!("SELECT pg_terminate_backend({holder_pid})"),
+        )
+        .unwrap();
+    holder.wait().unwrap();
+    let published = waiting.await.unwrap().unwrap();
+    assert!(published.new_version);
+    server.stop().await.unwrap();
+}
+
 /// Hub processes opening an empty PostgreSQL database at once make its
 /// tables once between them: every one opens.
 #[test]
