@@ -10,7 +10,10 @@
 //!
 //! [`Hub::backup`] is safe while `serve` runs: the database is copied with
 //! SQLite's `VACUUM INTO`, one read transaction that writers (uploads,
-//! imports) do not wait for. The key files are read before and after the
+//! imports) do not wait for. A registry on PostgreSQL is copied row by row
+//! into a SQLite snapshot, also in one read transaction
+//! ([`crate::migrate::copy`]); restoring it into settings that name
+//! PostgreSQL puts it back into that database, which must be empty. The key files are read before and after the
 //! copy; if a key rotation changed them meanwhile the backup is taken
 //! again, so the snapshot and the keys always belong together.
 //!
