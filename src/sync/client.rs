@@ -1,5 +1,6 @@
 //! The HTTP client of the registry hub: enrollment, signed requests,
-//! metadata, resumable artefact downloads and journal uploads. Bytes only:
+//! metadata, resumable artefact downloads (from their content address,
+//! which an HTTP cache may answer, or signed) and journal uploads. Bytes only:
 //! every answer is checked by the caller against the pinned registry key
 //! and the metadata before anything is trusted.
 //!
@@ -22,6 +23,10 @@ use xinyi_core::wire::journal::{SignedRecord, encode_batch};
 use xinyi_core::wire::metadata::ArtefactRef;
 use xinyi_core::wire::request::RequestAuth;
 use xinyi_core::wire::{Fingerprint, WireError};
+
+/// Where artefacts are served by content address (their SHA-256 follows),
+/// for any HTTP cache to keep.
+pub const CACHEABLE: &str = "/v1/a/";
 
 /// The most a metadata answer may be: it is a few kilobytes.
 const MAX_METADATA: u64 = 256 * 1024;
@@ -63,6 +68,46 @@ pub enum ClientError {
     },
     #[error("the hub granted enrollment to terminal {granted}, not to this terminal's key ({own})")]
     WrongGrant { granted: String, own: String },
+    #[error(
+        "asked for artefact {artefact} from byte {asked}, the answer holds {answered:?}: refused"
+    )]
+    BadRange {
+        artefact: String,
+        asked: u64,
+        answered: String,
+    },
+}
+
+/// Where an artefact is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `/v1/a/{sha256}`: unsigned, cacheable.
+    Cacheable,
+    /// `/v1/artefacts/{sha256}`: signed, for this terminal only.
+    Signed,
+}
+
+fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> ClientError + use<> {
+    let path = path.to_path_buf();
+    move |source| ClientError::File { path, source }
+}
+
+/// Removes a partial download, if there is one.
+async fn remove_part(part: &Path) -> Result<(), ClientError> {
+    match tokio::fs::remove_file(part).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(file_err(part)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The first byte and the total length a `Content-Range: bytes F-L/T`
+/// answer names, when it runs to the end.
+fn content_range(v: &str) -> Option<(u64, u64)> {
+    let (span, total) = v.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    let (first, last, total): (u64, u64, u64) =
+        (first.parse().ok()?, last.parse().ok()?, total.parse().ok()?);
+    (first <= last && last.checked_add(1)? == total).then_some((first, total))
 }
 
 impl ClientError {
@@ -342,46 +387,129 @@ impl HubClient {
     }
 
     /// Downloads an artefact pinned by the metadata into `dir`, resuming a
-    /// partial download and refusing more bytes than pinned. Whether the
-    /// bytes are the ones pinned is for the plan to judge.
+    /// partial download and refusing more bytes than pinned.
+    ///
+    /// First from its content address, `/v1/a/{sha256}`, which needs no
+    /// signature, so an HTTP cache or CDN in front of the hubs may answer
+    /// it. Bytes from there are used only when they are exactly the ones
+    /// pinned (SHA-256 and length); anything else — other bytes, more
+    /// bytes, a range not asked for, a refusal (a hub of an earlier
+    /// version has no such address) — is set aside and the artefact is
+    /// fetched whole with a signed request to `/v1/artefacts/{sha256}`,
+    /// which no shared cache answers. Whether those bytes are the ones
+    /// pinned is for the plan to judge, as for a bundle. A network failure
+    /// keeps the part fetched for the next attempt to resume.
     pub async fn artefact(
         &self,
         pin: ArtefactRef,
         dir: &Path,
         now: UnixTime,
     ) -> Result<Vec<u8>, ClientError> {
-        let file_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ClientError::File { path, source }
-        };
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(file_err(dir))?;
         let hex = pin.sha256.to_hex();
         let part = dir.join(format!("{hex}.part"));
-        let mut have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
+        match self.fetch(Route::Cacheable, pin, &part, now).await {
+            Ok(bytes) if ArtefactRef::of(&bytes) == pin => return Ok(bytes),
+            Ok(bytes) => {
+                let found = ArtefactRef::of(&bytes);
+                tracing::warn!(
+                    artefact = %hex,
+                    found = %found.sha256,
+                    length = found.length,
+                    pinned_length = pin.length,
+                    "the bytes served at {CACHEABLE}{hex} are not the artefact the signed metadata pins \
+                     (a cache or proxy on the way served wrong bytes): refused, fetching it with a signed request"
+                );
+            }
+            // The network failed: the part fetched is kept for the next
+            // attempt to resume.
+            Err(e @ (ClientError::Unreachable { .. } | ClientError::File { .. })) => return Err(e),
+            Err(e @ ClientError::Refused { status: 404, .. }) => {
+                tracing::info!(
+                    artefact = %hex,
+                    "not served at {CACHEABLE}{hex} ({e}): fetching it with a signed request"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(
+                    artefact = %hex,
+                    "{e} (at {CACHEABLE}{hex}): refused, fetching it with a signed request"
+                );
+            }
+        }
+        remove_part(&part).await?;
+        self.fetch(Route::Signed, pin, &part, now).await
+    }
+
+    /// One download of `pin` into `part` from `route`, resuming what the
+    /// file holds; the bytes fetched, whole or not.
+    async fn fetch(
+        &self,
+        route: Route,
+        pin: ArtefactRef,
+        part: &Path,
+        now: UnixTime,
+    ) -> Result<Vec<u8>, ClientError> {
+        let hex = pin.sha256.to_hex();
+        let mut have = tokio::fs::metadata(part).await.map_or(0, |m| m.len());
         if have > pin.length {
-            tokio::fs::remove_file(&part)
-                .await
-                .map_err(file_err(&part))?;
+            remove_part(part).await?;
             have = 0;
         }
         if have < pin.length {
-            let path = format!("/v1/artefacts/{hex}");
-            let mut rb = self.signed(reqwest::Method::GET, &path, b"", now);
+            let mut rb = match route {
+                Route::Cacheable => self.http.get(format!("{}{CACHEABLE}{hex}", self.base)),
+                Route::Signed => self.signed(
+                    reqwest::Method::GET,
+                    &format!("/v1/artefacts/{hex}"),
+                    b"",
+                    now,
+                ),
+            };
             if have > 0 {
                 rb = rb.header(reqwest::header::RANGE, format!("bytes={have}-"));
             }
             let mut resp = self.send("artefact download", rb).await?;
+            if resp.status() == StatusCode::PARTIAL_CONTENT {
+                // Only the rest of these bytes may be appended.
+                let answered = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if content_range(answered) != Some((have, pin.length)) {
+                    return Err(ClientError::BadRange {
+                        artefact: hex,
+                        asked: have,
+                        answered: answered.chars().take(80).collect(),
+                    });
+                }
+            }
+            let resumed = if resp.status() == StatusCode::PARTIAL_CONTENT {
+                have
+            } else {
+                0
+            };
+            if resp
+                .content_length()
+                .is_some_and(|n| resumed.saturating_add(n) > pin.length)
+            {
+                return Err(ClientError::TooLarge {
+                    what: format!("artefact {hex}"),
+                    limit: pin.length,
+                });
+            }
             let mut file = tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&part)
+                .open(part)
                 .await
-                .map_err(file_err(&part))?;
+                .map_err(file_err(part))?;
             if resp.status() != StatusCode::PARTIAL_CONTENT && have > 0 {
-                // The hub ignored the range: start over.
-                file.set_len(0).await.map_err(file_err(&part))?;
+                // The whole artefact came instead of the rest: start over.
+                file.set_len(0).await.map_err(file_err(part))?;
                 have = 0;
             }
             while let Some(chunk) =
@@ -394,22 +522,21 @@ impl HubClient {
             {
                 if have + chunk.len() as u64 > pin.length {
                     drop(file);
-                    let _ = tokio::fs::remove_file(&part).await;
+                    remove_part(part).await?;
                     return Err(ClientError::TooLarge {
                         what: format!("artefact {hex}"),
                         limit: pin.length,
                     });
                 }
-                file.write_all(&chunk).await.map_err(file_err(&part))?;
+                file.write_all(&chunk).await.map_err(file_err(part))?;
                 have += chunk.len() as u64;
             }
-            file.flush().await.map_err(file_err(&part))?;
+            file.flush().await.map_err(file_err(part))?;
         }
-        // Whole or not, the bytes are the plan's to judge against the pin
-        // (a short or corrupt file is refused there); a later attempt
-        // starts afresh.
-        let bytes = tokio::fs::read(&part).await.map_err(file_err(&part))?;
-        let _ = tokio::fs::remove_file(&part).await;
+        // Whole or not, the bytes are judged against the pin (a short or
+        // corrupt file is refused); a later attempt starts afresh.
+        let bytes = tokio::fs::read(part).await.map_err(file_err(part))?;
+        remove_part(part).await?;
         Ok(bytes)
     }
 

@@ -49,8 +49,14 @@ enum Tamper {
     BreakSignature,
     /// These metadata bytes instead of the hub's (a replay).
     Replay(Vec<u8>),
-    /// Artefacts with one byte changed.
+    /// Artefacts with one byte changed, at either address.
     CorruptArtefact,
+    /// Artefacts with one byte changed at their content address only (a
+    /// cache serving bad bytes); the signed download is untouched.
+    CorruptCacheable,
+    /// The content address answered 404, as by a hub of an earlier
+    /// version that serves artefacts only to signed requests.
+    NoCacheable,
     /// Artefacts with extra bytes after them.
     InflateArtefact,
     /// Artefacts cut after this many bytes (the connection drops).
@@ -77,6 +83,8 @@ struct ProxyState {
     last_metadata: Mutex<Vec<u8>>,
     /// Range headers seen on artefact requests.
     ranges: Mutex<Vec<String>>,
+    /// The paths of artefact requests, in order.
+    artefacts: Mutex<Vec<String>>,
     /// Enrollment request bodies seen (what an eavesdropper reads).
     enrollments: Mutex<Vec<Vec<u8>>>,
     /// Bytes of a huge error answer the client pulled.
@@ -110,6 +118,12 @@ impl Proxy {
     fn set(&self, t: Tamper) {
         *self.state.tamper.lock().unwrap() = t;
     }
+}
+
+/// Whether `path` asks for an artefact: by content address (cacheable)
+/// or signed.
+fn is_artefact(path: &str) -> bool {
+    path.starts_with("/v1/a/") || path.starts_with("/v1/artefacts/")
 }
 
 async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
@@ -168,6 +182,17 @@ async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
                 .body(Body::from(grant.seal(&rogue)))
                 .unwrap();
         }
+        Tamper::NoCacheable if path.starts_with("/v1/a/") => {
+            p.artefacts.lock().unwrap().push(path.clone());
+            let body = serde_json::json!({
+                "error": format!("no endpoint {path}"),
+                "code": "not_found",
+            });
+            return Response::builder()
+                .status(404)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+        }
         Tamper::Revoke(notice) if path.starts_with("/v1/metadata") => {
             let body = serde_json::json!({
                 "error": "this terminal was revoked by the registry",
@@ -181,7 +206,10 @@ async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
         }
         _ => {}
     }
-    if path.starts_with("/v1/artefacts/")
+    if is_artefact(&path) {
+        p.artefacts.lock().unwrap().push(path.clone());
+    }
+    if is_artefact(&path)
         && let Some(r) = headers.get("range")
     {
         p.ranges
@@ -218,9 +246,13 @@ async fn forward(State(p): State<Arc<ProxyState>>, req: Request) -> Response {
             _ => {}
         }
     }
-    if path.starts_with("/v1/artefacts/") && status.is_success() {
+    if is_artefact(&path) && status.is_success() {
         match tamper {
             Tamper::CorruptArtefact => {
+                let mid = bytes.len() / 2;
+                bytes[mid] ^= 0x55;
+            }
+            Tamper::CorruptCacheable if path.starts_with("/v1/a/") => {
                 let mid = bytes.len() / 2;
                 bytes[mid] ^= 0x55;
             }
@@ -484,6 +516,10 @@ async fn swapped_and_endless_artefacts_are_refused() {
         ),
         "{e}"
     );
+    // Bad at the content address, then bad when signed: both were tried.
+    let asked = r.proxy.state.artefacts.lock().unwrap().clone();
+    let last = asked.last().unwrap().rsplit('/').next().unwrap().to_owned();
+    assert!(asked.ends_with(&[format!("/v1/a/{last}"), format!("/v1/artefacts/{last}")]));
     r.proxy.set(Tamper::InflateArtefact);
     let e = r.sync_down().await.unwrap_err();
     assert!(
@@ -495,6 +531,51 @@ async fn swapped_and_endless_artefacts_are_refused() {
     );
     assert_eq!(r.version(), held);
     r.card_still_verifies();
+    r.server.stop().await.unwrap();
+}
+
+/// A cache (or anything between) serving wrong bytes at the content
+/// address: they are refused against the signed pin, and the artefact is
+/// fetched with a signed request that no shared cache answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bytes_at_the_content_address_are_fetched_again_signed() {
+    let mut r = rig().await;
+    let held = r.version();
+    r.publish_something();
+    r.proxy.set(Tamper::CorruptCacheable);
+    r.proxy.state.artefacts.lock().unwrap().clear();
+    assert!(matches!(
+        r.sync_down().await.unwrap(),
+        Downloaded::Applied { .. }
+    ));
+    assert!(r.version() > held);
+    // Each artefact: the content address, then the signed download.
+    let asked = r.proxy.state.artefacts.lock().unwrap().clone();
+    assert!(!asked.is_empty() && asked.len() % 2 == 0, "{asked:?}");
+    for pair in asked.chunks(2) {
+        let hash = pair[0].strip_prefix("/v1/a/").unwrap();
+        assert_eq!(pair[1], format!("/v1/artefacts/{hash}"));
+    }
+    r.card_still_verifies();
+    r.server.stop().await.unwrap();
+}
+
+/// A hub of an earlier version has no content addresses: its terminals
+/// are served by the signed downloads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_without_content_addresses_is_synced_from_signed_downloads() {
+    let r = rig().await;
+    r.proxy.set(Tamper::NoCacheable);
+    r.proxy.state.artefacts.lock().unwrap().clear();
+    let mut t = enroll(&r.hub, &r.proxy.url(), &r._tmp.path().join("old"), "old").await;
+    let (down, _) = t.sync(r.now()).await.unwrap();
+    assert!(matches!(down.unwrap(), Downloaded::Applied { from: 0, .. }));
+    let asked = r.proxy.state.artefacts.lock().unwrap().clone();
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    for pair in asked.chunks(2) {
+        let hash = pair[0].strip_prefix("/v1/a/").unwrap();
+        assert_eq!(pair[1], format!("/v1/artefacts/{hash}"));
+    }
     r.server.stop().await.unwrap();
 }
 

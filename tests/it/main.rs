@@ -10,6 +10,8 @@ mod store_schema;
 mod store_support;
 
 #[cfg(feature = "demo")]
+mod cache;
+#[cfg(feature = "demo")]
 mod camera;
 #[cfg(feature = "demo")]
 mod channel;

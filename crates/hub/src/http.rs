@@ -8,9 +8,13 @@
 //! | `GET /v1/health` | none | `{"ok":true,"data_version":N,"software":"0.1.0","schema":N,"database":"ok",…}`; 503 when the database fails |
 //! | `POST /v1/enroll` | one-time code | sealed `EnrollGrant` |
 //! | `GET /v1/metadata?have=V&head=S&app=A` | signed (`head`: the terminal's last journal sequence number, `app`: its version; both optional) | sealed `Metadata`, fresh for each request; a revoked terminal gets 403 with a sealed `RevocationNotice` |
-//! | `GET /v1/artefacts/{sha256}` | signed | the bytes; `Range: bytes=N-` gives 206 |
+//! | `GET /v1/a/{sha256}` | none: the address is the bytes' SHA-256, pinned by signed metadata | the bytes, for any HTTP cache to keep (`http/artefact.rs`); `Range` gives 206, `If-None-Match` 304 |
+//! | `GET /v1/artefacts/{sha256}` | signed | the same bytes, for terminals of earlier versions; `Range: bytes=N-` gives 206 |
 //! | `POST /v1/records` | signed | sealed `UploadReceipt` |
 //! | `GET /v1/records/status` | signed | sealed `UploadReceipt` |
+//!
+//! Answers for one terminal say `Cache-Control: private, no-store`, and
+//! refusals `no-store`: no shared cache keeps them.
 //!
 //! Every refusal is JSON `{"error": "...", "code": "..."}`; internal
 //! failures are logged and reach clients only as `internal`. Signed
@@ -20,6 +24,7 @@
 //! few lines a minute per reason (`http/log.rs`). The serving loop with
 //! its timeouts and connection caps is [`server`]; TLS is [`tls`].
 
+mod artefact;
 pub(crate) mod citizen;
 pub mod console;
 mod gate;
@@ -92,12 +97,20 @@ pub enum ApiError {
     RateLimited {
         retry_after_s: u64,
     },
+    /// The allowance of the client's address for unsigned downloads is spent.
+    AddressRateLimited {
+        retry_after_s: u64,
+    },
     /// An upload without `Content-Length`.
     LengthRequired,
     /// The body did not arrive within the body timeout.
     BodyTimeout,
     /// The memory for upload bodies is taken; try again later.
     Busy {
+        retry_after_s: u64,
+    },
+    /// As many unsigned downloads as allowed are being sent.
+    DownloadsBusy {
         retry_after_s: u64,
     },
     Internal,
@@ -138,6 +151,11 @@ impl ApiError {
                     "this terminal is making requests faster than the hub allows: try again in {retry_after_s} s"
                 ),
             ),
+            ApiError::AddressRateLimited { retry_after_s } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many downloads from this address: try again in {retry_after_s} s"),
+            ),
             ApiError::LengthRequired => (
                 StatusCode::LENGTH_REQUIRED,
                 "length_required",
@@ -152,6 +170,13 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
                 format!("the hub is busy with other uploads: try again in {retry_after_s} s"),
+            ),
+            ApiError::DownloadsBusy { retry_after_s } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "the hub is sending as many artefacts as it may at once: try again in {retry_after_s} s"
+                ),
             ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,13 +202,19 @@ impl IntoResponse for ApiError {
             body["notice"] = json!(String::from_utf8_lossy(notice));
         }
         let mut resp = (status, axum::Json(body)).into_response();
+        // A refusal is about this request only: no cache keeps it.
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
             ApiError::RangeNotSatisfiable { length } => {
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
                     resp.headers_mut().insert(header::CONTENT_RANGE, v);
                 }
             }
-            ApiError::RateLimited { retry_after_s } | ApiError::Busy { retry_after_s } => {
+            ApiError::RateLimited { retry_after_s }
+            | ApiError::AddressRateLimited { retry_after_s }
+            | ApiError::Busy { retry_after_s }
+            | ApiError::DownloadsBusy { retry_after_s } => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
             }
@@ -497,41 +528,39 @@ async fn metadata(
         hub.signed_metadata(&terminal, have)
     })
     .await?;
-    Ok(octets(StatusCode::OK, sealed, "application/json"))
+    let mut resp = octets(StatusCode::OK, sealed, "application/json");
+    resp.headers_mut().insert(header::VARY, vary_signed());
+    Ok(resp)
 }
 
-fn octets(status: StatusCode, bytes: Vec<u8>, content_type: &'static str) -> Response {
+/// An answer for one terminal (or one enrollment): signed for it alone,
+/// fresh for each request, so no cache may keep it.
+fn octets(status: StatusCode, bytes: impl Into<Body>, content_type: &'static str) -> Response {
     (
         status,
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CACHE_CONTROL, PRIVATE),
         ],
-        bytes,
+        bytes.into(),
     )
         .into_response()
 }
 
-/// The start of a `Range: bytes=N-` (or `bytes=N-M`) request, if it is one
-/// we serve; other forms are ignored and the whole artefact is sent.
-fn range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
-    let v = headers.get(header::RANGE)?.to_str().ok()?.trim();
-    let spec = v.strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end = match end.trim() {
-        "" => None,
-        e => Some(e.parse::<u64>().ok()?),
-    };
-    if end.is_some_and(|e| e < start) {
-        return None;
-    }
-    Some((start, end))
+/// How answers for one terminal may be cached: not at all, and never by
+/// a shared cache.
+const PRIVATE: &str = "private, no-store";
+
+/// `Vary` for an answer signed for the terminal a request's signature
+/// headers name.
+fn vary_signed() -> HeaderValue {
+    use xinyi_core::wire::request::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TERMINAL, HEADER_TIME};
+    let names = [HEADER_TERMINAL, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE].join(", ");
+    HeaderValue::from_str(&names).unwrap_or(HeaderValue::from_static("*"))
 }
 
+/// The signed download of earlier terminals: the same bytes as
+/// `/v1/a/{sha256}`, for this terminal only.
 async fn artefact(
     State(gate): State<Arc<Gate>>,
     Path(sha): Path<String>,
@@ -548,25 +577,16 @@ async fn artefact(
     let bytes = blocking(&gate.hub, move |hub| hub.artefact(&digest))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no artefact {sha}")))?;
-    let len = bytes.len() as u64;
-    let mut resp = match range(&headers) {
-        Some((start, _)) if start >= len => {
-            return Err(ApiError::RangeNotSatisfiable { length: len }.into());
-        }
-        Some((start, end)) => {
-            let last = end.map_or(len - 1, |e| e.min(len - 1));
-            let part = bytes
-                .get(start as usize..=last as usize)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default();
+    let bytes = axum::body::Bytes::from(bytes);
+    let mut resp = match artefact::range(&headers) {
+        Some(r) => {
+            let (part, content_range) = artefact::part(bytes, r)?;
             let mut r = octets(
                 StatusCode::PARTIAL_CONTENT,
                 part,
                 "application/octet-stream",
             );
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{last}/{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
+            r.headers_mut().insert(header::CONTENT_RANGE, content_range);
             r
         }
         None => octets(StatusCode::OK, bytes, "application/octet-stream"),
@@ -642,6 +662,7 @@ fn router(gate: Arc<Gate>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/enroll", post(enroll))
         .route("/v1/metadata", get(metadata))
+        .route("/v1/a/{sha256}", get(artefact::cacheable))
         .route("/v1/artefacts/{sha256}", get(artefact))
         .route("/v1/records", post(upload))
         .route("/v1/records/status", get(upload_status))
@@ -741,6 +762,7 @@ async fn serve_with(
                 gate.rate.prune(Instant::now());
                 gate.citizen_filings.prune(Instant::now());
                 gate.citizen_checks.prune(Instant::now());
+                gate.downloads.rate.prune(Instant::now());
                 gate.platform_rates.prune(Instant::now());
                 if Instant::now() >= usage_due {
                     usage_due = Instant::now() + every;

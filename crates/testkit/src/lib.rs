@@ -7,6 +7,7 @@
 
 mod meta;
 mod mint;
+pub mod nginx;
 pub mod pg;
 mod rng;
 

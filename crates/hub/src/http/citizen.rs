@@ -322,7 +322,7 @@ async fn run<R: Send + 'static>(
 /// The client address a rate limit counts: the peer, or behind a proxy
 /// on this machine the address the proxy added last to
 /// `X-Forwarded-For` (the ones before it are the client's to write).
-fn client_key(peer: &Peer) -> String {
+pub(super) fn client_key(peer: &Peer) -> String {
     let who = &peer.0;
     match &who.forwarded_for {
         Some(x) => x.rsplit(',').next().unwrap_or("").trim().to_owned(),

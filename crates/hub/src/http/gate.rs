@@ -175,6 +175,8 @@ pub(crate) struct Gate {
     pub citizen_checks: RateLimiter,
     /// Each provincial platform's requests, at its own rate.
     pub platform_rates: super::platform::PlatformRates,
+    /// Unsigned artefact downloads, per client address.
+    pub downloads: super::artefact::Downloads,
     pub warnings: Arc<Warnings>,
     uploads: Arc<BodyPool>,
     body_timeout: Duration,
@@ -193,6 +195,7 @@ impl Gate {
             citizen_filings: RateLimiter::new(CITIZEN_FILINGS_PER_MINUTE, CITIZEN_FILING_BURST),
             citizen_checks: RateLimiter::new(CITIZEN_CHECKS_PER_MINUTE, CITIZEN_CHECK_BURST),
             platform_rates: super::platform::PlatformRates::default(),
+            downloads: super::artefact::Downloads::default(),
             uploads: Arc::new(BodyPool {
                 permits: Arc::new(Semaphore::new(c.max_concurrent_uploads.max(1))),
                 free: Mutex::new(Vec::new()),

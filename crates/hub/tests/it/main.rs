@@ -7,6 +7,7 @@ mod daemon;
 
 mod api;
 mod backup;
+mod cache;
 mod cases;
 mod channels;
 mod cli;
