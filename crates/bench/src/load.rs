@@ -11,6 +11,7 @@
 //! PostgreSQL's sessions wait for.
 
 pub mod cadence;
+pub mod commit;
 pub mod ingest;
 pub mod postgres;
 pub mod process;
@@ -183,7 +184,17 @@ pub struct Env {
     pub rt: tokio::runtime::Runtime,
     /// The longest wait for a quiet machine.
     pub quiet_wait: std::time::Duration,
+    /// Deletes the directory if this process ends without doing it.
+    watchdog: std::process::Child,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // The directory goes with `_dir`; the watchdog is not needed.
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+    }
 }
 
 /// CPU seconds used, by whom, over a wall-clock span.
@@ -248,6 +259,20 @@ impl Env {
             );
         }
         let dir = tempfile::Builder::new().prefix("xinyi-load-").tempdir()?;
+        // Registries of millions of records are gigabytes: deleted when
+        // this process ends, however it ends.
+        let watchdog = std::process::Command::new("setsid")
+            .args(["sh", "-c"])
+            .arg(format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; rm -rf '{}'",
+                std::process::id(),
+                dir.path().display().to_string().replace('\'', r"'\''")
+            ))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting the directory's watchdog")?;
         let needs_pg = opts.backends.contains(&Backend::Postgres) || opts.ingest > 0;
         let pg = if needs_pg {
             Some(Postgres::start()?)
@@ -260,6 +285,7 @@ impl Env {
             pg,
             rt: crate::hub::runtime()?,
             quiet_wait: opts.quiet_wait,
+            watchdog,
             _dir: dir,
         })
     }
@@ -423,7 +449,7 @@ fn quiet_words((waited, quiet): (f64, bool)) -> String {
 pub fn run(opts: &Options) -> anyhow::Result<(Vec<Row>, String)> {
     let env = Env::new(opts)?;
     let mut rng = Rng::from_seed(0x4c4f_4144);
-    let mut rows = Vec::new();
+    let mut rows = commit_rows(&env)?;
     let mut runs: Vec<CadenceRun> = Vec::new();
     for &backend in &opts.backends {
         for &processes in &opts.processes {
@@ -518,6 +544,35 @@ pub fn run(opts: &Options) -> anyhow::Result<(Vec<Row>, String)> {
     Ok((rows, details))
 }
 
+/// Commits one after another, each alone.
+const PROBE_COMMITS: usize = 300;
+
+/// What one durable commit costs here, on each backend.
+fn commit_rows(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let row = |name: &str, ms: &[f64], how: &str| {
+        let p50 = median(ms);
+        Row::new(SECTION, name, p50, "ms").note(format!(
+            "p50 of {PROBE_COMMITS} single-row INSERTs, each its own transaction, one after another ({how}); p99 {} ms; at most {} such commits/s in a row: the floor under every write of a hub, which commits at least once per signed request (its nonce)",
+            num(percentile(ms, 99.0)),
+            num(1000.0 / p50.max(f64::MIN_POSITIVE))
+        ))
+    };
+    let mut rows = vec![row(
+        "a durable commit, SQLite",
+        &commit::sqlite(&env.root, PROBE_COMMITS)?,
+        "a new file beside the registries, the hub's pragmas: WAL, synchronous=FULL",
+    )];
+    if let Some(pg) = &env.pg {
+        let ms = env.rt.block_on(commit::postgres(pg, PROBE_COMMITS))?;
+        rows.push(row(
+            "a durable commit, PostgreSQL",
+            &ms,
+            "the server below, synchronous_commit=on, over a connection on 127.0.0.1",
+        ));
+    }
+    Ok(rows)
+}
+
 /// One line for the console.
 fn summary(r: &CadenceRun) -> String {
     let w = &r.window;
@@ -558,18 +613,26 @@ fn cadence_rows(r: &CadenceRun) -> Vec<Row> {
             r.cpu.note(),
         ) + "; " + &quiet_words(r.quiet)),
     ];
+    let (import_start, import_end, changed) = r.change;
+    let import_s = import_end.duration_since(import_start).as_secs_f64();
     for e in [Endpoint::Metadata, Endpoint::Artefact, Endpoint::Upload] {
         let s = w.samples(e);
         let p99 = percentile(s, 99.0);
-        let mut row =
-            Row::new(SECTION, &format!("{label}: {} p99", e.name()), p99, "ms").note(format!(
-                "{}: p50 {} ms, max {} ms over {} answered requests; {} failed",
+        let (clear, during) = w.split(e, import_start, import_end);
+        let mut row = Row::new(SECTION, &format!("{label}: {} p99", e.name()), p99, "ms").note(
+            format!(
+                "{}: p50 {} ms, max {} ms over {} answered requests; {} failed. The list import ({changed} listings, {import_s:.1} s of the window): p99 {} ms over the {} requests clear of it, {} ms over the {} that overlapped it",
                 e.request(),
                 num(median(s)),
                 num(percentile(s, 100.0)),
                 s.len(),
-                w.errors(e)
-            ));
+                w.errors(e),
+                num(percentile(&clear, 99.0)),
+                clear.len(),
+                num(percentile(&during, 99.0)),
+                during.len(),
+            ),
+        );
         if targeted {
             row = row.target(
                 "< 100 ms, no error",
@@ -782,6 +845,16 @@ fn details(opts: &Options, env: &Env, runs: &[CadenceRun]) -> String {
                 format!("{} / {}", num(median(s)), num(percentile(s, 99.0)))
             }
         };
+        let (from, to, _) = r.change;
+        let pc = |e: Endpoint| {
+            let s = w.samples(e);
+            let (clear, _) = w.split(e, from, to);
+            if s.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("{} ({})", pp(s), num(percentile(&clear, 99.0)))
+            }
+        };
         let pct = |x: f64| x * 100.0 / (r.cpu.wall * cores).max(f64::MIN_POSITIVE);
         let _ = writeln!(
             md,
@@ -790,9 +863,9 @@ fn details(opts: &Options, env: &Env, runs: &[CadenceRun]) -> String {
             num(w.all_requests() as f64 / r.span_s),
             num(w.all_requests() as f64 / r.window_s),
             pp(r.ramp.samples(Endpoint::Enroll)),
-            pp(w.samples(Endpoint::Metadata)),
-            pp(w.samples(Endpoint::Artefact)),
-            pp(w.samples(Endpoint::Upload)),
+            pc(Endpoint::Metadata),
+            pc(Endpoint::Artefact),
+            pc(Endpoint::Upload),
             num(w.records as f64 / r.span_s),
             r.errors(),
             r.memory.iter().map(|m| m.0).fold(0.0, f64::max),

@@ -64,8 +64,9 @@ pub struct CadenceRun {
     /// Setup not timed: the registry made, its listings imported, the
     /// enrollment codes made.
     pub setup_s: f64,
-    /// The change imported during the window: seconds, rows.
-    pub change: (f64, usize),
+    /// The change imported during the window: when the command started
+    /// and ended, and the rows it changed.
+    pub change: (Instant, Instant, usize),
     /// (VmHWM, VmRSS) of each hub process at the window's end, MB.
     pub memory: Vec<(f64, f64)>,
     pub cpu: Cpu,
@@ -301,7 +302,7 @@ pub fn run(env: &Env, plan: Plan, rng: &mut Rng) -> anyhow::Result<CadenceRun> {
                         let t = Instant::now();
                         let path = file.to_string_lossy().into_owned();
                         process::cli(&bin, &dir, &["import", "listings", &path])
-                            .map(|_| t.elapsed().as_secs_f64())
+                            .map(|_| (t, Instant::now()))
                     })
                     .await
                 })
@@ -355,7 +356,7 @@ pub fn run(env: &Env, plan: Plan, rng: &mut Rng) -> anyhow::Result<CadenceRun> {
             ramp_s,
             window,
             setup_s,
-            change: (change_s, changes),
+            change: (change_s.0, change_s.1, changes),
             memory,
             cpu,
             log,

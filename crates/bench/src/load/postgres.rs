@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 /// The server's settings beyond the defaults, as passed to `postgres`.
-pub const SETTINGS: [(&str, &str); 8] = [
+pub const SETTINGS: [(&str, &str); 9] = [
     ("fsync", "on"),
     ("synchronous_commit", "on"),
     ("full_page_writes", "on"),
@@ -23,6 +23,8 @@ pub const SETTINGS: [(&str, &str); 8] = [
     // Fewer checkpoints while millions of records arrive; durability is
     // the WAL's, flushed at every commit.
     ("max_wal_size", "4GB"),
+    // How long each WAL flush takes, for the report (pg_stat_wal).
+    ("track_wal_io_timing", "on"),
     ("listen_addresses", "127.0.0.1"),
     ("log_min_messages", "warning"),
 ];
@@ -31,7 +33,12 @@ pub const SETTINGS: [(&str, &str); 8] = [
 pub fn settings_note() -> String {
     SETTINGS
         .iter()
-        .filter(|(k, _)| *k != "listen_addresses" && *k != "log_min_messages")
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "listen_addresses" | "log_min_messages" | "track_wal_io_timing"
+            )
+        })
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -172,8 +179,10 @@ impl Postgres {
             log = quoted(&dir.join("log")),
             parent = std::process::id(),
         );
-        let watchdog = Command::new("sh")
-            .arg("-c")
+        // In a session of its own: it outlives a signal to this process's
+        // group, so the server is stopped and its files deleted anyway.
+        let watchdog = Command::new("setsid")
+            .args(["sh", "-c"])
             .arg(script)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -82,6 +82,9 @@ impl Endpoint {
 pub struct Tally {
     /// Milliseconds per answered request, per endpoint.
     samples: [Vec<f64>; 4],
+    /// When each answered request was sent and answered (about: taken
+    /// when it is tallied), in the order of `samples`.
+    spans: [Vec<(Instant, Instant)>; 4],
     /// Failed requests per endpoint (not answered, refused, or an answer
     /// that did not check out).
     errors: [u64; 4],
@@ -95,7 +98,27 @@ pub struct Tally {
 
 impl Tally {
     pub fn answered(&mut self, e: Endpoint, ms: f64) {
+        let end = Instant::now();
+        let start = end
+            .checked_sub(Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+            .unwrap_or(end);
         self.samples[e.index()].push(ms);
+        self.spans[e.index()].push((start, end));
+    }
+
+    /// The times of the requests to `e` that did not overlap `from..to`,
+    /// and of those that did.
+    pub fn split(&self, e: Endpoint, from: Instant, to: Instant) -> (Vec<f64>, Vec<f64>) {
+        let mut clear = Vec::new();
+        let mut during = Vec::new();
+        for (ms, (start, end)) in self.samples[e.index()].iter().zip(&self.spans[e.index()]) {
+            if *end < from || *start > to {
+                clear.push(*ms);
+            } else {
+                during.push(*ms);
+            }
+        }
+        (clear, during)
     }
 
     pub fn failed(&mut self, e: Endpoint, why: String) {
@@ -130,6 +153,7 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) {
         for i in 0..4 {
             self.samples[i].extend_from_slice(&other.samples[i]);
+            self.spans[i].extend_from_slice(&other.spans[i]);
             self.errors[i] += other.errors[i];
         }
         for e in &other.first_errors {

@@ -10,13 +10,44 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Samples taken.
+/// Samples taken, and the server's counters over the same time.
 #[derive(Debug, Default, Clone)]
 pub struct Waits {
     /// Session samples per state.
     counts: HashMap<String, u64>,
     /// Sampling rounds.
     ticks: u64,
+    /// Seconds sampled.
+    pub seconds: f64,
+    /// Transactions committed in the database (`pg_stat_database`).
+    pub commits: i64,
+    /// WAL flushes to disk and the milliseconds they took, server-wide
+    /// (`pg_stat_wal`, with `track_wal_io_timing`).
+    pub wal_syncs: i64,
+    pub wal_sync_ms: f64,
+}
+
+/// The counters read at the start and end.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    commits: i64,
+    wal_syncs: i64,
+    wal_sync_ms: f64,
+}
+
+async fn counters(client: &tokio_postgres::Client, db: &str) -> anyhow::Result<Counters> {
+    let c = client
+        .query_one(
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1),
+                    wal_sync, wal_sync_time FROM pg_stat_wal",
+            &[&db],
+        )
+        .await?;
+    Ok(Counters {
+        commits: c.try_get::<_, Option<i64>>(0)?.unwrap_or(0),
+        wal_syncs: c.try_get(1)?,
+        wal_sync_ms: c.try_get(2)?,
+    })
 }
 
 impl Waits {
@@ -35,10 +66,23 @@ impl Waits {
             .map(|(k, n)| format!("{k} {:.0}%", **n as f64 * 100.0 / busy as f64))
             .collect();
         format!(
-            "{:.1} sessions busy on average ({} samples 100 ms apart): {}",
+            "{:.1} sessions busy on average ({} samples 100 ms apart): {}; {}",
             busy as f64 / self.ticks as f64,
             self.ticks,
-            shares.join(", ")
+            shares.join(", "),
+            self.flushes()
+        )
+    }
+
+    /// Commits and WAL flushes over the time sampled, in words.
+    pub fn flushes(&self) -> String {
+        let per_s = |n: i64| n as f64 / self.seconds.max(f64::MIN_POSITIVE);
+        format!(
+            "{:.0} commits/s, {:.0} WAL flushes/s averaging {:.2} ms (flushing the WAL {:.0}% of the time)",
+            per_s(self.commits),
+            per_s(self.wal_syncs),
+            self.wal_sync_ms / (self.wal_syncs.max(1)) as f64,
+            self.wal_sync_ms / 10.0 / self.seconds.max(f64::MIN_POSITIVE)
         )
     }
 
@@ -84,6 +128,8 @@ impl Sampler {
         });
         let (stop, mut stopped) = watch::channel(false);
         let db = db.to_owned();
+        let before = counters(&client, &db).await?;
+        let started = std::time::Instant::now();
         let task = tokio::spawn(async move {
             let query = client
                 .prepare(
@@ -110,6 +156,11 @@ impl Sampler {
                     }
                 }
             }
+            let after = counters(&client, &db).await?;
+            waits.seconds = started.elapsed().as_secs_f64();
+            waits.commits = after.commits - before.commits;
+            waits.wal_syncs = after.wal_syncs - before.wal_syncs;
+            waits.wal_sync_ms = after.wal_sync_ms - before.wal_sync_ms;
             Ok(waits)
         });
         Ok(Sampler { stop, task })
