@@ -11,6 +11,7 @@
 pub mod decode;
 pub mod hub;
 pub mod kiosk;
+pub mod load;
 pub mod report;
 pub mod stats;
 pub mod store;
@@ -40,7 +41,7 @@ impl Scale {
 /// One measured figure, beside its yardstick when it has one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// The section: `decode`, `verdict`, `store`, `sync`, `hub`, `kiosk`.
+    /// The section: `decode`, `verdict`, `store`, `sync`, `hub`, `kiosk`, `load`.
     pub section: String,
     /// What was measured, e.g. "1M listings full apply".
     pub name: String,

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Row;
 
@@ -16,7 +16,7 @@ pub const BEGIN: &str =
 pub const END: &str = "<!-- results:end -->";
 
 /// Where and when the figures were measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
@@ -77,8 +77,9 @@ fn command_line(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Everything one run produced.
-#[derive(Debug, Clone, Serialize)]
+/// Everything one run produced, and the sections it kept from an earlier
+/// run's report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub machine: Machine,
     pub command: String,
@@ -86,6 +87,101 @@ pub struct Results {
     /// Extra Markdown per section (e.g. the decode corpus per condition).
     #[serde(skip)]
     pub details: Vec<(String, String)>,
+    /// Sections this run did not measure, kept from the report it
+    /// rewrote, with where and how they were measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<Earlier>,
+}
+
+/// Sections measured by an earlier run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Earlier {
+    pub sections: Vec<String>,
+    pub machine: Machine,
+    pub command: String,
+}
+
+impl Results {
+    /// Keeps what `existing` (a report this run rewrites) holds of the
+    /// sections this run did not measure: their rows and Markdown details,
+    /// and where, when and how they were measured. A report without
+    /// readable results keeps nothing.
+    pub fn keep_earlier(&mut self, existing: &str) {
+        let Some(old) = parse(existing) else {
+            return;
+        };
+        let measured: Vec<String> = self.rows.iter().map(|r| r.section.clone()).collect();
+        let kept = |section: &str| !measured.iter().any(|m| m == section);
+        let mut earlier: Vec<Earlier> = Vec::new();
+        for row in old.rows.iter().filter(|r| kept(&r.section)) {
+            self.rows.push(row.clone());
+            if earlier.iter().any(|e| e.sections.contains(&row.section)) {
+                continue;
+            }
+            let (machine, command) = old
+                .earlier
+                .iter()
+                .find(|e| e.sections.contains(&row.section))
+                .map_or((&old.machine, &old.command), |e| (&e.machine, &e.command));
+            match earlier
+                .iter_mut()
+                .find(|e| e.machine == *machine && e.command == *command)
+            {
+                Some(e) => e.sections.push(row.section.clone()),
+                None => earlier.push(Earlier {
+                    sections: vec![row.section.clone()],
+                    machine: machine.clone(),
+                    command: command.clone(),
+                }),
+            }
+            if let Some(detail) = section_detail(existing, &row.section) {
+                self.details.push((row.section.clone(), detail));
+            }
+        }
+        self.earlier = earlier;
+    }
+}
+
+/// The results a report's JSON block holds, if it holds readable ones.
+fn parse(report: &str) -> Option<Results> {
+    let (b, e) = (report.find(BEGIN)?, report.find(END)?);
+    let block = report.get(b..e)?;
+    let start = block.find("```json\n")? + "```json\n".len();
+    let len = block[start..].find("\n```")?;
+    serde_json::from_str(&block[start..start + len]).ok()
+}
+
+/// The Markdown a report shows after `section`'s table, before the next
+/// section or the JSON.
+fn section_detail(report: &str, section: &str) -> Option<String> {
+    let title = SECTIONS.iter().find(|(k, _)| *k == section)?.1;
+    let heading = format!("### {title}\n");
+    let at = report.find(&heading)? + heading.len();
+    let rest = &report[at..];
+    let end = [
+        rest.find("\n### "),
+        rest.find("\n<details>"),
+        rest.find(END),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(rest.len());
+    let body = &rest[..end];
+    // Past the table: its lines start with `|`.
+    let mut lines = body.lines().skip_while(|l| l.trim().is_empty());
+    let mut detail = String::new();
+    let mut in_table = true;
+    for line in lines.by_ref() {
+        if in_table && line.starts_with('|') {
+            continue;
+        }
+        in_table = false;
+        detail.push_str(line);
+        detail.push('\n');
+    }
+    let detail = detail.trim();
+    (!detail.is_empty()).then(|| format!("{detail}\n"))
 }
 
 /// A figure for a table: 3 significant digits, no exponent.
@@ -117,25 +213,65 @@ fn group(v: f64) -> String {
     if v < 0.0 { format!("-{out}") } else { out }
 }
 
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("decode", "Decode: camera frames to text"),
     ("verdict", "Verdict: text to decision"),
     ("store", "Store: the terminal's SQLite cache"),
     ("sync", "Sync over HTTP on 127.0.0.1"),
     ("hub", "Hub: records in"),
     ("kiosk", "Kiosk: the GUI process"),
+    ("load", "Load: the hub at a province's scale"),
 ];
+
+/// The sections of `rows` that this run measured, in report order.
+fn measured_sections(r: &Results) -> Vec<&'static str> {
+    SECTIONS
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| {
+            r.rows.iter().any(|x| x.section == *k)
+                && !r.earlier.iter().any(|e| e.sections.iter().any(|s| s == k))
+        })
+        .collect()
+}
+
+fn machine_words(m: &Machine) -> String {
+    format!(
+        "{} on {} ({} cores, {} GiB), {}, {}",
+        m.date_utc, m.cpu, m.cores, m.memory_gib, m.os, m.rustc
+    )
+}
 
 /// The generated Markdown, markers included.
 pub fn markdown(r: &Results) -> String {
     let mut md = String::new();
-    let m = &r.machine;
     let _ = writeln!(md, "{BEGIN}\n");
-    let _ = writeln!(
-        md,
-        "Measured {} on {} ({} cores, {} GiB), {}, {}.\n\nReproduce: `{}`\n",
-        m.date_utc, m.cpu, m.cores, m.memory_gib, m.os, m.rustc, r.command
-    );
+    if r.earlier.is_empty() {
+        let _ = writeln!(
+            md,
+            "Measured {}.\n\nReproduce: `{}`\n",
+            machine_words(&r.machine),
+            r.command
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "{}: measured {}. Reproduce: `{}`\n",
+            sections_words(&measured_sections(r)),
+            machine_words(&r.machine),
+            r.command
+        );
+        for e in &r.earlier {
+            let names: Vec<&str> = e.sections.iter().map(String::as_str).collect();
+            let _ = writeln!(
+                md,
+                "{}: measured {}. Reproduce: `{}`\n",
+                sections_words(&names),
+                machine_words(&e.machine),
+                e.command
+            );
+        }
+    }
     let met = r.rows.iter().filter(|x| x.met == Some(true)).count();
     let missed: Vec<&Row> = r.rows.iter().filter(|x| x.met == Some(false)).collect();
     let _ = writeln!(
@@ -206,6 +342,22 @@ pub fn markdown(r: &Results) -> String {
     md
 }
 
+/// "Decode, verdict and store" from section keys.
+fn sections_words(keys: &[&str]) -> String {
+    let mut words: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    if let Some(first) = words.first_mut() {
+        let mut c = first.chars();
+        if let Some(h) = c.next() {
+            *first = h.to_uppercase().chain(c).collect();
+        }
+    }
+    match words.len() {
+        0 => "No section".into(),
+        1 => words.remove(0),
+        n => format!("{} and {}", words[..n - 1].join(", "), words[n - 1]),
+    }
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -247,6 +399,7 @@ mod tests {
             command: "bench/run".into(),
             rows,
             details: vec![],
+            earlier: vec![],
         }
     }
 
@@ -266,6 +419,64 @@ mod tests {
         assert!(md.contains("| **no** |"));
         assert!(md.contains("\"section\": \"hub\""));
         assert!(!md.contains("### Kiosk"));
+    }
+
+    #[test]
+    fn a_run_of_some_sections_keeps_the_others_from_the_report() {
+        let mut first = results(vec![
+            Row::new("decode", "frames read", 35.0, "frames"),
+            Row::new("hub", "ingest", 6000.0, "records/s").target("≥ 5,000/s", true),
+        ]);
+        first.details = vec![(
+            "decode".into(),
+            "Per size:\n\n| a | b |\n|---|---|\n".into(),
+        )];
+        let doc = splice("# Benchmarks\n", &markdown(&first));
+
+        let mut second = results(vec![
+            Row::new("hub", "ingest", 7000.0, "records/s").target("≥ 5,000/s", true),
+            Row::new("load", "upload p99", 250.0, "ms").target("< 100 ms", false),
+        ]);
+        second.machine.date_utc = "tomorrow".into();
+        second.command = "bench/run --only hub,load".into();
+        second.keep_earlier(&doc);
+        assert_eq!(second.rows.len(), 3);
+        assert_eq!(second.earlier.len(), 1);
+        assert_eq!(second.earlier[0].sections, vec!["decode".to_owned()]);
+        assert_eq!(second.earlier[0].machine.date_utc, "today");
+        let md = markdown(&second);
+        assert!(md.contains("Hub and load: measured tomorrow"), "{md}");
+        assert!(md.contains("Decode: measured today"), "{md}");
+        assert!(
+            md.contains("Reproduce: `bench/run --only hub,load`"),
+            "{md}"
+        );
+        assert!(md.contains("| frames read | 35 frames |"), "{md}");
+        assert!(md.contains("Per size:\n\n| a | b |"), "{md}");
+        assert!(md.contains("| ingest | 7,000 records/s |"), "{md}");
+        assert!(!md.contains("6,000"), "{md}");
+        assert!(
+            md.contains("Targets met: **1 of 2**; missed: upload p99"),
+            "{md}"
+        );
+
+        // Rewritten again by a run of the load section alone: decode keeps
+        // its first run, hub its second.
+        let doc = splice(&doc, &md);
+        let mut third = results(vec![Row::new("load", "upload p99", 90.0, "ms")]);
+        third.machine.date_utc = "later".into();
+        third.keep_earlier(&doc);
+        assert_eq!(third.earlier.len(), 2, "{:?}", third.earlier);
+        let md = markdown(&third);
+        assert!(md.contains("Load: measured later"), "{md}");
+        assert!(md.contains("Decode: measured today"), "{md}");
+        assert!(md.contains("Hub: measured tomorrow"), "{md}");
+        assert!(md.contains("Per size:"), "{md}");
+
+        // A report without results keeps nothing.
+        let mut fresh = results(vec![Row::new("load", "x", 1.0, "ms")]);
+        fresh.keep_earlier("# Benchmarks\n");
+        assert!(fresh.earlier.is_empty() && fresh.rows.len() == 1);
     }
 
     #[test]

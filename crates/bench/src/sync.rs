@@ -124,7 +124,7 @@ fn csv_row(out: &mut String, i: usize, today: Date, action: &str) {
 }
 
 /// A listings file of rows `rows`, each with `action`.
-fn csv(rows: impl Iterator<Item = (usize, &'static str)>, today: Date) -> String {
+pub(crate) fn csv(rows: impl Iterator<Item = (usize, &'static str)>, today: Date) -> String {
     let mut out = String::from(HEADER);
     for (i, action) in rows {
         csv_row(&mut out, i, today, action);

@@ -41,7 +41,10 @@ fn check(section: &str, rows: &[Row], expected: &[&str], targeted: &[&str]) {
     for name in targeted {
         let r = find(name);
         assert!(r.target.is_some(), "{section}: {name} has no target");
-        assert!(r.yardstick.is_some() || r.section == "hub", "{r:?}");
+        assert!(
+            r.yardstick.is_some() || r.section == "hub" || r.section == "load",
+            "{r:?}"
+        );
     }
 }
 
@@ -135,6 +138,67 @@ fn hub_quick() {
             "queued records uploaded per second",
         ],
         &["records ingested per second"],
+    );
+}
+
+/// The load section at a tiny scale, against the `xinyi-hub` binary of
+/// the same build (`cargo test --workspace` builds it) and a PostgreSQL
+/// server of its own; it says so and passes when either is missing.
+#[test]
+fn load_quick() {
+    let hub = std::path::Path::new(env!("CARGO_BIN_EXE_xinyi-bench")).with_file_name("xinyi-hub");
+    if !hub.is_file() || xinyi_bench::load::postgres::bin_dir().is_none() {
+        println!(
+            "load_quick did not run: it needs {} (cargo build -p xinyi-hub) and PostgreSQL's initdb",
+            hub.display()
+        );
+        return;
+    }
+    let mut o = xinyi_bench::load::Options::new(Scale::Quick, hub);
+    o.terminals = vec![60];
+    o.window_s = 10;
+    o.listings = 500;
+    o.changes = 20;
+    o.import = 1_000;
+    o.ingest = 2_000;
+    o.sqlite_ingest = 2_000;
+    o.ingest_terminals = 4;
+    o.quiet_wait = std::time::Duration::ZERO;
+    let (rows, details) = xinyi_bench::load::run(&o).unwrap();
+    print(&rows);
+    for backend in ["SQLite", "PostgreSQL"] {
+        for p in ["1 hub process", "2 hub processes"] {
+            let run = format!("60 terminals, {backend}, {p}");
+            let errors = rows
+                .iter()
+                .find(|r| r.name == format!("{run}: errors"))
+                .unwrap_or_else(|| panic!("no errors row for {run}: {rows:#?}"));
+            assert_eq!(errors.value, 0.0, "{errors:?}");
+            assert!(
+                rows.iter().any(|r| r.name == format!("{run}: upload p99")),
+                "{rows:#?}"
+            );
+            assert!(details.contains(&format!("| {run} |")), "{details}");
+        }
+    }
+    check(
+        "load",
+        &rows,
+        &[
+            "60 terminals, SQLite, 1 hub process: requests/s",
+            "60 terminals, PostgreSQL, 2 hub processes: upload p99",
+            "60 terminals, PostgreSQL, 2 hub processes: hub RSS peak",
+            "1k-listing import, SQLite",
+            "1k-listing import, PostgreSQL",
+            "2k records ingested, PostgreSQL",
+            "2k records ingested, SQLite",
+            "usage report over 2k records, PostgreSQL",
+        ],
+        &[
+            "60 terminals, SQLite, 1 hub process: errors",
+            "2k records ingested, PostgreSQL",
+            "usage report over 2k records, SQLite",
+        ],
     );
 }
 
