@@ -59,6 +59,39 @@ fn last_held(tx: &Tx<'_>, terminal: &str) -> Result<Option<(u64, Digest32)>, Hub
     .transpose()
 }
 
+/// Seqs looked up in one statement: padded up to a power of two (at
+/// most this), so a connection prepares a handful of statements.
+const LOOKUP_CHUNK: usize = 256;
+
+/// The hashes held for a terminal's `seqs`, a statement per
+/// [`LOOKUP_CHUNK`] of them instead of one per record.
+fn held_hashes(
+    tx: &Tx<'_>,
+    terminal: &str,
+    seqs: &[i64],
+) -> Result<HashMap<i64, String>, HubError> {
+    let mut held = HashMap::new();
+    for chunk in seqs.chunks(LOOKUP_CHUNK) {
+        let width = chunk.len().next_power_of_two();
+        let marks = (2..width + 2)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut values: Vec<&dyn crate::db::ToSql> = Vec::with_capacity(width + 1);
+        values.push(&terminal);
+        // Padding repeats the last seq: the same row, found once.
+        values.extend((0..width).map(|i| &chunk[i.min(chunk.len() - 1)] as &dyn crate::db::ToSql));
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT seq, hash FROM records WHERE terminal = ?1 AND seq IN ({marks})"
+        ))?;
+        let mut rows = stmt.query(values)?;
+        while let Some(r) = rows.next()? {
+            held.insert(r.get::<_, i64>(0)?, r.get::<_, String>(1)?);
+        }
+    }
+    Ok(held)
+}
+
 /// The seq up to which retention deleted a terminal's records (0: none).
 pub(crate) fn retired_through(tx: &Tx<'_>, terminal: &str) -> Result<i64, HubError> {
     Ok(tx
@@ -487,13 +520,13 @@ impl Hub {
             let mut duplicates = 0u64;
             let mut fresh: Vec<(Record, Digest32, &SignedRecord)> = Vec::new();
             let retired = retired_through(tx, &terminal.id)?;
-            for ((record, hash), s) in opened.into_iter().zip(&signed) {
-                let seq = to_i64(record.seq, "seq")?;
-                let held: Option<String> = tx
-                    .prepare_cached("SELECT hash FROM records WHERE terminal = ?1 AND seq = ?2")?
-                    .query_row(params![terminal.id, seq], |r| r.get(0))
-                    .optional()?;
-                match held {
+            let seqs = opened
+                .iter()
+                .map(|(r, _)| to_i64(r.seq, "seq"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let held = held_hashes(tx, &terminal.id, &seqs)?;
+            for (((record, hash), s), seq) in opened.into_iter().zip(&signed).zip(seqs) {
+                match held.get(&seq).cloned() {
                     // Stored once and deleted by retention since.
                     None if seq <= retired => duplicates += 1,
                     Some(h) if h == hash.to_hex() => duplicates += 1,
