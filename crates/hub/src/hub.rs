@@ -55,6 +55,10 @@ pub struct Hub {
     served_at: std::sync::OnceLock<String>,
     /// Demo mode's code source (`/c/demo`), set only on a demo hub.
     pub(crate) demo: std::sync::OnceLock<Arc<dyn crate::demo_codes::DemoCodes>>,
+    /// Held while this process builds an eligibility artefact: terminals
+    /// asking for one not stored yet wait for the build under way and
+    /// then find it stored, instead of each building the same one.
+    pub(crate) eligibility_builds: std::sync::Mutex<()>,
 }
 
 /// `s` as a TOML string.
@@ -174,6 +178,7 @@ impl Hub {
             db,
             clock: Arc::new(SystemClock),
             served_at: std::sync::OnceLock::new(),
+            eligibility_builds: std::sync::Mutex::new(()),
             demo: std::sync::OnceLock::new(),
         })
     }

@@ -16,9 +16,9 @@
 //! identity again, while a withdrawal leaves it erased.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::db::{OptionalExtension as _, Tx, params};
+use crate::db::{OptionalExtension as _, Tx, Value, params};
 use xinyi_core::ids::mask_name;
 use xinyi_core::listing::{
     Change, Exclusion, ExclusionChange, ExclusionKey, ImportReport, ImportSummary, Listing,
@@ -60,41 +60,137 @@ struct Held {
     erased_at: Option<i64>,
 }
 
+/// A listing's stored columns, as [`HELD_COLUMNS`] names them.
+type HeldRow = (
+    Option<Vec<u8>>,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+);
+
+/// The columns [`held_row`] reads, from the first.
+const HELD_COLUMNS: &str = "name_sealed, honour, source, valid_until, extension_ref, withdrawn, \
+     display_name, changed_in, withdrawn_on, erased_at";
+
+fn held_row(r: &crate::db::Row<'_>, first: usize) -> Result<HeldRow, crate::db::DbError> {
+    Ok((
+        r.get(first)?,
+        r.get(first + 1)?,
+        r.get(first + 2)?,
+        r.get(first + 3)?,
+        r.get(first + 4)?,
+        r.get(first + 5)?,
+        r.get(first + 6)?,
+        r.get(first + 7)?,
+        r.get(first + 8)?,
+        r.get(first + 9)?,
+    ))
+}
+
 /// The listing held under `key`, its name opened.
 fn load(tx: &Tx<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubError> {
-    let kind = key.kind.as_str();
     let sub = hub.k_pseudo().pseudonym(key.kind, &key.id_number);
-    let mut stmt = tx.prepare_cached(
-        "SELECT name_sealed, honour, source, valid_until, extension_ref, withdrawn, display_name,
-                changed_in, withdrawn_on, erased_at
-         FROM listings
-         WHERE kind = ?1 AND sub = ?2 AND category = ?3 AND recognised_on = ?4",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {HELD_COLUMNS} FROM listings
+         WHERE kind = ?1 AND sub = ?2 AND category = ?3 AND recognised_on = ?4"
+    ))?;
     let row = stmt
         .query_row(
             params![
-                kind,
+                key.kind.as_str(),
                 sub.as_str(),
                 key.category.code(),
                 key.recognised_on.to_string()
             ],
-            |r| {
-                Ok((
-                    r.get::<_, Option<Vec<u8>>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, bool>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<i64>>(9)?,
-                ))
-            },
+            |r| held_row(r, 0),
         )
         .optional()?;
-    let Some((
+    row.map(|row| held(hub, key, sub.as_str(), row)).transpose()
+}
+
+/// Listings looked up in one statement: padded up to a power of two (at
+/// most this), so a connection prepares a handful of statements.
+const LOAD_CHUNK: usize = 128;
+
+/// The listings held under `keys` (`None`: not held), a statement per
+/// [`LOAD_CHUNK`] keys instead of one per key: what [`load`] reads.
+fn load_many(
+    tx: &Tx<'_>,
+    hub: &Hub,
+    keys: &[ListingKey],
+) -> Result<BTreeMap<ListingKey, Option<Held>>, HubError> {
+    let mut out = BTreeMap::new();
+    for chunk in keys.chunks(LOAD_CHUNK) {
+        // (kind, sub, category, recognised_on) of each key, as stored.
+        let stored: Vec<[String; 4]> = chunk
+            .iter()
+            .map(|k| {
+                [
+                    k.kind.as_str().to_owned(),
+                    hub.k_pseudo()
+                        .pseudonym(k.kind, &k.id_number)
+                        .as_str()
+                        .to_owned(),
+                    k.category.code().to_owned(),
+                    k.recognised_on.to_string(),
+                ]
+            })
+            .collect();
+        let mut wanted: HashMap<&[String; 4], &ListingKey> = HashMap::new();
+        for (s, k) in stored.iter().zip(chunk) {
+            wanted.insert(s, k);
+            out.insert(k.clone(), None);
+        }
+        let width = chunk.len().next_power_of_two();
+        let rows = (0..width)
+            .map(|i| {
+                let c = 4 * i;
+                format!("(?{}, ?{}, ?{}, ?{})", c + 1, c + 2, c + 3, c + 4)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Padding repeats the last key: the same row, found again.
+        let values: Vec<&dyn crate::db::ToSql> = (0..width)
+            .flat_map(|i| {
+                stored[i.min(stored.len() - 1)]
+                    .iter()
+                    .map(|v| v as &dyn crate::db::ToSql)
+            })
+            .collect();
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT l.kind, l.sub, l.category, l.recognised_on, {}
+             FROM (VALUES {rows}) AS k
+             JOIN listings l ON l.kind = k.column1 AND l.sub = k.column2
+                 AND l.category = k.column3 AND l.recognised_on = k.column4",
+            HELD_COLUMNS
+                .split(", ")
+                .map(|c| format!("l.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+        let mut found = stmt.query(values)?;
+        while let Some(r) = found.next()? {
+            let at: [String; 4] = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
+            let Some(key) = wanted.get(&at) else {
+                continue;
+            };
+            let h = held(hub, key, &at[1], held_row(&r, 4)?)?;
+            out.insert((*key).clone(), Some(h));
+        }
+    }
+    Ok(out)
+}
+
+/// A stored listing's columns as a [`Held`], its name opened.
+fn held(hub: &Hub, key: &ListingKey, sub: &str, row: HeldRow) -> Result<Held, HubError> {
+    let kind = key.kind.as_str();
+    let (
         name_sealed,
         honour,
         source,
@@ -105,15 +201,12 @@ fn load(tx: &Tx<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubErr
         changed_in,
         withdrawn_on,
         erased_at,
-    )) = row
-    else {
-        return Ok(None);
-    };
+    ) = row;
     let name = match name_sealed {
         Some(sealed) => seal::open(
             hub.identity(),
             &sealed,
-            &Place::new(Field::ListingName, kind, sub.as_str()),
+            &Place::new(Field::ListingName, kind, sub),
             || {
                 format!(
                     "listing {kind} {sub} {} recognised {}",
@@ -123,7 +216,7 @@ fn load(tx: &Tx<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubErr
         )?,
         None => String::new(),
     };
-    Ok(Some(Held {
+    Ok(Held {
         listing: Listing {
             key: key.clone(),
             name,
@@ -137,8 +230,25 @@ fn load(tx: &Tx<'_>, hub: &Hub, key: &ListingKey) -> Result<Option<Held>, HubErr
         changed_in,
         withdrawn_on,
         erased_at,
-    }))
+    })
 }
+
+/// Listings written in one statement (of 16 values each).
+const UPSERT_CHUNK: usize = 120;
+
+/// A listing's columns as an import writes them.
+const LISTING_COLUMNS: &str = "kind, sub, category, recognised_on, id_sealed, name_sealed, \
+     honour, source, valid_until, extension_ref, withdrawn, withdrawn_on, display_name, \
+     changed_in, updated_at, erased_at";
+
+/// What an import does to a listing held already: takes every column.
+const LISTING_UPSERT: &str = "ON CONFLICT (kind, sub, category, recognised_on) DO UPDATE SET
+    id_sealed = excluded.id_sealed, name_sealed = excluded.name_sealed,
+    honour = excluded.honour, source = excluded.source,
+    valid_until = excluded.valid_until, extension_ref = excluded.extension_ref,
+    withdrawn = excluded.withdrawn, withdrawn_on = excluded.withdrawn_on,
+    display_name = excluded.display_name, changed_in = excluded.changed_in,
+    updated_at = excluded.updated_at, erased_at = excluded.erased_at";
 
 /// Runs an import check (`check`) against the rows held, read with
 /// `load`: the plan, the rejection of the file, or the first database
@@ -224,9 +334,25 @@ impl Hub {
     ) -> Result<ListingsImport, HubError> {
         let today = self.today();
         self.db().write(|tx| {
+            // The keys the check asks about, gathered by a first check
+            // against nothing held, are looked up many to a statement;
+            // a key only the second check asks about is looked up alone.
+            let asked = RefCell::new(Vec::new());
+            let _ = check_listings(bytes, today, |key| {
+                asked.borrow_mut().push(key.clone());
+                None
+            });
+            let mut asked = asked.into_inner();
+            asked.sort();
+            asked.dedup();
+            let mut held_now = load_many(tx, self, &asked)?;
+            drop(asked);
             let changes = checked_against_held(
                 |held| check_listings(bytes, today, held),
-                |key| Ok(load(tx, self, key)?.map(|h| h.listing)),
+                |key| match held_now.get(key) {
+                    Some(h) => Ok(h.as_ref().map(|h| h.listing.clone())),
+                    None => Ok(load(tx, self, key)?.map(|h| h.listing)),
+                },
             )?;
             // The net effect per listing: a file may add and withdraw the
             // same listing; only the final state counts.
@@ -237,10 +363,14 @@ impl Hub {
                         finals.insert(l.key.clone(), l);
                     }
                     Change::Unchanged(k) => {
-                        if !finals.contains_key(&k)
-                            && let Some(h) = load(tx, self, &k)?
-                        {
-                            finals.insert(k, h.listing);
+                        if let std::collections::btree_map::Entry::Vacant(e) = finals.entry(k) {
+                            let h = match held_now.get(e.key()) {
+                                Some(h) => h.as_ref().map(|h| h.listing.clone()),
+                                None => load(tx, self, e.key())?.map(|h| h.listing),
+                            };
+                            if let Some(l) = h {
+                                e.insert(l);
+                            }
                         }
                     }
                 }
@@ -250,24 +380,21 @@ impl Hub {
             let total = finals.len() as u64;
             let mut summary = ImportSummary::default();
             let mut published_change = false;
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO listings (kind, sub, category, recognised_on, id_sealed, name_sealed,
-                    honour, source, valid_until, extension_ref, withdrawn, withdrawn_on,
-                    display_name, changed_in, updated_at, erased_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (kind, sub, category, recognised_on) DO UPDATE SET
-                    id_sealed = excluded.id_sealed, name_sealed = excluded.name_sealed,
-                    honour = excluded.honour, source = excluded.source,
-                    valid_until = excluded.valid_until, extension_ref = excluded.extension_ref,
-                    withdrawn = excluded.withdrawn, withdrawn_on = excluded.withdrawn_on,
-                    display_name = excluded.display_name, changed_in = excluded.changed_in,
-                    updated_at = excluded.updated_at, erased_at = excluded.erased_at",
-            )?;
+            // Many rows to a statement: the keys in `finals` are distinct.
+            let mut rows: Vec<Vec<Value>> = Vec::new();
             for (done, (key, l)) in finals.iter().enumerate() {
                 if done % 1024 == 0 {
                     progress(done as u64, total);
                 }
-                let held = load(tx, self, key)?;
+                if rows.len() >= UPSERT_CHUNK {
+                    tx.insert_rows_then("listings", LISTING_COLUMNS, &rows, LISTING_UPSERT)?;
+                    rows.clear();
+                }
+                // As held before this import: no key comes twice.
+                let held = match held_now.remove(key) {
+                    Some(h) => h,
+                    None => load(tx, self, key)?,
+                };
                 // An empty name is an identity retention erased, carried
                 // along (a withdrawal): it stays erased and keeps the
                 // name terminals know.
@@ -329,25 +456,33 @@ impl Hub {
                     Some(h) if h.listing.withdrawn => h.withdrawn_on.clone(),
                     _ => Some(today.to_string()),
                 };
-                upsert.execute(params![
-                    kind,
-                    sub.as_str(),
-                    key.category.code(),
-                    key.recognised_on.to_string(),
-                    id_sealed,
-                    name_sealed,
-                    l.honour,
-                    l.source,
-                    l.valid_until.to_string(),
-                    l.extension_ref,
-                    l.withdrawn,
-                    withdrawn_on,
-                    display_name,
-                    changed_in,
-                    now.0,
-                    erased_at,
-                ])?;
+                let values: [&dyn crate::db::ToSql; 16] = [
+                    &kind,
+                    &sub.as_str(),
+                    &key.category.code(),
+                    &key.recognised_on.to_string(),
+                    &id_sealed,
+                    &name_sealed,
+                    &l.honour,
+                    &l.source,
+                    &l.valid_until.to_string(),
+                    &l.extension_ref,
+                    &l.withdrawn,
+                    &withdrawn_on,
+                    &display_name,
+                    &changed_in,
+                    &now.0,
+                    &erased_at,
+                ];
+                rows.push(
+                    values
+                        .iter()
+                        .map(|v| Value::of(*v))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| HubError::Internal(format!("a listing's value: {e}")))?,
+                );
             }
+            tx.insert_rows_then("listings", LISTING_COLUMNS, &rows, LISTING_UPSERT)?;
             progress(total, total);
             let published = if published_change {
                 self.publish_in(tx, version, &format!("listings import: {summary}"))?

@@ -376,12 +376,30 @@ pub(crate) fn build_eligibility(
         .map_err(|e| HubError::Internal(format!("compressing an artefact: {e}")))
 }
 
+/// What a terminal holding `have` gets to reach version `to` when that
+/// needs neither counting nor building: nothing (it is up to date), or the
+/// delta from `have` stored for an earlier terminal. `None`: ask
+/// [`plan_eligibility`].
+pub(crate) fn stored_plan(tx: &Tx<'_>, have: u64, to: u64) -> Result<Option<Plan>, HubError> {
+    if have == to {
+        return Ok(Some(Plan::UpToDate));
+    }
+    if have > 0 && have < to {
+        // Stored only when it was chosen as smaller than a snapshot, and
+        // what changed from `have` to `to` never changes.
+        if let Some(r) = cached(tx, have, to)? {
+            return Ok(Some(Plan::Cached(r)));
+        }
+    }
+    Ok(None)
+}
+
 /// Decides what a terminal holding `have` gets to reach version `to`: a
 /// delta when `have` is a version this hub published and the delta is
 /// smaller than a snapshot, else a snapshot.
 pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, HubError> {
-    if have == to {
-        return Ok(Plan::UpToDate);
+    if let Some(plan) = stored_plan(tx, have, to)? {
+        return Ok(plan);
     }
     let known = have > 0
         && have < to
@@ -407,6 +425,32 @@ pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, 
         from,
         compressed,
     })
+}
+
+/// Stores a built eligibility artefact for the terminals that ask next.
+fn store_eligibility(
+    tx: &Tx<'_>,
+    to: u64,
+    eligibility: &EligibilityRef,
+    compressed: &[u8],
+    now: UnixTime,
+) -> Result<(), HubError> {
+    store_artefact(tx, compressed, now)?;
+    tx.execute(
+        "INSERT INTO eligibility_artefacts
+            (from_version, to_version, sha256, length, raw_length, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO NOTHING",
+        params![
+            to_i64(eligibility.from, "version")?,
+            to_i64(to, "version")?,
+            eligibility.artefact.sha256.to_hex(),
+            to_i64(eligibility.artefact.length, "length")?,
+            to_i64(eligibility.raw_length, "length")?,
+            now.0,
+        ],
+    )?;
+    Ok(())
 }
 
 impl Hub {
@@ -457,6 +501,18 @@ impl Hub {
                 note,
             ],
         )?;
+        // Terminals holding the version before (nearly all of them, as
+        // they poll every few minutes) find their delta stored the moment
+        // this version is visible, instead of all building it at once.
+        if version > 1
+            && let Plan::Built {
+                eligibility,
+                compressed,
+                ..
+            } = plan_eligibility(tx, version - 1, version)?
+        {
+            store_eligibility(tx, version, &eligibility, &compressed, now)?;
+        }
         // Metadata naming an artefact stays valid for its lifetime; past
         // that, artefacts of older versions are never asked for again.
         let keep_after = now.0.saturating_sub(2 * self.config().metadata_lifetime_s);
@@ -575,11 +631,28 @@ impl Hub {
     /// The eligibility artefact for a terminal holding `have` (None when
     /// it holds the latest version), built and stored if needed.
     pub fn eligibility_for(&self, have: u64) -> Result<Option<EligibilityRef>, HubError> {
+        let (to, stored) = self.db().read(|tx| {
+            let to = current_version(tx)?;
+            Ok((to, stored_plan(tx, have, to)?))
+        })?;
+        if let Some(plan) = stored {
+            return self.settle(to, plan);
+        }
+        let _one = self.one_build();
         let (to, plan) = self.db().read(|tx| {
             let to = current_version(tx)?;
             Ok((to, plan_eligibility(tx, have, to)?))
         })?;
         self.settle(to, plan)
+    }
+
+    /// This process's turn to build an eligibility artefact (see
+    /// `Hub::eligibility_builds`); a build that panicked leaves nothing
+    /// half-done behind the lock, so its poison is ignored.
+    pub(crate) fn one_build(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.eligibility_builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Stores a built artefact; returns the reference to it.
@@ -599,22 +672,7 @@ impl Hub {
                 // terminal's metadata).
                 self.db()
                     .write_for(&format!("eligibility {from} {to}"), |tx| {
-                        store_artefact(tx, &compressed, now)?;
-                        tx.execute(
-                            "INSERT INTO eligibility_artefacts
-                           (from_version, to_version, sha256, length, raw_length, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT DO NOTHING",
-                            params![
-                                to_i64(from, "version")?,
-                                to_i64(to, "version")?,
-                                eligibility.artefact.sha256.to_hex(),
-                                to_i64(eligibility.artefact.length, "length")?,
-                                to_i64(eligibility.raw_length, "length")?,
-                                now.0,
-                            ],
-                        )?;
-                        Ok(())
+                        store_eligibility(tx, to, &eligibility, &compressed, now)
                     })?;
                 Ok(Some(eligibility))
             }

@@ -14,7 +14,7 @@ use xinyi_core::wire::{Digest32, Fingerprint, key_id};
 use crate::admin::{TerminalInfo, load_terminal, printable};
 use crate::error::{AuthError, EnrollError, HubError};
 use crate::hub::Hub;
-use crate::publish::{current_version, plan_eligibility, version_info};
+use crate::publish::{current_version, plan_eligibility, stored_plan, version_info};
 
 /// The longest terminal label kept.
 const MAX_LABEL: usize = 200;
@@ -263,21 +263,44 @@ impl Hub {
         have: u64,
         lifetime_s: i64,
     ) -> Result<Metadata, HubError> {
-        let (info, plan) = self.db().read(|tx| {
-            let ready: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM catalogue WHERE id = 1)",
-                [],
-                |r| r.get(0),
-            )?;
-            let v = current_version(tx)?;
-            let info = version_info(tx, v)?.filter(|_| ready);
-            let Some(info) = info else {
-                return Err(HubError::NotPublished);
-            };
-            let plan = plan_eligibility(tx, have, v)?;
-            Ok((info, plan))
-        })?;
+        // The latest version and what reaches it from `have`: first only
+        // if it is stored; if not, built in this process's turn (which
+        // finds it stored when another terminal's request just built it).
+        let state = |build: bool| {
+            self.db().read(|tx| {
+                let ready: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM catalogue WHERE id = 1)",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let v = current_version(tx)?;
+                let info = version_info(tx, v)?.filter(|_| ready);
+                let Some(info) = info else {
+                    return Err(HubError::NotPublished);
+                };
+                let plan = if build {
+                    Some(plan_eligibility(tx, have, v)?)
+                } else {
+                    stored_plan(tx, have, v)?
+                };
+                Ok((info, plan))
+            })
+        };
+        // The turn is held until what was built is stored.
+        let mut turn = None;
+        let (info, plan) = match state(false)? {
+            (info, Some(plan)) => (info, plan),
+            (_, None) => {
+                turn = Some(self.one_build());
+                let (info, plan) = state(true)?;
+                let plan = plan.ok_or_else(|| {
+                    HubError::Internal("no plan for the eligibility artefact".into())
+                })?;
+                (info, plan)
+            }
+        };
         let eligibility = self.settle(info.version, plan)?;
+        drop(turn);
         let now = self.now();
         Ok(Metadata {
             spec: SPEC,

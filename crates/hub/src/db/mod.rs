@@ -385,6 +385,18 @@ impl Tx<'_> {
         columns: &str,
         rows: &[Vec<Value>],
     ) -> Result<(), DbError> {
+        self.insert_rows_then(table, columns, rows, "")
+    }
+
+    /// [`Tx::insert_rows`] with `tail` after each statement's values (an
+    /// `ON CONFLICT …` clause; no two rows may then share a key).
+    pub fn insert_rows_then(
+        &self,
+        table: &str,
+        columns: &str,
+        rows: &[Vec<Value>],
+        tail: &str,
+    ) -> Result<(), DbError> {
         let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
             return Ok(());
         };
@@ -410,8 +422,10 @@ impl Tx<'_> {
                 .iter()
                 .flat_map(|r| r.iter().map(|v| v as &dyn ToSql))
                 .collect();
-            self.prepare_cached(&format!("INSERT INTO {table} ({columns}) VALUES {values}"))?
-                .execute(params)?;
+            self.prepare_cached(&format!(
+                "INSERT INTO {table} ({columns}) VALUES {values} {tail}"
+            ))?
+            .execute(params)?;
         }
         Ok(())
     }

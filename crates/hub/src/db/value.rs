@@ -42,6 +42,14 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+impl Value {
+    /// A parameter's value, owned (rows gathered for
+    /// [`super::Tx::insert_rows`]).
+    pub fn of(v: &dyn ToSql) -> Result<Value, FromSqlError> {
+        Value::from_sql(v.to_value()?)
+    }
+}
+
 impl FromSql for Value {
     fn from_sql(v: ValueRef<'_>) -> Result<Self, FromSqlError> {
         Ok(match v {

@@ -546,3 +546,121 @@ fn a_sites_online_deadline_and_holder_check_are_published() {
         (xinyi_core::wire::config::DEFAULT_ONLINE_DEADLINE_MS, true)
     );
 }
+
+/// A resident ID number (GB 11643) of a made-up person `i` born in the
+/// place of the vectors' `id_number`: its first six digits, a birth date
+/// and sequence from `i`, and the MOD 11-2 check character.
+fn made_up_id_number(id_number: &str, i: usize) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let body = format!(
+        "{}19{:02}{:02}{:02}{:03}",
+        &id_number[..6],
+        50 + i / 336 % 40,
+        1 + i / 28 % 12,
+        1 + i % 28,
+        100 + i % 900
+    );
+    let sum: u32 = body
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!("{body}{}", CHECK[(sum % 11) as usize])
+}
+
+/// A listings file of made-up people `ids`, each row shaped like the
+/// vectors' first person's; `row(i)` gives the honour and action of `i`.
+fn made_up_list(
+    ids: std::ops::Range<usize>,
+    row: impl Fn(usize) -> (String, &'static str),
+) -> String {
+    let template = &people_in_force()[0];
+    let mut out = String::new();
+    for i in ids {
+        let mut r = template.clone();
+        r[1] = made_up_id_number(&template[1], i);
+        let (honour, action) = row(i);
+        r[4] = honour;
+        let line = listing_row(&r, action);
+        if out.is_empty() {
+            out.push_str(&line);
+        } else {
+            out.push_str(line.lines().nth(1).unwrap());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Imports of more listings than are looked up or written in one
+/// statement: a first file adds them all; a second changes every third,
+/// withdraws every fifth (as held) and adds more; each listing held is
+/// then as the last file says, every row counted once, and the second
+/// file again changes nothing.
+#[test]
+fn a_large_import_counts_and_stores_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    let honour = people_in_force()[0][4].clone();
+    let n = 700;
+    let first = hub
+        .import_listings(made_up_list(0..n, |_| (honour.clone(), "add")).as_bytes())
+        .unwrap();
+    assert_eq!(first.summary.added, n);
+    assert!(first.published.new_version);
+
+    let changed = |i: usize| i.is_multiple_of(3);
+    let withdrawn = |i: usize| i % 5 == 1;
+    let second_file = made_up_list(0..n + 150, |i| {
+        let h = if changed(i) {
+            format!("{honour}（复评）")
+        } else {
+            honour.clone()
+        };
+        (
+            h,
+            if withdrawn(i) && i < n {
+                "withdraw"
+            } else {
+                "add"
+            },
+        )
+    });
+    let second = hub.import_listings(second_file.as_bytes()).unwrap();
+    let old = 0..n;
+    let count = |f: &dyn Fn(usize) -> bool| old.clone().filter(|&i| f(i)).count();
+    assert_eq!(second.summary.added, 150);
+    assert_eq!(second.summary.withdrawn, count(&|i| withdrawn(i)));
+    assert_eq!(
+        second.summary.updated,
+        count(&|i| changed(i) && !withdrawn(i))
+    );
+    assert_eq!(
+        second.summary.unchanged,
+        count(&|i| !changed(i) && !withdrawn(i))
+    );
+
+    let held = hub.listings().unwrap();
+    assert_eq!(held.len(), n + 150);
+    let template = &people_in_force()[0];
+    for i in 0..n + 150 {
+        let id = made_up_id_number(&template[1], i);
+        let l = held.iter().find(|l| l.id_number == id).unwrap();
+        let withdrawn_now = withdrawn(i) && i < n;
+        assert_eq!(l.withdrawn, withdrawn_now, "listing {i}");
+        // A withdrawal ends the listing as it was held.
+        assert_eq!(
+            l.honour.ends_with("（复评）"),
+            changed(i) && !withdrawn_now,
+            "listing {i}"
+        );
+        assert_eq!(l.name, template[2], "listing {i}");
+    }
+
+    let version = hub.current_version().unwrap().unwrap();
+    let again = hub.import_listings(second_file.as_bytes()).unwrap();
+    assert_eq!(again.summary.unchanged, n + 150);
+    assert!(!again.published.new_version);
+    assert_eq!(hub.current_version().unwrap().unwrap(), version);
+}
