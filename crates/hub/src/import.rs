@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::db::{OptionalExtension as _, Tx, Value, params};
+use crate::db::{Dialect, OptionalExtension as _, Tx, Value, params};
 use xinyi_core::ids::mask_name;
 use xinyi_core::listing::{
     Change, Exclusion, ExclusionChange, ExclusionKey, ImportReport, ImportSummary, Listing,
@@ -334,19 +334,23 @@ impl Hub {
     ) -> Result<ListingsImport, HubError> {
         let today = self.today();
         self.db().write(|tx| {
-            // The keys the check asks about, gathered by a first check
-            // against nothing held, are looked up many to a statement;
-            // a key only the second check asks about is looked up alone.
-            let asked = RefCell::new(Vec::new());
-            let _ = check_listings(bytes, today, |key| {
-                asked.borrow_mut().push(key.clone());
-                None
-            });
-            let mut asked = asked.into_inner();
-            asked.sort();
-            asked.dedup();
-            let mut held_now = load_many(tx, self, &asked)?;
-            drop(asked);
+            // On PostgreSQL, where every statement is a round trip, the
+            // keys the check asks about (gathered by a first check against
+            // nothing held) are looked up many to a statement; a key only
+            // the second check asks about is looked up alone, as every key
+            // is in SQLite's file in this process.
+            let mut held_now = BTreeMap::new();
+            if tx.dialect() == Dialect::Postgres {
+                let asked = RefCell::new(Vec::new());
+                let _ = check_listings(bytes, today, |key| {
+                    asked.borrow_mut().push(key.clone());
+                    None
+                });
+                let mut asked = asked.into_inner();
+                asked.sort();
+                asked.dedup();
+                held_now = load_many(tx, self, &asked)?;
+            }
             let changes = checked_against_held(
                 |held| check_listings(bytes, today, held),
                 |key| match held_now.get(key) {
