@@ -40,7 +40,7 @@ pub fn available() -> bool {
 
 /// The directory of `initdb` and `postgres`: on the PATH, or the newest
 /// of Debian's `/usr/lib/postgresql/N/bin`.
-fn bin_dir() -> Option<PathBuf> {
+pub fn bin_dir() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         for d in std::env::split_paths(&path) {
             let initdb = d.join("initdb");
@@ -69,7 +69,9 @@ pub fn server() -> &'static Server {
     SERVER.get_or_init(start)
 }
 
-fn running_as_root() -> bool {
+/// Whether this process runs as root (PostgreSQL's programs then run as
+/// the `postgres` user: [`as_server_user`]).
+pub fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -78,7 +80,7 @@ fn running_as_root() -> bool {
 
 /// `program args…` as the `postgres` user when this process is root
 /// (PostgreSQL refuses to run as root), by `setpriv`, which execs.
-fn as_server_user(program: &Path, root: bool) -> Command {
+pub fn as_server_user(program: &Path, root: bool) -> Command {
     if root {
         let mut c = Command::new("setpriv");
         c.args([

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use xinyi_testkit::pg::{as_server_user, bin_dir, running_as_root};
 
 /// The server's settings beyond the defaults, as passed to `postgres`.
 pub const SETTINGS: [(&str, &str); 9] = [
@@ -55,38 +56,6 @@ pub struct Postgres {
     version: String,
 }
 
-/// The directory of `initdb` and `postgres`: on the PATH, or the newest
-/// of Debian's `/usr/lib/postgresql/N/bin`.
-pub fn bin_dir() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PATH") {
-        for d in std::env::split_paths(&path) {
-            let initdb = d.join("initdb");
-            if initdb.exists() {
-                let real = std::fs::canonicalize(&initdb).unwrap_or(initdb);
-                return real.parent().map(Path::to_owned);
-            }
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, b)| b)
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// A free port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -123,20 +92,7 @@ impl Postgres {
             }
         }
         let data = dir.join("data");
-        let mut initdb = if root {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--init-groups",
-                "--reset-env",
-            ])
-            .arg(bin.join("initdb"));
-            c
-        } else {
-            Command::new(bin.join("initdb"))
-        };
-        let out = initdb
+        let out = as_server_user(&bin.join("initdb"), root)
             .arg("-D")
             .arg(&data)
             .args([

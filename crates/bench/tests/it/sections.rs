@@ -148,7 +148,7 @@ fn hub_quick() {
 #[test]
 fn load_quick() {
     let hub = std::path::Path::new(env!("CARGO_BIN_EXE_xinyi-bench")).with_file_name("xinyi-hub");
-    if !hub.is_file() || xinyi_bench::load::postgres::bin_dir().is_none() {
+    if !hub.is_file() || xinyi_testkit::pg::bin_dir().is_none() {
         // CI has both: there a missing one is a failure.
         assert!(
             std::env::var_os("XINYI_REQUIRE_POSTGRES").is_none(),
