@@ -194,6 +194,23 @@ fn postgres_db(dir: &std::path::Path) -> Option<String> {
 /// Runs `sql` in the registry of the hub in `dir`, behind the hub's back
 /// (another program, or an administrator with a shell): through rusqlite
 /// on SQLite, `psql` on PostgreSQL. What went wrong, if anything.
+/// One whole number read behind the hub's back (the same SQL on either
+/// backend).
+pub fn count_behind_the_back(dir: &std::path::Path, sql: &str) -> i64 {
+    match postgres_db(dir) {
+        Some(db) => xinyi_testkit::pg::server()
+            .psql(&db, sql)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+        None => rusqlite::Connection::open(dir.join(xinyi_hub::db::DB_FILE))
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap(),
+    }
+}
+
 pub fn behind_the_back(dir: &std::path::Path, sqlite: &str, postgres: &str) -> Result<(), String> {
     match postgres_db(dir) {
         Some(db) => xinyi_testkit::pg::server().psql(&db, postgres).map(|_| ()),

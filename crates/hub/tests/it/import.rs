@@ -664,3 +664,44 @@ fn a_large_import_counts_and_stores_every_row() {
     assert!(!again.published.new_version);
     assert_eq!(hub.current_version().unwrap().unwrap(), version);
 }
+
+/// A publication stores the delta from the version before it, so the
+/// terminals holding that version (nearly all of them) find it ready;
+/// theirs is the artefact it stored.
+#[test]
+fn a_publication_stores_the_delta_terminals_will_ask_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path());
+    with_lists(&hub);
+    let before = hub.current_version().unwrap().unwrap().version;
+    let (withdrawal, _) = xinyi_testkit::withdrawal_of(&xinyi_testkit::first_listed_id_number());
+    let published = hub
+        .import_listings(withdrawal.as_bytes())
+        .unwrap()
+        .published;
+    assert!(published.new_version);
+    let stored = |from: u64| {
+        count_behind_the_back(
+            dir.path(),
+            &format!(
+                "SELECT COUNT(*) FROM eligibility_artefacts
+                 WHERE from_version = {from} AND to_version = {}",
+                published.version
+            ),
+        )
+    };
+    assert_eq!(stored(before), 1, "no delta stored by the publication");
+    let asked = hub.eligibility_for(before).unwrap().unwrap();
+    assert_eq!(asked.from, before);
+    assert_eq!(stored(before), 1);
+    assert_eq!(
+        count_behind_the_back(
+            dir.path(),
+            &format!(
+                "SELECT COUNT(*) FROM artefacts WHERE sha256 = '{}'",
+                asked.artefact.sha256.to_hex()
+            ),
+        ),
+        1
+    );
+}
