@@ -45,6 +45,8 @@ const TABLES: &[(&str, &[&str])] = &[
     ("usage", &["sub", "measure", "period_start"]),
     ("usage_floor", &["id"]),
     ("redeemed", &["cti"]),
+    ("usage_pending", &["sub", "measure"]),
+    ("usage_state", &["id"]),
     ("users", &["name"]),
     ("console_sessions", &["token_hash"]),
     ("audit_log", &["seq"]),

@@ -20,7 +20,7 @@
 //! comes from. The run held is counted from that seq, and a record resent
 //! from below it counts as a duplicate: it was stored once, long ago.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::db::{OptionalExtension as _, Tx, Value, params};
 use ed25519_dalek::VerifyingKey;
@@ -28,7 +28,7 @@ use xinyi_core::wire::Digest32;
 use xinyi_core::wire::WireError;
 use xinyi_core::wire::config::{Config, Site, UNATTENDED};
 use xinyi_core::wire::journal::{
-    Body, ChainError, Record, SignedRecord, StaffEvent, check_chain, decode_batch,
+    Body, ChainError, Record, SignedRecord, StaffEvent, check_all, check_chain, decode_batch,
 };
 use xinyi_core::wire::receipt::UploadReceipt;
 
@@ -72,15 +72,10 @@ fn held_hashes(
 ) -> Result<HashMap<i64, String>, HubError> {
     let mut held = HashMap::new();
     for chunk in seqs.chunks(LOOKUP_CHUNK) {
-        let width = chunk.len().next_power_of_two();
-        let marks = (2..width + 2)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut values: Vec<&dyn crate::db::ToSql> = Vec::with_capacity(width + 1);
+        let (marks, at) = crate::db::padded_marks(2, chunk.len());
+        let mut values: Vec<&dyn crate::db::ToSql> = Vec::with_capacity(at.len() + 1);
         values.push(&terminal);
-        // Padding repeats the last seq: the same row, found once.
-        values.extend((0..width).map(|i| &chunk[i.min(chunk.len() - 1)] as &dyn crate::db::ToSql));
+        values.extend(at.iter().map(|&i| &chunk[i] as &dyn crate::db::ToSql));
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT seq, hash FROM records WHERE terminal = ?1 AND seq IN ({marks})"
         ))?;
@@ -413,14 +408,32 @@ fn after_insert(
     r: &Record,
     flag: Option<&str>,
     cases_waiting: bool,
+    usage_keys: &mut BTreeSet<(String, String)>,
 ) -> Result<(), HubError> {
     let id = xinyi_core::hex::encode(&r.id);
     if let (Some(target), None) = (r.body.target(), flag) {
-        tx.execute(
+        let target = xinyi_core::hex::encode(target);
+        let voided = tx.execute(
             "UPDATE records SET voided_by = ?3
              WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption' AND voided_by IS NULL",
-            params![terminal.id, xinyi_core::hex::encode(target), id],
+            params![terminal.id, target, id],
         )?;
+        if voided > 0 {
+            let key: Option<(Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT sub, measure FROM records
+                     WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'",
+                    params![terminal.id, target],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((Some(sub), Some(measure))) = key {
+                usage_keys.insert((sub, measure));
+            }
+        }
+    }
+    if let Body::Redemption { sub, measure, .. } = &r.body {
+        usage_keys.insert((sub.clone(), measure.clone()));
     }
     if cases_waiting && matches!(r.body, Body::Redemption { .. } | Body::Refusal { .. }) {
         tx.prepare_cached(
@@ -485,16 +498,22 @@ impl Hub {
             .ok()
             .and_then(|k| VerifyingKey::from_bytes(&k).ok())
             .ok_or_else(|| HubError::corrupt(format!("terminal {} key", terminal.id)))?;
-        // Signatures first, outside the transaction: CPU work only.
+        // Signatures first, outside the transaction: CPU work only, the
+        // whole upload at once.
+        let rng = rand_core::UnwrapErr(getrandom::SysRng);
+        check_all(&signed, &key, rng).map_err(|(index, e)| match e {
+            WireError::BadSignature { .. } => UploadError::BadSignature {
+                index,
+                seq: signed
+                    .get(index)
+                    .and_then(|s| Record::decode(&s.bytes).ok())
+                    .map(|r| r.seq),
+            },
+            other => UploadError::Malformed(other),
+        })?;
         let mut opened = Vec::with_capacity(signed.len());
-        for (index, s) in signed.iter().enumerate() {
-            let record = s.open(&key).map_err(|e| match e {
-                WireError::BadSignature { .. } => UploadError::BadSignature {
-                    index,
-                    seq: Record::decode(&s.bytes).ok().map(|r| r.seq),
-                },
-                other => UploadError::Malformed(other),
-            })?;
+        for s in &signed {
+            let record = Record::decode(&s.bytes).map_err(UploadError::Malformed)?;
             if record.terminal != terminal.id {
                 return Err(UploadError::BrokenChain(ChainError::WrongTerminal {
                     seq: record.seq,
@@ -554,6 +573,7 @@ impl Hub {
                 |r| r.get(0),
             )?;
             let mut rows = Vec::new();
+            let mut usage_keys = BTreeSet::new();
             for (record, hash, s) in &fresh {
                 // In chain order: a void's redemption and a redemption's
                 // operator may be in the same batch, just before it. A
@@ -573,9 +593,30 @@ impl Hub {
                 if matches!(record.body, Body::Void { .. }) {
                     insert_rows(tx, &mut rows)?;
                 }
-                after_insert(tx, terminal, &unit, record, flag.as_deref(), cases_waiting)?;
+                after_insert(
+                    tx,
+                    terminal,
+                    &unit,
+                    record,
+                    flag.as_deref(),
+                    cases_waiting,
+                    &mut usage_keys,
+                )?;
             }
             insert_rows(tx, &mut rows)?;
+            // The keys whose published usage may have changed, for the
+            // next refresh; in key order, so that uploads naming the same
+            // keys take them in the same order and never deadlock.
+            let pending: Vec<Vec<Value>> = usage_keys
+                .into_iter()
+                .map(|(sub, measure)| vec![Value::Text(sub), Value::Text(measure)])
+                .collect();
+            tx.insert_rows_then(
+                "usage_pending",
+                "sub, measure",
+                &pending,
+                "ON CONFLICT (sub, measure) DO NOTHING",
+            )?;
             let (held_through, held_hash) = held_through(tx, &terminal.id)?;
             Ok(UploadReceipt {
                 terminal: terminal.id.clone(),

@@ -131,6 +131,11 @@ fn retire_records(
                              AND r2.staff = r.staff))",
         params![terminal, upto],
     )?;
+    if deleted > 0 {
+        // Records gone may have counted in a period's usage: the next
+        // refresh recomputes every key.
+        tx.execute("DELETE FROM usage_state", [])?;
+    }
     tx.execute(
         "INSERT INTO records_retired (terminal, through, count, at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (terminal) DO UPDATE SET through = excluded.through,

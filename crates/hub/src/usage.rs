@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::{OptionalExtension as _, Tx, params};
+use crate::db::{OptionalExtension as _, ToSql, Tx, Value, params};
 use xinyi_core::credential::{Cti, MAX_DYNAMIC_LIFETIME_S};
 use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
@@ -83,10 +83,185 @@ fn wanted(tx: &Tx<'_>, now: UnixTime) -> Result<BTreeMap<Key, Vec<RecordId>>, Hu
     Ok(out)
 }
 
+/// Each limited measure's current period: measure id → [from, until).
+type Periods = BTreeMap<String, (i64, i64)>;
+
+/// Each limited measure's current period at `now`, and a stamp of them
+/// with the catalogue they come from: while it stays the same, only the
+/// keys in `usage_pending` can have changed.
+fn periods(tx: &Tx<'_>, now: UnixTime) -> Result<(Periods, String), HubError> {
+    let mut out = BTreeMap::new();
+    let Some((toml, catalogue)) = load_catalogue(tx)? else {
+        return Ok((out, String::new()));
+    };
+    let mut stamp = xinyi_core::wire::Digest32::of(toml.as_bytes()).to_hex();
+    for m in catalogue.measures() {
+        let Some(limit) = m.limit else { continue };
+        let (from, until) = limit.per.bounds(now);
+        stamp.push_str(&format!(" {}:{}", m.id, from.0));
+        out.insert(m.id.to_string(), (from.0, until.0));
+    }
+    Ok((out, stamp))
+}
+
+/// Keys taken from `usage_pending` at a time.
+const PENDING_CHUNK: usize = 256;
+
+/// Recomputes the usage of the keys taken from `usage_pending` (each a
+/// subject and measure a stored redemption or void named), as
+/// [`refresh_all`] would for them; how many rows changed.
+fn refresh_pending(
+    tx: &Tx<'_>,
+    pending: &[(String, String)],
+    periods: &Periods,
+    version: i64,
+    now: UnixTime,
+) -> Result<u64, HubError> {
+    let mut by_measure: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (sub, measure) in pending {
+        if periods.contains_key(measure) {
+            by_measure.entry(measure).or_default().push(sub);
+        }
+    }
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    for (measure, subs) in by_measure {
+        let (from, until) = periods[measure];
+        for chunk in subs.chunks(PENDING_CHUNK) {
+            let (marks, at) = crate::db::padded_marks(4, chunk.len());
+            let values: Vec<&dyn ToSql> = [&measure as &dyn ToSql, &from, &until]
+                .into_iter()
+                .chain(at.iter().map(|&i| &chunk[i] as &dyn ToSql))
+                .collect();
+            let mut want: BTreeMap<&str, Vec<RecordId>> =
+                chunk.iter().map(|s| (*s, Vec::new())).collect();
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT sub, id FROM records
+                 WHERE kind = 'redemption' AND measure = ?1 AND at >= ?2 AND at < ?3
+                   AND voided_by IS NULL AND sub IN ({marks})"
+            ))?;
+            let mut found = stmt.query(values)?;
+            while let Some(r) = found.next()? {
+                let sub: String = r.get(0)?;
+                let id: RecordId =
+                    hex::decode_array(&r.get::<_, String>(1)?).map_err(HubError::corrupt)?;
+                if let Some(ids) = want.get_mut(sub.as_str()) {
+                    ids.push(id);
+                }
+            }
+            let (marks, at) = crate::db::padded_marks(3, chunk.len());
+            let values: Vec<&dyn ToSql> = [&measure as &dyn ToSql, &from]
+                .into_iter()
+                .chain(at.iter().map(|&i| &chunk[i] as &dyn ToSql))
+                .collect();
+            let mut held: BTreeMap<String, (Vec<u8>, bool)> = BTreeMap::new();
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT sub, uses, removed FROM usage
+                 WHERE measure = ?1 AND period_start = ?2 AND sub IN ({marks})"
+            ))?;
+            let mut found = stmt.query(values)?;
+            while let Some(r) = found.next()? {
+                held.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+            }
+            for (sub, mut ids) in want {
+                ids.sort_unstable();
+                ids.dedup();
+                let blob = ids_blob(&ids);
+                let removed = ids.is_empty();
+                let same = match held.get(sub) {
+                    None => removed,
+                    Some((_, true)) => removed,
+                    Some((uses, false)) => !removed && *uses == blob,
+                };
+                if !same {
+                    rows.push(vec![
+                        Value::Text(sub.to_owned()),
+                        Value::Text(measure.to_owned()),
+                        Value::Int(from),
+                        Value::Blob(blob),
+                        Value::Int(i64::from(removed)),
+                        Value::Int(version),
+                        Value::Int(now.0),
+                    ]);
+                }
+            }
+        }
+    }
+    tx.insert_rows_then(
+        "usage",
+        "sub, measure, period_start, uses, removed, changed_in, changed_at",
+        &rows,
+        "ON CONFLICT (sub, measure, period_start) DO UPDATE SET uses = excluded.uses,
+            removed = excluded.removed, changed_in = excluded.changed_in,
+            changed_at = excluded.changed_at",
+    )?;
+    Ok(rows.len() as u64)
+}
+
+/// Keys taken out of `usage_pending` by one statement.
+const PENDING_TAKE: usize = 4096;
+
+/// Takes up to `n` keys out of `usage_pending`, of those stored before
+/// this statement: a redemption stored after it leaves its key for the
+/// next take, and one stored before it is seen by the reads after it.
+fn take_pending(tx: &Tx<'_>, n: usize) -> Result<Vec<(String, String)>, HubError> {
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM usage_pending WHERE (sub, measure) IN
+                (SELECT sub, measure FROM usage_pending LIMIT ?1)
+             RETURNING sub, measure",
+        )?
+        .query_map([to_i64(n as u64, "keys")?], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
 /// Brings the published usage to what terminals should see at `now`,
-/// marking each changed row with `version`; how many rows changed.
+/// marking each changed row with `version`; how many rows changed. Only
+/// the keys a stored redemption or void named since the last refresh are
+/// recomputed, a few thousand at a time, unless the catalogue or a
+/// limited measure's period changed (or retention deleted records): then
+/// every one is.
 pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
     let version = to_i64(version, "version")?;
+    let (periods, stamp) = periods(tx, now)?;
+    let held: Option<String> = tx
+        .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let mut changed = 0;
+    if held.as_deref() == Some(stamp.as_str()) {
+        // The keys waiting now; those stored meanwhile wait for the next
+        // refresh, so a busy hour cannot keep this one going.
+        let waiting: i64 = tx.query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?;
+        let mut left = to_u64(waiting)?;
+        while left > 0 {
+            let n = usize::try_from(left)
+                .unwrap_or(PENDING_TAKE)
+                .min(PENDING_TAKE);
+            let taken = take_pending(tx, n)?;
+            changed += refresh_pending(tx, &taken, &periods, version, now)?;
+            if taken.len() < n {
+                break;
+            }
+            left -= n as u64;
+        }
+    } else {
+        // Every key waiting is recomputed with the rest.
+        tx.execute("DELETE FROM usage_pending", [])?;
+        changed = refresh_all(tx, version, now)?;
+        tx.execute(
+            "INSERT INTO usage_state (id, stamp) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET stamp = excluded.stamp",
+            [&stamp],
+        )?;
+    }
+    changed += refresh_redeemed(tx, version, now)?;
+    drop_old_removals(tx, now)?;
+    Ok(changed)
+}
+
+/// Recomputes every key's usage from the records; how many rows changed.
+fn refresh_all(tx: &Tx<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
     let mut want = wanted(tx, now)?;
     let mut changed = 0u64;
     let held: Vec<(Key, Vec<u8>)> = tx
@@ -126,9 +301,12 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
         put.execute(params![sub, measure, start, ids_blob(&ids), version, now.0])?;
         changed += 1;
     }
-    changed += refresh_redeemed(tx, version, now)?;
-    // Old removals go; a terminal holding a version before them gets a
-    // snapshot from now on.
+    Ok(changed)
+}
+
+/// Old removals go; a terminal holding a version before them gets a
+/// snapshot from now on.
+fn drop_old_removals(tx: &Tx<'_>, now: UnixTime) -> Result<(), HubError> {
     let cut = now.0.saturating_sub(REMOVAL_KEPT_S);
     for table in ["usage", "redeemed"] {
         let dropped: Option<i64> = tx
@@ -155,7 +333,7 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
             )?;
         }
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// Brings the published redeemed codes to those of the last

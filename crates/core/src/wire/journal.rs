@@ -15,6 +15,7 @@
 //! batch  = [* signed]
 //! ```
 
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::{Digest32, WireError};
@@ -704,13 +705,83 @@ impl SignedRecord {
 
     /// Verifies the signature with the terminal's key and decodes.
     pub fn open(&self, key: &VerifyingKey) -> Result<Record, WireError> {
-        key.verify_strict(&self.bytes, &Signature::from_bytes(&self.sig))
-            .map_err(|_| WireError::BadSignature {
-                what: WHAT,
-                key: super::key_id(key.as_bytes()),
-            })?;
+        self.check(key)?;
         Record::decode(&self.bytes)
     }
+
+    /// Verifies the signature alone, by the rule [`check_all`] applies.
+    pub fn check(&self, key: &VerifyingKey) -> Result<(), WireError> {
+        let (zebra_key, sig) = strict_parts(key, self)?;
+        zebra_key
+            .verify(&sig, &self.bytes)
+            .map_err(|_| bad_signature(key))
+    }
+}
+
+fn bad_signature(key: &VerifyingKey) -> WireError {
+    WireError::BadSignature {
+        what: WHAT,
+        key: super::key_id(key.as_bytes()),
+    }
+}
+
+/// The checks a record's signature passes before its equation: the key
+/// and the signature's R must be points of more than small order (as
+/// `verify_strict` demands; a small-order key or R proves nothing about
+/// who signed). S must be canonical, which ed25519-zebra checks.
+fn strict_parts(
+    key: &VerifyingKey,
+    record: &SignedRecord,
+) -> Result<(ed25519_zebra::VerificationKey, Signature), WireError> {
+    let sig = Signature::from_bytes(&record.sig);
+    let r_ok = CompressedEdwardsY(sig.r_bytes().to_owned())
+        .decompress()
+        .is_some_and(|r| !r.is_small_order());
+    if key.is_weak() || !r_ok {
+        return Err(bad_signature(key));
+    }
+    let zebra_key =
+        ed25519_zebra::VerificationKey::try_from(key.to_bytes()).map_err(|_| bad_signature(key))?;
+    Ok((zebra_key, sig))
+}
+
+/// Verifies the signatures of an upload's records, all made with `key`.
+///
+/// The rule, the same for one record ([`SignedRecord::check`]) and for
+/// many: Ed25519's cofactored equation `[8][S]B = [8]R + [8][k]A`
+/// (ZIP 215, by ed25519-zebra), S canonical, the key and R not of small
+/// order. Under the cofactored equation, checking many signatures at
+/// once (random 128-bit coefficients from `rng`, the terms of the one key
+/// summed into one) accepts exactly the signatures checking each alone
+/// would, bar a chance of 2^-128; RFC 8032's other equation, which
+/// `verify_strict` uses, could not be checked many at once without that
+/// agreement. Every signature it accepts was made with the key's secret.
+///
+/// A batch that fails is checked record by record, so the error names
+/// the first bad record: its index in `records`.
+pub fn check_all<R: rand_core::CryptoRng>(
+    records: &[SignedRecord],
+    key: &VerifyingKey,
+    rng: R,
+) -> Result<(), (usize, WireError)> {
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for (index, record) in records.iter().enumerate() {
+        let (zebra_key, sig) = strict_parts(key, record).map_err(|e| (index, e))?;
+        batch.queue((
+            ed25519_zebra::VerificationKeyBytes::from(zebra_key),
+            sig,
+            &record.bytes,
+        ));
+    }
+    if batch.verify(rng).is_ok() {
+        return Ok(());
+    }
+    for (index, record) in records.iter().enumerate() {
+        record.check(key).map_err(|e| (index, e))?;
+    }
+    // The batch failed though every record passes alone: a chance of
+    // 2^-128, or a fault; refused either way, naming the whole upload.
+    Err((0, bad_signature(key)))
 }
 
 /// Encodes an upload batch.
@@ -958,6 +1029,195 @@ mod tests {
             tampered.open(&key.verifying_key()),
             Err(WireError::BadSignature { .. })
         ));
+    }
+
+    /// Test coefficients for [`check_all`]: SHA-256 of a counter.
+    struct Coefficients(u64);
+
+    impl rand_core::TryRng for Coefficients {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            rand_core::utils::next_word_via_fill(self)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            rand_core::utils::next_word_via_fill(self)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            for chunk in dst.chunks_mut(32) {
+                self.0 += 1;
+                let d = Digest32::of(&self.0.to_le_bytes());
+                chunk.copy_from_slice(&d.0[..chunk.len()]);
+            }
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Coefficients {}
+
+    fn signed_run(key: &SigningKey, n: u64) -> Vec<SignedRecord> {
+        let mut prev = Digest32::default();
+        (1..=n)
+            .map(|seq| {
+                let body = Body::Redemption {
+                    measure: "XYX-BUS-TOPUP".into(),
+                    sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
+                    cti: seq.to_le_bytes().to_vec(),
+                    form: 0,
+                    categories: vec!["P02".into()],
+                    original: 10_000,
+                    discount: 5000,
+                    payable: 5000,
+                    companions: 0,
+                    checked: None,
+                };
+                let s = rec(seq, prev, body).sign(key);
+                prev = s.hash();
+                s
+            })
+            .collect()
+    }
+
+    /// A signature made by hand with the key's secret scalar: R = [r]B +
+    /// `extra`, S = r + k·a, k = SHA-512(R ‖ A ‖ message).
+    fn sign_by_hand(
+        key: &SigningKey,
+        bytes: &[u8],
+        r: u64,
+        extra: curve25519_dalek::EdwardsPoint,
+    ) -> [u8; 64] {
+        use curve25519_dalek::{EdwardsPoint, Scalar};
+        use sha2::{Digest as _, Sha512};
+        let r = Scalar::from(r);
+        let big_r = (EdwardsPoint::mul_base(&r) + extra).compress();
+        let hash: [u8; 64] = Sha512::new()
+            .chain_update(big_r.as_bytes())
+            .chain_update(key.verifying_key().as_bytes())
+            .chain_update(bytes)
+            .finalize()
+            .into();
+        let k = Scalar::from_bytes_mod_order_wide(&hash);
+        let s = r + k * key.to_scalar();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(big_r.as_bytes());
+        sig[32..].copy_from_slice(s.as_bytes());
+        sig
+    }
+
+    #[test]
+    fn an_upload_is_checked_at_once_and_a_bad_record_named_by_its_index() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let vk = key.verifying_key();
+        let run = signed_run(&key, 40);
+        assert_eq!(check_all(&run, &vk, Coefficients(0)), Ok(()));
+        for bad in [0, 17, 39] {
+            let mut tampered = run.clone();
+            tampered[bad].sig[5] ^= 0x40;
+            let (index, e) = check_all(&tampered, &vk, Coefficients(1)).unwrap_err();
+            assert_eq!(index, bad);
+            assert!(matches!(e, WireError::BadSignature { .. }), "{e}");
+            assert!(tampered[bad].check(&vk).is_err());
+        }
+        // Two bad: the first is named.
+        let mut tampered = run.clone();
+        tampered[30].bytes[3] ^= 1;
+        tampered[12].bytes[3] ^= 1;
+        assert_eq!(
+            check_all(&tampered, &vk, Coefficients(2)).unwrap_err().0,
+            12
+        );
+        // Another key's signatures are refused.
+        let other = SigningKey::from_bytes(&[10; 32]).verifying_key();
+        assert_eq!(check_all(&run, &other, Coefficients(3)).unwrap_err().0, 0);
+        assert_eq!(check_all(&[], &vk, Coefficients(4)), Ok(()));
+    }
+
+    #[test]
+    fn what_strict_verification_refuses_for_a_weak_key_or_r_is_refused_alone_and_at_once() {
+        use curve25519_dalek::EdwardsPoint;
+        use curve25519_dalek::traits::Identity as _;
+        let key = SigningKey::from_bytes(&[11; 32]);
+        let vk = key.verifying_key();
+        let mut run = signed_run(&key, 5);
+        let strict = |s: &SignedRecord, k: &VerifyingKey| {
+            k.verify_strict(&s.bytes, &Signature::from_bytes(&s.sig))
+                .is_ok()
+        };
+        let cofactored = |s: &SignedRecord, k: &VerifyingKey| {
+            ed25519_zebra::VerificationKey::try_from(k.to_bytes())
+                .and_then(|z| z.verify(&Signature::from_bytes(&s.sig), &s.bytes))
+                .is_ok()
+        };
+
+        // R of small order (the identity) and S = k·a: the equation holds,
+        // as ZIP 215 alone would accept.
+        let mut small_r = run[2].clone();
+        small_r.sig = sign_by_hand(&key, &small_r.bytes, 0, EdwardsPoint::identity());
+        assert!(cofactored(&small_r, &vk) && !strict(&small_r, &vk));
+        assert!(small_r.check(&vk).is_err());
+        run[2] = small_r;
+        assert_eq!(check_all(&run, &vk, Coefficients(5)).unwrap_err().0, 2);
+
+        // S not canonical: S + l signs the same equation.
+        let mut run = signed_run(&key, 5);
+        // l − 1, the largest canonical scalar, plus a carry of 1: l.
+        let l_minus_1 = -curve25519_dalek::Scalar::ONE;
+        let mut wide = [0u16; 32];
+        let mut carry = 1u16;
+        for (i, w) in wide.iter_mut().enumerate() {
+            let v = u16::from(run[4].sig[32 + i]) + u16::from(l_minus_1.as_bytes()[i]) + carry;
+            *w = v & 0xff;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0);
+        for (i, w) in wide.iter().enumerate() {
+            run[4].sig[32 + i] = u8::try_from(*w).unwrap();
+        }
+        assert!(!strict(&run[4], &vk) && !cofactored(&run[4], &vk));
+        assert_eq!(check_all(&run, &vk, Coefficients(6)).unwrap_err().0, 4);
+
+        // A key of small order (the identity): R = [r]B, S = r satisfies
+        // its equation for any message at all.
+        let weak = VerifyingKey::from_bytes(&EdwardsPoint::identity().compress().0).unwrap();
+        assert!(weak.is_weak());
+        let anything = SignedRecord {
+            bytes: b"anything at all".to_vec(),
+            sig: {
+                let r = curve25519_dalek::Scalar::from(7u64);
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(EdwardsPoint::mul_base(&r).compress().as_bytes());
+                sig[32..].copy_from_slice(r.as_bytes());
+                sig
+            },
+        };
+        assert!(cofactored(&anything, &weak) && !strict(&anything, &weak));
+        assert!(anything.check(&weak).is_err());
+        assert_eq!(
+            check_all(&[anything], &weak, Coefficients(7))
+                .unwrap_err()
+                .0,
+            0
+        );
+    }
+
+    #[test]
+    fn a_signature_with_torsion_in_r_gets_one_answer_alone_and_at_once() {
+        // Only the key's holder can make it (S needs the secret scalar);
+        // the cofactored equation accepts it, alone and in every batch,
+        // whatever the coefficients: no hub process answers differently.
+        let key = SigningKey::from_bytes(&[12; 32]);
+        let vk = key.verifying_key();
+        let mut run = signed_run(&key, 8);
+        for (i, torsion) in [1usize, 2, 4].into_iter().enumerate() {
+            let t = curve25519_dalek::constants::EIGHT_TORSION[torsion];
+            run[i + 3].sig = sign_by_hand(&key, &run[i + 3].bytes, 1000 + i as u64, t);
+            assert!(run[i + 3].check(&vk).is_ok());
+            assert!(
+                vk.verify_strict(&run[i + 3].bytes, &Signature::from_bytes(&run[i + 3].sig))
+                    .is_err()
+            );
+        }
+        for seed in 0..64 {
+            assert_eq!(check_all(&run, &vk, Coefficients(seed * 1000)), Ok(()));
+        }
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_channels",
         sql: include_str!("../../migrations/0012_channels.sql"),
     },
+    Migration {
+        name: "0013_ingest",
+        sql: include_str!("../../migrations/0013_ingest.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.
@@ -327,6 +331,20 @@ fn param_values<P: Params>(p: &P) -> Result<Vec<ValueRef<'_>>, DbError> {
     p.values().map_err(|e| DbError::Param(e.0))
 }
 
+/// Placeholders `?first, ?first+1, …` for a list of `n` values (n > 0),
+/// padded to the next power of two so that a few statement shapes serve
+/// every length, and which of the `n` values each one sends: the padding
+/// repeats the last, which matches the same rows again.
+pub fn padded_marks(first: usize, n: usize) -> (String, Vec<usize>) {
+    let width = n.max(1).next_power_of_two();
+    let marks = (first..first + width)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at = (0..width).map(|i| i.min(n.saturating_sub(1))).collect();
+    (marks, at)
+}
+
 /// A transaction, handed to [`Db::read`] and [`Db::write`]'s closures.
 pub struct Tx<'c> {
     inner: TxInner<'c>,
@@ -377,15 +395,21 @@ impl Tx<'_> {
     }
 
     /// Inserts `rows` (each a value per column of `columns`, a list as
-    /// SQL writes it) into `table`, many rows to a statement: one round
-    /// trip to the database per statement, not per row.
+    /// SQL writes it) into `table`: into SQLite many rows to a statement,
+    /// into PostgreSQL with one binary `COPY`. Either way the round trips
+    /// to the database do not grow with the rows.
     pub fn insert_rows(
         &self,
         table: &str,
         columns: &str,
         rows: &[Vec<Value>],
     ) -> Result<(), DbError> {
-        self.insert_rows_then(table, columns, rows, "")
+        match &self.inner {
+            TxInner::Postgres(tx) if !rows.is_empty() => {
+                tx.borrow_mut().copy_rows(table, columns, rows)
+            }
+            _ => self.insert_rows_then(table, columns, rows, ""),
+        }
     }
 
     /// [`Tx::insert_rows`] with `tail` after each statement's values (an

@@ -151,3 +151,115 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_everything_would() {
+    let v = credentials();
+    let start = xinyi_testkit::first_at(&v);
+    let clock = Arc::new(ManualClock::new(start));
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let mut counters = Vec::new();
+    for _ in 0..2 {
+        let code = hub.create_enrollment_code(SITE, None).unwrap();
+        let mut t = Terminal::new(&hub, &server.url());
+        t.clock = Some(clock.clone());
+        t.enroll(&code.code).await;
+        counters.push(t);
+    }
+    let subs: Vec<String> = v["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .take(6)
+        .collect();
+    assert!(subs.len() >= 2, "the vectors name at least two subjects");
+    let limit = xinyi_testkit::catalogue()
+        .get(MEASURE)
+        .unwrap()
+        .limit
+        .expect("the bus top-up has a limit");
+    let at = start.0 + 120;
+    let (period_start, _) = limit.per.bounds(UnixTime(at));
+    // What each subject's published uses should be, as the test made them.
+    let mut expected: std::collections::BTreeMap<String, Vec<[u8; 16]>> = Default::default();
+
+    // Every subject uses the first counter; half of them then use the
+    // second counter too, and the second subject's use (at the first
+    // counter only) is voided.
+    let mut batch = counters[0].roster(at - 60);
+    let mut second_use = None;
+    for (i, sub) in subs.iter().enumerate() {
+        let (r, s) = counters[0].redemption(at + i as i64, sub, 1000);
+        if i == 1 {
+            second_use = Some(r.id);
+        }
+        expected.entry(sub.clone()).or_default().push(r.id);
+        batch.push(s);
+    }
+    clock.set(UnixTime(at + 100));
+    counters[0].upload(&batch).await;
+    assert!(hub.publish_usage().unwrap().new_version);
+    assert_eq!(
+        count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending"),
+        0
+    );
+
+    let mut batch = counters[1].roster(at + 30);
+    for sub in subs.iter().step_by(2) {
+        let (r, s) = counters[1].redemption(at + 60, sub, 1000);
+        expected.entry(sub.clone()).or_default().push(r.id);
+        batch.push(s);
+    }
+    counters[1].upload(&batch).await;
+    let voided = second_use.unwrap();
+    let (_, void) = counters[0].record(
+        at + 90,
+        Body::Void {
+            target: voided,
+            reason: "wrong amount".into(),
+            supervisor: SUPERVISOR.into(),
+        },
+    );
+    counters[0].upload(&[void]).await;
+    expected
+        .get_mut(&subs[1])
+        .unwrap()
+        .retain(|id| *id != voided);
+    assert!(count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending") > 0);
+    assert!(hub.publish_usage().unwrap().new_version);
+    assert_eq!(
+        count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending"),
+        0
+    );
+
+    // What a terminal holds from the snapshot is what was made.
+    let (_, snapshot) = artefact(&hub, 0);
+    let mut published: std::collections::BTreeMap<String, Vec<[u8; 16]>> = Default::default();
+    for item in &snapshot {
+        if let Item::Usage(u) = item {
+            assert_eq!(u.period_start, period_start);
+            published.insert(u.sub.as_str().to_owned(), u.uses.clone());
+        }
+    }
+    for ids in expected.values_mut() {
+        ids.sort_unstable();
+    }
+    expected.retain(|_, ids| !ids.is_empty());
+    assert_eq!(published, expected);
+
+    // Recomputing every key from the records finds nothing to change.
+    behind_the_back(
+        dir.path(),
+        "DELETE FROM usage_state;",
+        "DELETE FROM usage_state;",
+    )
+    .unwrap();
+    assert!(!hub.publish_usage().unwrap().new_version);
+    assert_eq!(
+        count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_state"),
+        1
+    );
+    server.stop().await.unwrap();
+}
