@@ -932,37 +932,35 @@ mod tests {
         }
     }
 
+    /// A half-price bus top-up of one subject.
+    fn topup(cti: Vec<u8>, form: u8, checked: Option<Checked>) -> Body {
+        Body::Redemption {
+            measure: "XYX-BUS-TOPUP".into(),
+            sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
+            cti,
+            form,
+            categories: vec!["P02".into()],
+            original: 10_000,
+            discount: 5000,
+            payable: 5000,
+            companions: 0,
+            checked,
+        }
+    }
+
     #[test]
     fn records_round_trip_sign_and_chain() {
         let key = SigningKey::from_bytes(&[5; 32]);
         let bodies = [
-            Body::Redemption {
-                measure: "XYX-BUS-TOPUP".into(),
-                sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
-                cti: vec![1; 12],
-                form: 0,
-                categories: vec!["P02".into()],
-                original: 10_000,
-                discount: 5000,
-                payable: 5000,
-                companions: 0,
-                checked: None,
-            },
-            Body::Redemption {
-                measure: "XYX-BUS-TOPUP".into(),
-                sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
-                cti: vec![2; 12],
-                form: 1,
-                categories: vec!["P02".into()],
-                original: 10_000,
-                discount: 5000,
-                payable: 5000,
-                companions: 0,
-                checked: Some(Checked {
+            topup(vec![1; 12], 0, None),
+            topup(
+                vec![2; 12],
+                1,
+                Some(Checked {
                     basis: Basis::Online,
                     holder: true,
                 }),
-            },
+            ),
             Body::Refusal {
                 reason: "NOT_LISTED".into(),
                 measure: "XYX-BUS-TOPUP".into(),
@@ -1057,19 +1055,7 @@ mod tests {
         let mut prev = Digest32::default();
         (1..=n)
             .map(|seq| {
-                let body = Body::Redemption {
-                    measure: "XYX-BUS-TOPUP".into(),
-                    sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
-                    cti: seq.to_le_bytes().to_vec(),
-                    form: 0,
-                    categories: vec!["P02".into()],
-                    original: 10_000,
-                    discount: 5000,
-                    payable: 5000,
-                    companions: 0,
-                    checked: None,
-                };
-                let s = rec(seq, prev, body).sign(key);
+                let s = rec(seq, prev, topup(seq.to_le_bytes().to_vec(), 0, None)).sign(key);
                 prev = s.hash();
                 s
             })
