@@ -214,6 +214,25 @@ fn take_pending(tx: &Tx<'_>, n: usize) -> Result<Vec<(String, String)>, HubError
         .collect::<Result<_, _>>()?)
 }
 
+/// Folds up to [`PENDING_TAKE`] waiting keys into the usage rows, marked
+/// with `version`, when the last refresh's stamp still holds (otherwise
+/// the refresh recomputes everything); whether a full chunk was taken.
+fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError> {
+    let version = to_i64(version, "version")?;
+    let (periods, stamp) = periods(tx, now)?;
+    let held: Option<String> = tx
+        .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if held.as_deref() != Some(stamp.as_str()) {
+        return Ok(false);
+    }
+    let taken = take_pending(tx, PENDING_TAKE)?;
+    refresh_pending(tx, &taken, &periods, version, now)?;
+    Ok(taken.len() == PENDING_TAKE)
+}
+
 /// Brings the published usage to what terminals should see at `now`,
 /// marking each changed row with `version`; how many rows changed. Only
 /// the keys a stored redemption or void named since the last refresh are
@@ -466,12 +485,36 @@ impl Hub {
     /// calls it every `usage_publish_interval_s`.
     pub fn publish_usage(&self) -> Result<Published, HubError> {
         let now = self.now();
+        // The keys waiting are folded in first, a few thousand to a
+        // transaction, so that uploads (on SQLite, every write) and
+        // imports wait for one chunk at most, never for the backlog.
+        let waiting: i64 = self
+            .db()
+            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?))?;
+        let mut rounds = to_u64(waiting)?.div_ceil(PENDING_TAKE as u64);
+        while rounds > 0 {
+            rounds -= 1;
+            let more = self.db().write(|tx| {
+                if current_version(tx)? == 0 {
+                    return Ok(false);
+                }
+                fold_some(tx, next_version(tx)?, now)
+            })?;
+            if !more {
+                break;
+            }
+        }
         self.db().write(|tx| {
             if current_version(tx)? == 0 {
                 return unchanged(tx);
             }
             let next = next_version(tx)?;
-            if refresh(tx, next, now)? == 0 {
+            let folded: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM usage WHERE changed_in >= ?1)",
+                [to_i64(next, "version")?],
+                |r| r.get(0),
+            )?;
+            if refresh(tx, next, now)? == 0 && !folded {
                 return unchanged(tx);
             }
             self.publish_refreshed(tx, next, "usage of limited measures")
