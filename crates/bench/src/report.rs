@@ -26,6 +26,16 @@ pub struct Machine {
     pub date_utc: String,
 }
 
+/// This machine's memory in KiB (Linux `/proc/meminfo`), if it says.
+pub fn memory_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse().ok())
+    })
+}
+
 impl Machine {
     /// Reads this machine's description (Linux `/proc`, `rustc -V`, `date`).
     pub fn this() -> Machine {
@@ -37,15 +47,10 @@ impl Machine {
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|| "unknown CPU".into());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let memory_gib = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-            .map_or(0.0, |kb| (kb / 1024.0 / 1024.0 * 10.0).round() / 10.0);
+        #[allow(clippy::cast_precision_loss)]
+        let memory_gib = memory_kib().map_or(0.0, |kb| {
+            (kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0
+        });
         let os = std::fs::read_to_string("/etc/os-release")
             .ok()
             .and_then(|s| {

@@ -214,18 +214,24 @@ fn take_pending(tx: &Tx<'_>, n: usize) -> Result<Vec<(String, String)>, HubError
         .collect::<Result<_, _>>()?)
 }
 
+/// Whether the last refresh was made against `stamp` (see [`periods`]):
+/// then only the keys in `usage_pending` can have changed since.
+fn stamp_holds(tx: &Tx<'_>, stamp: &str) -> Result<bool, HubError> {
+    let held: Option<String> = tx
+        .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(held.as_deref() == Some(stamp))
+}
+
 /// Folds up to [`PENDING_TAKE`] waiting keys into the usage rows, marked
 /// with `version`, when the last refresh's stamp still holds (otherwise
 /// the refresh recomputes everything); whether a full chunk was taken.
 fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError> {
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
-    let held: Option<String> = tx
-        .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if held.as_deref() != Some(stamp.as_str()) {
+    if !stamp_holds(tx, &stamp)? {
         return Ok(false);
     }
     let taken = take_pending(tx, PENDING_TAKE)?;
@@ -242,13 +248,8 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
 pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
-    let held: Option<String> = tx
-        .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
     let mut changed = 0;
-    if held.as_deref() == Some(stamp.as_str()) {
+    if stamp_holds(tx, &stamp)? {
         // The keys waiting now; those stored meanwhile wait for the next
         // refresh, so a busy hour cannot keep this one going.
         let waiting: i64 = tx.query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?;

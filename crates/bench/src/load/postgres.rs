@@ -40,16 +40,9 @@ pub fn settings() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The machine's memory in MiB (`/proc/meminfo`; 2 GiB if unreadable).
+/// The machine's memory in MiB (2 GiB if `/proc/meminfo` does not say).
 fn memory_mb() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(2048, |kb| kb / 1024)
+    crate::report::memory_kib().map_or(2048, |kb| kb / 1024)
 }
 
 /// The settings in words, for the report.
