@@ -17,9 +17,9 @@
 //! after its redemption — as long as the code could pass the EXPIRED
 //! check — then removed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::{OptionalExtension as _, ToSql, Tx, Value, params};
+use crate::db::{Dialect, OptionalExtension as _, ToSql, Tx, Value, params};
 use xinyi_core::credential::{Cti, MAX_DYNAMIC_LIFETIME_S};
 use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
@@ -197,21 +197,36 @@ fn refresh_pending(
     Ok(rows.len() as u64)
 }
 
-/// Keys taken out of `usage_pending` by one statement.
+/// Rows taken out of `usage_pending` by one statement.
 const PENDING_TAKE: usize = 4096;
 
-/// Takes up to `n` keys out of `usage_pending`, of those stored before
-/// this statement: a redemption stored after it leaves its key for the
-/// next take, and one stored before it is seen by the reads after it.
-fn take_pending(tx: &Tx<'_>, n: usize) -> Result<Vec<(String, String)>, HubError> {
-    Ok(tx
-        .prepare_cached(
-            "DELETE FROM usage_pending WHERE (sub, measure) IN
-                (SELECT sub, measure FROM usage_pending LIMIT ?1)
-             RETURNING sub, measure",
-        )?
+/// Takes up to `n` rows out of `usage_pending` (a log: a key repeats
+/// once per upload that named it), of those stored before this
+/// statement, and gives their keys once each, in key order. A redemption
+/// stored after the statement leaves its key for the next take, and one
+/// stored before it is seen by the reads after it. Also how many rows
+/// were taken.
+fn take_pending(tx: &Tx<'_>, n: usize) -> Result<(Vec<(String, String)>, usize), HubError> {
+    // The log has no key: its rows are taken by where they lie.
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => {
+            "DELETE FROM usage_pending WHERE rowid IN
+                (SELECT rowid FROM usage_pending LIMIT ?1)
+             RETURNING sub, measure"
+        }
+        Dialect::Postgres => {
+            "DELETE FROM usage_pending WHERE ctid = ANY (ARRAY
+                (SELECT ctid FROM usage_pending LIMIT ?1))
+             RETURNING sub, measure"
+        }
+    };
+    let rows: Vec<(String, String)> = tx
+        .prepare_cached(sql)?
         .query_map([to_i64(n as u64, "keys")?], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?)
+        .collect::<Result<_, _>>()?;
+    let taken = rows.len();
+    let keys: BTreeSet<(String, String)> = rows.into_iter().collect();
+    Ok((keys.into_iter().collect(), taken))
 }
 
 /// Whether the last refresh was made against `stamp` (see [`periods`]):
@@ -234,9 +249,9 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
     if !stamp_holds(tx, &stamp)? {
         return Ok(false);
     }
-    let taken = take_pending(tx, PENDING_TAKE)?;
-    refresh_pending(tx, &taken, &periods, version, now)?;
-    Ok(taken.len() == PENDING_TAKE)
+    let (keys, taken) = take_pending(tx, PENDING_TAKE)?;
+    refresh_pending(tx, &keys, &periods, version, now)?;
+    Ok(taken == PENDING_TAKE)
 }
 
 /// Brings the published usage to what terminals should see at `now`,
@@ -258,9 +273,9 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
             let n = usize::try_from(left)
                 .unwrap_or(PENDING_TAKE)
                 .min(PENDING_TAKE);
-            let taken = take_pending(tx, n)?;
-            changed += refresh_pending(tx, &taken, &periods, version, now)?;
-            if taken.len() < n {
+            let (keys, taken) = take_pending(tx, n)?;
+            changed += refresh_pending(tx, &keys, &periods, version, now)?;
+            if taken < n {
                 break;
             }
             left -= n as u64;

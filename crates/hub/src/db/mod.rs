@@ -104,6 +104,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_ingest",
         sql: include_str!("../../migrations/0013_ingest.sql"),
     },
+    Migration {
+        name: "0014_lighter_ingest",
+        sql: include_str!("../../migrations/0014_lighter_ingest.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

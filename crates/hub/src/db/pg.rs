@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[PgMigration] = &[
         name: "0013_ingest",
         sql: include_str!("../../migrations/postgres/0013_ingest.sql"),
     },
+    PgMigration {
+        version: 14,
+        name: "0014_lighter_ingest",
+        sql: include_str!("../../migrations/postgres/0014_lighter_ingest.sql"),
+    },
 ];
 
 /// How long a request waits for a free connection.

@@ -227,7 +227,24 @@ async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_every
         .get_mut(&subs[1])
         .unwrap()
         .retain(|id| *id != voided);
-    assert!(count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending") > 0);
+    // The waiting keys are a log: a key named by many uploads repeats,
+    // and more rows wait than one take holds.
+    let repeats = 5_000;
+    behind_the_back(
+        dir.path(),
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {repeats})
+             INSERT INTO usage_pending (sub, measure) SELECT '{sub}', '{MEASURE}' FROM n;",
+            sub = subs[0]
+        ),
+        &format!(
+            "INSERT INTO usage_pending (sub, measure)
+             SELECT '{sub}', '{MEASURE}' FROM generate_series(1, {repeats});",
+            sub = subs[0]
+        ),
+    )
+    .unwrap();
+    assert!(count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending") > repeats);
     assert!(hub.publish_usage().unwrap().new_version);
     assert_eq!(
         count_behind_the_back(dir.path(), "SELECT COUNT(*) FROM usage_pending"),
