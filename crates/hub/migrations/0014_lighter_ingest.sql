@@ -17,3 +17,15 @@ CREATE TABLE usage_pending_log (
 INSERT INTO usage_pending_log (sub, measure) SELECT sub, measure FROM usage_pending;
 DROP TABLE usage_pending;
 ALTER TABLE usage_pending_log RENAME TO usage_pending;
+
+-- Likewise the dynamic codes (cti) whose published redemption a stored
+-- redemption or void may have changed: a refresh recomputes those and
+-- removes the codes whose time ran out, found by the index below,
+-- instead of reading every recent redemption and every published code.
+CREATE TABLE redeemed_pending (
+    cti TEXT NOT NULL
+);
+CREATE INDEX redeemed_live ON redeemed (until) WHERE removed = 0;
+-- Records stored before this migration were never logged: the next
+-- refresh recomputes everything once.
+DELETE FROM usage_state;

@@ -46,6 +46,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("usage_floor", &["id"]),
     ("redeemed", &["cti"]),
     ("usage_pending", &["sub", "measure"]),
+    ("redeemed_pending", &["cti"]),
     ("usage_state", &["id"]),
     ("users", &["name"]),
     ("console_sessions", &["token_hash"]),

@@ -398,6 +398,16 @@ fn insert_rows(tx: &Tx<'_>, rows: &mut Vec<Vec<Value>>) -> Result<(), HubError> 
     Ok(())
 }
 
+/// What an upload's records may have changed in the published usage,
+/// for the next refresh.
+#[derive(Default)]
+struct Touched {
+    /// (subject, measure) of each redemption stored or voided.
+    usage: BTreeSet<(String, String)>,
+    /// The cti (hex) of each dynamic code redeemed or voided.
+    codes: BTreeSet<String>,
+}
+
 /// What a stored record changes beside itself: a void cancels the
 /// redemption it names; a citizen's case filed before a redemption or
 /// refusal arrived takes its site (a complaint, the site's unit too).
@@ -408,7 +418,7 @@ fn after_insert(
     r: &Record,
     flag: Option<&str>,
     cases_waiting: bool,
-    usage_keys: &mut BTreeSet<(String, String)>,
+    touched: &mut Touched,
 ) -> Result<(), HubError> {
     let id = xinyi_core::hex::encode(&r.id);
     if let (Some(target), None) = (r.body.target(), flag) {
@@ -419,21 +429,37 @@ fn after_insert(
             params![terminal.id, target, id],
         )?;
         if voided > 0 {
-            let key: Option<(Option<String>, Option<String>)> = tx
+            type Key = (Option<String>, Option<String>, Option<String>, Option<i64>);
+            let key: Option<Key> = tx
                 .query_row(
-                    "SELECT sub, measure FROM records
+                    "SELECT sub, measure, cti, form FROM records
                      WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'",
                     params![terminal.id, target],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if let Some((Some(sub), Some(measure))) = key {
-                usage_keys.insert((sub, measure));
+            if let Some((sub, measure, cti, form)) = key {
+                if let (Some(sub), Some(measure)) = (sub, measure) {
+                    touched.usage.insert((sub, measure));
+                }
+                if let (Some(cti), Some(0)) = (cti, form) {
+                    touched.codes.insert(cti);
+                }
             }
         }
     }
-    if let Body::Redemption { sub, measure, .. } = &r.body {
-        usage_keys.insert((sub.clone(), measure.clone()));
+    if let Body::Redemption {
+        sub,
+        measure,
+        cti,
+        form,
+        ..
+    } = &r.body
+    {
+        touched.usage.insert((sub.clone(), measure.clone()));
+        if *form == 0 {
+            touched.codes.insert(xinyi_core::hex::encode(cti));
+        }
     }
     if cases_waiting && matches!(r.body, Body::Redemption { .. } | Body::Refusal { .. }) {
         tx.prepare_cached(
@@ -581,7 +607,7 @@ impl Hub {
                 |r| r.get(0),
             )?;
             let mut rows = Vec::new();
-            let mut usage_keys = BTreeSet::new();
+            let mut touched = Touched::default();
             for (record, hash, s) in &fresh {
                 // In chain order: a void's redemption and a redemption's
                 // operator may be in the same batch, just before it. A
@@ -608,17 +634,26 @@ impl Hub {
                     record,
                     flag.as_deref(),
                     cases_waiting,
-                    &mut usage_keys,
+                    &mut touched,
                 )?;
             }
             insert_rows(tx, &mut rows)?;
             // The keys whose published usage may have changed, for the
             // next refresh: appended to a log, without a key to look up.
-            let pending: Vec<Vec<Value>> = usage_keys
+            let pending: Vec<Vec<Value>> = touched
+                .usage
                 .into_iter()
                 .map(|(sub, measure)| vec![Value::Text(sub), Value::Text(measure)])
                 .collect();
             tx.insert_rows("usage_pending", "sub, measure", &pending)?;
+            // Likewise the dynamic codes whose published redemption may
+            // have changed.
+            let codes: Vec<Vec<Value>> = touched
+                .codes
+                .into_iter()
+                .map(|c| vec![Value::Text(c)])
+                .collect();
+            tx.insert_rows("redeemed_pending", "cti", &codes)?;
             let (held_through, held_hash) = held_through(tx, &terminal.id)?;
             Ok(UploadReceipt {
                 terminal: terminal.id.clone(),

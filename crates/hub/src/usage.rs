@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::{Dialect, OptionalExtension as _, ToSql, Tx, Value, params};
+use crate::db::{DbError, Dialect, OptionalExtension as _, Row, ToSql, Tx, Value, params};
 use xinyi_core::credential::{Cti, MAX_DYNAMIC_LIFETIME_S};
 use xinyi_core::history::RecordId;
 use xinyi_core::ids::SubjectId;
@@ -197,36 +197,48 @@ fn refresh_pending(
     Ok(rows.len() as u64)
 }
 
-/// Rows taken out of `usage_pending` by one statement.
+/// Rows taken out of a log (`usage_pending`, `redeemed_pending`) by one
+/// statement.
 const PENDING_TAKE: usize = 4096;
 
-/// Takes up to `n` rows out of `usage_pending` (a log: a key repeats
-/// once per upload that named it), of those stored before this
-/// statement, and gives their keys once each, in key order. A redemption
-/// stored after the statement leaves its key for the next take, and one
+/// Takes up to `n` rows out of the log `table` (rows without a key: a key
+/// repeats once per upload that named it), of those stored before this
+/// statement, and gives what `columns` hold once each, in order. A record
+/// stored after the statement leaves its row for the next take, and one
 /// stored before it is seen by the reads after it. Also how many rows
 /// were taken.
-fn take_pending(tx: &Tx<'_>, n: usize) -> Result<(Vec<(String, String)>, usize), HubError> {
+fn take_log<T: Ord>(
+    tx: &Tx<'_>,
+    table: &str,
+    columns: &str,
+    n: usize,
+    f: impl FnMut(&Row<'_>) -> Result<T, DbError>,
+) -> Result<(Vec<T>, usize), HubError> {
     // The log has no key: its rows are taken by where they lie.
     let sql = match tx.dialect() {
-        Dialect::Sqlite => {
-            "DELETE FROM usage_pending WHERE rowid IN
-                (SELECT rowid FROM usage_pending LIMIT ?1)
-             RETURNING sub, measure"
-        }
-        Dialect::Postgres => {
-            "DELETE FROM usage_pending WHERE ctid = ANY (ARRAY
-                (SELECT ctid FROM usage_pending LIMIT ?1))
-             RETURNING sub, measure"
-        }
+        Dialect::Sqlite => format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT ?1)
+             RETURNING {columns}"
+        ),
+        Dialect::Postgres => format!(
+            "DELETE FROM {table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM {table} LIMIT ?1))
+             RETURNING {columns}"
+        ),
     };
-    let rows: Vec<(String, String)> = tx
-        .prepare_cached(sql)?
-        .query_map([to_i64(n as u64, "keys")?], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let rows: Vec<T> = tx
+        .prepare_cached(&sql)?
+        .query_map([to_i64(n as u64, "rows")?], f)?
         .collect::<Result<_, _>>()?;
     let taken = rows.len();
-    let keys: BTreeSet<(String, String)> = rows.into_iter().collect();
-    Ok((keys.into_iter().collect(), taken))
+    let once: BTreeSet<T> = rows.into_iter().collect();
+    Ok((once.into_iter().collect(), taken))
+}
+
+/// [`take_log`] of the usage keys waiting.
+fn take_pending(tx: &Tx<'_>, n: usize) -> Result<(Vec<(String, String)>, usize), HubError> {
+    take_log(tx, "usage_pending", "sub, measure", n, |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// Whether the last refresh was made against `stamp` (see [`periods`]):
@@ -251,7 +263,8 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
     }
     let (keys, taken) = take_pending(tx, PENDING_TAKE)?;
     refresh_pending(tx, &keys, &periods, version, now)?;
-    Ok(taken == PENDING_TAKE)
+    let (_, codes) = fold_redeemed(tx, PENDING_TAKE, version, now)?;
+    Ok(taken == PENDING_TAKE || codes == PENDING_TAKE)
 }
 
 /// Brings the published usage to what terminals should see at `now`,
@@ -263,6 +276,13 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
 pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
+    // With no state at all (a registry upgraded, or retention deleted
+    // records since) the redeemed codes are recomputed too.
+    let tracked: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM usage_state WHERE id = 1)",
+        [],
+        |r| r.get(0),
+    )?;
     let mut changed = 0;
     if stamp_holds(tx, &stamp)? {
         // The keys waiting now; those stored meanwhile wait for the next
@@ -290,7 +310,19 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
             [&stamp],
         )?;
     }
-    changed += refresh_redeemed(tx, version, now)?;
+    if tracked {
+        loop {
+            let (n, taken) = fold_redeemed(tx, PENDING_TAKE, version, now)?;
+            changed += n;
+            if taken < PENDING_TAKE {
+                break;
+            }
+        }
+        changed += expire_redeemed(tx, version, now)?;
+    } else {
+        tx.execute("DELETE FROM redeemed_pending", [])?;
+        changed += refresh_redeemed(tx, version, now)?;
+    }
     drop_old_removals(tx, now)?;
     Ok(changed)
 }
@@ -369,6 +401,82 @@ fn drop_old_removals(tx: &Tx<'_>, now: UnixTime) -> Result<(), HubError> {
         }
     }
     Ok(())
+}
+
+/// Recomputes the codes taken from `redeemed_pending` (each the cti of a
+/// dynamic code a stored redemption or void named), as
+/// [`refresh_redeemed`] would for them; how many rows changed, and how
+/// many log rows were taken (up to `n`).
+fn fold_redeemed(
+    tx: &Tx<'_>,
+    n: usize,
+    version: i64,
+    now: UnixTime,
+) -> Result<(u64, usize), HubError> {
+    let (codes, taken) = take_log(tx, "redeemed_pending", "cti", n, |r| r.get::<_, String>(0))?;
+    let cut = now.0.saturating_sub(REDEEMED_KEPT_S);
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    for chunk in codes.chunks(PENDING_CHUNK) {
+        let (marks, at) = crate::db::padded_marks(2, chunk.len());
+        let values: Vec<&dyn ToSql> = std::iter::once(&cut as &dyn ToSql)
+            .chain(at.iter().map(|&i| &chunk[i] as &dyn ToSql))
+            .collect();
+        let want: BTreeMap<String, i64> = tx
+            .prepare_cached(&format!(
+                "SELECT cti, MAX(at) FROM records
+                 WHERE kind = 'redemption' AND form = 0 AND at > ?1 AND voided_by IS NULL
+                   AND cti IN ({marks})
+                 GROUP BY cti"
+            ))?
+            .query_map(values, |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let (marks, at) = crate::db::padded_marks(1, chunk.len());
+        let values: Vec<&dyn ToSql> = at.iter().map(|&i| &chunk[i] as &dyn ToSql).collect();
+        let held: BTreeMap<String, (i64, bool)> = tx
+            .prepare_cached(&format!(
+                "SELECT cti, until, removed FROM redeemed WHERE cti IN ({marks})"
+            ))?
+            .query_map(values, |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<Result<_, _>>()?;
+        for cti in chunk {
+            let row = match (want.get(cti), held.get(cti)) {
+                (Some(at), held) => {
+                    let until = at.saturating_add(REDEEMED_KEPT_S);
+                    if held == Some(&(until, false)) {
+                        continue;
+                    }
+                    (until, false)
+                }
+                (None, Some(&(until, false))) => (until, true),
+                (None, _) => continue,
+            };
+            rows.push(vec![
+                Value::Text(cti.clone()),
+                Value::Int(row.0),
+                Value::Int(i64::from(row.1)),
+                Value::Int(version),
+                Value::Int(now.0),
+            ]);
+        }
+    }
+    tx.insert_rows_then(
+        "redeemed",
+        "cti, until, removed, changed_in, changed_at",
+        &rows,
+        "ON CONFLICT (cti) DO UPDATE SET until = excluded.until, removed = excluded.removed,
+            changed_in = excluded.changed_in, changed_at = excluded.changed_at",
+    )?;
+    Ok((rows.len() as u64, taken))
+}
+
+/// Removes the published codes whose time ran out; how many.
+fn expire_redeemed(tx: &Tx<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
+    let n = tx.execute(
+        "UPDATE redeemed SET removed = 1, changed_in = ?1, changed_at = ?2
+         WHERE removed = 0 AND until <= ?2",
+        params![version, now.0],
+    )?;
+    Ok(n as u64)
 }
 
 /// Brings the published redeemed codes to those of the last
@@ -504,9 +612,14 @@ impl Hub {
         // The keys waiting are folded in first, a few thousand to a
         // transaction, so that uploads (on SQLite, every write) and
         // imports wait for one chunk at most, never for the backlog.
-        let waiting: i64 = self
-            .db()
-            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?))?;
+        let waiting: i64 = self.db().read(|tx| {
+            Ok(tx.query_row(
+                "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM usage_pending
+                     UNION ALL SELECT COUNT(*) AS n FROM redeemed_pending) AS logs",
+                [],
+                |r| r.get(0),
+            )?)
+        })?;
         let mut rounds = to_u64(waiting)?.div_ceil(PENDING_TAKE as u64);
         while rounds > 0 {
             rounds -= 1;
@@ -526,7 +639,8 @@ impl Hub {
             }
             let next = next_version(tx)?;
             let folded: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM usage WHERE changed_in >= ?1)",
+                "SELECT EXISTS (SELECT 1 FROM usage WHERE changed_in >= ?1)
+                     OR EXISTS (SELECT 1 FROM redeemed WHERE changed_in >= ?1)",
                 [to_i64(next, "version")?],
                 |r| r.get(0),
             )?;

@@ -280,3 +280,92 @@ async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_every
     );
     server.stop().await.unwrap();
 }
+
+/// The `until` of each redeemed code in the delta from `have`.
+fn redeemed_in(hub: &Hub, have: u64) -> Vec<Item> {
+    artefact(hub, have)
+        .1
+        .into_iter()
+        .filter(|i| matches!(i, Item::Redeemed { .. } | Item::RemoveRedeemed { .. }))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voided_use_of_a_dynamic_code_moves_its_published_expiry_and_the_last_void_removes_it() {
+    let v = credentials();
+    let start = xinyi_testkit::first_at(&v);
+    let clock = Arc::new(ManualClock::new(start));
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.clock = Some(clock.clone());
+    t.enroll(&code.code).await;
+    let sub = v["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // One code used twice, a minute apart (a replay at the same desk).
+    let at = start.0 + 120;
+    let mut batch = t.roster(at - 60);
+    let (first, s1) = t.redemption(at, &sub, 1000);
+    let (second, s2) = t.redemption(at + 60, &sub, 1000);
+    batch.extend([s1, s2]);
+    clock.set(UnixTime(at + 90));
+    t.upload(&batch).await;
+    assert!(hub.publish_usage().unwrap().new_version);
+    let v1 = hub.current_version().unwrap().unwrap().version;
+    let Some(Item::Redeemed { cti, until: late }) = redeemed_in(&hub, 0).pop() else {
+        panic!("the code is published as redeemed")
+    };
+
+    // The later use is voided: the code is redeemed until the earlier's
+    // time runs out.
+    let (_, void) = t.record(
+        at + 100,
+        Body::Void {
+            target: second.id,
+            reason: "wrong amount".into(),
+            supervisor: SUPERVISOR.into(),
+        },
+    );
+    t.upload(&[void]).await;
+    assert!(hub.publish_usage().unwrap().new_version);
+    let v2 = hub.current_version().unwrap().unwrap().version;
+    assert_eq!(
+        redeemed_in(&hub, v1),
+        vec![Item::Redeemed {
+            cti: cti.clone(),
+            until: UnixTime(late.0 - 60)
+        }]
+    );
+
+    // The earlier one too: the code is no longer redeemed anywhere.
+    let (_, void) = t.record(
+        at + 110,
+        Body::Void {
+            target: first.id,
+            reason: "wrong amount".into(),
+            supervisor: SUPERVISOR.into(),
+        },
+    );
+    t.upload(&[void]).await;
+    assert!(hub.publish_usage().unwrap().new_version);
+    assert_eq!(redeemed_in(&hub, v2), vec![Item::RemoveRedeemed { cti }]);
+
+    // Recomputing everything from the records finds nothing to change.
+    behind_the_back(
+        dir.path(),
+        "DELETE FROM usage_state;",
+        "DELETE FROM usage_state;",
+    )
+    .unwrap();
+    assert!(!hub.publish_usage().unwrap().new_version);
+    server.stop().await.unwrap();
+}
