@@ -104,6 +104,42 @@ fn periods(tx: &Tx<'_>, now: UnixTime) -> Result<(Periods, String), HubError> {
     Ok((out, stamp))
 }
 
+/// A table `k` of one column (`k.column1`) holding a list of `n` values,
+/// bound from `?first` on (see [`crate::db::padded_marks`]: the padding
+/// repeats the last value, so a join with it may find the last key's rows
+/// twice). Joined first (`CROSS JOIN`, which SQLite takes as the order),
+/// each key is looked up by its own index; with `IN (…)` and no
+/// statistics SQLite reads a measure's every redemption instead.
+fn key_rows(first: usize, n: usize) -> (String, Vec<usize>) {
+    let (marks, at) = crate::db::padded_marks(first, n);
+    let rows = marks
+        .split(", ")
+        .map(|m| format!("({m})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (format!("(VALUES {rows}) AS k"), at)
+}
+
+/// The not voided redemptions (subject, record id) of the subjects in
+/// `keys` ([`key_rows`] from `?4`), of measure `?1`, in [`?2`, `?3`).
+fn uses_of(keys: &str) -> String {
+    format!(
+        "SELECT r.sub, r.id FROM {keys} CROSS JOIN records r
+         WHERE r.sub = k.column1 AND r.kind = 'redemption' AND r.measure = ?1
+           AND r.at >= ?2 AND r.at < ?3 AND r.voided_by IS NULL"
+    )
+}
+
+/// The not voided redemptions (cti, time) of the dynamic codes in `keys`
+/// ([`key_rows`] from `?2`) made after `?1`.
+fn uses_of_codes(keys: &str) -> String {
+    format!(
+        "SELECT r.cti, r.at FROM {keys} CROSS JOIN records r
+         WHERE r.cti = k.column1 AND r.kind = 'redemption' AND r.form = 0
+           AND r.at > ?1 AND r.voided_by IS NULL"
+    )
+}
+
 /// Keys taken from `usage_pending` at a time.
 const PENDING_CHUNK: usize = 256;
 
@@ -127,18 +163,14 @@ fn refresh_pending(
     for (measure, subs) in by_measure {
         let (from, until) = periods[measure];
         for chunk in subs.chunks(PENDING_CHUNK) {
-            let (marks, at) = crate::db::padded_marks(4, chunk.len());
+            let (keys, at) = key_rows(4, chunk.len());
             let values: Vec<&dyn ToSql> = [&measure as &dyn ToSql, &from, &until]
                 .into_iter()
                 .chain(at.iter().map(|&i| &chunk[i] as &dyn ToSql))
                 .collect();
             let mut want: BTreeMap<&str, Vec<RecordId>> =
                 chunk.iter().map(|s| (*s, Vec::new())).collect();
-            let mut stmt = tx.prepare_cached(&format!(
-                "SELECT sub, id FROM records
-                 WHERE kind = 'redemption' AND measure = ?1 AND at >= ?2 AND at < ?3
-                   AND voided_by IS NULL AND sub IN ({marks})"
-            ))?;
+            let mut stmt = tx.prepare_cached(&uses_of(&keys))?;
             let mut found = stmt.query(values)?;
             while let Some(r) = found.next()? {
                 let sub: String = r.get(0)?;
@@ -267,6 +299,33 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
     Ok(taken == PENDING_TAKE || codes == PENDING_TAKE)
 }
 
+/// Folds the rows waiting now in the log `table`, [`PENDING_TAKE`] at a
+/// time, with `fold` (given how many rows to take; gives how many usage
+/// rows changed and how many log rows it took); how many usage rows
+/// changed. Rows logged meanwhile wait for the next refresh, so a busy
+/// hour cannot keep this one going.
+fn drain(
+    tx: &Tx<'_>,
+    table: &str,
+    mut fold: impl FnMut(usize) -> Result<(u64, usize), HubError>,
+) -> Result<u64, HubError> {
+    let waiting: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+    let mut left = to_u64(waiting)?;
+    let mut changed = 0;
+    while left > 0 {
+        let n = usize::try_from(left)
+            .unwrap_or(PENDING_TAKE)
+            .min(PENDING_TAKE);
+        let (c, taken) = fold(n)?;
+        changed += c;
+        if taken < n {
+            break;
+        }
+        left -= n as u64;
+    }
+    Ok(changed)
+}
+
 /// Brings the published usage to what terminals should see at `now`,
 /// marking each changed row with `version`; how many rows changed. Only
 /// the keys a stored redemption or void named since the last refresh are
@@ -285,21 +344,10 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
     )?;
     let mut changed = 0;
     if stamp_holds(tx, &stamp)? {
-        // The keys waiting now; those stored meanwhile wait for the next
-        // refresh, so a busy hour cannot keep this one going.
-        let waiting: i64 = tx.query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?;
-        let mut left = to_u64(waiting)?;
-        while left > 0 {
-            let n = usize::try_from(left)
-                .unwrap_or(PENDING_TAKE)
-                .min(PENDING_TAKE);
+        changed += drain(tx, "usage_pending", |n| {
             let (keys, taken) = take_pending(tx, n)?;
-            changed += refresh_pending(tx, &keys, &periods, version, now)?;
-            if taken < n {
-                break;
-            }
-            left -= n as u64;
-        }
+            Ok((refresh_pending(tx, &keys, &periods, version, now)?, taken))
+        })?;
     } else {
         // Every key waiting is recomputed with the rest.
         tx.execute("DELETE FROM usage_pending", [])?;
@@ -311,13 +359,9 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
         )?;
     }
     if tracked {
-        loop {
-            let (n, taken) = fold_redeemed(tx, PENDING_TAKE, version, now)?;
-            changed += n;
-            if taken < PENDING_TAKE {
-                break;
-            }
-        }
+        changed += drain(tx, "redeemed_pending", |n| {
+            fold_redeemed(tx, n, version, now)
+        })?;
         changed += expire_redeemed(tx, version, now)?;
     } else {
         tx.execute("DELETE FROM redeemed_pending", [])?;
@@ -417,19 +461,20 @@ fn fold_redeemed(
     let cut = now.0.saturating_sub(REDEEMED_KEPT_S);
     let mut rows: Vec<Vec<Value>> = Vec::new();
     for chunk in codes.chunks(PENDING_CHUNK) {
-        let (marks, at) = crate::db::padded_marks(2, chunk.len());
+        let (keys, at) = key_rows(2, chunk.len());
         let values: Vec<&dyn ToSql> = std::iter::once(&cut as &dyn ToSql)
             .chain(at.iter().map(|&i| &chunk[i] as &dyn ToSql))
             .collect();
-        let want: BTreeMap<String, i64> = tx
-            .prepare_cached(&format!(
-                "SELECT cti, MAX(at) FROM records
-                 WHERE kind = 'redemption' AND form = 0 AND at > ?1 AND voided_by IS NULL
-                   AND cti IN ({marks})
-                 GROUP BY cti"
-            ))?
-            .query_map(values, |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
+        // Each code's latest use, taken here rather than by `GROUP BY`,
+        // with which SQLite would read every redemption instead.
+        let mut want: BTreeMap<String, i64> = BTreeMap::new();
+        let mut stmt = tx.prepare_cached(&uses_of_codes(&keys))?;
+        let mut found = stmt.query(values)?;
+        while let Some(r) = found.next()? {
+            let (cti, at): (String, i64) = (r.get(0)?, r.get(1)?);
+            let latest = want.entry(cti).or_insert(at);
+            *latest = (*latest).max(at);
+        }
         let (marks, at) = crate::db::padded_marks(1, chunk.len());
         let values: Vec<&dyn ToSql> = at.iter().map(|&i| &chunk[i] as &dyn ToSql).collect();
         let held: BTreeMap<String, (i64, bool)> = tx
@@ -649,5 +694,43 @@ impl Hub {
             }
             self.publish_refreshed(tx, next, "usage of limited measures")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refresh looks each key up through its own index: a plan through
+    /// `records_by_measure` reads every redemption of the measure for
+    /// each chunk of keys, and held SQLite's write lock for minutes over
+    /// a million records.
+    #[test]
+    fn a_refresh_looks_each_key_up_by_its_own_index_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join(crate::db::DB_FILE)).unwrap();
+        let n = PENDING_CHUNK;
+        let cases = [
+            (uses_of(&key_rows(4, n).0), 3 + n, "records_of_subject"),
+            (uses_of_codes(&key_rows(2, n).0), 1 + n, "records_by_cti"),
+        ];
+        db.with_sqlite(|conn| {
+            for (sql, params, index) in &cases {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let nulls = std::iter::repeat_n(rusqlite::types::Null, *params);
+                let plan: Vec<String> = stmt
+                    .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assert!(
+                    plan.iter()
+                        .any(|step| step.contains(&format!("USING INDEX {index} "))),
+                    "{sql}: {plan:?}"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
     }
 }
