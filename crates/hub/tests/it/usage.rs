@@ -26,6 +26,19 @@ fn artefact(hub: &Hub, have: u64) -> (ArtefactKind, Vec<Item>) {
     (h.kind, items)
 }
 
+/// The vectors' first subject's pseudonym.
+fn first_subject(v: &serde_json::Value) -> String {
+    v["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_removed() {
     let v = credentials();
@@ -43,15 +56,7 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
         .unwrap()
         .limit
         .expect("the bus top-up has a limit");
-    let sub = v["pseudonyms"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sub = first_subject(&v);
 
     // A terminal holds the published set.
     let v0 = hub.current_version().unwrap().unwrap();
@@ -281,7 +286,7 @@ async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_every
     server.stop().await.unwrap();
 }
 
-/// The `until` of each redeemed code in the delta from `have`.
+/// The redeemed codes (and their removals) in the delta from `have`.
 fn redeemed_in(hub: &Hub, have: u64) -> Vec<Item> {
     artefact(hub, have)
         .1
@@ -301,15 +306,7 @@ async fn a_voided_use_of_a_dynamic_code_moves_its_published_expiry_and_the_last_
     let mut t = Terminal::new(&hub, &server.url());
     t.clock = Some(clock.clone());
     t.enroll(&code.code).await;
-    let sub = v["pseudonyms"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sub = first_subject(&v);
 
     // One code used twice, a minute apart (a replay at the same desk).
     let at = start.0 + 120;
