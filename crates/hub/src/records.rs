@@ -423,28 +423,23 @@ fn after_insert(
     let id = xinyi_core::hex::encode(&r.id);
     if let (Some(target), None) = (r.body.target(), flag) {
         let target = xinyi_core::hex::encode(target);
-        let voided = tx.execute(
-            "UPDATE records SET voided_by = ?3
-             WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption' AND voided_by IS NULL",
-            params![terminal.id, target, id],
-        )?;
-        if voided > 0 {
-            type Key = (Option<String>, Option<String>, Option<String>, Option<i64>);
-            let key: Option<Key> = tx
-                .query_row(
-                    "SELECT sub, measure, cti, form FROM records
-                     WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'",
-                    params![terminal.id, target],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            if let Some((sub, measure, cti, form)) = key {
-                if let (Some(sub), Some(measure)) = (sub, measure) {
-                    touched.usage.insert((sub, measure));
-                }
-                if let (Some(cti), Some(0)) = (cti, form) {
-                    touched.codes.insert(cti);
-                }
+        // The redemption voided, if this void is the one that voids it.
+        type Voided = (Option<String>, Option<String>, Option<String>, Option<i64>);
+        let voided: Option<Voided> = tx
+            .query_row(
+                "UPDATE records SET voided_by = ?3
+                 WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption' AND voided_by IS NULL
+                 RETURNING sub, measure, cti, form",
+                params![terminal.id, target, id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        if let Some((sub, measure, cti, form)) = voided {
+            if let (Some(sub), Some(measure)) = (sub, measure) {
+                touched.usage.insert((sub, measure));
+            }
+            if let (Some(cti), Some(0)) = (cti, form) {
+                touched.codes.insert(cti);
             }
         }
     }

@@ -273,15 +273,15 @@ fn take_pending(tx: &Tx<'_>, n: usize) -> Result<(Vec<(String, String)>, usize),
     })
 }
 
-/// Whether the last refresh was made against `stamp` (see [`periods`]):
-/// then only the keys in `usage_pending` can have changed since.
-fn stamp_holds(tx: &Tx<'_>, stamp: &str) -> Result<bool, HubError> {
-    let held: Option<String> = tx
+/// What the last refresh was made against (see [`periods`]), if any
+/// refresh since the state was last cleared: while it is the stamp of
+/// now, only the keys in `usage_pending` can have changed since.
+fn held_stamp(tx: &Tx<'_>) -> Result<Option<String>, HubError> {
+    Ok(tx
         .query_row("SELECT stamp FROM usage_state WHERE id = 1", [], |r| {
             r.get(0)
         })
-        .optional()?;
-    Ok(held.as_deref() == Some(stamp))
+        .optional()?)
 }
 
 /// Folds up to [`PENDING_TAKE`] waiting keys into the usage rows, marked
@@ -290,7 +290,7 @@ fn stamp_holds(tx: &Tx<'_>, stamp: &str) -> Result<bool, HubError> {
 fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError> {
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
-    if !stamp_holds(tx, &stamp)? {
+    if held_stamp(tx)? != Some(stamp) {
         return Ok(false);
     }
     let (keys, taken) = take_pending(tx, PENDING_TAKE)?;
@@ -335,15 +335,12 @@ fn drain(
 pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
+    let held = held_stamp(tx)?;
     // With no state at all (a registry upgraded, or retention deleted
     // records since) the redeemed codes are recomputed too.
-    let tracked: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM usage_state WHERE id = 1)",
-        [],
-        |r| r.get(0),
-    )?;
+    let tracked = held.is_some();
     let mut changed = 0;
-    if stamp_holds(tx, &stamp)? {
+    if held.as_deref() == Some(stamp.as_str()) {
         changed += drain(tx, "usage_pending", |n| {
             let (keys, taken) = take_pending(tx, n)?;
             Ok((refresh_pending(tx, &keys, &periods, version, now)?, taken))
