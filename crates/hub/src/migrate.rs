@@ -41,6 +41,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("registry_rotations", &["seq"]),
     ("records", &["terminal", "seq"]),
     ("records_retired", &["terminal"]),
+    ("records_held", &["terminal"]),
     ("upload_rejection_counts", &["terminal", "reason"]),
     ("usage", &["sub", "measure", "period_start"]),
     ("usage_floor", &["id"]),

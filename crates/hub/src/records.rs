@@ -98,19 +98,29 @@ pub(crate) fn retired_through(tx: &Tx<'_>, terminal: &str) -> Result<i64, HubErr
 
 /// The highest seq held with no gap before it (counting those retention
 /// deleted as held), and that record's hash.
+///
+/// Records are only ever stored as a continuation of the chain, so the
+/// held seqs are 1..=n, less those retention deleted. Counting guards
+/// against a damaged database, but only above the terminal's mark in
+/// `records_held` (what an earlier receipt found, see [`mark_held`]): a
+/// receipt costs what was stored since, not the whole journal. A gap
+/// below the mark is the integrity report's to show.
 pub(crate) fn held_through(
     tx: &Tx<'_>,
     terminal: &str,
 ) -> Result<(u64, Option<Digest32>), HubError> {
-    // Records are only ever stored as a continuation of the chain, so the
-    // held seqs are 1..=n, less those retention deleted up to `base`;
-    // counting guards against a damaged database.
-    let base = retired_through(tx, terminal)?;
-    let (max, count): (i64, i64) = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM records WHERE terminal = ?1 AND seq > ?2",
-        params![terminal, base],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let retired = retired_through(tx, terminal)?;
+    let mark: i64 = tx
+        .prepare_cached("SELECT through FROM records_held WHERE terminal = ?1")?
+        .query_row([terminal], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let base = retired.max(mark);
+    let (max, count): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM records WHERE terminal = ?1 AND seq > ?2",
+        )?
+        .query_row(params![terminal, base], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let through = if count == 0 {
         base
     } else if max - base == count {
@@ -131,17 +141,30 @@ pub(crate) fn held_through(
         through
     };
     let hash: Option<String> = tx
-        .query_row(
-            "SELECT hash FROM records WHERE terminal = ?1 AND seq = ?2",
-            params![terminal, through],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT hash FROM records WHERE terminal = ?1 AND seq = ?2")?
+        .query_row(params![terminal, through], |r| r.get(0))
         .optional()?;
     Ok((
         to_u64(through)?,
         hash.map(|h| Digest32::from_hex(&h).map_err(HubError::corrupt))
             .transpose()?,
     ))
+}
+
+/// Keeps `through` (from [`held_through`] in the same transaction) as the
+/// terminal's mark, so the next receipt counts only what is stored after
+/// it.
+fn mark_held(tx: &Tx<'_>, terminal: &str, through: u64) -> Result<(), HubError> {
+    if through == 0 {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO records_held (terminal, through) VALUES (?1, ?2)
+         ON CONFLICT (terminal) DO UPDATE SET through = excluded.through
+         WHERE records_held.through <> excluded.through",
+    )?
+    .execute(params![terminal, to_i64(through, "seq")?])?;
+    Ok(())
 }
 
 /// What the hub knows to judge one terminal's records: its site as each
@@ -650,6 +673,7 @@ impl Hub {
                 .collect();
             tx.insert_rows("redeemed_pending", "cti", &codes)?;
             let (held_through, held_hash) = held_through(tx, &terminal.id)?;
+            mark_held(tx, &terminal.id, held_through)?;
             Ok(UploadReceipt {
                 terminal: terminal.id.clone(),
                 stored: fresh.len() as u64,

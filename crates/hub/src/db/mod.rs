@@ -108,6 +108,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_lighter_ingest",
         sql: include_str!("../../migrations/0014_lighter_ingest.sql"),
     },
+    Migration {
+        name: "0015_held_mark",
+        sql: include_str!("../../migrations/0015_held_mark.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[PgMigration] = &[
         name: "0014_lighter_ingest",
         sql: include_str!("../../migrations/postgres/0014_lighter_ingest.sql"),
     },
+    PgMigration {
+        version: 15,
+        name: "0015_held_mark",
+        sql: include_str!("../../migrations/postgres/0015_held_mark.sql"),
+    },
 ];
 
 /// How long a request waits for a free connection.

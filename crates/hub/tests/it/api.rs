@@ -16,8 +16,8 @@ use xinyi_core::wire::eligibility::ArtefactKind;
 use xinyi_core::wire::journal::Body;
 use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::wire::receipt::UploadReceipt;
-use xinyi_hub::ManualClock;
 use xinyi_hub::http::Server;
+use xinyi_hub::{Hub, ManualClock};
 
 async fn error_code(resp: reqwest::Response) -> String {
     let v: serde_json::Value = resp.json().await.unwrap();
@@ -305,7 +305,7 @@ async fn records_are_stored_exactly_once() {
     let mut t = Terminal::new(&hub, &server.url());
     t.enroll(&code.code).await;
     let at = now() - 3600;
-    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let sub = &vector_subject();
     let batch: Vec<_> = (0..3)
         .map(|i| t.redemption(at + i, sub, 10_000).1)
         .collect();
@@ -372,6 +372,68 @@ async fn records_are_stored_exactly_once() {
     assert_eq!(row.rejected_bad_signature, 1);
     assert_eq!(row.rejected_conflict, 1);
     assert_eq!(row.rejected_malformed, 1);
+    server.stop().await.unwrap();
+}
+
+/// A receipt counts only the records stored after the terminal's mark
+/// (what the last receipt found held), not its whole journal: a record
+/// lost below the mark (a damaged database) does not hold receipts back,
+/// and the integrity report, which counts everything, shows the gap.
+/// Without a mark (a registry upgraded from before them) the journal is
+/// counted in full.
+#[tokio::test]
+async fn a_receipt_counts_from_the_terminals_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served(dir.path()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.enroll(&code.code).await;
+    let id = t.id.clone();
+    let marked = || {
+        count_behind_the_back(
+            dir.path(),
+            &format!("SELECT COALESCE(MAX(through), 0) FROM records_held WHERE terminal = '{id}'"),
+        )
+    };
+    let sub = vector_subject();
+    let at = now() - 3600;
+    let batch: Vec<_> = (0..4)
+        .map(|i| t.redemption(at + i, &sub, 1_000).1)
+        .collect();
+    let r = t.upload(&batch).await;
+    assert_eq!((r.stored, r.held_through), (4, 4));
+    assert_eq!(marked(), 4);
+
+    // Seq 2 lost behind the hub's back, below the mark.
+    let lose = format!("DELETE FROM records WHERE terminal = '{id}' AND seq = 2");
+    behind_the_back(dir.path(), &lose, &lose).unwrap();
+    let (_, s5) = t.redemption(at + 10, &sub, 1_000);
+    let r = t.upload(&[s5.clone()]).await;
+    assert_eq!((r.stored, r.held_through), (1, 5));
+    assert_eq!(r.held_hash, Some(s5.hash()));
+    assert_eq!(marked(), 5);
+    let row = |hub: &Hub| {
+        hub.integrity_report()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.terminal == id)
+            .unwrap()
+    };
+    let integrity = row(&hub);
+    assert_eq!(
+        (integrity.records, integrity.held_through, integrity.gaps),
+        (4, 1, 1),
+        "{integrity:?}"
+    );
+
+    // Without its mark the journal is counted in full: held up to the gap.
+    let forget = format!("DELETE FROM records_held WHERE terminal = '{id}'");
+    behind_the_back(dir.path(), &forget, &forget).unwrap();
+    let status = hub.upload_status(&id).unwrap();
+    assert_eq!(
+        (status.held_through, status.held_hash),
+        (1, Some(batch[0].hash()))
+    );
     server.stop().await.unwrap();
 }
 
@@ -444,7 +506,7 @@ async fn requests_are_authenticated() {
     // Revoked: uploads refused; instead of metadata (nothing is built for
     // it), a small notice signed by the registry that names it.
     assert!(hub.revoke_terminal(&t.id).unwrap());
-    let (_, s1) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
+    let (_, s1) = t.redemption(now(), &vector_subject(), 100);
     let resp = t.upload_raw(&[s1]).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "terminal_revoked");
@@ -481,7 +543,7 @@ async fn reports_show_uploads() {
         terminals.push(t);
     }
     clock.set(xinyi_core::UnixTime(day + 3 * 86_400));
-    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let sub = &vector_subject();
     let mut a = terminals[0].roster(day - 60);
     for i in 0..3 {
         a.push(terminals[0].redemption(day + i * 60, sub, 10_000).1);
@@ -546,7 +608,7 @@ async fn reports_show_uploads() {
     // 3 + 2 = 5 confirmed redemptions in March across two terminals > 4.
     let over = hub.overuse_report().unwrap();
     assert_eq!(over.len(), 1, "{over:?}");
-    assert_eq!(over[0].sub, sub);
+    assert_eq!(&over[0].sub, sub);
     assert_eq!(over[0].per, "month");
     assert_eq!(over[0].period_start, "2026-03-01");
     assert_eq!((over[0].count, over[0].limit), (5, 4));
@@ -587,7 +649,7 @@ async fn implausible_records_are_kept_flagged_and_left_out_of_the_money() {
     t.enroll(&code.code).await;
     // The hub's clock reads four hours after the first records.
     clock.set(xinyi_core::UnixTime(at + 4 * 3600));
-    let sub = "ULFSD7FU7NCRAGFGXIBIBG2UUU";
+    let sub = &vector_subject();
     let redemption = |measure: &str, original: u64, discount: u64, payable: u64| Body::Redemption {
         measure: measure.into(),
         sub: sub.into(),
@@ -694,8 +756,8 @@ async fn refused_uploads_are_counted_not_stored() {
     let code = hub.create_enrollment_code(SITE, None).unwrap();
     let mut t = Terminal::new(&hub, &server.url());
     t.enroll(&code.code).await;
-    let (_, s1) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
-    let (_, s2) = t.redemption(now(), "ULFSD7FU7NCRAGFGXIBIBG2UUU", 100);
+    let (_, s1) = t.redemption(now(), &vector_subject(), 100);
+    let (_, s2) = t.redemption(now(), &vector_subject(), 100);
     for _ in 0..20 {
         let resp = t.upload_raw(std::slice::from_ref(&s2)).await;
         assert_eq!(resp.status(), 422);

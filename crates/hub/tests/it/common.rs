@@ -29,6 +29,16 @@ pub fn credentials() -> serde_json::Value {
     xinyi_testkit::vectors()
 }
 
+/// The pseudonym of the first subject the vectors list.
+pub fn vector_subject() -> String {
+    credentials()["pseudonyms"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|s| s.as_str())
+        .expect("the vectors list pseudonyms")
+        .to_owned()
+}
+
 pub fn k_pseudo() -> [u8; 32] {
     xinyi_testkit::k_pseudo_bytes(&credentials())
 }

@@ -145,7 +145,7 @@ async fn uploads_are_judged_on_their_headers_before_the_body() {
 
     // The terminal itself still uploads.
     let mut t = t;
-    let (_, rec) = t.redemption(now() - 60, "ULFSD7FU7NCRAGFGXIBIBG2UUU", 1_000);
+    let (_, rec) = t.redemption(now() - 60, &vector_subject(), 1_000);
     assert_eq!(t.upload(&[rec]).await.stored, 1);
     server.stop().await.unwrap();
 }

@@ -26,19 +26,6 @@ fn artefact(hub: &Hub, have: u64) -> (ArtefactKind, Vec<Item>) {
     (h.kind, items)
 }
 
-/// The vectors' first subject's pseudonym.
-fn first_subject(v: &serde_json::Value) -> String {
-    v["pseudonyms"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_removed() {
     let v = credentials();
@@ -56,7 +43,7 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
         .unwrap()
         .limit
         .expect("the bus top-up has a limit");
-    let sub = first_subject(&v);
+    let sub = vector_subject();
 
     // A terminal holds the published set.
     let v0 = hub.current_version().unwrap().unwrap();
@@ -306,7 +293,7 @@ async fn a_voided_use_of_a_dynamic_code_moves_its_published_expiry_and_the_last_
     let mut t = Terminal::new(&hub, &server.url());
     t.clock = Some(clock.clone());
     t.enroll(&code.code).await;
-    let sub = first_subject(&v);
+    let sub = vector_subject();
 
     // One code used twice, a minute apart (a replay at the same desk).
     let at = start.0 + 120;
