@@ -408,7 +408,7 @@ async fn a_receipt_counts_from_the_terminals_mark() {
     let lose = format!("DELETE FROM records WHERE terminal = '{id}' AND seq = 2");
     behind_the_back(dir.path(), &lose, &lose).unwrap();
     let (_, s5) = t.redemption(at + 10, &sub, 1_000);
-    let r = t.upload(&[s5.clone()]).await;
+    let r = t.upload(std::slice::from_ref(&s5)).await;
     assert_eq!((r.stored, r.held_through), (1, 5));
     assert_eq!(r.held_hash, Some(s5.hash()));
     assert_eq!(marked(), 5);
