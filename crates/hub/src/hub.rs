@@ -163,11 +163,11 @@ impl Hub {
         }
         let k_pseudo = keys::pseudonym_key(dir)?;
         let db = Db::open_at(&location)?;
-        let rotations = crate::rotation::finish_pending(dir, &db)?;
-        let registry_key = keys::registry_key(dir)?;
+        crate::rotation::finish_pending(dir, &db)?;
         let identity_key_path = config.identity_key_path(dir);
         let identity =
             crate::seal::open_seal(&db, &identity_key_path, &k_pseudo, SystemClock.now())?;
+        let (rotations, registry_key) = crate::rotation::current_key(dir, &db, &identity)?;
         Ok(Hub {
             dir: dir.to_owned(),
             config,
@@ -230,25 +230,28 @@ impl Hub {
     }
 
     /// The current registry signing key. If the key was rotated since it
-    /// was loaded (by this or another process), the new one is loaded.
+    /// was loaded (by this or another process), the new one is loaded
+    /// ([`crate::rotation::current_key`]).
     pub(crate) fn registry_key(&self) -> SigningKey {
         let (loaded, key) = match self.registry_key.read() {
             Ok(g) => (g.0, g.1.clone()),
             Err(p) => (p.get_ref().0, p.get_ref().1.clone()),
         };
         match crate::rotation::count(&self.db) {
-            Ok(n) if n != loaded => match keys::registry_key(&self.dir) {
-                Ok(new) => {
-                    if let Ok(mut g) = self.registry_key.write() {
-                        *g = (n, new.clone());
+            Ok(n) if n != loaded => {
+                match crate::rotation::current_key(&self.dir, &self.db, &self.identity) {
+                    Ok((n, new)) => {
+                        if let Ok(mut g) = self.registry_key.write() {
+                            *g = (n, new.clone());
+                        }
+                        new
                     }
-                    new
+                    Err(e) => {
+                        tracing::error!("the registry key was rotated but cannot be read: {e}");
+                        key
+                    }
                 }
-                Err(e) => {
-                    tracing::error!("the registry key was rotated but cannot be read: {e}");
-                    key
-                }
-            },
+            }
             _ => key,
         }
     }

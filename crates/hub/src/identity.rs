@@ -53,6 +53,9 @@ pub enum Field {
     CaseId,
     /// `cases.text_sealed`: what the citizen wrote.
     CaseText,
+    /// `registry_rotations.key_sealed`: the registry's current signing
+    /// key, for the other hub processes to take up after a rotation.
+    RegistryKey,
 }
 
 impl Field {
@@ -66,6 +69,7 @@ impl Field {
             Field::CasePhone => "cases.phone",
             Field::CaseId => "cases.id_number",
             Field::CaseText => "cases.text",
+            Field::RegistryKey => "registry_rotations.key",
         }
     }
 }
@@ -80,6 +84,7 @@ impl fmt::Display for Field {
             Field::CasePhone => "phone of a case",
             Field::CaseId => "ID number of a case",
             Field::CaseText => "text of a case",
+            Field::RegistryKey => "rotated registry key",
         })
     }
 }
@@ -105,6 +110,16 @@ impl<'a> Place<'a> {
             field: Field::KeyCheck,
             kind: "",
             sub: "",
+        }
+    }
+
+    /// The place of a rotated registry key: bound to its public key, so
+    /// a sealed key cannot stand in for another rotation's.
+    pub fn registry_key(public_hex: &'a str) -> Place<'a> {
+        Place {
+            field: Field::RegistryKey,
+            kind: "registry",
+            sub: public_hex,
         }
     }
 

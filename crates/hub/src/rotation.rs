@@ -11,6 +11,16 @@
 //! chain's links are already signed, and a retired key left on disk could
 //! only be stolen (files that older versions kept as
 //! `registry.key.retired-N` are removed too).
+//!
+//! Other hub processes on the same PostgreSQL keep their own data
+//! directories. The new key is therefore also kept in the database,
+//! sealed with the identity key (bound to its public key; the keys of
+//! earlier rotations are erased), and a process that finds the registry
+//! rotated past its key file takes the new key from there and writes it
+//! over its file ([`current_key`]). A stale key file with no sealed key to
+//! take (a rotation made by an older release) stops the hub with a
+//! message saying which file to copy: signing with it would only make
+//! the terminals that followed the rotation refuse.
 
 use std::path::Path;
 
@@ -22,6 +32,7 @@ use xinyi_core::wire::metadata::Rotation;
 use crate::db::Db;
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::identity::{IdentityKey, Place};
 use crate::keys::{self, REGISTRY_KEY_FILE};
 
 const NEW_KEY_FILE: &str = "registry.key.new";
@@ -83,6 +94,68 @@ pub(crate) fn finish_pending(dir: &Path, db: &Db) -> Result<usize, HubError> {
     Ok(n)
 }
 
+/// The registry key this process signs with, and how many rotations the
+/// database held when it was chosen: the key file in `dir`, unless the
+/// registry was rotated past it by another process; then the new key,
+/// opened from the database, which replaces the key file.
+pub(crate) fn current_key(
+    dir: &Path,
+    db: &Db,
+    identity: &IdentityKey,
+) -> Result<(usize, SigningKey), HubError> {
+    let (n, newest) = db.read(|tx| {
+        let n: i64 = tx.query_row("SELECT count(*) FROM registry_rotations", [], |r| r.get(0))?;
+        let newest: Option<(String, Option<Vec<u8>>)> = tx
+            .query_row(
+                "SELECT new_key, key_sealed FROM registry_rotations ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok((usize::try_from(n).unwrap_or(0), newest))
+    })?;
+    let file = keys::registry_key(dir)?;
+    let Some((public, sealed)) = newest else {
+        return Ok((n, file));
+    };
+    if xinyi_core::hex::encode(file.verifying_key().as_bytes()) == public {
+        return Ok((n, file));
+    }
+    let kid = xinyi_core::hex::decode_array::<32>(&public)
+        .map(|k| xinyi_core::wire::key_id(&k))
+        .map_err(|e| HubError::corrupt(format!("the newest registry rotation's key: {e}")))?;
+    let path = dir.join(REGISTRY_KEY_FILE);
+    let Some(sealed) = sealed else {
+        return Err(HubError::KeyFile {
+            path,
+            why: format!(
+                "it is not the registry's current key {kid}, and the database does not hold \
+                 that key (it was rotated by an older release): copy registry.key from the \
+                 data directory where rotate-key ran"
+            ),
+        });
+    };
+    let seed = crate::seal::open(identity, &sealed, &Place::registry_key(&public), || {
+        format!("the registry rotation to key {kid}")
+    })?;
+    let seed = keys::parse_32(&seed)
+        .map_err(|e| HubError::corrupt(format!("the registry rotation to key {kid}: {e}")))?;
+    let key = SigningKey::from_bytes(&seed);
+    if xinyi_core::hex::encode(key.verifying_key().as_bytes()) != public {
+        return Err(HubError::corrupt(format!(
+            "the registry rotation to key {kid}: its sealed key is another key"
+        )));
+    }
+    // Written beside the file, then renamed over it in one step; each
+    // writer has a name of its own.
+    let suffix = xinyi_core::hex::encode(&keys::random_32()?[..8]);
+    let fresh = dir.join(format!("{REGISTRY_KEY_FILE}.taken-{suffix}"));
+    keys::write_new(&fresh, &seed)?;
+    std::fs::rename(&fresh, &path).map_err(HubError::io(&path))?;
+    tracing::info!(key = %kid, "took up the registry key rotated by another process");
+    Ok((n, key))
+}
+
 /// Removes retired registry keys that earlier versions kept.
 fn remove_retired(dir: &Path) -> Result<(), HubError> {
     let entries = std::fs::read_dir(dir).map_err(HubError::io(dir))?;
@@ -115,11 +188,24 @@ impl Hub {
         let link = envelope::seal(&old, Purpose::KeyRotation, new.verifying_key().as_bytes());
         let link = String::from_utf8(link).map_err(|e| HubError::Internal(e.to_string()))?;
         let new_hex = xinyi_core::hex::encode(new.verifying_key().as_bytes());
+        // For the other processes, which keep their own key files.
+        let sealed = crate::seal::seal(
+            self.identity(),
+            &xinyi_core::hex::encode(&seed),
+            &Place::registry_key(&new_hex),
+        )?;
         let now = self.now().0;
         self.db().write(|tx| {
             tx.execute(
-                "INSERT INTO registry_rotations (new_key, envelope, rotated_at) VALUES (?1, ?2, ?3)",
-                params![new_hex, link, now],
+                "INSERT INTO registry_rotations (new_key, envelope, rotated_at, key_sealed)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![new_hex, link, now, sealed],
+            )?;
+            // Only the current key is kept; the links stay signed.
+            tx.execute(
+                "UPDATE registry_rotations SET key_sealed = NULL
+                 WHERE new_key <> ?1 AND key_sealed IS NOT NULL",
+                [&new_hex],
             )?;
             Ok(())
         })?;

@@ -112,6 +112,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_held_mark",
         sql: include_str!("../../migrations/0015_held_mark.sql"),
     },
+    Migration {
+        name: "0016_rotation_seal",
+        sql: include_str!("../../migrations/0016_rotation_seal.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

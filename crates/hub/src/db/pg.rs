@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[PgMigration] = &[
         name: "0015_held_mark",
         sql: include_str!("../../migrations/postgres/0015_held_mark.sql"),
     },
+    PgMigration {
+        version: 16,
+        name: "0016_rotation_seal",
+        sql: include_str!("../../migrations/postgres/0016_rotation_seal.sql"),
+    },
 ];
 
 /// How long a request waits for a free connection.

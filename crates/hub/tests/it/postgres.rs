@@ -186,6 +186,80 @@ async fn two_hub_processes_share_one_registry() {
     }
 }
 
+/// What a process says it holds of `t`'s records, signed.
+async fn signed_status(t: &Terminal) -> Vec<u8> {
+    let r = t.get("/v1/records/status").await;
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// A key rotated at one process is taken up by the others, which keep
+/// key files of their own: they sign with the new key at once, write it
+/// over their file, and only the newest key is kept (sealed) in the
+/// database. A stale key file the database cannot replace (a rotation by
+/// an older release) stops the process, naming the file to copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_taken_up_by_the_other_processes() {
+    if !postgres_here("a_rotated_key_is_taken_up_by_the_other_processes") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a_dir = tmp.path().join("a");
+    let hub = postgres_hub(&a_dir);
+    let b_dir = second_dir(&a_dir, &tmp.path().join("b"));
+    let stale_dir = second_dir(&a_dir, &tmp.path().join("stale"));
+    let b = Daemon::start(&b_dir, "");
+    let t = Terminal::new(&hub, &url(&b));
+    let code = hub.create_enrollment_code(SITE, None).unwrap().code;
+    t.enroll(&code).await;
+    let old = hub.registry_public_key();
+    let before = signed_status(&t).await;
+    assert!(xinyi_core::wire::receipt::UploadReceipt::open(&before, &old).is_ok());
+
+    for round in 1..=2 {
+        hub.rotate_registry_key().unwrap();
+        let new = hub.registry_public_key();
+        assert_ne!(new, old);
+        // B's next answer is signed with the new key, not its file's old one.
+        let after = signed_status(&t).await;
+        assert!(
+            xinyi_core::wire::receipt::UploadReceipt::open(&after, &new).is_ok(),
+            "round {round}: B did not sign with the rotated key"
+        );
+        assert_eq!(
+            std::fs::read_to_string(b_dir.join("registry.key")).unwrap(),
+            std::fs::read_to_string(a_dir.join("registry.key")).unwrap(),
+            "round {round}: B's key file"
+        );
+        assert_eq!(
+            count_behind_the_back(
+                &a_dir,
+                "SELECT count(*) FROM registry_rotations WHERE key_sealed IS NOT NULL"
+            ),
+            1,
+            "round {round}: only the newest key is kept"
+        );
+    }
+    let log = b.stop();
+    assert!(
+        !log.iter().any(|l| l.contains("panicked")),
+        "{}",
+        log.join("\n")
+    );
+
+    // The sealed key gone (as after a rotation by an older release), a
+    // process with the first key file refuses to start.
+    let forget = "UPDATE registry_rotations SET key_sealed = NULL";
+    behind_the_back(&a_dir, forget, forget).unwrap();
+    let out = cli(&stale_dir, &["status"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("registry.key") && said.contains("copy registry.key"),
+        "{said}"
+    );
+}
+
 /// A terminal's requests do not wait for the registry's one writer: while
 /// another process holds it (a long import), uploads and metadata are
 /// answered; a publication goes once it is let go.
