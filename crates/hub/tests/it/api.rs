@@ -16,8 +16,8 @@ use xinyi_core::wire::eligibility::ArtefactKind;
 use xinyi_core::wire::journal::Body;
 use xinyi_core::wire::metadata::Metadata;
 use xinyi_core::wire::receipt::UploadReceipt;
+use xinyi_hub::ManualClock;
 use xinyi_hub::http::Server;
-use xinyi_hub::{Hub, ManualClock};
 
 async fn error_code(resp: reqwest::Response) -> String {
     let v: serde_json::Value = resp.json().await.unwrap();
@@ -412,14 +412,7 @@ async fn a_receipt_counts_from_the_terminals_mark() {
     assert_eq!((r.stored, r.held_through), (1, 5));
     assert_eq!(r.held_hash, Some(s5.hash()));
     assert_eq!(marked(), 5);
-    let row = |hub: &Hub| {
-        hub.integrity_report()
-            .unwrap()
-            .into_iter()
-            .find(|r| r.terminal == id)
-            .unwrap()
-    };
-    let integrity = row(&hub);
+    let integrity = integrity_row(&hub, &id);
     assert_eq!(
         (integrity.records, integrity.held_through, integrity.gaps),
         (4, 1, 1),
@@ -771,12 +764,7 @@ async fn refused_uploads_are_counted_not_stored() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413);
-    let row = hub
-        .integrity_report()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.terminal == t.id)
-        .unwrap();
+    let row = integrity_row(&hub, &t.id);
     assert_eq!(row.rejected_broken_chain, 20);
     assert_eq!(row.rejected_malformed, 1);
     assert_eq!(t.upload(&[s1, s2]).await.stored, 2);

@@ -39,6 +39,15 @@ pub fn vector_subject() -> String {
         .to_owned()
 }
 
+/// The integrity report's row for `terminal`.
+pub fn integrity_row(hub: &Hub, terminal: &str) -> xinyi_hub::IntegrityRow {
+    hub.integrity_report()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.terminal == terminal)
+        .unwrap_or_else(|| panic!("no integrity row for {terminal}"))
+}
+
 pub fn k_pseudo() -> [u8; 32] {
     xinyi_testkit::k_pseudo_bytes(&credentials())
 }

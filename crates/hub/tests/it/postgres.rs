@@ -128,12 +128,7 @@ async fn two_hub_processes_share_one_registry() {
     }
     let held = hub.upload_status(&t.id).unwrap();
     assert_eq!(held.held_through, batch.len() as u64);
-    let stored = hub
-        .integrity_report()
-        .unwrap()
-        .into_iter()
-        .find(|r| r.terminal == t.id)
-        .unwrap();
+    let stored = integrity_row(&hub, &t.id);
     assert_eq!(stored.records, batch.len() as u64, "{stored:?}");
 
     // Two imports at once, one at each data directory.

@@ -158,14 +158,7 @@ async fn ended_identities_and_old_records_go_and_uploads_carry_on() {
     assert_eq!(erased_before, (listings.len(), exclusions.len()));
 
     let id = t.id.clone();
-    let row = |hub: &Hub| {
-        hub.integrity_report()
-            .unwrap()
-            .into_iter()
-            .find(|r| r.terminal == id)
-            .unwrap()
-    };
-    let r = row(&hub);
+    let r = integrity_row(&hub, &id);
     assert_eq!(
         (r.records, r.held_through, r.max_seq, r.gaps, r.retired),
         (3, 5, 5, 0, 2),
@@ -196,7 +189,7 @@ async fn ended_identities_and_old_records_go_and_uploads_carry_on() {
         ),
         (1, 0, 0)
     );
-    let r = row(&hub);
+    let r = integrity_row(&hub, &id);
     assert_eq!(
         (r.records, r.held_through, r.gaps, r.retired),
         (3, 6, 0, 3),
