@@ -109,12 +109,43 @@ pub(crate) fn held_through(
     tx: &Tx<'_>,
     terminal: &str,
 ) -> Result<(u64, Option<Digest32>), HubError> {
-    let retired = retired_through(tx, terminal)?;
-    let mark: i64 = tx
+    held_above(tx, terminal, mark_of(tx, terminal)?)
+}
+
+/// The terminal's mark (0: none).
+fn mark_of(tx: &Tx<'_>, terminal: &str) -> Result<i64, HubError> {
+    Ok(tx
         .prepare_cached("SELECT through FROM records_held WHERE terminal = ?1")?
         .query_row([terminal], |r| r.get(0))
         .optional()?
-        .unwrap_or(0);
+        .unwrap_or(0))
+}
+
+/// [`held_through`] counted over the whole journal, the mark ignored. A
+/// mark past a gap (records lost behind the hub's back since a receipt
+/// counted them) is moved back to the gap, so that receipts show it
+/// again and the terminal keeps what it still holds. Retention calls this
+/// for every terminal before it deletes anything.
+pub(crate) fn recount_held(tx: &Tx<'_>, terminal: &str) -> Result<u64, HubError> {
+    let (through, _) = held_above(tx, terminal, 0)?;
+    let mark = mark_of(tx, terminal)?;
+    if mark > to_i64(through, "seq")? {
+        tracing::warn!(
+            terminal,
+            mark,
+            through,
+            "records the receipts counted as held are missing: receipts stop at the gap again"
+        );
+        tx.execute("DELETE FROM records_held WHERE terminal = ?1", [terminal])?;
+        mark_held(tx, terminal, through)?;
+    }
+    Ok(through)
+}
+
+/// [`held_through`] counting the records above `mark`, trusted to be
+/// held without a gap up to it.
+fn held_above(tx: &Tx<'_>, terminal: &str, mark: i64) -> Result<(u64, Option<Digest32>), HubError> {
+    let retired = retired_through(tx, terminal)?;
     let base = retired.max(mark);
     let (max, count): (i64, i64) = tx
         .prepare_cached(

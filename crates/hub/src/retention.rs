@@ -33,7 +33,7 @@ use xinyi_core::{Date, UnixTime};
 
 use crate::error::HubError;
 use crate::hub::Hub;
-use crate::records::{held_through, retired_through};
+use crate::records::{recount_held, retired_through};
 use crate::seal;
 
 /// What one retention run erased and deleted.
@@ -111,7 +111,9 @@ fn retire_records(
     // (terminal clocks can step back, so a later seq is not always a
     // later time), never the newest, and never past a gap (the integrity
     // report must keep showing it).
-    let (held, _) = held_through(tx, terminal)?;
+    // Counted in full, not from the receipts' mark: a gap is never
+    // deleted past.
+    let held = recount_held(tx, terminal)?;
     let held = i64::try_from(held).unwrap_or(i64::MAX);
     let upto = first_recent
         .map_or(newest, |s| s - 1)

@@ -379,8 +379,9 @@ async fn records_are_stored_exactly_once() {
 /// (what the last receipt found held), not its whole journal: a record
 /// lost below the mark (a damaged database) does not hold receipts back,
 /// and the integrity report, which counts everything, shows the gap.
-/// Without a mark (a registry upgraded from before them) the journal is
-/// counted in full.
+/// Retention recounts every journal in full (daily) and moves a mark
+/// past a gap back to it; without a mark (a registry upgraded from
+/// before them) the journal is counted in full as well.
 #[tokio::test]
 async fn a_receipt_counts_from_the_terminals_mark() {
     let dir = tempfile::tempdir().unwrap();
@@ -419,14 +420,23 @@ async fn a_receipt_counts_from_the_terminals_mark() {
         "{integrity:?}"
     );
 
-    // Without its mark the journal is counted in full: held up to the gap.
-    let forget = format!("DELETE FROM records_held WHERE terminal = '{id}'");
-    behind_the_back(dir.path(), &forget, &forget).unwrap();
+    // Retention counts every journal in full before it deletes anything:
+    // the mark goes back to the gap, and receipts stop there again.
+    hub.apply_retention().unwrap();
+    assert_eq!(marked(), 1);
     let status = hub.upload_status(&id).unwrap();
     assert_eq!(
         (status.held_through, status.held_hash),
         (1, Some(batch[0].hash()))
     );
+    assert_eq!(integrity_row(&hub, &id).records, 4);
+
+    // Without its mark (a registry upgraded from before marks) the
+    // journal is counted in full too.
+    let forget = format!("DELETE FROM records_held WHERE terminal = '{id}'");
+    behind_the_back(dir.path(), &forget, &forget).unwrap();
+    let status = hub.upload_status(&id).unwrap();
+    assert_eq!(status.held_through, 1);
     server.stop().await.unwrap();
 }
 
