@@ -78,6 +78,10 @@ pub enum HubError {
         "nothing is published yet: import lists and publish a measures catalogue on the hub first"
     )]
     NotPublished,
+    /// The usage of the next version is being folded in: an artefact
+    /// built now would hold some of it, and match no published version.
+    #[error("the registry is publishing a version: ask again in a minute")]
+    Publishing,
     #[error("online check refused: {0}")]
     Check(String),
     #[error(

@@ -113,8 +113,16 @@ pub enum ApiError {
     DownloadsBusy {
         retry_after_s: u64,
     },
+    /// A version is being published; its artefacts are not ready yet.
+    Publishing {
+        retry_after_s: u64,
+    },
     Internal,
 }
+
+/// How long a terminal is asked to wait while a version is published
+/// (the usage folded in before it takes seconds, a backlog minutes).
+const PUBLISHING_RETRY_S: u64 = 60;
 
 impl ApiError {
     /// The status, the code and the message clients see.
@@ -171,6 +179,11 @@ impl ApiError {
                 "busy",
                 format!("the hub is busy with other uploads: try again in {retry_after_s} s"),
             ),
+            ApiError::Publishing { retry_after_s } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "publishing",
+                format!("the registry is publishing a version: ask again in {retry_after_s} s"),
+            ),
             ApiError::DownloadsBusy { retry_after_s } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -214,6 +227,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_s }
             | ApiError::AddressRateLimited { retry_after_s }
             | ApiError::Busy { retry_after_s }
+            | ApiError::Publishing { retry_after_s }
             | ApiError::DownloadsBusy { retry_after_s } => {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
@@ -286,6 +300,9 @@ impl From<HubError> for ApiError {
                 message,
             },
             HubError::NotPublished => ApiError::NotReady(message),
+            HubError::Publishing => ApiError::Publishing {
+                retry_after_s: PUBLISHING_RETRY_S,
+            },
             HubError::NotFound { .. } => ApiError::NotFound(message),
             HubError::Invalid(_) => ApiError::BadRequest {
                 code: "invalid",

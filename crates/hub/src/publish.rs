@@ -32,6 +32,13 @@ use crate::error::HubError;
 use crate::hub::Hub;
 use crate::usage;
 
+/// The most items a publication's delta from the version before may hold
+/// for the publication to build it in its own transaction. A larger one
+/// (a backlog of uploads after an outage) is built by the first terminal
+/// that asks, in a read transaction: on SQLite the publication holds the
+/// one write lock, and uploads wait for it only so long.
+const EAGER_DELTA_MAX_ITEMS: u64 = 100_000;
+
 /// What a change did to the published data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
@@ -415,6 +422,9 @@ pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, 
     if let Some(r) = cached(tx, from, to)? {
         return Ok(Plan::Cached(r));
     }
+    if usage::folded_past(tx, to)? {
+        return Err(HubError::Publishing);
+    }
     let (compressed, raw_length) = build_eligibility(tx, from, to)?;
     Ok(Plan::Built {
         eligibility: EligibilityRef {
@@ -485,7 +495,9 @@ impl Hub {
         let now = self.now();
         let public = self.public_url();
         let config = store_artefact(tx, &build_config(tx, public.as_deref())?.to_bytes(), now)?;
+        let started = std::time::Instant::now();
         let (hash, listings, exclusions) = set_hash(tx)?;
+        let hashed_ms = started.elapsed().as_millis();
         tx.execute(
             "INSERT INTO versions (version, published_at, set_hash, listings, exclusions,
                                    config_sha256, config_length, note)
@@ -504,7 +516,14 @@ impl Hub {
         // Terminals holding the version before (nearly all of them, as
         // they poll every few minutes) find their delta stored the moment
         // this version is visible, instead of all building it at once.
+        let started = std::time::Instant::now();
+        let changed = if version > 1 {
+            count_since(tx, version - 1)?
+        } else {
+            0
+        };
         if version > 1
+            && changed <= EAGER_DELTA_MAX_ITEMS
             && let Plan::Built {
                 eligibility,
                 compressed,
@@ -513,6 +532,7 @@ impl Hub {
         {
             store_eligibility(tx, version, &eligibility, &compressed, now)?;
         }
+        let delta_ms = started.elapsed().as_millis();
         // Metadata naming an artefact stays valid for its lifetime; past
         // that, artefacts of older versions are never asked for again.
         let keep_after = now.0.saturating_sub(2 * self.config().metadata_lifetime_s);
@@ -527,7 +547,16 @@ impl Hub {
                AND created_at < ?1",
             [keep_after],
         )?;
-        tracing::info!(version, listings, exclusions, note, "published");
+        tracing::info!(
+            version,
+            listings,
+            exclusions,
+            changed,
+            hashed_ms,
+            delta_ms,
+            note,
+            "published"
+        );
         Ok(Published {
             version,
             new_version: true,

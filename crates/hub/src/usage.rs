@@ -521,6 +521,26 @@ fn expire_redeemed(tx: &Tx<'_>, version: i64, now: UnixTime) -> Result<u64, HubE
     Ok(n as u64)
 }
 
+/// Removes up to [`PENDING_TAKE`] codes whose time ran out, for
+/// `version`; how many. Nothing while the codes are not tracked (the
+/// next refresh recomputes them all).
+fn expire_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
+    let (_, stamp) = periods(tx, now)?;
+    if held_stamp(tx)? != Some(stamp) {
+        return Ok(0);
+    }
+    let n = tx.execute(
+        "UPDATE redeemed SET removed = 1, changed_in = ?1, changed_at = ?2
+         WHERE cti IN (SELECT cti FROM redeemed WHERE removed = 0 AND until <= ?2 LIMIT ?3)",
+        params![
+            to_i64(version, "version")?,
+            now.0,
+            to_i64(PENDING_TAKE as u64, "count")?
+        ],
+    )?;
+    Ok(n as u64)
+}
+
 /// Brings the published redeemed codes to those of the last
 /// [`REDEEMED_KEPT_S`]; how many rows changed.
 fn refresh_redeemed(tx: &Tx<'_>, version: i64, now: UnixTime) -> Result<u64, HubError> {
@@ -645,15 +665,39 @@ pub(crate) fn count_since(tx: &Tx<'_>, since: u64) -> Result<u64, HubError> {
     to_u64(n)
 }
 
+/// Whether usage was folded in for a version not yet published (between
+/// [`Hub::fold_waiting_usage`]'s transactions and the publication's): an
+/// artefact built from what is held now would not be `version`'s.
+pub(crate) fn folded_past(tx: &Tx<'_>, version: u64) -> Result<bool, HubError> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM usage WHERE changed_in > ?1)
+             OR EXISTS (SELECT 1 FROM redeemed WHERE changed_in > ?1)",
+        [to_i64(version, "version")?],
+        |r| r.get(0),
+    )?)
+}
+
 impl Hub {
     /// Publishes a version when the usage terminals should see changed
     /// since the latest one (records arrived, a period ended); `serve`
     /// calls it every `usage_publish_interval_s`.
     pub fn publish_usage(&self) -> Result<Published, HubError> {
         let now = self.now();
-        // The keys waiting are folded in first, a few thousand to a
-        // transaction, so that uploads (on SQLite, every write) and
-        // imports wait for one chunk at most, never for the backlog.
+        self.fold_waiting_at(now)?;
+        self.publish_folded(now)
+    }
+
+    /// Folds the usage keys and codes waiting into the next version, a few
+    /// thousand to a transaction, without publishing it: what
+    /// [`Hub::publish_usage`] does first, so that uploads (on SQLite,
+    /// every write) and imports wait for one chunk at most, never for the
+    /// backlog. Until the version is published, artefacts that are not
+    /// stored already are refused as not ready ([`HubError::Publishing`]).
+    pub fn fold_waiting_usage(&self) -> Result<(), HubError> {
+        self.fold_waiting_at(self.now())
+    }
+
+    fn fold_waiting_at(&self, now: UnixTime) -> Result<(), HubError> {
         let waiting: i64 = self.db().read(|tx| {
             Ok(tx.query_row(
                 "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM usage_pending
@@ -675,6 +719,24 @@ impl Hub {
                 break;
             }
         }
+        // The codes whose time ran out, likewise: after a backlog of
+        // uploads, hundreds of thousands at once.
+        loop {
+            let expired = self.db().write(|tx| {
+                if current_version(tx)? == 0 {
+                    return Ok(0);
+                }
+                expire_some(tx, next_version(tx)?, now)
+            })?;
+            if expired < PENDING_TAKE as u64 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The publication of [`Hub::publish_usage`], after the folds.
+    fn publish_folded(&self, now: UnixTime) -> Result<Published, HubError> {
         self.db().write(|tx| {
             if current_version(tx)? == 0 {
                 return unchanged(tx);
@@ -686,9 +748,17 @@ impl Hub {
                 [to_i64(next, "version")?],
                 |r| r.get(0),
             )?;
-            if refresh(tx, next, now)? == 0 && !folded {
+            let started = std::time::Instant::now();
+            let refreshed = refresh(tx, next, now)?;
+            if refreshed == 0 && !folded {
                 return unchanged(tx);
             }
+            tracing::info!(
+                version = next,
+                rows = refreshed,
+                ms = started.elapsed().as_millis(),
+                "usage refreshed for publication"
+            );
             self.publish_refreshed(tx, next, "usage of limited measures")
         })
     }

@@ -1,7 +1,8 @@
 //! Published usage: the uses of a limited measure reach every terminal's
 //! data as small deltas that the set hash proves; a void takes a use out,
 //! an ended period is removed, and nothing is published when nothing
-//! changed.
+//! changed. Usage folded in for a version is not seen before that version
+//! is published.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +15,7 @@ use xinyi_core::history::Basis;
 use xinyi_core::wire::eligibility::{ArtefactKind, Item};
 use xinyi_core::wire::journal::Body;
 use xinyi_core::{MeasureId, UnixTime};
-use xinyi_hub::{Hub, ManualClock};
+use xinyi_hub::{Hub, HubError, ManualClock};
 
 /// The items of the artefact taking a terminal from `have` to the latest
 /// version (a delta when `have` > 0).
@@ -24,6 +25,91 @@ fn artefact(hub: &Hub, have: u64) -> (ArtefactKind, Vec<Item>) {
         &hub.artefact(&r.artefact.sha256).unwrap().unwrap(),
     ));
     (h.kind, items)
+}
+
+/// Usage folded in for the next version (a few thousand keys to a
+/// transaction, before the publication's own) is not seen before that
+/// version is published: an artefact not built yet is refused as not
+/// ready meanwhile (503 with Retry-After over HTTP), one stored already
+/// is still served, and once the version is published its snapshot
+/// proves its set hash. Codes whose time ran out are removed the same
+/// way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_usage_is_not_seen_before_its_version_is_published() {
+    let v = credentials();
+    let start = xinyi_testkit::first_at(&v);
+    let clock = Arc::new(ManualClock::new(start));
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(&hub, &server.url());
+    t.clock = Some(clock.clone());
+    t.enroll(&code.code).await;
+    let sub = vector_subject();
+    let v0 = hub.current_version().unwrap().unwrap();
+    assert!(v0.version > 1, "the setup publishes more than one version");
+    // What a terminal one version behind gets was stored at publication.
+    let stored = hub.eligibility_for(v0.version - 1).unwrap().unwrap();
+
+    let at = start.0 + 120;
+    let mut batch = t.roster(at - 60);
+    batch.push(t.redemption_checked(at, &sub, 1000, Some(Basis::Online)).1);
+    clock.set(UnixTime(at + 60));
+    t.upload(&batch).await;
+    hub.fold_waiting_usage().unwrap();
+    assert_eq!(hub.current_version().unwrap().unwrap().version, v0.version);
+
+    // Mid-publication: the snapshot would hold the folded usage, which
+    // v0's set hash does not; it is refused, the stored delta is not.
+    assert!(
+        matches!(hub.eligibility_for(0), Err(HubError::Publishing)),
+        "a snapshot built mid-publication"
+    );
+    assert_eq!(
+        hub.eligibility_for(v0.version - 1).unwrap().unwrap(),
+        stored
+    );
+    let resp = t.get("/v1/metadata?have=0").await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let said: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(said["code"], "publishing", "{said}");
+
+    assert!(hub.publish_usage().unwrap().new_version);
+    let v1 = hub.current_version().unwrap().unwrap();
+    let (_, snapshot) = artefact(&hub, 0);
+    let mut held = Set::default();
+    held.apply(&snapshot);
+    assert_eq!(held.hash(), v1.set_hash);
+    assert!(!held.usage.is_empty() && !held.redeemed.is_empty());
+    t.metadata(0, &hub.registry_public_key()).await;
+
+    // The dynamic code's time runs out: it is removed by the folds too,
+    // a chunk at a time before the publication, and goes out with it.
+    let removed = || {
+        count_behind_the_back(
+            dir.path(),
+            "SELECT count(*) FROM redeemed WHERE removed = 1",
+        )
+    };
+    clock.set(UnixTime(at + 900));
+    hub.fold_waiting_usage().unwrap();
+    assert_eq!(removed(), 1);
+    assert!(hub.publish_usage().unwrap().new_version);
+    let (_, delta) = artefact(&hub, v1.version);
+    assert!(
+        delta
+            .iter()
+            .any(|i| matches!(i, Item::RemoveRedeemed { .. })),
+        "{delta:?}"
+    );
+    held.apply(&delta);
+    assert_eq!(
+        held.hash(),
+        hub.current_version().unwrap().unwrap().set_hash
+    );
+    assert!(held.redeemed.is_empty());
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
