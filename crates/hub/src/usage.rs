@@ -307,10 +307,11 @@ fn fold_some(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<bool, HubError>
 fn drain(
     tx: &Tx<'_>,
     table: &str,
+    most: Option<u64>,
     mut fold: impl FnMut(usize) -> Result<(u64, usize), HubError>,
 ) -> Result<u64, HubError> {
     let waiting: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
-    let mut left = to_u64(waiting)?;
+    let mut left = to_u64(waiting)?.min(most.unwrap_or(u64::MAX));
     let mut changed = 0;
     while left > 0 {
         let n = usize::try_from(left)
@@ -333,6 +334,20 @@ fn drain(
 /// limited measure's period changed (or retention deleted records): then
 /// every one is.
 pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, HubError> {
+    refresh_within(tx, version, now, None)
+}
+
+/// [`refresh`], folding at most `most` rows of each log and removing at
+/// most [`PENDING_TAKE`] expired codes (`None`: all of them); the rest
+/// wait for the next publication. A full recompute, when one is due, is
+/// never cut short.
+fn refresh_within(
+    tx: &Tx<'_>,
+    version: u64,
+    now: UnixTime,
+    most: Option<u64>,
+) -> Result<u64, HubError> {
+    let expire_version = version;
     let version = to_i64(version, "version")?;
     let (periods, stamp) = periods(tx, now)?;
     let held = held_stamp(tx)?;
@@ -341,7 +356,7 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
     let tracked = held.is_some();
     let mut changed = 0;
     if held.as_deref() == Some(stamp.as_str()) {
-        changed += drain(tx, "usage_pending", |n| {
+        changed += drain(tx, "usage_pending", most, |n| {
             let (keys, taken) = take_pending(tx, n)?;
             Ok((refresh_pending(tx, &keys, &periods, version, now)?, taken))
         })?;
@@ -356,10 +371,13 @@ pub(crate) fn refresh(tx: &Tx<'_>, version: u64, now: UnixTime) -> Result<u64, H
         )?;
     }
     if tracked {
-        changed += drain(tx, "redeemed_pending", |n| {
+        changed += drain(tx, "redeemed_pending", most, |n| {
             fold_redeemed(tx, n, version, now)
         })?;
-        changed += expire_redeemed(tx, version, now)?;
+        changed += match most {
+            None => expire_redeemed(tx, version, now)?,
+            Some(_) => expire_some(tx, expire_version, now)?,
+        };
     } else {
         tx.execute("DELETE FROM redeemed_pending", [])?;
         changed += refresh_redeemed(tx, version, now)?;
@@ -749,7 +767,10 @@ impl Hub {
                 |r| r.get(0),
             )?;
             let started = std::time::Instant::now();
-            let refreshed = refresh(tx, next, now)?;
+            // What was logged while the folds ran waits for the next
+            // publication, beyond a chunk: the writer is held for the
+            // set hash, not for another backlog.
+            let refreshed = refresh_within(tx, next, now, Some(PENDING_TAKE as u64))?;
             if refreshed == 0 && !folded {
                 return unchanged(tx);
             }
