@@ -15,7 +15,25 @@ use xinyi_core::history::Basis;
 use xinyi_core::wire::eligibility::{ArtefactKind, Item};
 use xinyi_core::wire::journal::Body;
 use xinyi_core::{MeasureId, UnixTime};
+use xinyi_hub::http::Server;
 use xinyi_hub::{Hub, HubError, ManualClock};
+
+/// A hub served on a hand-set clock, set to the vectors' first time.
+async fn served_on_clock(dir: &std::path::Path) -> (Arc<Hub>, Server, Arc<ManualClock>, UnixTime) {
+    let start = xinyi_testkit::first_at(&credentials());
+    let clock = Arc::new(ManualClock::new(start));
+    let (hub, server) = served_at(dir, clock.clone()).await;
+    (hub, server, clock, start)
+}
+
+/// A counter enrolled at `hub`, its requests signed by `clock`.
+async fn counter(hub: &Hub, server: &Server, clock: &Arc<ManualClock>) -> Terminal {
+    let code = hub.create_enrollment_code(SITE, None).unwrap();
+    let mut t = Terminal::new(hub, &server.url());
+    t.clock = Some(clock.clone());
+    t.enroll(&code.code).await;
+    t
+}
 
 /// The items of the artefact taking a terminal from `have` to the latest
 /// version (a delta when `have` > 0).
@@ -36,15 +54,9 @@ fn artefact(hub: &Hub, have: u64) -> (ArtefactKind, Vec<Item>) {
 /// way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folded_usage_is_not_seen_before_its_version_is_published() {
-    let v = credentials();
-    let start = xinyi_testkit::first_at(&v);
-    let clock = Arc::new(ManualClock::new(start));
     let dir = tempfile::tempdir().unwrap();
-    let (hub, server) = served_at(dir.path(), clock.clone()).await;
-    let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let mut t = Terminal::new(&hub, &server.url());
-    t.clock = Some(clock.clone());
-    t.enroll(&code.code).await;
+    let (hub, server, clock, start) = served_on_clock(dir.path()).await;
+    let mut t = counter(&hub, &server, &clock).await;
     let sub = vector_subject();
     let v0 = hub.current_version().unwrap().unwrap();
     assert!(v0.version > 1, "the setup publishes more than one version");
@@ -114,15 +126,9 @@ async fn folded_usage_is_not_seen_before_its_version_is_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_removed() {
-    let v = credentials();
-    let start = xinyi_testkit::first_at(&v);
-    let clock = Arc::new(ManualClock::new(start));
     let dir = tempfile::tempdir().unwrap();
-    let (hub, server) = served_at(dir.path(), clock.clone()).await;
-    let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let mut t = Terminal::new(&hub, &server.url());
-    t.clock = Some(clock.clone());
-    t.enroll(&code.code).await;
+    let (hub, server, clock, start) = served_on_clock(dir.path()).await;
+    let mut t = counter(&hub, &server, &clock).await;
     let measure = MeasureId::parse(MEASURE).unwrap();
     let limit = xinyi_testkit::catalogue()
         .get(MEASURE)
@@ -232,20 +238,13 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_everything_would() {
-    let v = credentials();
-    let start = xinyi_testkit::first_at(&v);
-    let clock = Arc::new(ManualClock::new(start));
     let dir = tempfile::tempdir().unwrap();
-    let (hub, server) = served_at(dir.path(), clock.clone()).await;
+    let (hub, server, clock, start) = served_on_clock(dir.path()).await;
     let mut counters = Vec::new();
     for _ in 0..2 {
-        let code = hub.create_enrollment_code(SITE, None).unwrap();
-        let mut t = Terminal::new(&hub, &server.url());
-        t.clock = Some(clock.clone());
-        t.enroll(&code.code).await;
-        counters.push(t);
+        counters.push(counter(&hub, &server, &clock).await);
     }
-    let subs: Vec<String> = v["pseudonyms"]
+    let subs: Vec<String> = credentials()["pseudonyms"]
         .as_object()
         .unwrap()
         .values()
@@ -370,15 +369,9 @@ fn redeemed_in(hub: &Hub, have: u64) -> Vec<Item> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voided_use_of_a_dynamic_code_moves_its_published_expiry_and_the_last_void_removes_it() {
-    let v = credentials();
-    let start = xinyi_testkit::first_at(&v);
-    let clock = Arc::new(ManualClock::new(start));
     let dir = tempfile::tempdir().unwrap();
-    let (hub, server) = served_at(dir.path(), clock.clone()).await;
-    let code = hub.create_enrollment_code(SITE, None).unwrap();
-    let mut t = Terminal::new(&hub, &server.url());
-    t.clock = Some(clock.clone());
-    t.enroll(&code.code).await;
+    let (hub, server, clock, start) = served_on_clock(dir.path()).await;
+    let mut t = counter(&hub, &server, &clock).await;
     let sub = vector_subject();
 
     // One code used twice, a minute apart (a replay at the same desk).
