@@ -136,7 +136,6 @@ pub(crate) fn recount_held(tx: &Tx<'_>, terminal: &str) -> Result<u64, HubError>
             through,
             "records the receipts counted as held are missing: receipts stop at the gap again"
         );
-        tx.execute("DELETE FROM records_held WHERE terminal = ?1", [terminal])?;
         mark_held(tx, terminal, through)?;
     }
     Ok(through)
@@ -182,11 +181,12 @@ fn held_above(tx: &Tx<'_>, terminal: &str, mark: i64) -> Result<(u64, Option<Dig
     ))
 }
 
-/// Keeps `through` (from [`held_through`] in the same transaction) as the
-/// terminal's mark, so the next receipt counts only what is stored after
-/// it.
+/// Keeps `through` (from [`held_through`] or [`recount_held`] in the same
+/// transaction) as the terminal's mark, so the next receipt counts only
+/// what is stored after it; 0 leaves the terminal without one.
 fn mark_held(tx: &Tx<'_>, terminal: &str, through: u64) -> Result<(), HubError> {
     if through == 0 {
+        tx.execute("DELETE FROM records_held WHERE terminal = ?1", [terminal])?;
         return Ok(());
     }
     tx.prepare_cached(
