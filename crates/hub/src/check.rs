@@ -73,12 +73,7 @@ impl Hub {
             };
             let redeemed = match &q.cti {
                 Some(cti) => tx
-                    .prepare_cached(
-                        "SELECT id FROM records
-                         WHERE kind = 'redemption' AND cti = ?1 AND form = 0
-                           AND voided_by IS NULL
-                         LIMIT ?2",
-                    )?
+                    .prepare_cached(REDEEMED_QUERY)?
                     .query_map(params![cti.to_hex(), limit], |r| r.get(0))?
                     .collect::<Result<Vec<String>, _>>()?,
                 None => Vec::new(),
@@ -89,3 +84,9 @@ impl Hub {
         Ok(answer.seal(&self.registry_key()))
     }
 }
+
+/// The not voided redemptions of dynamic code `?1` (its cti, hex), at
+/// most `?2`.
+pub(crate) const REDEEMED_QUERY: &str = "SELECT id FROM records
+     WHERE kind = 'redemption' AND cti = ?1 AND form = 0 AND voided_by IS NULL
+     LIMIT ?2";

@@ -801,6 +801,7 @@ mod tests {
         let cases = [
             (uses_of(&key_rows(4, n).0), 3 + n, "records_of_subject"),
             (uses_of_codes(&key_rows(2, n).0), 1 + n, "records_by_cti"),
+            (crate::check::REDEEMED_QUERY.to_owned(), 2, "records_by_cti"),
         ];
         db.with_sqlite(|conn| {
             for (sql, params, index) in &cases {
@@ -820,5 +821,81 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    /// On PostgreSQL a code's and a record's lookups go through the hash
+    /// indexes of migration 0017: the partial index's condition is implied
+    /// by the queries' (a dynamic code), and equality is all they ask.
+    /// With sequential scans discouraged and no other index to take, a
+    /// plan without the index means the query cannot use it.
+    #[test]
+    fn code_and_record_lookups_use_the_hash_indexes_on_postgres() {
+        if !xinyi_testkit::pg::available() {
+            eprintln!("did not run: PostgreSQL's programs are not installed");
+            return;
+        }
+        let url = xinyi_testkit::pg::server().fresh_database();
+        let db = crate::db::Db::open_at(&crate::db::Location::Postgres { url, pool: 1 }).unwrap();
+        let n = 3;
+        let (keys, at) = key_rows(2, n);
+        let codes: Vec<String> = (0..n).map(|i| format!("{:032x}", i + 1)).collect();
+        let cut = 0i64;
+        let check = crate::check::REDEEMED_QUERY;
+        let plans = db
+            .write(|tx| {
+                // The other indexes an empty table's plan may prefer go
+                // (the database is this test's own), and so do
+                // sequential scans.
+                tx.execute_batch(
+                    "DROP INDEX records_recent_dynamic; DROP INDEX records_by_measure;
+                     SET LOCAL enable_seqscan = off",
+                )?;
+                let plan = |sql: &str, values: Vec<&dyn ToSql>| -> Result<String, HubError> {
+                    let mut stmt = tx.prepare(&format!("EXPLAIN {sql}"))?;
+                    let mut rows = stmt.query(values)?;
+                    let mut lines = Vec::new();
+                    while let Some(r) = rows.next()? {
+                        lines.push(r.get::<_, String>(0)?);
+                    }
+                    Ok(lines.join("\n"))
+                };
+                let by_code = plan(
+                    &uses_of_codes(&keys),
+                    std::iter::once(&cut as &dyn ToSql)
+                        .chain(at.iter().map(|&i| &codes[i] as &dyn ToSql))
+                        .collect(),
+                )?;
+                let limit = 10i64;
+                let checked = plan(check, vec![&codes[0] as &dyn ToSql, &limit])?;
+                let by_id = plan(
+                    "SELECT at FROM records WHERE id = ?1",
+                    vec![&codes[1] as &dyn ToSql],
+                )?;
+                Ok([by_code, checked, by_id])
+            })
+            .unwrap();
+        for (plan, index) in
+            plans
+                .iter()
+                .zip(["records_by_cti", "records_by_cti", "records_by_ref"])
+        {
+            assert!(plan.contains(&format!("using {index} ")), "{index}: {plan}");
+        }
+        let kinds: Vec<String> = db
+            .read(|tx| {
+                let mut stmt = tx.prepare(
+                    "SELECT indexdef FROM pg_indexes
+                     WHERE indexname IN ('records_by_cti', 'records_by_ref') ORDER BY indexname",
+                )?;
+                let mut rows = stmt.query([])?;
+                let mut defs = Vec::new();
+                while let Some(r) = rows.next()? {
+                    defs.push(r.get::<_, String>(0)?);
+                }
+                Ok(defs)
+            })
+            .unwrap();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(kinds.iter().all(|d| d.contains("USING hash")), "{kinds:?}");
     }
 }

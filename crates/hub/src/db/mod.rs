@@ -116,6 +116,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_rotation_seal",
         sql: include_str!("../../migrations/0016_rotation_seal.sql"),
     },
+    Migration {
+        name: "0017_code_lookups",
+        sql: include_str!("../../migrations/0017_code_lookups.sql"),
+    },
 ];
 
 /// How long a connection waits for another writer before giving up.

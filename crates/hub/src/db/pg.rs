@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[PgMigration] = &[
         name: "0016_rotation_seal",
         sql: include_str!("../../migrations/postgres/0016_rotation_seal.sql"),
     },
+    PgMigration {
+        version: 17,
+        name: "0017_code_lookups",
+        sql: include_str!("../../migrations/postgres/0017_code_lookups.sql"),
+    },
 ];
 
 /// How long a request waits for a free connection.
