@@ -851,12 +851,10 @@ mod tests {
                      SET LOCAL enable_seqscan = off",
                 )?;
                 let plan = |sql: &str, values: Vec<&dyn ToSql>| -> Result<String, HubError> {
-                    let mut stmt = tx.prepare(&format!("EXPLAIN {sql}"))?;
-                    let mut rows = stmt.query(values)?;
-                    let mut lines = Vec::new();
-                    while let Some(r) = rows.next()? {
-                        lines.push(r.get::<_, String>(0)?);
-                    }
+                    let lines = tx
+                        .prepare(&format!("EXPLAIN {sql}"))?
+                        .query_map(values, |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
                     Ok(lines.join("\n"))
                 };
                 let by_code = plan(
@@ -883,16 +881,13 @@ mod tests {
         }
         let kinds: Vec<String> = db
             .read(|tx| {
-                let mut stmt = tx.prepare(
-                    "SELECT indexdef FROM pg_indexes
-                     WHERE indexname IN ('records_by_cti', 'records_by_ref') ORDER BY indexname",
-                )?;
-                let mut rows = stmt.query([])?;
-                let mut defs = Vec::new();
-                while let Some(r) = rows.next()? {
-                    defs.push(r.get::<_, String>(0)?);
-                }
-                Ok(defs)
+                Ok(tx
+                    .prepare(
+                        "SELECT indexdef FROM pg_indexes
+                         WHERE indexname IN ('records_by_cti', 'records_by_ref')",
+                    )?
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?)
             })
             .unwrap();
         assert_eq!(kinds.len(), 2, "{kinds:?}");
