@@ -626,9 +626,9 @@ async fn upload(
     // The body goes back to the upload buffers once it is stored; the
     // receipt is signed with the registry key.
     let sealed = blocking(&gate.hub, move |hub| {
-        let r = hub.upload(&signed.terminal, &signed.body);
+        let r = hub.upload_sealed(&signed.terminal, &signed.body);
         drop(signed);
-        r.map(|r| hub.seal_receipt(&r))
+        r
     })
     .await?;
     Ok(octets(StatusCode::OK, sealed, "application/json"))

@@ -233,26 +233,39 @@ impl Hub {
     /// was loaded (by this or another process), the new one is loaded
     /// ([`crate::rotation::current_key`]).
     pub(crate) fn registry_key(&self) -> SigningKey {
-        let (loaded, key) = match self.registry_key.read() {
+        match crate::rotation::count(&self.db) {
+            Ok(n) => self.registry_key_after(n),
+            Err(_) => self.loaded_registry_key().1,
+        }
+    }
+
+    /// The key loaded, and the rotations it follows.
+    fn loaded_registry_key(&self) -> (usize, SigningKey) {
+        match self.registry_key.read() {
             Ok(g) => (g.0, g.1.clone()),
             Err(p) => (p.get_ref().0, p.get_ref().1.clone()),
-        };
-        match crate::rotation::count(&self.db) {
-            Ok(n) if n != loaded => {
-                match crate::rotation::current_key(&self.dir, &self.db, &self.identity) {
-                    Ok((n, new)) => {
-                        if let Ok(mut g) = self.registry_key.write() {
-                            *g = (n, new.clone());
-                        }
-                        new
-                    }
-                    Err(e) => {
-                        tracing::error!("the registry key was rotated but cannot be read: {e}");
-                        key
-                    }
+        }
+    }
+
+    /// The registry signing key after `rotations` rotations (as a
+    /// transaction just counted them, [`crate::rotation::count_in`]):
+    /// the key loaded, or the new one if that count differs.
+    pub(crate) fn registry_key_after(&self, rotations: usize) -> SigningKey {
+        let (loaded, key) = self.loaded_registry_key();
+        if rotations == loaded {
+            return key;
+        }
+        match crate::rotation::current_key(&self.dir, &self.db, &self.identity) {
+            Ok((n, new)) => {
+                if let Ok(mut g) = self.registry_key.write() {
+                    *g = (n, new.clone());
                 }
+                new
             }
-            _ => key,
+            Err(e) => {
+                tracing::error!("the registry key was rotated but cannot be read: {e}");
+                key
+            }
         }
     }
 

@@ -35,29 +35,11 @@ use xinyi_core::wire::receipt::UploadReceipt;
 use crate::admin::TerminalInfo;
 use crate::error::{HubError, UploadError};
 use crate::hub::Hub;
-use crate::publish::{current_version, to_i64, to_u64};
+use crate::publish::{to_i64, to_u64};
 
 /// How far ahead of the hub's clock a record's time may be (a terminal
 /// clock a little fast) before it is flagged.
 const FUTURE_SLACK_S: i64 = 600;
-
-/// The last record held for a terminal: (seq, hash).
-fn last_held(tx: &Tx<'_>, terminal: &str) -> Result<Option<(u64, Digest32)>, HubError> {
-    let row = tx
-        .query_row(
-            "SELECT seq, hash FROM records WHERE terminal = ?1 ORDER BY seq DESC LIMIT 1",
-            [terminal],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?;
-    row.map(|(seq, hash)| {
-        Ok((
-            to_u64(seq)?,
-            Digest32::from_hex(&hash).map_err(HubError::corrupt)?,
-        ))
-    })
-    .transpose()
-}
 
 /// Seqs looked up in one statement: padded up to a power of two (at
 /// most this), so a connection prepares a handful of statements.
@@ -109,7 +91,8 @@ pub(crate) fn held_through(
     tx: &Tx<'_>,
     terminal: &str,
 ) -> Result<(u64, Option<Digest32>), HubError> {
-    held_above(tx, terminal, mark_of(tx, terminal)?)
+    let retired = retired_through(tx, terminal)?;
+    held_above(tx, terminal, mark_of(tx, terminal)?, retired)
 }
 
 /// The terminal's mark (0: none).
@@ -127,7 +110,7 @@ fn mark_of(tx: &Tx<'_>, terminal: &str) -> Result<i64, HubError> {
 /// again and the terminal keeps what it still holds. Retention calls this
 /// for every terminal before it deletes anything.
 pub(crate) fn recount_held(tx: &Tx<'_>, terminal: &str) -> Result<u64, HubError> {
-    let (through, _) = held_above(tx, terminal, 0)?;
+    let (through, _) = held_above(tx, terminal, 0, retired_through(tx, terminal)?)?;
     let mark = mark_of(tx, terminal)?;
     if mark > to_i64(through, "seq")? {
         tracing::warn!(
@@ -142,9 +125,14 @@ pub(crate) fn recount_held(tx: &Tx<'_>, terminal: &str) -> Result<u64, HubError>
 }
 
 /// [`held_through`] counting the records above `mark`, trusted to be
-/// held without a gap up to it.
-fn held_above(tx: &Tx<'_>, terminal: &str, mark: i64) -> Result<(u64, Option<Digest32>), HubError> {
-    let retired = retired_through(tx, terminal)?;
+/// held without a gap up to it, and above `retired` (what
+/// [`retired_through`] says in the same transaction).
+fn held_above(
+    tx: &Tx<'_>,
+    terminal: &str,
+    mark: i64,
+    retired: i64,
+) -> Result<(u64, Option<Digest32>), HubError> {
     let base = retired.max(mark);
     let (max, count): (i64, i64) = tx
         .prepare_cached(
@@ -198,6 +186,81 @@ fn mark_held(tx: &Tx<'_>, terminal: &str, through: u64) -> Result<(), HubError> 
     Ok(())
 }
 
+/// What an upload reads of the registry before it stores anything, in
+/// one statement (one round trip to PostgreSQL): each value as the
+/// function named beside it reads it on its own.
+struct UploadContext {
+    /// The unit of the terminal's site ("" if none).
+    unit: String,
+    /// [`retired_through`].
+    retired: i64,
+    /// The last record held for the terminal: (seq, hash).
+    last: Option<(u64, Digest32)>,
+    /// [`crate::publish::current_version`].
+    current: u64,
+    /// Whether a citizen's case waits for its record.
+    cases_waiting: bool,
+    /// [`mark_of`].
+    mark: i64,
+    /// [`crate::rotation::count_in`].
+    rotations: usize,
+}
+
+impl UploadContext {
+    fn read(tx: &Tx<'_>, terminal: &TerminalInfo) -> Result<UploadContext, HubError> {
+        type Raw = (
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            i64,
+            bool,
+            Option<i64>,
+            i64,
+        );
+        let raw: Raw = tx.query_row(
+            "SELECT (SELECT unit FROM sites WHERE id = ?2),
+                    (SELECT through FROM records_retired WHERE terminal = ?1),
+                    (SELECT seq FROM records WHERE terminal = ?1 ORDER BY seq DESC LIMIT 1),
+                    (SELECT hash FROM records WHERE terminal = ?1 ORDER BY seq DESC LIMIT 1),
+                    (SELECT COALESCE(MAX(version), 0) FROM versions),
+                    EXISTS (SELECT 1 FROM cases WHERE site IS NULL AND reference IS NOT NULL),
+                    (SELECT through FROM records_held WHERE terminal = ?1),
+                    (SELECT count(*) FROM registry_rotations)",
+            params![terminal.id, terminal.site],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            },
+        )?;
+        let (unit, retired, seq, hash, current, cases_waiting, mark, rotations) = raw;
+        let last = match (seq, hash) {
+            (Some(seq), Some(hash)) => Some((
+                to_u64(seq)?,
+                Digest32::from_hex(&hash).map_err(HubError::corrupt)?,
+            )),
+            _ => None,
+        };
+        Ok(UploadContext {
+            unit: unit.unwrap_or_default(),
+            retired: retired.unwrap_or(0),
+            last,
+            current: to_u64(current)?,
+            cases_waiting,
+            mark: mark.unwrap_or(0),
+            rotations: usize::try_from(rotations).unwrap_or(0),
+        })
+    }
+}
+
 /// What the hub knows to judge one terminal's records: its site as each
 /// data version published it, and its roster as its own staff records
 /// built it.
@@ -213,9 +276,12 @@ struct Judge<'a, 't> {
 }
 
 impl<'a, 't> Judge<'a, 't> {
+    /// A judge for `terminal`'s records; `current` is the latest data
+    /// version published ([`crate::publish::current_version`]).
     fn new(
         tx: &'a Tx<'t>,
         terminal: &'a TerminalInfo,
+        current: u64,
         now: i64,
     ) -> Result<Judge<'a, 't>, HubError> {
         let roster = crate::staff::roles(tx, &terminal.id)?;
@@ -224,7 +290,7 @@ impl<'a, 't> Judge<'a, 't> {
             terminal,
             sites: HashMap::new(),
             roster,
-            current: current_version(tx)?,
+            current,
             now,
         })
     }
@@ -536,6 +602,28 @@ impl Hub {
     /// integrity report). The receipt is unsigned; [`Hub::seal_receipt`]
     /// signs it for the terminal.
     pub fn upload(&self, terminal: &TerminalInfo, batch: &[u8]) -> Result<UploadReceipt, HubError> {
+        self.ingest(terminal, batch).map(|(receipt, _)| receipt)
+    }
+
+    /// [`Hub::upload`], its receipt signed with the registry key as the
+    /// upload's own transaction found it (no second look at the key's
+    /// rotations per upload).
+    pub fn upload_sealed(
+        &self,
+        terminal: &TerminalInfo,
+        batch: &[u8],
+    ) -> Result<Vec<u8>, HubError> {
+        let (receipt, rotations) = self.ingest(terminal, batch)?;
+        Ok(receipt.seal(&self.registry_key_after(rotations)))
+    }
+
+    /// [`Hub::upload`], with the registry key's rotations counted in the
+    /// upload's transaction.
+    fn ingest(
+        &self,
+        terminal: &TerminalInfo,
+        batch: &[u8],
+    ) -> Result<(UploadReceipt, usize), HubError> {
         match self.try_upload(terminal, batch) {
             Err(HubError::Upload(e)) => {
                 let now = self.now();
@@ -561,7 +649,11 @@ impl Hub {
         }
     }
 
-    fn try_upload(&self, terminal: &TerminalInfo, batch: &[u8]) -> Result<UploadReceipt, HubError> {
+    fn try_upload(
+        &self,
+        terminal: &TerminalInfo,
+        batch: &[u8],
+    ) -> Result<(UploadReceipt, usize), HubError> {
         if terminal.revoked() {
             return Err(crate::error::AuthError::Revoked(terminal.id.clone()).into());
         }
@@ -603,17 +695,17 @@ impl Hub {
         // The terminal's own rows only (its records, the cases that name
         // them): uploads of different terminals are stored side by side.
         self.db().write_for(&terminal.id, |tx| {
-            let unit: String = tx
-                .query_row(
-                    "SELECT unit FROM sites WHERE id = ?1",
-                    [&terminal.site],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or_default();
+            let UploadContext {
+                unit,
+                retired,
+                last,
+                current,
+                cases_waiting,
+                mark,
+                rotations,
+            } = UploadContext::read(tx, terminal)?;
             let mut duplicates = 0u64;
             let mut fresh: Vec<(Record, Digest32, &SignedRecord)> = Vec::new();
-            let retired = retired_through(tx, &terminal.id)?;
             let seqs = opened
                 .iter()
                 .map(|(r, _)| to_i64(r.seq, "seq"))
@@ -621,7 +713,6 @@ impl Hub {
             // Nothing above the last record held is held: a terminal
             // sending only new records (the usual upload) has nothing to
             // look up.
-            let last = last_held(tx, &terminal.id)?;
             let top = match last {
                 Some((seq, _)) => to_i64(seq, "seq")?,
                 None => 0,
@@ -647,14 +738,10 @@ impl Hub {
             let chain: Vec<(Record, Digest32)> =
                 fresh.iter().map(|(r, h, _)| (r.clone(), *h)).collect();
             check_chain(&terminal.id, last, &chain).map_err(UploadError::BrokenChain)?;
-            let mut judge = Judge::new(tx, terminal, now.0)?;
+            let mut judge = Judge::new(tx, terminal, current, now.0)?;
             // Cases filed before their record arrived are few: most
-            // uploads need not look for them record by record.
-            let cases_waiting: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM cases WHERE site IS NULL AND reference IS NOT NULL)",
-                [],
-                |r| r.get(0),
-            )?;
+            // uploads need not look for them record by record
+            // (`cases_waiting`).
             let mut rows = Vec::new();
             let mut touched = Touched::default();
             for (record, hash, s) in &fresh {
@@ -703,16 +790,17 @@ impl Hub {
                 .map(|c| vec![Value::Text(c)])
                 .collect();
             tx.insert_rows("redeemed_pending", "cti", &codes)?;
-            let (held_through, held_hash) = held_through(tx, &terminal.id)?;
+            let (held_through, held_hash) = held_above(tx, &terminal.id, mark, retired)?;
             mark_held(tx, &terminal.id, held_through)?;
-            Ok(UploadReceipt {
+            let receipt = UploadReceipt {
                 terminal: terminal.id.clone(),
                 stored: fresh.len() as u64,
                 duplicates,
                 held_through,
                 held_hash,
                 issued_at: now.0,
-            })
+            };
+            Ok((receipt, rotations))
         })
     }
 

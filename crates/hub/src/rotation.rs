@@ -29,7 +29,7 @@ use ed25519_dalek::SigningKey;
 use xinyi_core::wire::envelope::{self, Purpose};
 use xinyi_core::wire::metadata::Rotation;
 
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::identity::{IdentityKey, Place};
@@ -39,14 +39,13 @@ const NEW_KEY_FILE: &str = "registry.key.new";
 
 /// How many rotations the database holds.
 pub(crate) fn count(db: &Db) -> Result<usize, HubError> {
-    db.read(|tx| {
-        Ok(
-            tx.query_row("SELECT count(*) FROM registry_rotations", [], |r| {
-                r.get::<_, i64>(0)
-            })?,
-        )
-    })
-    .map(|n| usize::try_from(n).unwrap_or(0))
+    db.read(count_in)
+}
+
+/// [`count`] in a transaction already open.
+pub(crate) fn count_in(tx: &Tx<'_>) -> Result<usize, HubError> {
+    let n: i64 = tx.query_row("SELECT count(*) FROM registry_rotations", [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// The rotation chain to publish, if the key was ever rotated.

@@ -149,21 +149,20 @@ impl Hub {
         path: &str,
         body: &[u8],
     ) -> Result<TerminalInfo, HubError> {
-        let terminal = self
-            .terminal(&auth.terminal)?
-            .ok_or_else(|| AuthError::UnknownTerminal(auth.terminal.clone()))?;
-        let offset =
-            self.verify_request(auth, &terminal.id, &terminal.public_key, method, path, body)?;
-        let now = self.now();
-        self.db().write_for(&terminal.id, |tx| {
+        // One transaction: the terminal as it is when its nonce is taken.
+        self.db().write_for(&auth.terminal, |tx| {
+            let terminal = crate::admin::load_terminal(tx, &auth.terminal)?
+                .ok_or_else(|| AuthError::UnknownTerminal(auth.terminal.clone()))?;
+            let offset =
+                self.verify_request(auth, &terminal.id, &terminal.public_key, method, path, body)?;
+            let now = self.now();
             self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
             tx.execute(
                 "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
                 params![terminal.id, now.0, offset],
             )?;
-            Ok(())
-        })?;
-        Ok(terminal)
+            Ok(terminal)
+        })
     }
 
     /// Checks a signed request's signature with `public_key` (hex) of

@@ -361,6 +361,13 @@ pub fn padded_marks(first: usize, n: usize) -> (String, Vec<usize>) {
     (marks, at)
 }
 
+/// Up to this many rows, [`Tx::insert_rows`] sends PostgreSQL one
+/// prepared multi-row `INSERT` (one round trip, the statement kept per
+/// connection and row count) rather than a `COPY`, which takes three
+/// (the statement, the copy's start, its end): a terminal's usual upload
+/// is a few records, and its log rows as few.
+pub const COPY_FROM_ROWS: usize = 16;
+
 /// A transaction, handed to [`Db::read`] and [`Db::write`]'s closures.
 pub struct Tx<'c> {
     inner: TxInner<'c>,
@@ -412,8 +419,9 @@ impl Tx<'_> {
 
     /// Inserts `rows` (each a value per column of `columns`, a list as
     /// SQL writes it) into `table`: into SQLite many rows to a statement,
-    /// into PostgreSQL with one binary `COPY`. Either way the round trips
-    /// to the database do not grow with the rows.
+    /// into PostgreSQL with one binary `COPY` once there are more than
+    /// [`COPY_FROM_ROWS`]. Either way the round trips to the database do
+    /// not grow with the rows.
     pub fn insert_rows(
         &self,
         table: &str,
@@ -421,7 +429,7 @@ impl Tx<'_> {
         rows: &[Vec<Value>],
     ) -> Result<(), DbError> {
         match &self.inner {
-            TxInner::Postgres(tx) if !rows.is_empty() => {
+            TxInner::Postgres(tx) if rows.len() > COPY_FROM_ROWS => {
                 tx.borrow_mut().copy_rows(table, columns, rows)
             }
             _ => self.insert_rows_then(table, columns, rows, ""),
@@ -610,7 +618,7 @@ fn pg_tx<T>(
 ) -> Result<T, HubError> {
     pool.with_conn(|conn| {
         let tx = Tx {
-            inner: TxInner::Postgres(RefCell::new(conn.begin(mode)?)),
+            inner: TxInner::Postgres(RefCell::new(conn.begin(mode))),
         };
         let out = f(&tx)?;
         let TxInner::Postgres(tx) = tx.inner else {
@@ -890,5 +898,58 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("upgrade xinyi-hub"), "{err}");
+    }
+
+    /// On PostgreSQL a transaction's `BEGIN` and lock go out with its
+    /// first statement: that statement still runs inside the transaction
+    /// (a failure after it leaves nothing) and after the lock (which
+    /// another connection sees held).
+    #[test]
+    fn the_first_statement_runs_inside_the_transaction_and_its_lock() {
+        if !xinyi_testkit::pg::available() {
+            eprintln!("did not run: PostgreSQL's programs are not installed");
+            return;
+        }
+        let url = xinyi_testkit::pg::server().fresh_database();
+        let db = Db::open_at(&Location::Postgres { url, pool: 2 }).unwrap();
+        db.write(|tx| Ok(tx.execute_batch("CREATE TABLE scratch (n BIGINT)")?))
+            .unwrap();
+        let count = || -> i64 {
+            db.read(|tx| Ok(tx.query_row("SELECT count(*) FROM scratch", [], |r| r.get(0))?))
+                .unwrap()
+        };
+        for key in [None, Some("a terminal")] {
+            let failed: Result<(), HubError> = {
+                let body = |tx: &Tx<'_>| {
+                    tx.execute("INSERT INTO scratch (n) VALUES (?1)", [1i64])?;
+                    // Seen from another connection of the pool, the
+                    // transaction holds its advisory lock (the only one
+                    // in this test's own database; other tests share
+                    // the server).
+                    let held: i64 = db.read(|other| {
+                        Ok(other.query_row(
+                            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                             WHERE l.locktype = 'advisory' AND l.granted
+                               AND d.datname = current_database()",
+                            [],
+                            |r| r.get(0),
+                        )?)
+                    })?;
+                    assert_eq!(held, 1, "the lock of {key:?}");
+                    Err(HubError::Internal(
+                        "given up after the first statement".into(),
+                    ))
+                };
+                match key {
+                    None => db.write(body),
+                    Some(k) => db.write_for(k, body),
+                }
+            };
+            assert!(failed.is_err());
+            assert_eq!(count(), 0, "{key:?}: the insert was rolled back");
+        }
+        db.write(|tx| Ok(tx.execute("INSERT INTO scratch (n) VALUES (?1)", [1i64])?))
+            .unwrap();
+        assert_eq!(count(), 1);
     }
 }

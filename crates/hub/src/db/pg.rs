@@ -120,34 +120,24 @@ impl fmt::Debug for PgTx<'_> {
 }
 
 impl PgConn {
-    /// Begins a transaction for `mode`, its locks taken.
-    pub fn begin(&mut self, mode: Mode<'_>) -> Result<PgTx<'_>, DbError> {
+    /// Begins a transaction for `mode`, its locks taken. Nothing is sent
+    /// yet: the `BEGIN` and the lock (one message, simple protocol, the
+    /// lock's two integers written out) go with the transaction's first
+    /// statement, so that they cost no round trip of their own.
+    pub fn begin(&mut self, mode: Mode<'_>) -> PgTx<'_> {
         let begin = match mode {
-            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            Mode::Write | Mode::WriteFor(_) => "BEGIN",
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_owned(),
+            Mode::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {WRITER})"),
+            Mode::WriteFor(key) => format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({KEY_CLASS}, {})",
+                key_lock(key)
+            ),
         };
-        block_on(self.client.batch_execute(begin))?;
-        let tx = PgTx {
+        PgTx {
             conn: self,
-            open: true,
-        };
-        let client = &tx.conn.client;
-        match mode {
-            Mode::Read => {}
-            Mode::Write => {
-                block_on(client.execute(
-                    "SELECT pg_advisory_xact_lock($1, $2)",
-                    &[&LOCK_CLASS, &WRITER],
-                ))?;
-            }
-            Mode::WriteFor(key) => {
-                block_on(client.execute(
-                    "SELECT pg_advisory_xact_lock($1, $2)",
-                    &[&KEY_CLASS, &key_lock(key)],
-                ))?;
-            }
+            begin: Some(begin),
+            open: false,
         }
-        Ok(tx)
     }
 }
 
@@ -163,6 +153,9 @@ fn key_lock(key: &str) -> i32 {
 /// uncommitted.
 pub struct PgTx<'c> {
     conn: &'c mut PgConn,
+    /// The `BEGIN` (and lock) not sent yet: no statement has run.
+    begin: Option<String>,
+    /// Whether the `BEGIN` was sent and no `COMMIT` since.
     open: bool,
 }
 
@@ -176,10 +169,28 @@ impl PgTx<'_> {
         Ok(s)
     }
 
+    /// Sends the `BEGIN` if it is not sent yet, on its own.
+    fn opened(&mut self) -> Result<(), DbError> {
+        if let Some(begin) = self.take_begin() {
+            block_on(self.conn.client.batch_execute(&begin))?;
+        }
+        Ok(())
+    }
+
+    /// Marks the `BEGIN` as sent and hands it over if it was not, for
+    /// [`pipelined`] to send with the first statement.
+    fn take_begin(&mut self) -> Option<String> {
+        let begin = self.begin.take();
+        if begin.is_some() {
+            self.open = true;
+        }
+        begin
+    }
+
     /// Stores `rows` into `table` with one `COPY … FROM STDIN` in
     /// PostgreSQL's binary format: no statement to parse or plan, each
     /// value sent as the column's type (asked of the server once per
-    /// connection and table). The statement's round trips are the same
+    /// connection and table). The copy's round trips are the same
     /// whatever the number of rows.
     pub fn copy_rows(
         &mut self,
@@ -193,8 +204,12 @@ impl PgTx<'_> {
             .iter()
             .map(|c| c.type_().clone())
             .collect();
+        // Prepared once per connection, like any other statement.
+        let copy = self.statement(&format!(
+            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        ))?;
+        self.opened()?;
         let client = &self.conn.client;
-        let copy = format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)");
         block_on(async {
             let sink = client.copy_in(&copy).await?;
             let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
@@ -226,10 +241,15 @@ impl PgTx<'_> {
     }
 
     pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.opened()?;
         Ok(block_on(self.conn.client.batch_execute(sql))?)
     }
 
+    /// Commits; a transaction that ran no statement has nothing to send.
     pub fn commit(mut self) -> Result<(), DbError> {
+        if !self.open {
+            return Ok(());
+        }
         self.open = false;
         Ok(block_on(self.conn.client.batch_execute("COMMIT"))?)
     }
@@ -243,6 +263,30 @@ impl Drop for PgTx<'_> {
             let _ = block_on(self.conn.client.batch_execute("ROLLBACK"));
         }
     }
+}
+
+/// Awaits `statement` (a request of `client`'s, not yet polled), sent
+/// right behind `begin` (a transaction's `BEGIN` not sent yet) if there is
+/// one: tokio-postgres sends a request when it is first polled, so both
+/// go out before either answer is awaited, one round trip. The server
+/// runs them in order: the statement runs inside the transaction, after
+/// its lock.
+fn pipelined<T>(
+    client: &Client,
+    begin: Option<&str>,
+    statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, DbError> {
+    block_on(async {
+        match begin {
+            None => Ok(statement.await?),
+            Some(begin) => {
+                let (began, out) =
+                    futures_util::future::join(client.batch_execute(begin), statement).await;
+                began?;
+                Ok(out?)
+            }
+        }
+    })
 }
 
 /// What a prepared statement runs on (a transaction, borrowed).
@@ -275,15 +319,21 @@ impl Run for std::cell::RefCell<PgTx<'_>> {
     ) -> Result<Vec<tokio_postgres::Row>, DbError> {
         let mut tx = self.borrow_mut();
         let st = tx.statement(sql)?;
+        let begin = tx.take_begin();
         let client = &tx.conn.client;
-        Ok(with_params(values, |p| block_on(client.query(&st, p)))?)
+        with_params(values, |p| {
+            pipelined(client, begin.as_deref(), client.query(&st, p))
+        })
     }
 
     fn execute(&self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64, DbError> {
         let mut tx = self.borrow_mut();
         let st = tx.statement(sql)?;
+        let begin = tx.take_begin();
         let client = &tx.conn.client;
-        Ok(with_params(values, |p| block_on(client.execute(&st, p)))?)
+        with_params(values, |p| {
+            pipelined(client, begin.as_deref(), client.execute(&st, p))
+        })
     }
 }
 
