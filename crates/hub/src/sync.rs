@@ -142,19 +142,24 @@ impl Hub {
     /// records its nonce. Refuses unknown terminals, bad signatures, times
     /// off by more than the allowed skew and replayed nonces. Revoked
     /// terminals pass: each endpoint decides what they may still do.
+    /// `known` is the terminal the request names, as read before its body.
     pub fn authenticate(
         &self,
+        known: &TerminalInfo,
         auth: &RequestAuth,
         method: &str,
         path: &str,
         body: &[u8],
     ) -> Result<TerminalInfo, HubError> {
-        // One transaction: the terminal as it is when its nonce is taken.
-        self.db().write_for(&auth.terminal, |tx| {
-            let terminal = crate::admin::load_terminal(tx, &auth.terminal)?
-                .ok_or_else(|| AuthError::UnknownTerminal(auth.terminal.clone()))?;
-            let offset =
-                self.verify_request(auth, &terminal.id, &terminal.public_key, method, path, body)?;
+        // The signature first, with the key the request's precheck read:
+        // a forged request is refused before it writes anything.
+        let offset = self.verify_request(auth, &known.id, &known.public_key, method, path, body)?;
+        // Then one transaction: the terminal as it is when its nonce is
+        // taken.
+        self.db().write_for(&known.id, |tx| {
+            let terminal = load_terminal(tx, &known.id)?
+                .filter(|t| t.public_key == known.public_key)
+                .ok_or_else(|| AuthError::UnknownTerminal(known.id.clone()))?;
             let now = self.now();
             self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
             tx.execute(

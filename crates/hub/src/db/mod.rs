@@ -366,7 +366,7 @@ pub fn padded_marks(first: usize, n: usize) -> (String, Vec<usize>) {
 /// connection and row count) rather than a `COPY`, which takes three
 /// (the statement, the copy's start, its end): a terminal's usual upload
 /// is a few records, and its log rows as few.
-pub const COPY_FROM_ROWS: usize = 16;
+const COPY_FROM_ROWS: usize = 16;
 
 /// A transaction, handed to [`Db::read`] and [`Db::write`]'s closures.
 pub struct Tx<'c> {

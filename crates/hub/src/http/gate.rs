@@ -276,7 +276,7 @@ impl Gate {
         let claimed = auth.terminal.clone();
         let time = auth.time;
         let refuse_revoked = endpoint != Endpoint::Small;
-        blocking(&self.hub, move |hub| {
+        let known = blocking(&self.hub, move |hub| {
             precheck(hub, &claimed, time, refuse_revoked)
         })
         .await
@@ -303,7 +303,7 @@ impl Gate {
         let path = head.path.clone();
         let nonce = auth.nonce;
         let (terminal, payload) = blocking(&self.hub, move |hub| {
-            let t = hub.authenticate(&auth, &method, &path, &payload)?;
+            let t = hub.authenticate(&known, &auth, &method, &path, &payload)?;
             Ok((t, payload))
         })
         .await
@@ -367,7 +367,12 @@ impl Gate {
 /// The checks a signed request passes on its headers alone: the terminal
 /// is known (and not revoked, if `refuse_revoked`) and the request time
 /// within the skew. [`Hub::authenticate`] repeats them with the signature.
-fn precheck(hub: &Hub, terminal: &str, time: i64, refuse_revoked: bool) -> Result<(), HubError> {
+fn precheck(
+    hub: &Hub,
+    terminal: &str,
+    time: i64,
+    refuse_revoked: bool,
+) -> Result<TerminalInfo, HubError> {
     let t = hub
         .terminal(terminal)?
         .ok_or_else(|| AuthError::UnknownTerminal(terminal.to_owned()))?;
@@ -383,7 +388,7 @@ fn precheck(hub: &Hub, terminal: &str, time: i64, refuse_revoked: bool) -> Resul
         }
         .into());
     }
-    Ok(())
+    Ok(t)
 }
 
 /// The `Content-Length` a request declares, if any.
