@@ -92,6 +92,12 @@ pub const SAMPLE: &str = r#"# xinyi-hub settings. Every setting is optional; the
 # its tables; the role needs to own the database (or its schema). Keep
 # this file private if the address holds a password.
 # database = "postgres://xinyi@db.example:5432/xinyi"
+# A PostgreSQL server on another machine is reached over TLS only: the
+# PEM file of the CA that signed its certificate (which must name the
+# address's host). Without it, `?sslmode=require` in the address checks
+# the certificate against the system's CAs, and `?sslmode=disable` sends
+# everything in clear. A server on this machine is reached in clear.
+# database_ca = "/etc/xinyi/db-ca.pem"
 # Connections each hub process keeps to PostgreSQL at most.
 # database_pool = 16
 
@@ -250,6 +256,9 @@ pub struct HubConfig {
     pub database: Option<String>,
     /// Connections to PostgreSQL one process keeps at most.
     pub database_pool: usize,
+    /// The PEM file of the CA that signed the PostgreSQL server's
+    /// certificate: TLS is then required ([`crate::db::pg_tls`]).
+    pub database_ca: Option<PathBuf>,
 }
 
 impl Default for HubConfig {
@@ -282,6 +291,7 @@ impl Default for HubConfig {
             public_url: None,
             database: None,
             database_pool: DEFAULT_DATABASE_POOL,
+            database_ca: None,
         }
     }
 }
@@ -336,6 +346,7 @@ struct Raw {
     public_url: Option<String>,
     database: Option<String>,
     database_pool: Option<i64>,
+    database_ca: Option<String>,
 }
 
 /// `v` if it lies in `range`, else why not.
@@ -487,6 +498,27 @@ impl HubConfig {
                 ));
             }
         };
+        if let Some(ca) = raw.database_ca {
+            if c.database.is_none() {
+                return Err(bad(
+                    "database_ca",
+                    "is set, but database is not: the SQLite registry in the data directory \
+                     needs no CA"
+                        .into(),
+                ));
+            }
+            c.database_ca = Some(file("database_ca", ca)?);
+        }
+        if let Some(url) = &c.database
+            && let Ok(parsed) = url.parse::<tokio_postgres::Config>()
+        {
+            crate::db::pg_tls::plan(
+                &parsed,
+                &crate::db::pg::redact(url),
+                c.database_ca.as_deref(),
+            )
+            .map_err(|w| bad("database", w))?;
+        }
         if let Some(p) = raw.plain_http_behind_proxy {
             c.plain_http_behind_proxy = p;
         }
@@ -630,6 +662,7 @@ impl HubConfig {
             Some(url) => crate::db::Location::Postgres {
                 url: url.clone(),
                 pool: self.database_pool,
+                ca: self.database_ca.clone(),
             },
             None => crate::db::Location::Sqlite(dir.join(crate::db::DB_FILE)),
         }
@@ -785,6 +818,53 @@ mod tests {
             ),
             (730, 730, 1825)
         );
+    }
+
+    #[test]
+    fn database_settings() {
+        let c = HubConfig::parse(
+            "database = \"postgres://xinyi@db.example/xinyi\"\ndatabase_ca = \"certs/db-ca.pem\"\n",
+            Path::new("/etc/hub/hub.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.database_at(Path::new("/var/lib/hub")),
+            crate::db::Location::Postgres {
+                url: "postgres://xinyi@db.example/xinyi".into(),
+                pool: DEFAULT_DATABASE_POOL,
+                ca: Some(PathBuf::from("/etc/hub/certs/db-ca.pem")),
+            }
+        );
+        for (text, key, words) in [
+            // Another machine, in clear by default: refused.
+            (
+                "database = \"postgres://xinyi:pw@db.example/xinyi\"",
+                "database",
+                "database_ca",
+            ),
+            (
+                "database = \"postgres://xinyi@db.example/x?sslmode=disable\"\ndatabase_ca = \"ca.pem\"",
+                "database",
+                "sslmode=disable",
+            ),
+            ("database_ca = \"ca.pem\"", "database_ca", "SQLite"),
+            (
+                "database = \"postgres://xinyi@db.example/x\"\ndatabase_ca = \" \"",
+                "database_ca",
+                "file",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(words), "{text}: {e}");
+            assert!(!e.contains(":pw@"), "the password is shown: {e}");
+        }
+        for text in [
+            "database = \"postgres://xinyi@127.0.0.1/xinyi\"",
+            "database = \"postgres://xinyi@db.example/xinyi?sslmode=require\"",
+            "database = \"postgres://xinyi@db.example/xinyi?sslmode=disable\"",
+        ] {
+            assert!(parse(text).is_ok(), "{text}");
+        }
     }
 
     #[test]

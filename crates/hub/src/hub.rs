@@ -297,23 +297,33 @@ impl Hub {
     }
 
     /// Copies this SQLite registry into the empty PostgreSQL database at
-    /// `url` and verifies the copy ([`crate::migrate::copy`]); SQLite's
-    /// write lock is held throughout, so no write is lost meanwhile. The
-    /// settings are left for the caller to change.
-    pub fn migrate_to(&self, url: &str) -> Result<crate::migrate::CopyReport, HubError> {
+    /// `url` (over TLS checked against the CA file `ca`, if given) and
+    /// verifies the copy ([`crate::migrate::copy`]); SQLite's write lock
+    /// is held throughout, so no write is lost meanwhile. The settings
+    /// are left for the caller to change.
+    pub fn migrate_to(
+        &self,
+        url: &str,
+        ca: Option<&Path>,
+    ) -> Result<crate::migrate::CopyReport, HubError> {
         if self.db.dialect() != crate::db::Dialect::Sqlite {
             return Err(HubError::Invalid(format!(
                 "this registry is already in PostgreSQL ({})",
                 self.db.describe()
             )));
         }
-        HubConfig::parse(
-            &format!("database = {}", toml_string(url)),
-            Path::new("--to"),
-        )?;
+        let mut settings = format!("database = {}", toml_string(url));
+        if let Some(ca) = ca {
+            settings.push_str(&format!(
+                "\ndatabase_ca = {}",
+                toml_string(&ca.to_string_lossy())
+            ));
+        }
+        HubConfig::parse(&settings, Path::new("--to"))?;
         let target = Db::open_at(&Location::Postgres {
             url: url.to_owned(),
             pool: 2,
+            ca: ca.map(Path::to_owned),
         })?;
         crate::migrate::copy_locked(&self.db, &target)
     }

@@ -207,6 +207,10 @@ enum Command {
         /// The PostgreSQL database, e.g. postgres://xinyi@db.example/xinyi
         #[arg(long, value_name = "URL")]
         to: String,
+        /// The PEM file of the CA that signed the PostgreSQL server's
+        /// certificate (database_ca in hub.toml): TLS is then required
+        #[arg(long, value_name = "FILE")]
+        database_ca: Option<PathBuf>,
     },
     /// Apply the retention settings now (`serve` does it daily): erase the
     /// ID numbers and names of listings and exclusions that ended long
@@ -666,9 +670,16 @@ fn run(args: Args) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Migrate { to } => {
+        Command::Migrate { to, database_ca } => {
             let hub = open(&args)?;
-            let report = hub.migrate_to(to)?;
+            // Absolute, as the settings will name it.
+            let database_ca = database_ca
+                .as_deref()
+                .map(|p| {
+                    std::path::absolute(p).with_context(|| format!("--database-ca {}", p.display()))
+                })
+                .transpose()?;
+            let report = hub.migrate_to(to, database_ca.as_deref())?;
             let total: u64 = report.rows.values().sum();
             say!(
                 "copied {total} rows into {} and verified them: data version {}, set hash {}, {} records",
@@ -694,6 +705,12 @@ fn run(args: Args) -> Result<ExitCode> {
                 hub.today(),
                 toml::Value::String(to.clone())
             ));
+            if let Some(ca) = &database_ca {
+                text.push_str(&format!(
+                    "database_ca = {}\n",
+                    toml::Value::String(ca.to_string_lossy().into_owned())
+                ));
+            }
             write_settings(&settings, &text)?;
             say!(
                 "  {} now names it: start `serve` again; {} is no longer used (keep it until you are sure)",

@@ -835,7 +835,12 @@ mod tests {
             return;
         }
         let url = xinyi_testkit::pg::server().fresh_database();
-        let db = crate::db::Db::open_at(&crate::db::Location::Postgres { url, pool: 1 }).unwrap();
+        let db = crate::db::Db::open_at(&crate::db::Location::Postgres {
+            url,
+            pool: 1,
+            ca: None,
+        })
+        .unwrap();
         let n = 3;
         let (keys, at) = key_rows(2, n);
         let codes: Vec<String> = (0..n).map(|i| format!("{:032x}", i + 1)).collect();

@@ -10,6 +10,10 @@
 //! server's programs are missing it panics if `XINYI_REQUIRE_POSTGRES` is
 //! set (CI), else [`available`] says no and such tests say they did not
 //! run.
+//!
+//! The server also accepts TLS, with a certificate for `127.0.0.1` and
+//! `localhost` signed by a CA made for it ([`Server::ca_file`]); clients
+//! that do not ask for TLS connect in clear as before.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -141,6 +145,7 @@ fn start() -> Server {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let (cert, key) = certificates(&dir, root);
     let port = free_port();
     // The server runs under a shell that waits for this process to end,
     // then stops it (fast shutdown) and deletes its files.
@@ -157,11 +162,14 @@ fn start() -> Server {
         "{launcher} -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
          -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
          -c max_connections=200 -c shared_buffers=64MB \
-         -c max_wal_size=64MB -c min_wal_size=32MB >'{dir}/log' 2>&1 & pg=$!; \
+         -c max_wal_size=64MB -c min_wal_size=32MB \
+         -c ssl=on -c ssl_cert_file='{cert}' -c ssl_key_file='{key}' >'{dir}/log' 2>&1 & pg=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}'",
         data = data.display(),
         dir = dir.display(),
+        cert = cert.display(),
+        key = key.display(),
         parent = std::process::id(),
     );
     let watchdog = Command::new("sh")
@@ -192,7 +200,60 @@ fn start() -> Server {
     server
 }
 
+/// Makes a CA (`ca.pem` in `dir`) and the server's certificate and key
+/// signed by it, for `127.0.0.1` and `localhost`; returns the
+/// certificate's and key's paths. The key is the server user's alone, as
+/// PostgreSQL requires.
+fn certificates(dir: &Path, root: bool) -> (PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "xinyi test PostgreSQL CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let ca_cert = ca.self_signed(&ca_key).expect("the CA's certificate");
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("the server's names");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_key = KeyPair::generate().expect("a server key");
+    let server_cert = server
+        .signed_by(&server_key, &Issuer::new(ca, ca_key))
+        .expect("the server's certificate");
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).expect("writing the CA");
+    std::fs::write(&cert, server_cert.pem()).expect("writing the certificate");
+    std::fs::write(&key, server_key.serialize_pem()).expect("writing the key");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .expect("making the key private");
+    }
+    if root {
+        let given = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&cert)
+            .arg(&key)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(given, "cannot give the server's key to the postgres user");
+    }
+    (cert, key)
+}
+
 impl Server {
+    /// The PEM file of the CA that signed the server's TLS certificate
+    /// (which names `127.0.0.1` and `localhost`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
     /// The address of database `name` on this server.
     pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)

@@ -42,6 +42,7 @@ pub use xinyi_sqlite::Migration;
 use crate::error::HubError;
 
 pub mod pg;
+pub mod pg_tls;
 mod value;
 
 pub use crate::params;
@@ -658,8 +659,13 @@ pub enum Location {
     /// A SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL database, by connection string, with the most
-    /// connections this process may keep to it.
-    Postgres { url: String, pool: usize },
+    /// connections this process may keep to it and the CA file its
+    /// server's certificate is checked against, if set ([`pg_tls`]).
+    Postgres {
+        url: String,
+        pool: usize,
+        ca: Option<PathBuf>,
+    },
 }
 
 impl Db {
@@ -681,8 +687,8 @@ impl Db {
     pub fn open_at(location: &Location) -> Result<Db, HubError> {
         match location {
             Location::Sqlite(path) => Db::open(path),
-            Location::Postgres { url, pool } => Ok(Db {
-                inner: DbInner::Postgres(Box::new(pg::Pool::open(url, *pool)?)),
+            Location::Postgres { url, pool, ca } => Ok(Db {
+                inner: DbInner::Postgres(Box::new(pg::Pool::open(url, *pool, ca.as_deref())?)),
             }),
         }
     }
@@ -692,7 +698,7 @@ impl Db {
     pub fn exists_at(location: &Location) -> Result<bool, HubError> {
         match location {
             Location::Sqlite(path) => Ok(path.exists()),
-            Location::Postgres { url, .. } => Ok(pg::existing_version(url)? > 0),
+            Location::Postgres { url, ca, .. } => Ok(pg::existing_version(url, ca.as_deref())? > 0),
         }
     }
 
@@ -911,7 +917,12 @@ mod tests {
             return;
         }
         let url = xinyi_testkit::pg::server().fresh_database();
-        let db = Db::open_at(&Location::Postgres { url, pool: 2 }).unwrap();
+        let db = Db::open_at(&Location::Postgres {
+            url,
+            pool: 2,
+            ca: None,
+        })
+        .unwrap();
         db.write(|tx| Ok(tx.execute_batch("CREATE TABLE scratch (n BIGINT)")?))
             .unwrap();
         let count = || -> i64 {

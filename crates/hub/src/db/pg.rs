@@ -21,15 +21,18 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
+use std::path::Path;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_executor::block_on;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{IsNull, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, Socket, Statement};
 
+use super::pg_tls::{self, Plan, Transport};
 use super::{DbError, ValueRef};
 use crate::error::HubError;
 
@@ -368,6 +371,10 @@ impl Driver {
 /// The pool: idle connections, and a count of those out, bounded.
 pub struct Pool {
     config: tokio_postgres::Config,
+    /// In clear or over TLS, and what the server's certificate is
+    /// checked against ([`pg_tls`]).
+    plan: Plan,
+    transport: Transport,
     /// The runtime the connections' sockets are driven on.
     driver: Driver,
     /// The address without a password, for messages.
@@ -399,20 +406,33 @@ pub fn redact(url: &str) -> String {
 }
 
 impl Pool {
-    /// Connects to `url`, applies the migrations this build has and keeps
-    /// the connection for reuse; at most `max` connections are opened.
-    pub fn open(url: &str, max: usize) -> Result<Pool, HubError> {
-        let pool = Pool::new(url, max)?;
+    /// Connects to `url` (over TLS checked against the CA file `ca`, if
+    /// given: [`pg_tls`]), applies the migrations this build has and
+    /// keeps the connection for reuse; at most `max` connections are
+    /// opened.
+    pub fn open(url: &str, max: usize, ca: Option<&Path>) -> Result<Pool, HubError> {
+        let pool = Pool::new(url, max, ca)?;
         pool.with_conn(|conn| {
             for name in migrate(&conn.client, latest())? {
                 tracing::info!("{}: applied migration {name}", pool.shown);
             }
             Ok(())
         })?;
+        match &pool.plan {
+            Plan::Plain => tracing::debug!("{}: connected in clear", pool.shown),
+            Plan::Tls(trust) => tracing::info!(
+                "{}: connected over TLS, the server's certificate checked against {}",
+                pool.shown,
+                match trust {
+                    pg_tls::Trust::CaFile(ca) => ca.display().to_string(),
+                    pg_tls::Trust::System => "the system's CAs".to_owned(),
+                }
+            ),
+        }
         Ok(pool)
     }
 
-    fn new(url: &str, max: usize) -> Result<Pool, HubError> {
+    fn new(url: &str, max: usize, ca: Option<&Path>) -> Result<Pool, HubError> {
         let shown = redact(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             HubError::Invalid(format!(
@@ -425,8 +445,13 @@ impl Pool {
         if config.get_application_name().is_none() {
             config.application_name("xinyi-hub");
         }
+        let plan = pg_tls::plan(&config, &shown, ca)
+            .map_err(|e| HubError::Invalid(format!("database: {e}")))?;
+        let transport = pg_tls::transport(&mut config, &plan)?;
         Ok(Pool {
             config,
+            plan,
+            transport,
             driver: Driver::start()?,
             shown,
             max: max.max(1),
@@ -442,22 +467,27 @@ impl Pool {
 
     fn connect(&self) -> Result<PgConn, HubError> {
         let config = self.config.clone();
-        let connecting = self.driver.handle.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!("PostgreSQL connection ended: {}", describe(&e));
-                }
-            });
-            Ok::<_, tokio_postgres::Error>(client)
-        });
+        let connecting = match &self.transport {
+            Transport::Plain => self.driver.handle.spawn(connect_with(config, NoTls)),
+            Transport::Tls(tls) => self.driver.handle.spawn(connect_with(config, tls.clone())),
+        };
         let client = block_on(connecting)
             .map_err(|e| HubError::Internal(format!("PostgreSQL's connecting task: {e}")))?
             .map_err(|e| {
+                let words = describe(&e);
+                // Only a failed handshake is about the certificate.
+                let tls_failed = e.as_db_error().is_none()
+                    && ["certificate", "TLS", "tls", "SSL", "handshake"]
+                        .iter()
+                        .any(|w| words.contains(w));
+                let hint = if tls_failed {
+                    pg_tls::hint(&self.plan)
+                } else {
+                    String::new()
+                };
                 HubError::Db(DbError::Unavailable(format!(
-                    "cannot connect to {}: {}",
+                    "cannot connect to {}: {words}{hint}",
                     self.shown,
-                    describe(&e)
                 )))
             })?;
         Ok(PgConn {
@@ -546,8 +576,29 @@ impl Pool {
 }
 
 /// The schema version of the database at `url`, without migrating it.
-pub fn existing_version(url: &str) -> Result<i64, HubError> {
-    Pool::new(url, 1)?.schema_version()
+pub fn existing_version(url: &str, ca: Option<&Path>) -> Result<i64, HubError> {
+    Pool::new(url, 1, ca)?.schema_version()
+}
+
+/// Connects with `tls` and drives the connection's socket on this
+/// runtime until it closes.
+async fn connect_with<T>(
+    config: tokio_postgres::Config,
+    tls: T,
+) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket> + Send + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {}", describe(&e));
+        }
+    });
+    Ok(client)
 }
 
 /// The version the schema of this build is at.

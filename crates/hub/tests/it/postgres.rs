@@ -337,7 +337,11 @@ fn processes_opening_an_empty_database_together_make_it_once() {
         return;
     }
     let url = xinyi_testkit::pg::server().fresh_database();
-    let location = xinyi_hub::db::Location::Postgres { url, pool: 2 };
+    let location = xinyi_hub::db::Location::Postgres {
+        url,
+        pool: 2,
+        ca: None,
+    };
     let opened: Vec<Result<i64, HubError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|_| s.spawn(|| xinyi_hub::db::Db::open_at(&location)?.schema_version()))
@@ -489,9 +493,120 @@ async fn a_sqlite_registry_moves_to_postgres_unnoticed() {
     drop(sqlite_hub(&other));
     let err = Hub::open(&other)
         .unwrap()
-        .migrate_to(&url)
+        .migrate_to(&url, None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("already holds a registry"), "{err}");
     assert_eq!(moved.integrity_report().unwrap(), held);
+}
+
+/// How many of the hub's connections to the database named last in `url`
+/// are open, and how many of them are over TLS (as the server sees them).
+fn hub_sessions(url: &str) -> (i64, i64) {
+    let db = url.rsplit('/').next().unwrap();
+    let out = xinyi_testkit::pg::server()
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+                 JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.datname = '{db}' AND a.application_name = 'xinyi-hub'"
+            ),
+        )
+        .unwrap();
+    let (all, tls) = out.trim().split_once('|').unwrap();
+    (all.parse().unwrap(), tls.parse().unwrap())
+}
+
+/// With `database_ca` the hub reaches PostgreSQL over TLS only, the
+/// server's certificate checked against that CA: the registry works, and
+/// every connection the server sees is encrypted. Without it, on this
+/// machine, the connections are in clear. A CA that did not sign the
+/// server's certificate, or the system's CAs (`sslmode=require`), refuse
+/// the server, saying so, and nothing is written.
+#[test]
+fn the_hub_reaches_postgres_over_tls_checked_against_its_ca() {
+    if !postgres_here("the_hub_reaches_postgres_over_tls_checked_against_its_ca") {
+        return;
+    }
+    let server = xinyi_testkit::pg::server();
+    let tmp = tempfile::tempdir().unwrap();
+
+    let dir = tmp.path().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = server.fresh_database();
+    std::fs::copy(server.ca_file(), dir.join("db-ca.pem")).unwrap();
+    // Relative to hub.toml, as the certificate files of `serve` are.
+    std::fs::write(
+        dir.join("hub.toml"),
+        format!("database = \"{url}\"\ndatabase_ca = \"db-ca.pem\"\n"),
+    )
+    .unwrap();
+    let hub = sqlite_hub(&dir);
+    with_lists(&hub);
+    assert!(!hub.listings().unwrap().is_empty());
+    let (all, tls) = hub_sessions(&url);
+    assert!(all > 0, "the hub keeps no connection open");
+    assert_eq!(tls, all, "{all} connections, {tls} over TLS");
+    drop(hub);
+
+    let plain_dir = tmp.path().join("plain");
+    let plain_url = xinyi_testkit::pg::server().fresh_database();
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    std::fs::write(
+        plain_dir.join("hub.toml"),
+        format!("database = \"{plain_url}\"\n"),
+    )
+    .unwrap();
+    let plain = sqlite_hub(&plain_dir);
+    let (all, tls) = hub_sessions(&plain_url);
+    assert!(all > 0 && tls == 0, "{all} connections, {tls} over TLS");
+    drop(plain);
+
+    // Another CA: the server's certificate is refused.
+    let other = xinyi_hub::http::tls::self_signed(&["localhost".to_owned()], &[], 30).unwrap();
+    let wrong_dir = tmp.path().join("wrong");
+    std::fs::create_dir_all(&wrong_dir).unwrap();
+    std::fs::write(wrong_dir.join("other-ca.pem"), &other.cert_pem).unwrap();
+    let wrong_url = xinyi_testkit::pg::server().fresh_database();
+    std::fs::write(
+        wrong_dir.join("hub.toml"),
+        format!("database = \"{wrong_url}\"\ndatabase_ca = \"other-ca.pem\"\n"),
+    )
+    .unwrap();
+    let err = Hub::init(&wrong_dir, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("certificate") && err.contains("other-ca.pem"),
+        "{err}"
+    );
+    assert_eq!(
+        xinyi_testkit::pg::server()
+            .psql(
+                wrong_url.rsplit('/').next().unwrap(),
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            )
+            .unwrap()
+            .trim(),
+        "0",
+        "tables were made over a refused connection"
+    );
+
+    // sslmode=require checks against the system's CAs, which did not
+    // sign the test server's certificate.
+    let system_dir = tmp.path().join("system");
+    std::fs::create_dir_all(&system_dir).unwrap();
+    std::fs::write(
+        system_dir.join("hub.toml"),
+        format!(
+            "database = \"{}?sslmode=require\"\n",
+            xinyi_testkit::pg::server().fresh_database()
+        ),
+    )
+    .unwrap();
+    let err = Hub::init(&system_dir, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("database_ca"), "{err}");
 }

@@ -1,0 +1,293 @@
+//! How the hub reaches PostgreSQL: in clear on this machine, over TLS
+//! whose server certificate is checked otherwise.
+//!
+//! The rules, from the address and `database_ca` in `hub.toml`:
+//! - `database_ca` names a PEM file of CA certificates: TLS is required,
+//!   and the server's certificate must chain to one of them and name the
+//!   host of the address (libpq's `verify-full`).
+//! - `sslmode=require` in the address, without `database_ca`: the same,
+//!   against the system's CAs.
+//! - Otherwise the connection is in clear, which is allowed only to this
+//!   machine (a Unix socket, `localhost`, a loopback address) or when the
+//!   address says `sslmode=disable` outright: a hub whose PostgreSQL is
+//!   on another machine does not send its password and the registry's
+//!   records over the network in clear by default.
+//!
+//! The TLS is rustls with the aws-lc-rs provider the rest of the hub
+//! uses; SCRAM authentication binds itself to the TLS channel.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres_rustls_improved::MakeRustlsConnect;
+use tokio_rustls::rustls::crypto::aws_lc_rs;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+use crate::error::HubError;
+
+/// Whose certificates the server's must chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The CA certificates in this PEM file (`database_ca`).
+    CaFile(PathBuf),
+    /// The system's CAs.
+    System,
+}
+
+/// How connections are made, decided from the settings alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// In clear.
+    Plain,
+    /// TLS, required, the server's certificate checked against `Trust`.
+    Tls(Trust),
+}
+
+/// The transport a pool's connections use.
+pub enum Transport {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Plain => "Transport::Plain",
+            Transport::Tls(_) => "Transport::Tls",
+        })
+    }
+}
+
+/// Whether every host the address names is this machine.
+fn local_only(config: &tokio_postgres::Config) -> bool {
+    let loopback = |s: &str| {
+        s.eq_ignore_ascii_case("localhost")
+            || s.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    // With `hostaddr`, the addresses are what is connected to.
+    if !config.get_hostaddrs().is_empty() {
+        return config.get_hostaddrs().iter().all(IpAddr::is_loopback);
+    }
+    config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => loopback(name),
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    })
+}
+
+/// The first host that is not this machine, for messages.
+fn first_remote(config: &tokio_postgres::Config) -> String {
+    if let Some(ip) = config.get_hostaddrs().iter().find(|ip| !ip.is_loopback()) {
+        return ip.to_string();
+    }
+    config
+        .get_hosts()
+        .iter()
+        .find_map(|h| match h {
+            Host::Tcp(name) => Some(name.clone()),
+            #[cfg(unix)]
+            Host::Unix(_) => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Decides how to connect to the database `config` names (`shown` is
+/// its address without a password, for messages), with `ca` the file
+/// `database_ca` names, if any. Reads no file.
+pub fn plan(
+    config: &tokio_postgres::Config,
+    shown: &str,
+    ca: Option<&Path>,
+) -> Result<Plan, String> {
+    match (config.get_ssl_mode(), ca) {
+        (SslMode::Disable, Some(ca)) => Err(format!(
+            "database_ca is set ({}), but the address {shown} says sslmode=disable: \
+             remove one of the two",
+            ca.display()
+        )),
+        (_, Some(ca)) => Ok(Plan::Tls(Trust::CaFile(ca.to_owned()))),
+        (SslMode::Require, None) => Ok(Plan::Tls(Trust::System)),
+        (SslMode::Disable, None) => Ok(Plan::Plain),
+        (_, None) if local_only(config) => Ok(Plan::Plain),
+        (_, None) => Err(format!(
+            "the PostgreSQL server of {shown} ({}) is not on this machine, and nothing \
+             asks for TLS: set database_ca in hub.toml to the PEM file of the CA that \
+             signed the server's certificate (or add sslmode=require to the address to \
+             check it against the system's CAs); or add sslmode=disable to the address \
+             to send the password and the registry's data in clear",
+            first_remote(config)
+        )),
+    }
+}
+
+/// The CA certificates in the PEM file at `path`.
+fn roots_from(path: &Path) -> Result<RootCertStore, HubError> {
+    let pem = std::fs::read(path).map_err(HubError::io(path))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| {
+            HubError::Invalid(format!(
+                "database_ca {}: not a PEM certificate file: {e}",
+                path.display()
+            ))
+        })?;
+        roots.add(cert).map_err(|e| {
+            HubError::Invalid(format!(
+                "database_ca {}: a certificate in it cannot be a CA: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(HubError::Invalid(format!(
+            "database_ca {}: no certificate in it (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(roots)
+}
+
+/// The transport for `plan`; for TLS, sets `config` to require it.
+pub fn transport(config: &mut tokio_postgres::Config, plan: &Plan) -> Result<Transport, HubError> {
+    let trust = match plan {
+        Plan::Plain => {
+            // Not even offered: the server could otherwise pick it with
+            // nothing checked.
+            config.ssl_mode(SslMode::Disable);
+            return Ok(Transport::Plain);
+        }
+        Plan::Tls(trust) => trust,
+    };
+    config.ssl_mode(SslMode::Require);
+    let builder = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HubError::Internal(format!("TLS protocol versions: {e}")))?;
+    let tls = match trust {
+        Trust::CaFile(path) => builder
+            .with_root_certificates(roots_from(path)?)
+            .with_no_client_auth(),
+        Trust::System => {
+            use rustls_platform_verifier::BuilderVerifierExt as _;
+            builder
+                .with_platform_verifier()
+                .map_err(|e| {
+                    HubError::Invalid(format!(
+                        "database: sslmode=require checks the server's certificate against the \
+                         system's CAs, which cannot be read ({e}): set database_ca in hub.toml"
+                    ))
+                })?
+                .with_no_client_auth()
+        }
+    };
+    Ok(Transport::Tls(MakeRustlsConnect::new(tls)))
+}
+
+/// Words added to a failed TLS connection's error: what the certificate
+/// must be.
+pub fn hint(plan: &Plan) -> String {
+    match plan {
+        Plan::Plain => String::new(),
+        Plan::Tls(Trust::CaFile(ca)) => format!(
+            " (over TLS: the server's certificate must be signed by a CA in database_ca {} \
+             and name the address's host)",
+            ca.display()
+        ),
+        Plan::Tls(Trust::System) => " (over TLS, sslmode=require: the server's certificate must \
+             be signed by a CA the system trusts and name the address's host; set database_ca \
+             in hub.toml to trust a CA of your own)"
+            .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(url: &str, ca: Option<&Path>) -> Result<Plan, String> {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        plan(&config, url, ca)
+    }
+
+    #[test]
+    fn this_machine_is_reached_in_clear_unless_tls_is_asked_for() {
+        for url in [
+            "postgres://x@127.0.0.1/db",
+            "postgres://x@localhost:5433/db",
+            "postgres://x@[::1]/db",
+            "host=/run/postgresql user=x dbname=db",
+            "host=db.example hostaddr=127.0.0.1 user=x dbname=db",
+        ] {
+            assert_eq!(plan_of(url, None), Ok(Plan::Plain), "{url}");
+        }
+        let ca = Path::new("/etc/xinyi/db-ca.pem");
+        assert_eq!(
+            plan_of("postgres://x@127.0.0.1/db", Some(ca)),
+            Ok(Plan::Tls(Trust::CaFile(ca.to_owned())))
+        );
+        assert_eq!(
+            plan_of("postgres://x@localhost/db?sslmode=require", None),
+            Ok(Plan::Tls(Trust::System))
+        );
+    }
+
+    #[test]
+    fn another_machine_is_reached_over_checked_tls_or_in_clear_only_when_the_address_says_so() {
+        let err = plan_of("postgres://x@db.example/db", None).unwrap_err();
+        assert!(
+            err.contains("db.example") && err.contains("database_ca"),
+            "{err}"
+        );
+        let err = plan_of("postgres://x@10.0.0.5/db?sslmode=prefer", None).unwrap_err();
+        assert!(err.contains("10.0.0.5"), "{err}");
+        let err = plan_of("host=db.example hostaddr=10.1.2.3 user=x", None).unwrap_err();
+        assert!(err.contains("10.1.2.3"), "{err}");
+        assert_eq!(
+            plan_of("postgres://x@127.0.0.1,db.example/db?sslmode=require", None),
+            Ok(Plan::Tls(Trust::System))
+        );
+        assert_eq!(
+            plan_of("postgres://x@db.example/db?sslmode=disable", None),
+            Ok(Plan::Plain)
+        );
+        let ca = Path::new("ca.pem");
+        assert_eq!(
+            plan_of("postgres://x@db.example/db", Some(ca)),
+            Ok(Plan::Tls(Trust::CaFile(ca.to_owned())))
+        );
+        let err = plan_of("postgres://x@db.example/db?sslmode=disable", Some(ca)).unwrap_err();
+        assert!(
+            err.contains("sslmode=disable") && err.contains("ca.pem"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let mut config: tokio_postgres::Config = "postgres://x@127.0.0.1/db".parse().unwrap();
+        let Err(err) = transport(&mut config, &Plan::Tls(Trust::CaFile(path.clone()))) else {
+            panic!("a CA file without a certificate was accepted");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains("no certificate") && err.contains("ca.pem"),
+            "{err}"
+        );
+        let Err(err) = transport(
+            &mut config,
+            &Plan::Tls(Trust::CaFile(dir.path().join("missing.pem"))),
+        ) else {
+            panic!("a missing CA file was accepted");
+        };
+        assert!(err.to_string().contains("missing.pem"), "{err}");
+    }
+}
