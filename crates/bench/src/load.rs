@@ -331,6 +331,9 @@ impl Env {
     }
 }
 
+/// The address in front of a registry's hub processes.
+const PUBLIC_URL: &str = "https://xyjl.example.gov.cn";
+
 /// A registry made for one figure: its data directory under the
 /// section's directory and, on PostgreSQL, a database of its own.
 #[derive(Debug)]
@@ -352,13 +355,18 @@ impl Registry {
             name: name.to_owned(),
         };
         let made = (|| {
+            // Behind one address, as processes behind a load balancer
+            // are: otherwise each publishes the channel addresses of its
+            // own port when it starts.
+            let mut settings = format!("public_url = \"{PUBLIC_URL}\"\n");
             if backend == Backend::Postgres {
                 let Some(pg) = &env.pg else {
                     bail!("no PostgreSQL server");
                 };
                 let url = pg.create_database(name)?;
-                std::fs::write(reg.dir.join("hub.toml"), format!("database = \"{url}\"\n"))?;
+                settings.push_str(&format!("database = \"{url}\"\n"));
             }
+            std::fs::write(reg.dir.join("hub.toml"), settings)?;
             drop(crate::hub::bench_hub(&reg.dir, now().date_utc8(), rng)?);
             Ok(())
         })();

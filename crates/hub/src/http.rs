@@ -752,6 +752,18 @@ async fn serve_with(
              set public_url"
         ),
     }
+    if hub.config().public_url.is_none()
+        && hub.public_url().is_some()
+        && hub.db().dialect() == crate::db::Dialect::Postgres
+    {
+        tracing::warn!(
+            listen = %addr,
+            "no public_url in hub.toml: the channel addresses come from this process's \
+             listen address, so every hub process sharing this database that listens \
+             elsewhere publishes its own when it starts; set public_url to the address \
+             in front of them (the load balancer's)"
+        );
+    }
     let h = Arc::clone(&hub);
     let published = tokio::task::spawn_blocking(move || h.publish_settings())
         .await
