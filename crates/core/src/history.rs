@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn the_registry_adds_each_use_it_knows_once_and_never_one_voided_here() {
-        let s = sub("ULFSD7FU7NCRAGFGXIBIBG2UUU");
+        let s = SubjectId::from_bytes(&[1; 16]);
         let m = MeasureId::parse("XYX-BUS-TOPUP").unwrap();
         let cti = Cti::new(vec![1; 12]).unwrap();
         let mut own = MemoryHistory::new();

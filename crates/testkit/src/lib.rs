@@ -123,14 +123,24 @@ pub fn id_number_of(v: &Value, sub: &str) -> String {
         .unwrap_or_else(|| panic!("no ID number has the pseudonym {sub}"))
 }
 
-/// The first subject `listings.csv` lists.
-pub fn first_listed_id_number() -> String {
+/// Column `column` of the first row of `listings.csv`.
+fn first_listed(column: usize) -> String {
     let csv = String::from_utf8(read("vectors/listings.csv")).unwrap();
     csv.lines()
         .nth(1)
-        .and_then(|l| l.split(',').nth(1))
+        .and_then(|l| l.split(',').nth(column))
         .expect("listings.csv lists someone")
         .to_owned()
+}
+
+/// The first subject `listings.csv` lists.
+pub fn first_listed_id_number() -> String {
+    first_listed(1)
+}
+
+/// The name of the first subject `listings.csv` lists.
+pub fn first_listed_name() -> String {
+    first_listed(2)
 }
 
 /// A department's list withdrawing every listing `listings.csv` adds for

@@ -243,7 +243,7 @@ mod tests {
     use super::*;
 
     fn question() -> (CheckRequest, Question) {
-        let sub = SubjectId::parse("ULFSD7FU7NCRAGFGXIBIBG2UUU").unwrap();
+        let sub = SubjectId::from_bytes(&[1; 16]);
         let measure = MeasureId::parse("XYX-BUS-TOPUP").unwrap();
         let cti = Cti::new(vec![7; 12]).unwrap();
         let req = CheckRequest::new(

@@ -936,7 +936,7 @@ mod tests {
     fn topup(cti: Vec<u8>, form: u8, checked: Option<Checked>) -> Body {
         Body::Redemption {
             measure: "XYX-BUS-TOPUP".into(),
-            sub: "ULFSD7FU7NCRAGFGXIBIBG2UUU".into(),
+            sub: crate::ids::SubjectId::from_bytes(&[1; 16]).to_string(),
             cti,
             form,
             categories: vec!["P02".into()],
@@ -1234,7 +1234,7 @@ mod tests {
             Value::Array(vec![
                 Value::Unsigned(0),
                 Value::Text("XYX-BUS-TOPUP".into()),
-                Value::Text("ULFSD7FU7NCRAGFGXIBIBG2UUU".into()),
+                Value::Text(crate::ids::SubjectId::from_bytes(&[1; 16]).to_string()),
                 Value::Bytes(vec![1; 12]),
                 Value::Unsigned(1),
                 Value::Array(vec![Value::Text("P02".into())]),

@@ -21,12 +21,12 @@ fn key() -> IssuerKey {
 fn claims() -> Claims {
     Claims {
         iss: Iss::Yss,
-        sub: SubjectId::parse("ULFSD7FU7NCRAGFGXIBIBG2UUU").unwrap(),
+        sub: SubjectId::from_bytes(&[1; 16]),
         exp: UnixTime(NOW + 120),
         iat: UnixTime(NOW - 60),
         cti: Cti::new(vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]).unwrap(),
         kind: Kind::Person,
-        name: "李*玲".into(),
+        name: "王*明".into(),
         form: Form::Dynamic,
     }
 }
