@@ -59,6 +59,7 @@ use self::gate::{Endpoint, Gate, Head, Refused, SMALL_BODY};
 use self::log::{Warnings, Who};
 use crate::error::{AuthError, EnrollError, HubError, UploadError};
 use crate::hub::Hub;
+use crate::sync::TerminalReport;
 
 /// A refusal as clients see it.
 #[derive(Debug)]
@@ -532,19 +533,23 @@ async fn metadata(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refused> {
+    let have = have_param(&uri)?;
+    let (journal_head, app_version) = report_params(&uri)?;
+    let report = TerminalReport {
+        have,
+        journal_head,
+        app_version,
+    };
     let head = head(&method, &uri, &headers, &who);
-    let terminal = gate.signed(head, body, Endpoint::Small).await?.terminal;
+    let terminal = gate
+        .signed_reporting(head, body, Endpoint::Small, Some(report))
+        .await?
+        .terminal;
     // A revoked terminal gets a small signed notice: nothing is built for it.
     if let Some(notice) = gate.hub.revocation_notice(&terminal) {
         return Err(ApiError::Revoked { notice }.into());
     }
-    let have = have_param(&uri)?;
-    let (head, app) = report_params(&uri)?;
-    let sealed = blocking(&gate.hub, move |hub| {
-        hub.note_terminal_report(&terminal.id, have, head, app.as_deref())?;
-        hub.signed_metadata(&terminal, have)
-    })
-    .await?;
+    let sealed = blocking(&gate.hub, move |hub| hub.signed_metadata(&terminal, have)).await?;
     let mut resp = octets(StatusCode::OK, sealed, "application/json");
     resp.headers_mut().insert(header::VARY, vary_signed());
     Ok(resp)

@@ -16,6 +16,16 @@ use crate::error::{AuthError, EnrollError, HubError};
 use crate::hub::Hub;
 use crate::publish::{current_version, plan_eligibility, stored_plan, version_info};
 
+/// What a terminal says of itself when it polls for metadata: the version
+/// it holds, its journal's last sequence number and its program's version
+/// (the last two absent from terminals of earlier releases).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalReport {
+    pub have: u64,
+    pub journal_head: Option<u64>,
+    pub app_version: Option<String>,
+}
+
 /// The longest terminal label kept.
 const MAX_LABEL: usize = 200;
 
@@ -150,6 +160,7 @@ impl Hub {
         method: &str,
         path: &str,
         body: &[u8],
+        report: Option<&TerminalReport>,
     ) -> Result<TerminalInfo, HubError> {
         // The signature first, with the key the request's precheck read:
         // a forged request is refused before it writes anything.
@@ -162,10 +173,32 @@ impl Hub {
                 .ok_or_else(|| AuthError::UnknownTerminal(known.id.clone()))?;
             let now = self.now();
             self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
-            tx.execute(
-                "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
-                params![terminal.id, now.0, offset],
-            )?;
+            match report.filter(|_| !terminal.revoked()) {
+                // What a revoked terminal says of itself is not kept: it
+                // gets a notice and nothing else.
+                None => tx.execute(
+                    "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
+                    params![terminal.id, now.0, offset],
+                )?,
+                Some(r) => {
+                    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                    tx.execute(
+                        "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3,
+                             data_version = ?4,
+                             journal_head = COALESCE(?5, journal_head),
+                             app_version = COALESCE(?6, app_version)
+                         WHERE id = ?1",
+                        params![
+                            terminal.id,
+                            now.0,
+                            offset,
+                            n(r.have),
+                            r.journal_head.map(n),
+                            r.app_version.as_deref()
+                        ],
+                    )?
+                }
+            };
             Ok(terminal)
         })
     }
@@ -226,30 +259,6 @@ impl Hub {
             return Err(AuthError::Replay.into());
         }
         Ok(())
-    }
-
-    /// Notes what `terminal` said of itself in its signed metadata
-    /// request: the version it holds, its journal's last sequence number
-    /// and its program's version (the last two absent from terminals of
-    /// earlier releases).
-    pub fn note_terminal_report(
-        &self,
-        terminal: &str,
-        have: u64,
-        journal_head: Option<u64>,
-        app_version: Option<&str>,
-    ) -> Result<(), HubError> {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.db().write_for(terminal, |tx| {
-            tx.execute(
-                "UPDATE terminals SET data_version = ?2,
-                     journal_head = COALESCE(?3, journal_head),
-                     app_version = COALESCE(?4, app_version)
-                 WHERE id = ?1",
-                params![terminal, n(have), journal_head.map(n), app_version],
-            )?;
-            Ok(())
-        })
     }
 
     /// The metadata for `terminal` holding version `have`, unsigned: the

@@ -35,6 +35,7 @@ use super::{ApiError, blocking};
 use crate::admin::TerminalInfo;
 use crate::error::{AuthError, HubError};
 use crate::hub::Hub;
+use crate::sync::TerminalReport;
 
 /// The largest body of a request other than an upload.
 pub(crate) const SMALL_BODY: usize = 16 * 1024;
@@ -236,11 +237,24 @@ impl Gate {
         body: Body,
         endpoint: Endpoint,
     ) -> Result<Signed, Refused> {
+        self.signed_reporting(head, body, endpoint, None).await
+    }
+
+    /// [`Gate::signed`] for a request that also reports the terminal's
+    /// state (a metadata poll): noted in the nonce's transaction, so that
+    /// the request commits once.
+    pub(crate) async fn signed_reporting(
+        &self,
+        head: Head<'_>,
+        body: Body,
+        endpoint: Endpoint,
+        report: Option<TerminalReport>,
+    ) -> Result<Signed, Refused> {
         let claimed = head
             .headers
             .get(xinyi_core::wire::request::HEADER_TERMINAL)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        match self.admit(&head, body, endpoint).await {
+        match self.admit(&head, body, endpoint, report).await {
             Ok(s) => Ok(s),
             Err(r) => {
                 self.warnings.refused(
@@ -259,6 +273,7 @@ impl Gate {
         head: &Head<'_>,
         body: Body,
         endpoint: Endpoint,
+        report: Option<TerminalReport>,
     ) -> Result<Signed, Refused> {
         let auth = RequestAuth::from_headers(|h| head.headers.get(h).and_then(|v| v.to_str().ok()))
             .map_err(|e| Refused::closing(HubError::Auth(AuthError::Missing(e.to_string()))))?;
@@ -303,7 +318,7 @@ impl Gate {
         let path = head.path.clone();
         let nonce = auth.nonce;
         let (terminal, payload) = blocking(&self.hub, move |hub| {
-            let t = hub.authenticate(&known, &auth, &method, &path, &payload)?;
+            let t = hub.authenticate(&known, &auth, &method, &path, &payload, report.as_ref())?;
             Ok((t, payload))
         })
         .await

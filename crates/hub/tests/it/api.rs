@@ -240,6 +240,20 @@ async fn a_terminal_reports_its_state_with_its_metadata_request() {
     let info = hub.terminal(&t.id).unwrap().unwrap();
     assert_eq!(info.data_version, Some(m.version));
     assert_eq!(info.app_version.as_deref(), Some("1.2.3-rc.1"));
+
+    // A revoked terminal gets its notice; what it says is not kept.
+    assert!(hub.revoke_terminal(&t.id).unwrap());
+    let resp = t.get("/v1/metadata?have=0&head=9&app=9.9.9").await;
+    assert_eq!(resp.status(), 403);
+    let info = hub.terminal(&t.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            info.data_version,
+            info.journal_head,
+            info.app_version.as_deref()
+        ),
+        (Some(m.version), Some(7), Some("1.2.3-rc.1"))
+    );
     server.stop().await.unwrap();
 }
 
