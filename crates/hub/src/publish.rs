@@ -405,6 +405,17 @@ pub(crate) fn stored_plan(tx: &Tx<'_>, have: u64, to: u64) -> Result<Option<Plan
 /// delta when `have` is a version this hub published and the delta is
 /// smaller than a snapshot, else a snapshot.
 pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, HubError> {
+    plan_counted(tx, have, to, None)
+}
+
+/// [`plan_eligibility`], given what `count_since(have)` is if the caller
+/// has just counted it.
+fn plan_counted(
+    tx: &Tx<'_>,
+    have: u64,
+    to: u64,
+    changed: Option<u64>,
+) -> Result<Plan, HubError> {
     if let Some(plan) = stored_plan(tx, have, to)? {
         return Ok(plan);
     }
@@ -413,7 +424,10 @@ pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, 
         && have >= usage::delta_floor(tx)?
         && version_info(tx, have)?.is_some();
     let from = if known {
-        let changed = count_since(tx, have)?;
+        let changed = match changed {
+            Some(n) => n,
+            None => count_since(tx, have)?,
+        };
         let total = count_since(tx, 0)?;
         if changed < total { have } else { 0 }
     } else {
@@ -528,7 +542,7 @@ impl Hub {
                 eligibility,
                 compressed,
                 ..
-            } = plan_eligibility(tx, version - 1, version)?
+            } = plan_counted(tx, version - 1, version, Some(changed))?
         {
             store_eligibility(tx, version, &eligibility, &compressed, now)?;
         }
