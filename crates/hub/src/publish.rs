@@ -410,12 +410,7 @@ pub(crate) fn plan_eligibility(tx: &Tx<'_>, have: u64, to: u64) -> Result<Plan, 
 
 /// [`plan_eligibility`], given what `count_since(have)` is if the caller
 /// has just counted it.
-fn plan_counted(
-    tx: &Tx<'_>,
-    have: u64,
-    to: u64,
-    changed: Option<u64>,
-) -> Result<Plan, HubError> {
+fn plan_counted(tx: &Tx<'_>, have: u64, to: u64, changed: Option<u64>) -> Result<Plan, HubError> {
     if let Some(plan) = stored_plan(tx, have, to)? {
         return Ok(plan);
     }
