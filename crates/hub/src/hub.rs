@@ -319,12 +319,11 @@ impl Hub {
                 toml_string(&ca.to_string_lossy())
             ));
         }
-        HubConfig::parse(&settings, Path::new("--to"))?;
-        let target = Db::open_at(&Location::Postgres {
-            url: url.to_owned(),
-            pool: 2,
-            ca: ca.map(Path::to_owned),
-        })?;
+        let mut target = HubConfig::parse(&settings, Path::new("--to"))?.database_at(self.dir());
+        if let Location::Postgres { pool, .. } = &mut target {
+            *pool = 2;
+        }
+        let target = Db::open_at(&target)?;
         crate::migrate::copy_locked(&self.db, &target)
     }
 

@@ -173,32 +173,25 @@ impl Hub {
                 .ok_or_else(|| AuthError::UnknownTerminal(known.id.clone()))?;
             let now = self.now();
             self.take_nonce(tx, &terminal.id, &auth.nonce, now)?;
-            match report.filter(|_| !terminal.revoked()) {
-                // What a revoked terminal says of itself is not kept: it
-                // gets a notice and nothing else.
-                None => tx.execute(
-                    "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3 WHERE id = ?1",
-                    params![terminal.id, now.0, offset],
-                )?,
-                Some(r) => {
-                    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-                    tx.execute(
-                        "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3,
-                             data_version = ?4,
-                             journal_head = COALESCE(?5, journal_head),
-                             app_version = COALESCE(?6, app_version)
-                         WHERE id = ?1",
-                        params![
-                            terminal.id,
-                            now.0,
-                            offset,
-                            n(r.have),
-                            r.journal_head.map(n),
-                            r.app_version.as_deref()
-                        ],
-                    )?
-                }
-            };
+            // What a revoked terminal says of itself is not kept: it gets
+            // a notice and nothing else.
+            let report = report.filter(|_| !terminal.revoked());
+            let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            tx.execute(
+                "UPDATE terminals SET last_seen_at = ?2, clock_offset_s = ?3,
+                     data_version = COALESCE(?4, data_version),
+                     journal_head = COALESCE(?5, journal_head),
+                     app_version = COALESCE(?6, app_version)
+                 WHERE id = ?1",
+                params![
+                    terminal.id,
+                    now.0,
+                    offset,
+                    report.map(|r| n(r.have)),
+                    report.and_then(|r| r.journal_head).map(n),
+                    report.and_then(|r| r.app_version.as_deref())
+                ],
+            )?;
             Ok(terminal)
         })
     }

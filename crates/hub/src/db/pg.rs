@@ -32,7 +32,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::{IsNull, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Socket, Statement};
 
-use super::pg_tls::{self, Plan, Transport};
+use super::pg_tls::{self, Transport};
 use super::{DbError, ValueRef};
 use crate::error::HubError;
 
@@ -373,7 +373,6 @@ pub struct Pool {
     config: tokio_postgres::Config,
     /// In clear or over TLS, and what the server's certificate is
     /// checked against ([`pg_tls`]).
-    plan: Plan,
     transport: Transport,
     /// The runtime the connections' sockets are driven on.
     driver: Driver,
@@ -418,17 +417,7 @@ impl Pool {
             }
             Ok(())
         })?;
-        match &pool.plan {
-            Plan::Plain => tracing::debug!("{}: connected in clear", pool.shown),
-            Plan::Tls(trust) => tracing::info!(
-                "{}: connected over TLS, the server's certificate checked against {}",
-                pool.shown,
-                match trust {
-                    pg_tls::Trust::CaFile(ca) => ca.display().to_string(),
-                    pg_tls::Trust::System => "the system's CAs".to_owned(),
-                }
-            ),
-        }
+        tracing::info!("{}: connected {:?}", pool.shown, pool.transport);
         Ok(pool)
     }
 
@@ -447,10 +436,9 @@ impl Pool {
         }
         let plan = pg_tls::plan(&config, &shown, ca)
             .map_err(|e| HubError::Invalid(format!("database: {e}")))?;
-        let transport = pg_tls::transport(&mut config, &plan)?;
+        let transport = pg_tls::transport(&mut config, plan)?;
         Ok(Pool {
             config,
-            plan,
             transport,
             driver: Driver::start()?,
             shown,
@@ -469,21 +457,16 @@ impl Pool {
         let config = self.config.clone();
         let connecting = match &self.transport {
             Transport::Plain => self.driver.handle.spawn(connect_with(config, NoTls)),
-            Transport::Tls(tls) => self.driver.handle.spawn(connect_with(config, tls.clone())),
+            Transport::Tls(tls, _) => self.driver.handle.spawn(connect_with(config, tls.clone())),
         };
         let client = block_on(connecting)
             .map_err(|e| HubError::Internal(format!("PostgreSQL's connecting task: {e}")))?
             .map_err(|e| {
                 let words = describe(&e);
-                // Only a failed handshake is about the certificate.
-                let tls_failed = e.as_db_error().is_none()
-                    && ["certificate", "TLS", "tls", "SSL", "handshake"]
-                        .iter()
-                        .any(|w| words.contains(w));
-                let hint = if tls_failed {
-                    pg_tls::hint(&self.plan)
-                } else {
-                    String::new()
+                // A refusal by the server itself says nothing of TLS.
+                let hint = match e.as_db_error() {
+                    None => pg_tls::hint(&self.transport, &words),
+                    Some(_) => String::new(),
                 };
                 HubError::Db(DbError::Unavailable(format!(
                     "cannot connect to {}: {words}{hint}",

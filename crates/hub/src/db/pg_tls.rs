@@ -47,18 +47,27 @@ pub enum Plan {
     Tls(Trust),
 }
 
+impl std::fmt::Display for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trust::CaFile(ca) => write!(f, "a CA in database_ca {}", ca.display()),
+            Trust::System => f.write_str("a CA the system trusts (sslmode=require)"),
+        }
+    }
+}
+
 /// The transport a pool's connections use.
 pub enum Transport {
     Plain,
-    Tls(MakeRustlsConnect),
+    Tls(MakeRustlsConnect, Trust),
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Transport::Plain => "Transport::Plain",
-            Transport::Tls(_) => "Transport::Tls",
-        })
+        match self {
+            Transport::Plain => f.write_str("in clear"),
+            Transport::Tls(_, trust) => write!(f, "over TLS, checked against {trust}"),
+        }
     }
 }
 
@@ -155,7 +164,7 @@ fn roots_from(path: &Path) -> Result<RootCertStore, HubError> {
 }
 
 /// The transport for `plan`; for TLS, sets `config` to require it.
-pub fn transport(config: &mut tokio_postgres::Config, plan: &Plan) -> Result<Transport, HubError> {
+pub fn transport(config: &mut tokio_postgres::Config, plan: Plan) -> Result<Transport, HubError> {
     let trust = match plan {
         Plan::Plain => {
             // Not even offered: the server could otherwise pick it with
@@ -169,7 +178,7 @@ pub fn transport(config: &mut tokio_postgres::Config, plan: &Plan) -> Result<Tra
     let builder = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| HubError::Internal(format!("TLS protocol versions: {e}")))?;
-    let tls = match trust {
+    let tls = match &trust {
         Trust::CaFile(path) => builder
             .with_root_certificates(roots_from(path)?)
             .with_no_client_auth(),
@@ -186,23 +195,26 @@ pub fn transport(config: &mut tokio_postgres::Config, plan: &Plan) -> Result<Tra
                 .with_no_client_auth()
         }
     };
-    Ok(Transport::Tls(MakeRustlsConnect::new(tls)))
+    Ok(Transport::Tls(MakeRustlsConnect::new(tls), trust))
 }
 
-/// Words added to a failed TLS connection's error: what the certificate
-/// must be.
-pub fn hint(plan: &Plan) -> String {
-    match plan {
-        Plan::Plain => String::new(),
-        Plan::Tls(Trust::CaFile(ca)) => format!(
-            " (over TLS: the server's certificate must be signed by a CA in database_ca {} \
-             and name the address's host)",
-            ca.display()
+/// Words added to a connection's error when its TLS handshake failed:
+/// what the server's certificate must be.
+pub fn hint(transport: &Transport, error: &str) -> String {
+    let handshake = ["certificate", "TLS", "tls", "SSL", "handshake"]
+        .iter()
+        .any(|w| error.contains(w));
+    match transport {
+        Transport::Tls(_, trust) if handshake => format!(
+            " (over TLS: the server's certificate must be signed by {trust} and name the \
+             address's host{})",
+            if *trust == Trust::System {
+                "; set database_ca in hub.toml to trust a CA of your own"
+            } else {
+                ""
+            }
         ),
-        Plan::Tls(Trust::System) => " (over TLS, sslmode=require: the server's certificate must \
-             be signed by a CA the system trusts and name the address's host; set database_ca \
-             in hub.toml to trust a CA of your own)"
-            .into(),
+        _ => String::new(),
     }
 }
 
@@ -274,7 +286,7 @@ mod tests {
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate\n").unwrap();
         let mut config: tokio_postgres::Config = "postgres://x@127.0.0.1/db".parse().unwrap();
-        let Err(err) = transport(&mut config, &Plan::Tls(Trust::CaFile(path.clone()))) else {
+        let Err(err) = transport(&mut config, Plan::Tls(Trust::CaFile(path.clone()))) else {
             panic!("a CA file without a certificate was accepted");
         };
         let err = err.to_string();
@@ -284,7 +296,7 @@ mod tests {
         );
         let Err(err) = transport(
             &mut config,
-            &Plan::Tls(Trust::CaFile(dir.path().join("missing.pem"))),
+            Plan::Tls(Trust::CaFile(dir.path().join("missing.pem"))),
         ) else {
             panic!("a missing CA file was accepted");
         };

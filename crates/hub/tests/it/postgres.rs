@@ -563,6 +563,33 @@ fn the_hub_reaches_postgres_over_tls_checked_against_its_ca() {
     assert!(all > 0 && tls == 0, "{all} connections, {tls} over TLS");
     drop(plain);
 
+    // `migrate --to … --database-ca` moves a SQLite registry over TLS and
+    // names the CA in hub.toml, so the hub goes on over TLS.
+    let moved = tmp.path().join("moved");
+    with_lists(&sqlite_hub(&moved));
+    let moved_url = xinyi_testkit::pg::server().fresh_database();
+    let ca = server.ca_file();
+    ok(&cli(
+        &moved,
+        &[
+            "migrate",
+            "--to",
+            &moved_url,
+            "--database-ca",
+            ca.to_str().unwrap(),
+        ],
+    ));
+    let settings = std::fs::read_to_string(moved.join("hub.toml")).unwrap();
+    assert!(
+        settings.contains(&format!("database_ca = \"{}\"", ca.display())),
+        "{settings}"
+    );
+    let reopened = Hub::open(&moved).unwrap();
+    assert!(!reopened.listings().unwrap().is_empty());
+    let (all, tls) = hub_sessions(&moved_url);
+    assert!(all > 0 && tls == all, "{all} connections, {tls} over TLS");
+    drop(reopened);
+
     // Another CA: the server's certificate is refused.
     let other = xinyi_hub::http::tls::self_signed(&["localhost".to_owned()], &[], 30).unwrap();
     let wrong_dir = tmp.path().join("wrong");
