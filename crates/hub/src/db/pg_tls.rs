@@ -14,7 +14,8 @@
 //!   records over the network in clear by default.
 //!
 //! The TLS is rustls with the aws-lc-rs provider the rest of the hub
-//! uses; SCRAM authentication binds itself to the TLS channel.
+//! uses; tokio-postgres offers SCRAM channel binding over it (not
+//! tested here: the test server trusts its local connections).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
