@@ -711,7 +711,8 @@ impl SignedRecord {
 
     /// Verifies the signature alone, by the rule [`check_all`] applies.
     pub fn check(&self, key: &VerifyingKey) -> Result<(), WireError> {
-        let (zebra_key, sig) = strict_parts(key, self)?;
+        let zebra_key = strict_key(key)?;
+        let sig = strict_sig(key, self)?;
         zebra_key
             .verify(&sig, &self.bytes)
             .map_err(|_| bad_signature(key))
@@ -725,24 +726,29 @@ fn bad_signature(key: &VerifyingKey) -> WireError {
     }
 }
 
-/// The checks a record's signature passes before its equation: the key
-/// and the signature's R must be points of more than small order (as
-/// `verify_strict` demands; a small-order key or R proves nothing about
-/// who signed). S must be canonical, which ed25519-zebra checks.
-fn strict_parts(
-    key: &VerifyingKey,
-    record: &SignedRecord,
-) -> Result<(ed25519_zebra::VerificationKey, Signature), WireError> {
+/// The check a key passes before any signature by it is checked: a
+/// point of more than small order (as `verify_strict` demands; a
+/// small-order key proves nothing about who signed). Made once per
+/// upload: the point is decoded once, not once per record.
+fn strict_key(key: &VerifyingKey) -> Result<ed25519_zebra::VerificationKey, WireError> {
+    if key.is_weak() {
+        return Err(bad_signature(key));
+    }
+    ed25519_zebra::VerificationKey::try_from(key.to_bytes()).map_err(|_| bad_signature(key))
+}
+
+/// The check a record's signature passes before its equation: its R
+/// must be a point of more than small order, as the key's. S must be
+/// canonical, which ed25519-zebra checks.
+fn strict_sig(key: &VerifyingKey, record: &SignedRecord) -> Result<Signature, WireError> {
     let sig = Signature::from_bytes(&record.sig);
     let r_ok = CompressedEdwardsY(sig.r_bytes().to_owned())
         .decompress()
         .is_some_and(|r| !r.is_small_order());
-    if key.is_weak() || !r_ok {
+    if !r_ok {
         return Err(bad_signature(key));
     }
-    let zebra_key =
-        ed25519_zebra::VerificationKey::try_from(key.to_bytes()).map_err(|_| bad_signature(key))?;
-    Ok((zebra_key, sig))
+    Ok(sig)
 }
 
 /// Verifies the signatures of an upload's records, all made with `key`.
@@ -764,14 +770,14 @@ pub fn check_all<R: rand_core::CryptoRng>(
     key: &VerifyingKey,
     rng: R,
 ) -> Result<(), (usize, WireError)> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let zebra_key = ed25519_zebra::VerificationKeyBytes::from(strict_key(key).map_err(|e| (0, e))?);
     let mut batch = ed25519_zebra::batch::Verifier::new();
     for (index, record) in records.iter().enumerate() {
-        let (zebra_key, sig) = strict_parts(key, record).map_err(|e| (index, e))?;
-        batch.queue((
-            ed25519_zebra::VerificationKeyBytes::from(zebra_key),
-            sig,
-            &record.bytes,
-        ));
+        let sig = strict_sig(key, record).map_err(|e| (index, e))?;
+        batch.queue((zebra_key, sig, &record.bytes));
     }
     if batch.verify(rng).is_ok() {
         return Ok(());
