@@ -534,9 +534,15 @@ impl Terminal {
 
     /// The next record of this terminal's journal, signed and chained.
     pub fn record(&mut self, at: i64, body: Body) -> (Record, SignedRecord) {
-        self.seq += 1;
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).unwrap();
+        self.record_as(id, at, body)
+    }
+
+    /// [`Terminal::record`] with the record id `id`, which a hostile
+    /// terminal may copy from another's.
+    pub fn record_as(&mut self, id: [u8; 16], at: i64, body: Body) -> (Record, SignedRecord) {
+        self.seq += 1;
         let r = Record {
             id,
             terminal: self.id.clone(),
