@@ -236,6 +236,17 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     server.stop().await.unwrap();
 }
 
+/// Up to `n` subjects' pseudonyms from the vectors.
+fn subjects(n: usize) -> Vec<String> {
+    credentials()["pseudonyms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .take(n)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_everything_would() {
     let dir = tempfile::tempdir().unwrap();
@@ -244,13 +255,7 @@ async fn refreshing_only_the_keys_uploads_named_publishes_what_recomputing_every
     for _ in 0..2 {
         counters.push(counter(&hub, &server, &clock).await);
     }
-    let subs: Vec<String> = credentials()["pseudonyms"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .take(6)
-        .collect();
+    let subs = subjects(6);
     assert!(subs.len() >= 2, "the vectors name at least two subjects");
     let limit = xinyi_testkit::catalogue()
         .get(MEASURE)
@@ -493,13 +498,7 @@ async fn folding_in_any_order_publishes_what_recomputing_everything_would() {
     for _ in 0..3 {
         counters.push(counter(&hub, &server, &clock).await);
     }
-    let subs: Vec<String> = credentials()["pseudonyms"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .take(4)
-        .collect();
+    let subs = subjects(4);
     assert!(!subs.is_empty(), "the vectors name a subject");
     let limit = xinyi_testkit::catalogue()
         .get(MEASURE)
