@@ -387,7 +387,8 @@ impl<'a, 't> Judge<'a, 't> {
                     .tx
                     .query_row(
                         "SELECT at, voided_by FROM records
-                         WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'",
+                         WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'
+                         ORDER BY voided_by IS NULL DESC, seq DESC LIMIT 1",
                         params![self.terminal.id, xinyi_core::hex::encode(target)],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
@@ -544,11 +545,18 @@ fn after_insert(
     if let (Some(target), None) = (r.body.target(), flag) {
         let target = xinyi_core::hex::encode(target);
         // The redemption voided, if this void is the one that voids it.
+        // One void cancels one redemption: should the terminal have given
+        // its id to several (its journal is then not what a terminal
+        // writes), the latest of those not voided yet, as the judge saw.
         type Voided = (Option<String>, Option<String>, Option<String>, Option<i64>);
         let voided: Option<Voided> = tx
             .query_row(
                 "UPDATE records SET voided_by = ?3
-                 WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption' AND voided_by IS NULL
+                 WHERE terminal = ?1 AND seq = (
+                     SELECT seq FROM records
+                     WHERE terminal = ?1 AND id = ?2 AND kind = 'redemption'
+                       AND voided_by IS NULL
+                     ORDER BY seq DESC LIMIT 1)
                  RETURNING sub, measure, cti, form",
                 params![terminal.id, target, id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

@@ -236,6 +236,85 @@ async fn usage_goes_out_as_deltas_proven_by_the_set_hash_and_an_ended_period_is_
     server.stop().await.unwrap();
 }
 
+/// A terminal that gives one record id to two redemptions (its journal
+/// is then not what a terminal writes, but it is signed and chained, so
+/// it is stored): a void naming that id cancels one of them, the latest,
+/// not both; a second void cancels the other, and a third voids nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_void_cancels_one_redemption_when_a_terminal_repeats_a_record_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, server, clock, start) = served_on_clock(dir.path()).await;
+    let mut t = counter(&hub, &server, &clock).await;
+    let sub = vector_subject();
+    let voided = |dir: &std::path::Path| {
+        count_behind_the_back(
+            dir,
+            "SELECT COUNT(*) FROM records WHERE kind = 'redemption' AND voided_by IS NOT NULL",
+        )
+    };
+    let redemptions = |hub: &Hub| -> u64 {
+        hub.usage_report()
+            .unwrap()
+            .iter()
+            .map(|r| r.redemptions)
+            .sum()
+    };
+    let void = |t: &mut Terminal, at: i64, target: [u8; 16]| {
+        t.record(
+            at,
+            Body::Void {
+                target,
+                reason: "wrong amount".into(),
+                supervisor: SUPERVISOR.into(),
+            },
+        )
+        .1
+    };
+
+    let at = start.0 + 120;
+    let mut batch = t.roster(at - 60);
+    let (first, s1) = t.redemption(at, &sub, 1000);
+    let (_, s2) = t.record_as(first.id, at + 30, first.body.clone());
+    batch.extend([s1, s2, void(&mut t, at + 60, first.id)]);
+    clock.set(UnixTime(at + 90));
+    t.upload(&batch).await;
+    assert_eq!(hub.flagged_report().unwrap(), vec![]);
+    assert_eq!(voided(dir.path()), 1, "one void, one redemption cancelled");
+    assert_eq!(redemptions(&hub), 1);
+    assert!(hub.publish_usage().unwrap().new_version);
+    let (_, snapshot) = artefact(&hub, 0);
+    let uses: Vec<_> = snapshot
+        .iter()
+        .filter_map(|i| match i {
+            Item::Usage(u) if u.sub.as_str() == sub => Some(u.uses.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(uses, vec![vec![first.id]], "{snapshot:?}");
+
+    // The second void cancels the other; the third has nothing left.
+    let second = void(&mut t, at + 70, first.id);
+    t.upload(&[second]).await;
+    assert_eq!(hub.flagged_report().unwrap(), vec![]);
+    assert_eq!(voided(dir.path()), 2);
+    assert_eq!(redemptions(&hub), 0);
+    let third = void(&mut t, at + 80, first.id);
+    t.upload(&[third]).await;
+    let flagged = hub.flagged_report().unwrap();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(flagged[0].why.contains("already voided"), "{flagged:?}");
+    assert_eq!(voided(dir.path()), 2);
+    assert!(hub.publish_usage().unwrap().new_version);
+    let (_, snapshot) = artefact(&hub, 0);
+    assert!(
+        !snapshot
+            .iter()
+            .any(|i| matches!(i, Item::Usage(u) if u.sub.as_str() == sub)),
+        "{snapshot:?}"
+    );
+    server.stop().await.unwrap();
+}
+
 /// Up to `n` subjects' pseudonyms from the vectors.
 fn subjects(n: usize) -> Vec<String> {
     credentials()["pseudonyms"]
