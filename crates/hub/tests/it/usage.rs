@@ -557,8 +557,9 @@ struct Made {
 /// last, voids in the same upload as their use and in later ones, a
 /// dynamic code used at more than one counter and long enough ago for
 /// its time to have run out, uploads sent twice, a record id copied
-/// from another counter's use. Checked against the
-/// uses the test made, and against the hub's own full recompute.
+/// from another counter's use or repeated by the same counter. Checked
+/// against the uses the test made, and against the hub's own full
+/// recompute.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn folding_in_any_order_publishes_what_recomputing_everything_would() {
     use xinyi_hub::usage::REDEEMED_KEPT_S;
@@ -616,8 +617,18 @@ async fn folding_in_any_order_publishes_what_recomputing_everything_would() {
         }
         let mut batch = Vec::new();
         for _ in 0..=draw.below(4) {
+            // A void names a record id, and cancels the latest of the
+            // counter's uses with that id not voided yet: those are the
+            // uses a void can cancel.
             let voidable: Vec<usize> = (0..made[c].len())
-                .filter(|&k| !made[c][k].voided && made[c][k].at >= start.0)
+                .filter(|&k| {
+                    let m = &made[c][k];
+                    !m.voided
+                        && m.at >= start.0
+                        && made[c][k + 1..]
+                            .iter()
+                            .all(|later| later.id != m.id || later.voided)
+                })
                 .collect();
             if !voidable.is_empty() && draw.one_in(3) {
                 let k = voidable[usize::try_from(draw.below(voidable.len() as u64)).unwrap()];
@@ -645,16 +656,19 @@ async fn folding_in_any_order_publishes_what_recomputing_everything_would() {
             let dynamic = !draw.one_in(4);
             // Now and then the id of another counter's use of the same
             // subject, as a hostile terminal could copy it from the
-            // published usage (once: its own ids stay its own): voiding
-            // its own must not void the other.
-            let copied = made
-                .iter()
-                .enumerate()
-                .filter(|(other, _)| *other != c)
-                .flat_map(|(_, m)| m)
-                .find(|m| m.sub == sub && draw.one_in(4))
-                .map(|m| m.id)
-                .filter(|id| made[c].iter().all(|own| own.id != *id));
+            // published usage (voiding its own must not void the other),
+            // or one of its own ids again, as a faulty one could (a void
+            // then cancels one of them at a time).
+            let copied = if !made[c].is_empty() && draw.one_in(8) {
+                Some(made[c][usize::try_from(draw.below(made[c].len() as u64)).unwrap()].id)
+            } else {
+                made.iter()
+                    .enumerate()
+                    .filter(|(other, _)| *other != c)
+                    .flat_map(|(_, m)| m)
+                    .find(|m| m.sub == sub && draw.one_in(4))
+                    .map(|m| m.id)
+            };
             let mut id = [0u8; 16];
             getrandom::fill(&mut id).unwrap();
             let (r, s) = counters[c].record_as(
