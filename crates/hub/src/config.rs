@@ -406,6 +406,9 @@ impl HubConfig {
         if let Some(u) = raw.public_url {
             c.public_url = Some(crate::channels::public_url(&u).map_err(|w| bad("public_url", w))?);
         }
+        // The database's address as parsed, for the TLS check once
+        // `database_ca` is known too.
+        let mut database = None;
         if let Some(d) = raw.database {
             let d = d.trim();
             if !(d.starts_with("postgres://") || d.starts_with("postgresql://")) {
@@ -416,10 +419,11 @@ impl HubConfig {
                         .into(),
                 ));
             }
-            if let Err(e) = d.parse::<tokio_postgres::Config>() {
-                return Err(bad("database", format!("not a PostgreSQL address: {e}")));
-            }
+            let parsed = d
+                .parse::<tokio_postgres::Config>()
+                .map_err(|e| bad("database", format!("not a PostgreSQL address: {e}")))?;
             c.database = Some(d.to_owned());
+            database = Some(parsed);
         }
         if let Some(n) = raw.database_pool {
             c.database_pool =
@@ -509,11 +513,9 @@ impl HubConfig {
             }
             c.database_ca = Some(file("database_ca", ca)?);
         }
-        if let Some(url) = &c.database
-            && let Ok(parsed) = url.parse::<tokio_postgres::Config>()
-        {
+        if let (Some(url), Some(parsed)) = (&c.database, &database) {
             crate::db::pg_tls::plan(
-                &parsed,
+                parsed,
                 &crate::db::pg::redact(url),
                 c.database_ca.as_deref(),
             )
