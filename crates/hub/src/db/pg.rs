@@ -465,7 +465,7 @@ impl Pool {
                 let words = describe(&e);
                 // A refusal by the server itself says nothing of TLS.
                 let hint = match e.as_db_error() {
-                    None => pg_tls::hint(&self.transport, &words),
+                    None => pg_tls::hint(&self.transport, pg_tls::failed_in_tls(&e)),
                     Some(_) => String::new(),
                 };
                 HubError::Db(DbError::Unavailable(format!(

@@ -199,12 +199,27 @@ pub fn transport(config: &mut tokio_postgres::Config, plan: Plan) -> Result<Tran
     Ok(Transport::Tls(MakeRustlsConnect::new(tls), trust))
 }
 
-/// Words added to a connection's error when its TLS handshake failed:
-/// what the server's certificate must be.
-pub fn hint(transport: &Transport, error: &str) -> String {
-    let handshake = ["certificate", "TLS", "tls", "SSL", "handshake"]
-        .iter()
-        .any(|w| error.contains(w));
+/// Whether a connection failed in its TLS handshake: rustls's own error
+/// is in the chain of causes (as the handshake's I/O error carries it),
+/// whatever the words of the messages around it.
+pub fn failed_in_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let rustls = e.is::<tokio_rustls::rustls::Error>()
+            || e.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>());
+        if rustls {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Words added to a connection's error when its TLS handshake failed
+/// ([`failed_in_tls`]): what the server's certificate must be.
+pub fn hint(transport: &Transport, handshake: bool) -> String {
     match transport {
         Transport::Tls(_, trust) if handshake => format!(
             " (over TLS: the server's certificate must be signed by {trust} and name the \
@@ -222,6 +237,41 @@ pub fn hint(transport: &Transport, error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TLS failure is told by rustls's error among the causes, not by
+    /// the words of a message: a refused certificate inside the
+    /// handshake's I/O error is one; a refused connection, or a message
+    /// that merely mentions a certificate, is not.
+    #[test]
+    fn a_tls_failure_is_told_by_rustls_error_among_the_causes() {
+        use tokio_rustls::rustls::{CertificateError, Error as TlsError};
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error performing TLS handshake")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused = || TlsError::InvalidCertificate(CertificateError::UnknownIssuer);
+        let in_io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused());
+        assert!(failed_in_tls(&refused()));
+        assert!(failed_in_tls(&in_io));
+        assert!(failed_in_tls(&Wrapped(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            refused()
+        ))));
+        let closed = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!failed_in_tls(&closed));
+        let words = std::io::Error::other("the certificate of the TLS handshake");
+        assert!(!failed_in_tls(&Wrapped(words)));
+        // In clear there is no certificate to speak of.
+        assert_eq!(hint(&Transport::Plain, true), "");
+    }
 
     fn plan_of(url: &str, ca: Option<&Path>) -> Result<Plan, String> {
         let config: tokio_postgres::Config = url.parse().unwrap();
