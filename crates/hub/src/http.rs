@@ -835,15 +835,16 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<(), HubError>
 }
 
 /// Serves the terminals' API on `listener` and, if given, the web
-/// console on `console`, until Ctrl-C or SIGTERM stops both.
+/// console on `console`, until `shutdown` ([`shutdown_signal`]) stops both.
 pub async fn serve_all(
     listener: TcpListener,
     console: Option<TcpListener>,
     hub: Arc<Hub>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
     let (tx, rx) = tokio::sync::watch::channel(());
     let signal = tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.await;
         let _ = tx.send(());
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
@@ -861,28 +862,41 @@ pub async fn serve_all(
     served
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Ctrl-C or SIGTERM, listened for from the moment this is called (within
+/// the runtime), not from the future's first poll: a signal that arrives
+/// while the hub is still starting stops it in order once it is up,
+/// instead of killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let stopped = {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn either(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                () = either(interrupt) => {},
+                () = either(terminate) => {},
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let stopped = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        stopped.await;
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 /// A hub serving in the background, stopped by [`Server::stop`] (or when

@@ -801,6 +801,9 @@ fn run(args: Args) -> Result<ExitCode> {
             }
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(async move {
+                // Listened for before anything else, so that a stop
+                // asked for while starting is an orderly one.
+                let shutdown = xinyi_hub::http::shutdown_signal();
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("cannot listen on {addr}"))?;
@@ -821,7 +824,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     }
                     None => None,
                 };
-                xinyi_hub::http::serve_all(listener, console, Arc::new(hub)).await?;
+                xinyi_hub::http::serve_all(listener, console, Arc::new(hub), shutdown).await?;
                 anyhow::Ok(())
             })?;
         }

@@ -330,3 +330,20 @@ fn forty_concurrent_8_mib_uploads_leave_memory_bounded() {
     assert!(daemon::health(hub.addr).starts_with("HTTP/1.1 200"));
     hub.stop();
 }
+
+/// SIGTERM as soon as the hub says it serves (a service manager stopping
+/// it right after a start) stops it in order: the signal is listened for
+/// before the hub says so, and the process exits 0 having logged its
+/// shutdown, rather than dying of the signal while still starting.
+#[test]
+fn a_stop_right_after_the_start_is_orderly() {
+    let (_tmp, dir) = hub_dir();
+    for _ in 0..5 {
+        let log = Daemon::start(&dir, "").stop();
+        assert!(
+            log.iter().any(|l| l.contains("shutting down")),
+            "{}",
+            log.join("\n")
+        );
+    }
+}
