@@ -384,6 +384,38 @@ fn a_newer_schema_on_postgres_is_refused() {
     );
 }
 
+/// Without `public_url`, a process on PostgreSQL publishes the channel
+/// addresses under its own listen address, which any other process
+/// sharing the database replaces with its own when it starts: it says so
+/// when it starts, naming the setting. With `public_url` it says nothing
+/// of it.
+#[test]
+fn a_process_on_postgres_without_public_url_warns_that_it_publishes_its_own_address() {
+    if !postgres_here(
+        "a_process_on_postgres_without_public_url_warns_that_it_publishes_its_own_address",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    drop(postgres_hub(&dir));
+    let warned = |log: &[String]| {
+        log.iter().any(|l| {
+            l.contains("WARN")
+                && l.contains("no public_url in hub.toml")
+                && l.contains("every hub process sharing this database")
+        })
+    };
+    let log = Daemon::start(&dir, "").stop();
+    assert!(warned(&log), "{}", log.join("\n"));
+    let log = Daemon::start(&dir, "public_url = \"https://xyjl.example.gov.cn\"\n").stop();
+    assert!(
+        !log.iter().any(|l| l.contains("no public_url")),
+        "{}",
+        log.join("\n")
+    );
+}
+
 /// `xinyi-hub migrate --to` moves a SQLite registry with the vectors and
 /// a terminal's records into PostgreSQL: the same published version and
 /// set hash, the same reports, the same keys; the terminal goes on as if
