@@ -462,15 +462,11 @@ impl Pool {
         let client = block_on(connecting)
             .map_err(|e| HubError::Internal(format!("PostgreSQL's connecting task: {e}")))?
             .map_err(|e| {
-                let words = describe(&e);
-                // A refusal by the server itself says nothing of TLS.
-                let hint = match e.as_db_error() {
-                    None => pg_tls::hint(&self.transport, pg_tls::failed_in_tls(&e)),
-                    Some(_) => String::new(),
-                };
                 HubError::Db(DbError::Unavailable(format!(
-                    "cannot connect to {}: {words}{hint}",
+                    "cannot connect to {}: {}{}",
                     self.shown,
+                    describe(&e),
+                    pg_tls::hint(&self.transport, &e),
                 )))
             })?;
         Ok(PgConn {

@@ -202,7 +202,7 @@ pub fn transport(config: &mut tokio_postgres::Config, plan: Plan) -> Result<Tran
 /// Whether a connection failed in its TLS handshake: rustls's own error
 /// is in the chain of causes (as the handshake's I/O error carries it),
 /// whatever the words of the messages around it.
-pub fn failed_in_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+fn failed_in_tls(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(e) = next {
         let rustls = e.is::<tokio_rustls::rustls::Error>()
@@ -217,11 +217,12 @@ pub fn failed_in_tls(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Words added to a connection's error when its TLS handshake failed
-/// ([`failed_in_tls`]): what the server's certificate must be.
-pub fn hint(transport: &Transport, handshake: bool) -> String {
+/// Words added to a connection's `error` when its TLS handshake failed
+/// ([`failed_in_tls`]; a refusal by the server itself never did): what
+/// the server's certificate must be.
+pub fn hint(transport: &Transport, error: &(dyn std::error::Error + 'static)) -> String {
     match transport {
-        Transport::Tls(_, trust) if handshake => format!(
+        Transport::Tls(_, trust) if failed_in_tls(error) => format!(
             " (over TLS: the server's certificate must be signed by {trust} and name the \
              address's host{})",
             if *trust == Trust::System {
@@ -270,7 +271,7 @@ mod tests {
         let words = std::io::Error::other("the certificate of the TLS handshake");
         assert!(!failed_in_tls(&Wrapped(words)));
         // In clear there is no certificate to speak of.
-        assert_eq!(hint(&Transport::Plain, true), "");
+        assert_eq!(hint(&Transport::Plain, &in_io), "");
     }
 
     fn plan_of(url: &str, ca: Option<&Path>) -> Result<Plan, String> {
