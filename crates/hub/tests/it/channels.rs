@@ -196,3 +196,27 @@ fn a_bad_address_is_refused_naming_it_and_publishes_nothing() {
     assert_eq!(hub.current_version().unwrap().unwrap().version, held);
     assert!(hub.sites().unwrap().iter().all(|s| s.id != "scenic-1"));
 }
+
+/// With no public address (TLS at a reverse proxy and no `public_url`),
+/// `serve` warns when it starts that sites without addresses of their own
+/// get no objection or complaint codes, naming `public_url`; with
+/// `public_url` set it says nothing of it.
+#[test]
+fn serve_without_a_public_address_warns_naming_public_url() {
+    use crate::daemon::{Daemon, hub_dir};
+    let (_tmp, dir) = hub_dir();
+    let log = Daemon::start(&dir, "plain_http_behind_proxy = true\n").stop();
+    assert!(
+        log.iter().any(|l| l.contains("WARN")
+            && l.contains("no objection or complaint codes")
+            && l.contains("set public_url")),
+        "{}",
+        log.join("\n")
+    );
+    let log = Daemon::start(&dir, &format!("public_url = \"{PUBLIC}\"\n")).stop();
+    assert!(
+        !log.iter().any(|l| l.contains("no public_url")),
+        "{}",
+        log.join("\n")
+    );
+}
