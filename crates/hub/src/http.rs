@@ -1,5 +1,6 @@
 //! The HTTP API terminals talk to (axum). One [`app`] builds the router;
-//! [`serve`] runs it on a bound listener until Ctrl-C or SIGTERM;
+//! [`serve_all`] runs it (and the console) on bound listeners until
+//! [`shutdown_signal`];
 //! [`Server`] runs it in the background (tests start one on
 //! `127.0.0.1:0`).
 //!
@@ -827,11 +828,6 @@ async fn serve_with(
     housekeeping.abort();
     warnings.flush(true);
     served
-}
-
-/// Serves on `listener` until Ctrl-C or SIGTERM.
-pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<(), HubError> {
-    serve_until(listener, hub, shutdown_signal()).await
 }
 
 /// Serves the terminals' API on `listener` and, if given, the web
