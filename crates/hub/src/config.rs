@@ -627,7 +627,7 @@ impl HubConfig {
     /// The public address the channel pages are published under:
     /// `public_url`, else one made of the scheme `serve` speaks and
     /// `listen` — none when `listen` is an unspecified address (0.0.0.0,
-    /// [::]), which names no host, or when a reverse proxy terminates TLS
+    /// `[::]`), which names no host, or when a reverse proxy terminates TLS
     /// on an address the hub does not know.
     pub fn effective_public_url(&self) -> Option<String> {
         if let Some(u) = &self.public_url {

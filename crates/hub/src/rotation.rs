@@ -6,7 +6,7 @@
 //! The key file is replaced in steps that survive a crash at any point:
 //! the new key is written beside the old one (`registry.key.new`), the
 //! rotation is committed in the database, then the new file is renamed
-//! over the old one. [`finish_pending`] completes the rename when the hub
+//! over the old one. `finish_pending` completes the rename when the hub
 //! opens after a crash between the two. The old key is not kept: the
 //! chain's links are already signed, and a retired key left on disk could
 //! only be stolen (files that older versions kept as
@@ -17,7 +17,7 @@
 //! sealed with the identity key (bound to its public key; the keys of
 //! earlier rotations are erased), and a process that finds the registry
 //! rotated past its key file takes the new key from there and writes it
-//! over its file ([`current_key`]). A stale key file with no sealed key to
+//! over its file (`current_key`). A stale key file with no sealed key to
 //! take (a rotation made by an older release) stops the hub with a
 //! message saying which file to copy: signing with it would only make
 //! the terminals that followed the rotation refuse.

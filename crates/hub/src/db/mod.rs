@@ -421,7 +421,7 @@ impl Tx<'_> {
     /// Inserts `rows` (each a value per column of `columns`, a list as
     /// SQL writes it) into `table`: into SQLite many rows to a statement,
     /// into PostgreSQL with one binary `COPY` once there are more than
-    /// [`COPY_FROM_ROWS`]. Either way the round trips to the database do
+    /// `COPY_FROM_ROWS`. Either way the round trips to the database do
     /// not grow with the rows.
     pub fn insert_rows(
         &self,

@@ -218,7 +218,7 @@ fn failed_in_tls(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Words added to a connection's `error` when its TLS handshake failed
-/// ([`failed_in_tls`]; a refusal by the server itself never did): what
+/// (`failed_in_tls`; a refusal by the server itself never did): what
 /// the server's certificate must be.
 pub fn hint(transport: &Transport, error: &(dyn std::error::Error + 'static)) -> String {
     match transport {
